@@ -1,0 +1,143 @@
+"""Run a suite: build its KB with the real index code, calibrate on its calibration split, report on test."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from evals.datasets import EvalSet, Query, clinc150, labeled_file, parakqc
+from evals.embedding_cache import CachedEmbedder
+from evals.metrics import Scored, at_threshold, best_on_these_rows, curve, top1_accuracy
+from knowledge.index import build_snapshot, load_snapshot
+from knowledge.search import Searcher
+from triage.answering import Answerer, features, fit_answer_model
+from triage.config import Settings
+from triage.kb import demo_sources, embedder_for
+
+TARGET_PRECISION = 0.95
+Log = Callable[[str], None]
+
+
+def demo(settings: Settings) -> EvalSet:
+    root = settings.demo_sources
+    faq_files, docs = demo_sources(settings)
+    from knowledge.sources import load_faq_files
+
+    return EvalSet("demo", load_faq_files(faq_files), labeled_file(root / "calibration.jsonl"),
+                   labeled_file(root / "dev.jsonl"), docs_dir=docs,
+                   note="KB: the demo FAQ + manuals; calibration: calibration.jsonl; test: dev.jsonl")
+
+
+SUITES: dict[str, Callable[[Settings], EvalSet]] = {
+    "clinc150": lambda s: clinc150(s.datasets_dir),
+    "parakqc": lambda s: parakqc(s.datasets_dir),
+    "demo": demo,
+}
+
+
+def _write_faq(entries: list, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        for e in entries:
+            fh.write(json.dumps({"id": e.id, "question": e.question, "answer": e.answer,
+                                 "examples": list(e.examples), "tags": list(e.tags), "url": e.url,
+                                 "section": e.section}, ensure_ascii=False) + "\n")
+
+
+def _score(searcher: Searcher, queries: list[Query], log: Log, label: str) -> tuple[list[dict[str, float]],
+                                                                                     list[str | None]]:
+    vectors = searcher.embedder.encode_queries([q.text for q in queries])
+    feats, tops = [], []
+    started = time.perf_counter()
+    for n, (q, v) in enumerate(zip(queries, vectors, strict=True), 1):
+        result = searcher.search(q.text, k=8, vector=v)
+        feats.append(features(result.hits))
+        tops.append(result.faq_hits[0].entry_id if result.faq_hits else None)
+        if n % 2000 == 0:
+            log(f"  {label}: {n}/{len(queries)} searched ({time.perf_counter() - started:.0f} s)")
+    return feats, tops
+
+
+def evaluate(evalset: EvalSet, settings: Settings, log: Log) -> dict[str, Any]:
+    work = settings.var_dir / "eval" / evalset.name
+    embedder = CachedEmbedder(embedder_for(settings), work / "query-cache")
+    faq = work / "faq.jsonl"
+    _write_faq(evalset.entries, faq)
+    log(f"[{evalset.name}] building the KB ({len(evalset.entries)} entries)")
+    build = build_snapshot(work / "index", embedder, [faq], evalset.docs_dir)
+    searcher = Searcher(load_snapshot(work / "index", embedder), embedder, settings.section_boost)
+    log(f"[{evalset.name}] scoring {len(evalset.calibration)} calibration and {len(evalset.test)} test queries")
+    cal_feats, cal_tops = _score(searcher, evalset.calibration, log, "calibration")
+    test_feats, test_tops = _score(searcher, evalset.test, log, "test")
+    embedder.save()
+    correct = [q.expected is not None and t == q.expected for q, t in zip(evalset.calibration, cal_tops, strict=True)]
+    model = fit_answer_model(cal_feats, correct, TARGET_PRECISION, meta={"embedder": embedder.name})
+    answerer = Answerer(model)
+    rows = [Scored(q.expected, t, answerer.model.confidence(f))
+            for q, t, f in zip(evalset.test, test_tops, test_feats, strict=True)]
+    baseline = [Scored(q.expected, t, f["top"]) for q, t, f in zip(evalset.test, test_tops, test_feats, strict=True)]
+    return {
+        "suite": evalset.name,
+        "note": evalset.note,
+        "embedder": embedder.name,
+        "kb": {"entries": build.entries, "units": build.chunks},
+        "queries": {"calibration": len(evalset.calibration), "test": len(evalset.test),
+                    "test_answerable": sum(q.expected is not None for q in evalset.test),
+                    "test_no_answer": sum(q.expected is None for q in evalset.test)},
+        "top1_accuracy": top1_accuracy(rows),
+        "target_precision": TARGET_PRECISION,
+        "at_calibrated_threshold": at_threshold(rows, model.threshold),
+        "answer_model": model.to_dict(),
+        "curve": curve(rows),
+        "reference_threshold_on_test": {
+            "answer_model": best_on_these_rows(rows, TARGET_PRECISION),
+            "top_similarity_only": best_on_these_rows(baseline, TARGET_PRECISION),
+        },
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    cal = report["at_calibrated_threshold"]
+    ref = report["reference_threshold_on_test"]
+    lines = [
+        f"# Eval: {report['suite']}",
+        "",
+        f"{report['note']}. Embedder `{report['embedder']}`. Test: {report['queries']['test_answerable']} "
+        f"answerable + {report['queries']['test_no_answer']} no-answer queries; the threshold comes from "
+        f"{report['queries']['calibration']} calibration queries only.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| top-1 accuracy (answerable) | {report['top1_accuracy']:.4f} |",
+        f"| threshold (target precision {report['target_precision']}) | {cal['threshold']} |",
+        f"| auto-answer precision | {cal['precision']} |",
+        f"| coverage (answerable auto-answered) | {cal['coverage']} |",
+        f"| hand-off recall (no-answer handed off) | {cal['handoff_recall']} |",
+        "",
+        "For comparison only, thresholds chosen on the test rows themselves (flattering):",
+        f"answer model: coverage {ref['answer_model']['coverage']} at precision {ref['answer_model']['precision']}; "
+        f"top similarity alone: coverage {ref['top_similarity_only']['coverage']} at precision "
+        f"{ref['top_similarity_only']['precision']}.",
+        "",
+        "Precision / coverage curve (confidence quantiles):",
+        "",
+        "| threshold | precision | coverage | hand-off recall |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {p['threshold']} | {p['precision']} | {p['coverage']} | {p['handoff_recall']} |"
+              for p in report["curve"]]
+    return "\n".join(lines) + "\n"
+
+
+def run_suite(name: str, settings: Settings, results_dir: Path, log: Log = print) -> str:
+    started = time.perf_counter()
+    report = evaluate(SUITES[name](settings), settings, log)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{name}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    text = markdown(report)
+    (results_dir / f"{name}.md").write_text(text, encoding="utf-8")
+    return text

@@ -1,0 +1,64 @@
+"""Turn FAQ entries and manuals into the units that get embedded.
+
+A FAQ entry becomes one unit per phrasing (its question and each example), all pointing at the entry, so a
+message matches the entry through whichever phrasing is closest. A manual is split by Markdown headers, then
+recursively into passages with separators that end Korean and English sentences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+
+from knowledge.sources import FaqEntry, Manual
+
+CHUNK_CHARS = 500
+CHUNK_OVERLAP = 60
+# Paragraphs, lines, then sentence ends: Korean 해요체/합니다체 endings, then generic punctuation.
+SENTENCE_SEPARATORS = ["\n\n", "\n", "요. ", "다. ", "죠. ", ". ", "? ", "! ", "。", ", ", " ", ""]
+HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str  # FAQ: "<entry id>@<n>" (n=0 is the question); manual: "<path>#<n>"
+    entry_id: str  # the FAQ entry id, or the manual's path
+    kind: str  # "faq" or "doc"
+    text: str  # what gets embedded and shown
+    title: str  # FAQ question, or the manual's header path
+    section: str | None = None
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+
+def faq_chunks(entries: list[FaqEntry]) -> list[Chunk]:
+    chunks = []
+    for entry in entries:
+        phrasings = list(dict.fromkeys([entry.question, *entry.examples]))
+        for n, text in enumerate(phrasings):
+            chunks.append(Chunk(id=f"{entry.id}@{n}", entry_id=entry.id, kind="faq", text=text,
+                                title=entry.question, section=entry.section, url=entry.url))
+    return chunks
+
+
+def manual_chunks(manuals: list[Manual]) -> list[Chunk]:
+    header_splitter = MarkdownHeaderTextSplitter(HEADERS, strip_headers=True)
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=CHUNK_CHARS, chunk_overlap=CHUNK_OVERLAP, separators=SENTENCE_SEPARATORS, keep_separator="end"
+    )
+    chunks = []
+    for manual in manuals:
+        n = 0
+        for part in header_splitter.split_text(manual.text):
+            path = [str(part.metadata[h]) for _, h in HEADERS if h in part.metadata]
+            title = " > ".join(path) if path else manual.title
+            for piece in splitter.split_text(part.page_content):
+                if not piece.strip():
+                    continue
+                chunks.append(Chunk(id=f"{manual.id}#{n}", entry_id=manual.id, kind="doc",
+                                    text=piece.strip(), title=title))
+                n += 1
+    return chunks

@@ -1,0 +1,275 @@
+"""Index snapshots: FAISS vectors + BM25 + chunks + FAQ entries + ``manifest.json``, swapped in atomically.
+
+Layout of an index folder ``DIR``::
+
+    DIR/current -> snapshots/<stamp>      a symlink, replaced atomically (rename) after a complete build
+    DIR/snapshots/<stamp>/manifest.json   embedder, dim, counts, content hashes, created_at, index kind
+                          entries.jsonl   FAQ entries (id, question, answer, examples, tags, url, section …)
+                          chunks.jsonl    embedded units, row i ↔ vector i (with the content hash)
+                          vectors.npy     float32 [n, dim], L2-normalized
+                          dense.faiss     exact inner product, or HNSW above ``HNSW_MIN_VECTORS``
+                          lexical/        BM25 over the same units
+                          calibration.json  the auto-answer model (``triage calibrate``), optional
+
+A build writes a fresh ``snapshots/<stamp>`` and only then moves ``current``: a failed or interrupted build
+leaves the previous snapshot serving. Units whose text did not change reuse the previous vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import faiss
+import numpy as np
+
+from knowledge.chunking import Chunk, faq_chunks, manual_chunks
+from knowledge.errors import EmbedderMismatchError, IndexNotFoundError, KnowledgeBaseError
+from knowledge.lexical import LexicalIndex
+from knowledge.sources import FaqEntry, load_faq_files, load_manuals
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from knowledge.embedders import Embedder
+
+FORMAT_VERSION = 1
+# Exact search is fast enough below this many vectors (see `triage bench`); HNSW above.
+HNSW_MIN_VECTORS = 200_000
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
+KEEP_SNAPSHOTS = 2
+EMBED_BATCH = 64
+
+Progress = Callable[[int, int], None]
+
+
+def unit_hash(embedder_name: str, chunk: Chunk) -> str:
+    """Content hash of what gets embedded: the same text, kind and model give the same vector."""
+    return hashlib.sha256(f"{embedder_name}\x00{chunk.kind}\x00{chunk.text}".encode()).hexdigest()[:24]
+
+
+def embed_chunks(embedder: Embedder, chunks: list[Chunk], progress: Progress | None = None) -> NDArray[np.float32]:
+    """FAQ phrasings are matched question-to-question (e5 ``query:`` on both sides); manual text as passages."""
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+    done = 0
+    for kind, encode in (("faq", embedder.encode_queries), ("doc", embedder.encode_passages)):
+        rows = [i for i, c in enumerate(chunks) if c.kind == kind]
+        for start in range(0, len(rows), EMBED_BATCH):
+            batch = rows[start:start + EMBED_BATCH]
+            vectors[batch] = encode([chunks[i].text for i in batch])
+            done += len(batch)
+            if progress:
+                progress(done, len(chunks))
+    return vectors
+
+
+def dense_index(vectors: NDArray[np.float32]) -> faiss.Index:
+    dim = vectors.shape[1]
+    index: faiss.Index
+    if len(vectors) >= HNSW_MIN_VECTORS:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(vectors)
+    return index
+
+
+@dataclass
+class Snapshot:
+    """A loaded index snapshot."""
+
+    path: Path
+    manifest: dict[str, Any]
+    entries: dict[str, FaqEntry]
+    chunks: list[Chunk]
+    vectors: NDArray[np.float32]
+    dense: faiss.Index
+    lexical: LexicalIndex
+    calibration: dict[str, Any] | None = None
+    entry_rows: dict[str, list[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for row, chunk in enumerate(self.chunks):
+            self.entry_rows.setdefault(chunk.entry_id, []).append(row)
+
+    @property
+    def embedder_name(self) -> str:
+        return str(self.manifest["embedder"]["name"])
+
+
+def _entry_dict(entry: FaqEntry) -> dict[str, Any]:
+    data = asdict(entry)
+    data.pop("origin")
+    return data
+
+
+def _entry_from(data: dict[str, Any]) -> FaqEntry:
+    return FaqEntry(**{**data, "examples": tuple(data["examples"]), "tags": tuple(data["tags"])})
+
+
+def resolve(path: Path) -> Path:
+    """The snapshot folder that ``path`` names: an index folder (via ``current``) or a snapshot itself."""
+    path = Path(path)
+    if (path / "manifest.json").is_file():
+        return path
+    if (path / "current" / "manifest.json").is_file():
+        return (path / "current").resolve()
+    raise IndexNotFoundError(f"no index snapshot in {path}: build one with `triage kb build --out {path}`")
+
+
+def load_snapshot(path: Path, embedder: Embedder | None = None) -> Snapshot:
+    """Load a snapshot; with ``embedder``, refuse one that was built with another model."""
+    folder = resolve(path)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    if manifest.get("format") != FORMAT_VERSION:
+        raise KnowledgeBaseError(f"{folder}: index format {manifest.get('format')} is not {FORMAT_VERSION}; rebuild it")
+    built_with = manifest["embedder"]
+    if embedder is not None and (built_with["name"] != embedder.name or built_with["dim"] != embedder.dim):
+        raise EmbedderMismatchError(
+            f"{folder} was built with embedder '{built_with['name']}' (dim {built_with['dim']}), "
+            f"but the service uses '{embedder.name}' (dim {embedder.dim}): rebuild the index or change TRIAGE_EMBEDDER"
+        )
+    with open(folder / "entries.jsonl", encoding="utf-8") as fh:
+        entries = {e.id: e for e in (_entry_from(json.loads(line)) for line in fh)}
+    with open(folder / "chunks.jsonl", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    chunks = [Chunk(**{k: v for k, v in row.items() if k != "hash"}) for row in rows]
+    calibration_file = folder / "calibration.json"
+    calibration = json.loads(calibration_file.read_text(encoding="utf-8")) if calibration_file.is_file() else None
+    return Snapshot(
+        path=folder,
+        manifest=manifest,
+        entries=entries,
+        chunks=chunks,
+        vectors=np.load(folder / "vectors.npy"),
+        dense=faiss.read_index(str(folder / "dense.faiss")),
+        lexical=LexicalIndex.load(folder / "lexical", len(chunks)),
+        calibration=calibration,
+    )
+
+
+def _previous_vectors(out: Path, embedder_name: str) -> tuple[dict[str, NDArray[np.float32]], Path | None]:
+    """Vectors of the current snapshot by content hash (empty when there is none or another model built it)."""
+    try:
+        folder = resolve(out)
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        if manifest["embedder"]["name"] != embedder_name:
+            return {}, folder
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        with open(folder / "chunks.jsonl", encoding="utf-8") as fh:
+            hashes = [json.loads(line)["hash"] for line in fh]
+    except (KnowledgeBaseError, OSError, KeyError, ValueError):
+        return {}, None
+    return {h: np.array(vectors[i]) for i, h in enumerate(hashes)}, folder
+
+
+def _swap_current(out: Path, snapshot: Path) -> None:
+    link = out / "current"
+    tmp_link = out / f".current-{os.getpid()}"
+    if tmp_link.is_symlink():
+        tmp_link.unlink()
+    tmp_link.symlink_to(Path("snapshots") / snapshot.name)
+    os.replace(tmp_link, link)  # atomic on POSIX
+
+
+def _prune(out: Path, keep: Path) -> None:
+    snapshots = sorted(p for p in (out / "snapshots").iterdir() if p.is_dir())
+    for old in snapshots[:-KEEP_SNAPSHOTS]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass
+class BuildReport:
+    path: Path
+    entries: int
+    chunks: int
+    embedded: int
+    reused: int
+    seconds: float
+    embed_seconds: float
+
+
+def build_snapshot(
+    out: Path,
+    embedder: Embedder,
+    faq_files: list[Path],
+    docs_dir: Path | None = None,
+    progress: Progress | None = None,
+    extra_manifest: dict[str, Any] | None = None,
+) -> BuildReport:
+    """Validate the sources, embed what changed, write a new snapshot and make it current."""
+    started = time.perf_counter()
+    entries = load_faq_files(faq_files)  # raises SourceError before anything is written
+    manuals = load_manuals(docs_dir) if docs_dir else []
+    chunks = faq_chunks(entries) + manual_chunks(manuals)
+    if not chunks:
+        raise KnowledgeBaseError("the knowledge base is empty: give at least one FAQ file or a manuals folder")
+
+    out = Path(out)
+    cache, previous = _previous_vectors(out, embedder.name)
+    hashes = [unit_hash(embedder.name, c) for c in chunks]
+    missing = [i for i, h in enumerate(hashes) if h not in cache]
+    embed_started = time.perf_counter()
+    fresh = embed_chunks(embedder, [chunks[i] for i in missing], progress)
+    embed_seconds = time.perf_counter() - embed_started
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        if h in cache:
+            vectors[i] = cache[h]
+    if missing:
+        vectors[missing] = fresh
+
+    (out / "snapshots").mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    work = out / "snapshots" / f".building-{stamp}"
+    final = out / "snapshots" / stamp
+    try:
+        work.mkdir()
+        with open(work / "entries.jsonl", "w", encoding="utf-8") as fh:
+            for entry in entries:
+                fh.write(json.dumps(_entry_dict(entry), ensure_ascii=False) + "\n")
+        with open(work / "chunks.jsonl", "w", encoding="utf-8") as fh:
+            for chunk, h in zip(chunks, hashes, strict=True):
+                fh.write(json.dumps({**chunk.to_dict(), "hash": h}, ensure_ascii=False) + "\n")
+        np.save(work / "vectors.npy", vectors)
+        dense = dense_index(vectors)
+        faiss.write_index(dense, str(work / "dense.faiss"))
+        LexicalIndex.build([c.text for c in chunks]).save(work / "lexical")
+        if previous and (previous / "calibration.json").is_file():
+            # The answer model depends on the embedder, not on the entries: carry it forward.
+            shutil.copy2(previous / "calibration.json", work / "calibration.json")
+        manifest = {
+            "format": FORMAT_VERSION,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "embedder": {"name": embedder.name, "dim": embedder.dim},
+            "dense_index": "hnsw" if isinstance(dense, faiss.IndexHNSWFlat) else "flat",
+            "counts": {"entries": len(entries), "manuals": len(manuals), "chunks": len(chunks),
+                       "faq_chunks": sum(c.kind == "faq" for c in chunks),
+                       "doc_chunks": sum(c.kind == "doc" for c in chunks)},
+            "sources": {"faq": [str(p) for p in faq_files], "docs": str(docs_dir) if docs_dir else None},
+            "content_hash": hashlib.sha256("".join(hashes).encode()).hexdigest()[:24],
+            **(extra_manifest or {}),
+        }
+        (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.rename(work, final)
+        _swap_current(out, final)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    _prune(out, final)
+    return BuildReport(path=final, entries=len(entries), chunks=len(chunks), embedded=len(missing),
+                       reused=len(chunks) - len(missing), seconds=time.perf_counter() - started,
+                       embed_seconds=embed_seconds)

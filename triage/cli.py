@@ -1,0 +1,244 @@
+"""The ``triage`` command: the product's front door for building, asking, batching, evaluating, serving."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from knowledge.errors import KnowledgeBaseError, SourceError
+from triage.config import Settings, get_settings
+from triage.errors import InputError
+
+app = typer.Typer(help="CX triage: answer, tag and prioritise customer messages from a knowledge base.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+kb_app = typer.Typer(help="Build and inspect knowledge-base index snapshots.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+err = Console(stderr=True)
+out = Console()
+
+KbOption = Annotated[Path | None, typer.Option("--kb", help="Index folder (default: the demo KB).")]
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Progress]:
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+                  transient=False) as bar:
+        yield bar
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def clean_errors() -> Iterator[None]:
+    """Turn known errors into one clear message and exit code 2 instead of a traceback."""
+    try:
+        yield
+    except SourceError as exc:
+        err.print(f"[bold red]error:[/] {len(exc.problems)} problem(s) in the knowledge-base sources:")
+        for problem in exc.problems:
+            err.print(f"  {problem}", highlight=False, markup=False)
+        raise typer.Exit(2) from exc
+    except (KnowledgeBaseError, InputError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+
+
+def open_kb(settings: Settings, kb: Path | None):  # noqa: ANN201 - KnowledgeBase, imported lazily
+    from triage.kb import KnowledgeBase
+
+    with progress_bar("building the demo index") as bar:
+        task = bar.add_task("build", total=None)
+        return KnowledgeBase.open(settings, kb, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                        total=total))
+
+
+@kb_app.command("build")
+def kb_build(
+    faq: Annotated[list[Path], typer.Option("--faq", help="FAQ file (.jsonl .json .yaml .yml .csv); repeatable.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Index folder; its previous snapshot keeps serving "
+                                                        "until the new one is complete.")],
+    docs: Annotated[Path | None, typer.Option("--docs", help="Folder of manuals (.md .txt .html).")] = None,
+) -> None:
+    """Validate the sources, embed what changed and swap in a new index snapshot."""
+    from knowledge.index import build_snapshot
+    from triage.kb import embedder_for
+
+    settings = get_settings()
+    with clean_errors():
+        embedder = embedder_for(settings)
+        with progress_bar("embedding") as bar:
+            task = bar.add_task("embed", total=None)
+            report = build_snapshot(out_dir, embedder, faq, docs,
+                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+    err.print(f"built {report.path}: {report.entries} FAQ entries, {report.chunks} units "
+              f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s")
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="The customer's message.")],
+    kb: KbOption = None,
+    section: Annotated[str | None, typer.Option(help="Page the bot sits on: its entries rank first.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+) -> None:
+    """Answer one message (auto-answer or hand-off, with citations)."""
+    from triage.models import Message
+    from triage.pipeline import Pipeline
+
+    settings = get_settings()
+    with clean_errors():
+        try:
+            message = Message(text=text)
+        except ValidationError as exc:
+            raise InputError("the message text must not be empty") from exc
+        result = Pipeline(open_kb(settings, kb)).run(message, section=section)
+    if as_json:
+        out.print_json(result.model_dump_json())
+        return
+    out.print(f"[bold]{result.decision}[/] (confidence {result.confidence:.2f}) - {result.decision_reason}",
+              highlight=False)
+    if result.answer:
+        out.print(result.answer, highlight=False, markup=False)
+    for c in result.citations:
+        out.print(f"  [{c.score:.3f}] {c.id}: {c.title}", highlight=False, markup=False)
+
+
+def read_messages(path: Path) -> list:  # noqa: ANN201 - list[Message]
+    """Every message of a JSONL file; raise ``InputError`` naming each bad line."""
+    from triage.models import Message
+
+    problems, messages = [], []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            message = Message.model_validate_json(line)
+        except ValidationError as exc:
+            fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
+            problems.append(f"{path}:{lineno}: {fields}")
+            continue
+        if message.id is None:
+            problems.append(f"{path}:{lineno}: id: required in a batch file")
+        messages.append(message)
+    if problems:
+        raise InputError(f"{len(problems)} bad line(s):\n  " + "\n  ".join(problems))
+    return messages
+
+
+@app.command()
+def batch(
+    in_file: Annotated[Path, typer.Option("--in", help="Messages, one JSON object per line.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Results, one per message, in input order.")],
+    kb: KbOption = None,
+) -> None:
+    """Run the pipeline over a file of messages."""
+    from triage.pipeline import Pipeline
+
+    settings = get_settings()
+    with clean_errors():
+        messages = read_messages(in_file)
+        pipeline = Pipeline(open_kb(settings, kb))
+        tmp = out_file.with_name(out_file.name + ".partial")
+        with progress_bar("triage") as bar, open(tmp, "w", encoding="utf-8") as fh:
+            task = bar.add_task("batch", total=len(messages))
+            for message in messages:
+                fh.write(pipeline.run(message).model_dump_json() + "\n")
+                bar.advance(task)
+        tmp.replace(out_file)
+    err.print(f"wrote {len(messages)} results to {out_file}")
+
+
+@app.command()
+def calibrate(
+    labels: Annotated[Path, typer.Option("--labels", help="Labeled messages (JSONL with expected_faq_id).")],
+    target_precision: Annotated[float, typer.Option(min=0.5, max=1.0)] = 0.95,
+    kb: KbOption = None,
+) -> None:
+    """Fit the auto-answer model on labeled messages and store it with the index snapshot."""
+    from triage.calibration import calibrate_snapshot
+
+    settings = get_settings()
+    with clean_errors():
+        kb_obj = open_kb(settings, kb)
+        model = calibrate_snapshot(kb_obj, labels, target_precision)
+    err.print(f"threshold {model.threshold:.3f} on {model.meta['n_labels']} labels: precision "
+              f"{model.meta['fit_precision']}, coverage {model.meta['fit_coverage']} "
+              f"(stored in {kb_obj.snapshot.path / 'calibration.json'})")
+
+
+@app.command("eval")
+def run_eval(
+    suites: Annotated[list[str], typer.Argument(help="clinc150, parakqc, demo")],
+    results_dir: Annotated[Path, typer.Option(help="Where SUITE.json and SUITE.md go.")] = Path("evals/results"),
+) -> None:
+    """Run evaluation suites and write evals/results/SUITE.{json,md}."""
+    from evals.runner import SUITES, run_suite
+
+    settings = get_settings()
+    unknown = [s for s in suites if s not in SUITES]
+    if unknown:
+        raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}")
+    with clean_errors():
+        for suite in suites:
+            report = run_suite(suite, settings, results_dir, log=err.print)
+            out.print(report, highlight=False, markup=False)
+
+
+@app.command()
+def bench(
+    sizes: Annotated[str, typer.Option(help="KB sizes in units for query latency.")] = "1000,10000,100000",
+    ann_sizes: Annotated[str, typer.Option(help="Vector counts for exact vs HNSW.")] = "100000,1000000",
+    out_dir: Annotated[Path, typer.Option("--out", help="Where bench.{json,md} go.")] = Path("evals/results"),
+) -> None:
+    """Measure build throughput, query latency and RSS, and exact vs approximate search."""
+    from evals.bench import run_bench
+
+    report = run_bench(get_settings(), [int(s) for s in sizes.split(",") if s],
+                       [int(s) for s in ann_sizes.split(",") if s], out_dir, log=err.print)
+    out.print(report, highlight=False, markup=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    kb: KbOption = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from triage.api.app import create_app
+
+    settings = get_settings()
+    if kb is not None:
+        settings = settings.model_copy(update={"kb_dir": kb})
+    with clean_errors():
+        application = create_app(settings, kb_loaded=open_kb(settings, settings.kb_dir))
+    host, port = host or settings.host, port or settings.port
+    err.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    app(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

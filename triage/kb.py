@@ -1,0 +1,91 @@
+"""The knowledge base the service answers from: which snapshot, built how, loaded once.
+
+Without an explicit index folder the demo KB is used; its index is built under ``var/kb/demo`` on first use
+and rebuilt when the demo sources change (their digest is kept in the manifest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge.embedders import Embedder, load_embedder
+from knowledge.errors import KnowledgeBaseError
+from knowledge.index import Progress, Snapshot, build_snapshot, load_snapshot, resolve
+from knowledge.search import Searcher
+from knowledge.sources import MANUAL_SUFFIXES
+from triage.answering import DEFAULT_MODEL_FILE, AnswerModel, Answerer
+from triage.config import Settings
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    return load_embedder(settings.embedder, settings.embed_threads, settings.openai_base_url,
+                         settings.openai_api_key)
+
+
+def demo_sources(settings: Settings) -> tuple[list[Path], Path]:
+    root = settings.demo_sources
+    return [root / "faq.yaml"], root / "manuals"
+
+
+def _digest(faq_files: list[Path], docs_dir: Path | None) -> str:
+    files = list(faq_files)
+    if docs_dir:
+        files += sorted(p for p in docs_dir.rglob("*") if p.suffix.lower() in MANUAL_SUFFIXES)
+    h = hashlib.sha256()
+    for path in files:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def ensure_demo_index(settings: Settings, progress: Progress | None = None) -> Path:
+    """Build the demo index if it is missing or its sources changed; return its folder."""
+    out = settings.demo_kb_dir
+    faq_files, docs = demo_sources(settings)
+    digest = _digest(faq_files, docs)
+    try:
+        manifest = json.loads((resolve(out) / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("sources_digest") == digest and manifest["embedder"]["name"] == embedder_for(settings).name:
+            return out
+    except KnowledgeBaseError:
+        pass
+    report = build_snapshot(out, embedder_for(settings), faq_files, docs, progress=progress,
+                            extra_manifest={"sources_digest": digest})
+    if not (report.path / "calibration.json").exists() and DEFAULT_MODEL_FILE.is_file():
+        shutil.copy2(DEFAULT_MODEL_FILE, report.path / "calibration.json")
+    return out
+
+
+def kb_path(settings: Settings, kb: Path | None = None, progress: Progress | None = None) -> Path:
+    """The index folder to use: the one given, the configured one, or the (built on demand) demo."""
+    if kb is not None:
+        return kb
+    if settings.kb_dir is not None:
+        return settings.kb_dir
+    return ensure_demo_index(settings, progress)
+
+
+def answer_model(snapshot: Snapshot) -> tuple[AnswerModel, bool]:
+    """The snapshot's calibrated model, or the shipped default (second value False)."""
+    if snapshot.calibration is not None:
+        return AnswerModel.from_dict(snapshot.calibration), True
+    return AnswerModel.load(DEFAULT_MODEL_FILE), False
+
+
+@dataclass
+class KnowledgeBase:
+    snapshot: Snapshot
+    searcher: Searcher
+    answerer: Answerer
+    calibrated: bool
+
+    @classmethod
+    def open(cls, settings: Settings, kb: Path | None = None, progress: Progress | None = None) -> KnowledgeBase:
+        embedder = embedder_for(settings)
+        snapshot = load_snapshot(kb_path(settings, kb, progress), embedder)
+        model, calibrated = answer_model(snapshot)
+        return cls(snapshot, Searcher(snapshot, embedder, settings.section_boost), Answerer(model), calibrated)

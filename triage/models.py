@@ -1,0 +1,90 @@
+"""Typed inputs and outputs of every stage (DESIGN.md §4 fixes the JSON shapes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Channel = Literal["chat", "email", "sms", "phone", "app_review", "social"]
+Decision = Literal["auto_answer", "handoff"]
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    tenure_days: int | None = Field(default=None, ge=0)
+    segment: str | None = None
+    recency: int | None = Field(default=None, ge=1, le=5, description="RFM score 1-5")
+    frequency: int | None = Field(default=None, ge=1, le=5, description="RFM score 1-5")
+    monetary: int | None = Field(default=None, ge=1, le=5, description="RFM score 1-5")
+    app_version: str | None = None
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or whitespace only")
+    return value
+
+
+class Message(BaseModel):
+    """An incoming customer message; only ``text`` is required (``id`` is required in batch files)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = None
+    text: str
+    channel: Channel | None = None
+    customer: Customer | None = None
+    bot_path: list[str] = Field(default_factory=list)
+    page: str | None = None
+    created_at: datetime | None = None
+
+    _text_not_blank = field_validator("text")(_not_blank)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_string(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+
+class Citation(BaseModel):
+    id: str
+    title: str
+    url: str | None = None
+    score: float
+
+
+class TriageResult(BaseModel):
+    """One result per message; fields a stage has not produced are null."""
+
+    id: str | None = None
+    decision: Decision | None = None
+    decision_reason: str | None = None
+    faq_id: str | None = None
+    candidate_faq_id: str | None = None
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    answer: str | None = None
+    citations: list[Citation] = Field(default_factory=list)
+    tag: str | None = None
+    tag_confidence: float | None = None
+    priority: Literal["P1", "P2", "P3", "P4"] | None = None
+    reasons: list[str] = Field(default_factory=list)
+    real_need: str | None = None
+    draft: str | None = None
+    lint: list[str] = Field(default_factory=list)
+    language: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class BotAnswerRequest(BaseModel):
+    """What the support bot sends: the customer's text and, optionally, the page (section) it sits on."""
+
+    id: str | None = None
+    text: str
+    section: str | None = Field(default=None, description="Entries of this FAQ section rank first.")
+
+    _text_not_blank = field_validator("text")(_not_blank)
