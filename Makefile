@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint eval bench clean
+.PHONY: run test lint eval bench clean demo-model
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+# Re-fit the answer model shipped for the demo KB (and for indexes without a calibration of their own).
+demo-model: $(STAMP)
+	$(BIN)/triage calibrate --labels knowledge/samples/demo/calibration.jsonl --target-precision 0.9
+	cp var/kb/demo/current/calibration.json knowledge/samples/demo/answer_model.json

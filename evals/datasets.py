@@ -30,6 +30,7 @@ class EvalSet:
     test: list[Query]  # figures are reported here only
     docs_dir: Path | None = None
     note: str = ""
+    target_precision: float = 0.95
 
 
 def _require(path: Path) -> Path:
@@ -51,8 +52,10 @@ def clinc150(datasets: Path) -> EvalSet:
     def queries(split: str) -> list[Query]:
         return [Query(t, i) for t, i in data[split]] + [Query(t, None) for t, _ in data[f"oos_{split}"]]
 
-    return EvalSet("clinc150", entries, queries("val"), queries("test"),
-                   note="KB: 150 intents x 100 train utterances; calibration: val + oos_val; test: test + oos_test")
+    calibration = queries("val") + [Query(t, None) for t, _ in data["oos_train"]]
+    return EvalSet("clinc150", entries, calibration, queries("test"),
+                   note="KB: 150 intents x 100 train utterances; calibration: val + oos_val + oos_train; "
+                        "test: test + oos_test")
 
 
 def parakqc(datasets: Path) -> EvalSet:
@@ -76,7 +79,8 @@ def parakqc(datasets: Path) -> EvalSet:
     for n, g in enumerate(held_out):
         (calibration if n % 2 == 0 else test).extend(Query(t, None) for t in groups[g])
     return EvalSet("parakqc", entries, calibration, test,
-                   note=f"KB: {len(entries)} groups (first sentence each); {len(held_out)} groups held out as no-answer")
+                   note=f"KB: {len(entries)} groups (first sentence each); "
+                        f"{len(held_out)} groups held out as no-answer")
 
 
 def labeled_file(path: Path) -> list[Query]:

@@ -25,7 +25,7 @@ class CachedEmbedder:
             data = np.load(self._file)
             self._cache = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
 
-    def _encode(self, kind: str, texts: list[str], encode) -> NDArray[np.float32]:  # noqa: ANN001
+    def _encode(self, kind: str, texts: list[str], encode) -> NDArray[np.float32]:
         keys = [hashlib.sha256(f"{kind}\x00{t}".encode()).hexdigest() for t in texts]
         missing = [i for i, k in enumerate(keys) if k not in self._cache]
         if missing:

@@ -17,7 +17,6 @@ from triage.answering import Answerer, features, fit_answer_model
 from triage.config import Settings
 from triage.kb import demo_sources, embedder_for
 
-TARGET_PRECISION = 0.95
 Log = Callable[[str], None]
 
 
@@ -26,8 +25,9 @@ def demo(settings: Settings) -> EvalSet:
     faq_files, docs = demo_sources(settings)
     from knowledge.sources import load_faq_files
 
+    # 150 calibration labels cannot vouch for 0.95 at the 90% lower bound; the demo ships target 0.90
     return EvalSet("demo", load_faq_files(faq_files), labeled_file(root / "calibration.jsonl"),
-                   labeled_file(root / "dev.jsonl"), docs_dir=docs,
+                   labeled_file(root / "dev.jsonl"), docs_dir=docs, target_precision=0.90,
                    note="KB: the demo FAQ + manuals; calibration: calibration.jsonl; test: dev.jsonl")
 
 
@@ -48,17 +48,21 @@ def _write_faq(entries: list, path: Path) -> None:
 
 
 def _score(searcher: Searcher, queries: list[Query], log: Log, label: str) -> tuple[list[dict[str, float]],
-                                                                                     list[str | None]]:
+                                                                                     list[str | None], list[Scored]]:
+    """Features and top entry of every query, plus the plain nearest-neighbour baseline (closest phrasing,
+    its cosine as the confidence)."""
     vectors = searcher.embedder.encode_queries([q.text for q in queries])
-    feats, tops = [], []
+    feats, tops, baseline = [], [], []
     started = time.perf_counter()
     for n, (q, v) in enumerate(zip(queries, vectors, strict=True), 1):
-        result = searcher.search(q.text, k=8, vector=v)
-        feats.append(features(result.hits))
+        result = searcher.search(q.text, k=100, vector=v)
+        feats.append(features(result.faq_hits))
         tops.append(result.faq_hits[0].entry_id if result.faq_hits else None)
+        nearest = max(result.faq_hits, key=lambda h: h.dense, default=None)
+        baseline.append(Scored(q.expected, nearest.entry_id if nearest else None, nearest.dense if nearest else 0.0))
         if n % 2000 == 0:
             log(f"  {label}: {n}/{len(queries)} searched ({time.perf_counter() - started:.0f} s)")
-    return feats, tops
+    return feats, tops, baseline
 
 
 def evaluate(evalset: EvalSet, settings: Settings, log: Log) -> dict[str, Any]:
@@ -70,15 +74,16 @@ def evaluate(evalset: EvalSet, settings: Settings, log: Log) -> dict[str, Any]:
     build = build_snapshot(work / "index", embedder, [faq], evalset.docs_dir)
     searcher = Searcher(load_snapshot(work / "index", embedder), embedder, settings.section_boost)
     log(f"[{evalset.name}] scoring {len(evalset.calibration)} calibration and {len(evalset.test)} test queries")
-    cal_feats, cal_tops = _score(searcher, evalset.calibration, log, "calibration")
-    test_feats, test_tops = _score(searcher, evalset.test, log, "test")
+    cal_feats, cal_tops, _ = _score(searcher, evalset.calibration, log, "calibration")
+    test_feats, test_tops, baseline = _score(searcher, evalset.test, log, "test")
     embedder.save()
     correct = [q.expected is not None and t == q.expected for q, t in zip(evalset.calibration, cal_tops, strict=True)]
-    model = fit_answer_model(cal_feats, correct, TARGET_PRECISION, meta={"embedder": embedder.name})
+    answerable = [q.expected is not None for q in evalset.calibration]
+    target = evalset.target_precision
+    model = fit_answer_model(cal_feats, correct, answerable, target, meta={"embedder": embedder.name})
     answerer = Answerer(model)
     rows = [Scored(q.expected, t, answerer.model.confidence(f))
             for q, t, f in zip(evalset.test, test_tops, test_feats, strict=True)]
-    baseline = [Scored(q.expected, t, f["top"]) for q, t, f in zip(evalset.test, test_tops, test_feats, strict=True)]
     return {
         "suite": evalset.name,
         "note": evalset.note,
@@ -88,13 +93,14 @@ def evaluate(evalset: EvalSet, settings: Settings, log: Log) -> dict[str, Any]:
                     "test_answerable": sum(q.expected is not None for q in evalset.test),
                     "test_no_answer": sum(q.expected is None for q in evalset.test)},
         "top1_accuracy": top1_accuracy(rows),
-        "target_precision": TARGET_PRECISION,
+        "baseline_top1_accuracy": top1_accuracy(baseline),
+        "target_precision": target,
         "at_calibrated_threshold": at_threshold(rows, model.threshold),
         "answer_model": model.to_dict(),
         "curve": curve(rows),
         "reference_threshold_on_test": {
-            "answer_model": best_on_these_rows(rows, TARGET_PRECISION),
-            "top_similarity_only": best_on_these_rows(baseline, TARGET_PRECISION),
+            "answer_model": best_on_these_rows(rows, 0.95),
+            "nearest_neighbour_baseline": best_on_these_rows(baseline, 0.95),
         },
     }
 
@@ -112,15 +118,18 @@ def markdown(report: dict[str, Any]) -> str:
         "| metric | value |",
         "|---|---|",
         f"| top-1 accuracy (answerable) | {report['top1_accuracy']:.4f} |",
-        f"| threshold (target precision {report['target_precision']}) | {cal['threshold']} |",
+        f"| threshold (target: precision ≥ {report['target_precision']} at its 90% lower bound, "
+        f"hand-off recall ≥ {report['answer_model']['min_handoff_recall']}, no-answer share "
+        f"{report['answer_model']['no_answer_share']}) | {cal['threshold']} |",
         f"| auto-answer precision | {cal['precision']} |",
         f"| coverage (answerable auto-answered) | {cal['coverage']} |",
         f"| hand-off recall (no-answer handed off) | {cal['handoff_recall']} |",
         "",
-        "For comparison only, thresholds chosen on the test rows themselves (flattering):",
+        "For comparison only, thresholds chosen on the test rows themselves for precision 0.95 (flattering):",
         f"answer model: coverage {ref['answer_model']['coverage']} at precision {ref['answer_model']['precision']}; "
-        f"top similarity alone: coverage {ref['top_similarity_only']['coverage']} at precision "
-        f"{ref['top_similarity_only']['precision']}.",
+        f"plain nearest-neighbour baseline (top-1 {report['baseline_top1_accuracy']:.4f}): coverage "
+        f"{ref['nearest_neighbour_baseline']['coverage']} at precision "
+        f"{ref['nearest_neighbour_baseline']['precision']}.",
         "",
         "Precision / coverage curve (confidence quantiles):",
         "",

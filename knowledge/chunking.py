@@ -2,7 +2,8 @@
 
 A FAQ entry becomes one unit per phrasing (its question and each example), all pointing at the entry, so a
 message matches the entry through whichever phrasing is closest. A manual is split by Markdown headers, then
-recursively into passages with separators that end Korean and English sentences.
+recursively into passages with separators that end Korean and English sentences; each passage starts with
+its header path.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def manual_chunks(manuals: list[Manual]) -> list[Chunk]:
             for piece in splitter.split_text(part.page_content):
                 if not piece.strip():
                     continue
+                # The header path goes with the passage: "반품 배송비" gives "- 단순 변심: 6,000원" its meaning.
                 chunks.append(Chunk(id=f"{manual.id}#{n}", entry_id=manual.id, kind="doc",
-                                    text=piece.strip(), title=title))
+                                    text=f"{title}\n{piece.strip()}", title=title))
                 n += 1
     return chunks

@@ -9,6 +9,7 @@ Layout of an index folder ``DIR``::
                           vectors.npy     float32 [n, dim], L2-normalized
                           dense.faiss     exact inner product, or HNSW above ``HNSW_MIN_VECTORS``
                           lexical/        BM25 over the same units
+                          classifier.npz  entry classifier over the FAQ units (absent for very large KBs)
                           calibration.json  the auto-answer model (``triage calibrate``), optional
 
 A build writes a fresh ``snapshots/<stamp>`` and only then moves ``current``: a failed or interrupted build
@@ -32,6 +33,7 @@ import faiss
 import numpy as np
 
 from knowledge.chunking import Chunk, faq_chunks, manual_chunks
+from knowledge.classifier import EntryClassifier
 from knowledge.errors import EmbedderMismatchError, IndexNotFoundError, KnowledgeBaseError
 from knowledge.lexical import LexicalIndex
 from knowledge.sources import FaqEntry, load_faq_files, load_manuals
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 
     from knowledge.embedders import Embedder
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3
 # Exact search is fast enough below this many vectors (see `triage bench`); HNSW above.
 HNSW_MIN_VECTORS = 200_000
 HNSW_M = 32
@@ -97,6 +99,7 @@ class Snapshot:
     vectors: NDArray[np.float32]
     dense: faiss.Index
     lexical: LexicalIndex
+    classifier: EntryClassifier | None = None
     calibration: dict[str, Any] | None = None
     entry_rows: dict[str, list[int]] = field(default_factory=dict)
 
@@ -156,6 +159,7 @@ def load_snapshot(path: Path, embedder: Embedder | None = None) -> Snapshot:
         vectors=np.load(folder / "vectors.npy"),
         dense=faiss.read_index(str(folder / "dense.faiss")),
         lexical=LexicalIndex.load(folder / "lexical", len(chunks)),
+        classifier=EntryClassifier.load(folder / "classifier.npz"),
         calibration=calibration,
     )
 
@@ -248,6 +252,10 @@ def build_snapshot(
         dense = dense_index(vectors)
         faiss.write_index(dense, str(work / "dense.faiss"))
         LexicalIndex.build([c.text for c in chunks]).save(work / "lexical")
+        faq_rows = [i for i, c in enumerate(chunks) if c.kind == "faq"]
+        classifier = EntryClassifier.train(vectors[faq_rows], [chunks[i].entry_id for i in faq_rows])
+        if classifier is not None:
+            classifier.save(work / "classifier.npz")
         if previous and (previous / "calibration.json").is_file():
             # The answer model depends on the embedder, not on the entries: carry it forward.
             shutil.copy2(previous / "calibration.json", work / "calibration.json")
@@ -256,6 +264,7 @@ def build_snapshot(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "embedder": {"name": embedder.name, "dim": embedder.dim},
             "dense_index": "hnsw" if isinstance(dense, faiss.IndexHNSWFlat) else "flat",
+            "classifier": classifier is not None,
             "counts": {"entries": len(entries), "manuals": len(manuals), "chunks": len(chunks),
                        "faq_chunks": sum(c.kind == "faq" for c in chunks),
                        "doc_chunks": sum(c.kind == "doc" for c in chunks)},

@@ -1,15 +1,16 @@
-"""Search a snapshot: embed the message once, score every KB entry, return ranked hits with their evidence.
+"""Search a snapshot: embed the message once, score KB entries, return ranked hits with their evidence.
 
-A FAQ entry has several vectors (question + examples); its dense score combines its closest phrasing with
-the mean of its closest few (a soft k-NN vote that rewards entries many phrasings agree on). Manual passages
-are scored alone. BM25 over Kiwi morphemes is reported per hit as ``lexical`` (0..1, relative to the best).
+FAQ entries are ranked by the snapshot's entry classifier (probability that the message is this entry)
+when it has one, else by the cosine similarity of their closest phrasing. Each FAQ hit also carries that
+similarity (``dense``) and keyword agreement (``lexical``: BM25 over Kiwi morphemes of its best phrasing,
+relative to the best unit of the KB). Manual passages are ranked by similarity on their own.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,9 +21,8 @@ if TYPE_CHECKING:
 
     from knowledge.embedders import Embedder
 
-CANDIDATE_UNITS = 100  # nearest units fetched from FAISS before grouping them by entry
-VOTE_K = 3  # phrasings averaged into the vote
-VOTE_WEIGHT = 0.0  # weight of that mean against the single closest phrasing
+CANDIDATE_UNITS = 64  # nearest units fetched from FAISS
+CLASSIFIER_CANDIDATES = 10  # most probable entries added to the candidates
 
 
 @dataclass
@@ -33,9 +33,9 @@ class Hit:
     text: str  # the FAQ answer, or the manual passage
     matched: str  # the phrasing or passage that matched best
     chunk_id: str
-    score: float  # ranking score (dense + section boost)
-    dense: float  # cosine similarity of the best phrasing
-    lexical: float  # BM25 of the best unit of this entry, relative to the best unit overall (0..1)
+    score: float  # ranking score: classifier probability (or similarity) + section boost
+    dense: float  # cosine similarity of the closest phrasing / the passage
+    lexical: float  # BM25 of the entry's best unit relative to the best unit overall (0..1)
     section: str | None = None
     url: str | None = None
     tags: tuple[str, ...] = ()
@@ -44,13 +44,9 @@ class Hit:
 @dataclass
 class SearchResult:
     query: str
-    hits: list[Hit]
+    faq_hits: list[Hit]
+    doc_hits: list[Hit]
     timings_ms: dict[str, float] = field(default_factory=dict)
-    vector: NDArray[np.float32] | None = None
-
-    @property
-    def faq_hits(self) -> list[Hit]:
-        return [h for h in self.hits if h.kind == "faq"]
 
 
 class Searcher:
@@ -58,56 +54,64 @@ class Searcher:
         self.snapshot = snapshot
         self.embedder = embedder
         self.section_boost = section_boost
-        self._kinds = np.array([c.kind for c in snapshot.chunks])
-
-    def embed(self, text: str) -> NDArray[np.float32]:
-        return self.embedder.encode_queries([text])[0]
 
     def search(self, text: str, k: int = 5, section: str | None = None,
                vector: NDArray[np.float32] | None = None) -> SearchResult:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         if vector is None:
-            vector = self.embed(text)
+            vector = self.embedder.encode_queries([text])[0]
         timings["embed"] = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
-        hits = self._rank(text, vector, section)[:k]
+        faq, docs = self._rank(text, vector, section)
         timings["search"] = (time.perf_counter() - started) * 1000
-        return SearchResult(query=text, hits=hits, timings_ms=timings, vector=vector)
+        return SearchResult(query=text, faq_hits=faq[:k], doc_hits=docs[:k], timings_ms=timings)
 
-    def _rank(self, text: str, vector: NDArray[np.float32], section: str | None) -> list[Hit]:
+    def _rank(self, text: str, vector: NDArray[np.float32], section: str | None) -> tuple[list[Hit], list[Hit]]:
         snap = self.snapshot
-        n = min(CANDIDATE_UNITS, len(snap.chunks))
-        sims, rows = snap.dense.search(vector.reshape(1, -1).astype(np.float32), n)
-        by_entry: dict[str, list[tuple[float, int]]] = {}
-        for sim, row in zip(sims[0], rows[0], strict=True):
-            if row >= 0:
-                by_entry.setdefault(snap.chunks[row].entry_id, []).append((float(sim), int(row)))
+        sims, rows = snap.dense.search(vector.reshape(1, -1).astype(np.float32),
+                                       min(CANDIDATE_UNITS, len(snap.chunks)))
+        candidates: dict[str, None] = {}
+        docs: list[Hit] = []
         lexical = snap.lexical.scores(text)
         best_lexical = float(lexical.max()) if lexical.size else 0.0
-        hits = []
-        for entry_id, scored in by_entry.items():
-            scored.sort(reverse=True)
-            best_sim, best_row = scored[0]
-            chunk = snap.chunks[best_row]
-            dense = best_sim
-            if chunk.kind == "faq" and VOTE_WEIGHT:
-                all_sims = np.sort(snap.vectors[snap.entry_rows[entry_id]] @ vector)[::-1]
-                dense = (1 - VOTE_WEIGHT) * best_sim + VOTE_WEIGHT * float(all_sims[:VOTE_K].mean())
-            rows_of_entry = snap.entry_rows[entry_id] if chunk.kind == "faq" else [best_row]
-            lex = float(lexical[rows_of_entry].max()) / best_lexical if best_lexical > 0 else 0.0
-            score = dense + (self.section_boost if section and chunk.section == section else 0.0)
-            entry = snap.entries.get(entry_id)
-            hits.append(Hit(
-                entry_id=entry_id, kind=chunk.kind, title=chunk.title,
-                text=entry.answer if entry else chunk.text, matched=chunk.text, chunk_id=chunk.id,
-                score=score, dense=dense, lexical=lex, section=chunk.section, url=chunk.url,
-                tags=entry.tags if entry else (),
-            ))
-        hits.sort(key=lambda h: h.score, reverse=True)
-        return hits
 
+        def relative(value: float) -> float:
+            return value / best_lexical if best_lexical > 0 else 0.0
 
-def describe(result: SearchResult) -> dict[str, Any]:
-    """A compact, log-safe view of a result (ids and scores only, never the text)."""
-    return {"hits": [(h.entry_id, round(h.score, 4)) for h in result.hits[:3]], **result.timings_ms}
+        for sim, row in zip(sims[0], rows[0], strict=True):
+            if row < 0:
+                continue
+            chunk = snap.chunks[row]
+            if chunk.kind == "faq":
+                candidates.setdefault(chunk.entry_id)
+            else:
+                docs.append(Hit(entry_id=chunk.entry_id, kind="doc", title=chunk.title, text=chunk.text,
+                                matched=chunk.text, chunk_id=chunk.id, score=float(sim), dense=float(sim),
+                                lexical=relative(float(lexical[row]))))
+        probabilities: dict[str, float] = {}
+        if snap.classifier is not None:
+            p = snap.classifier.probabilities(vector)
+            for i in np.argsort(-p)[:CLASSIFIER_CANDIDATES]:
+                probabilities[snap.classifier.classes[i]] = float(p[i])
+                candidates.setdefault(snap.classifier.classes[i])
+            for entry_id in candidates:
+                if entry_id not in probabilities:
+                    probabilities[entry_id] = float(p[snap.classifier.classes.index(entry_id)])
+        faq = []
+        for entry_id in candidates:
+            entry_rows = snap.entry_rows[entry_id]
+            entry_sims = snap.vectors[entry_rows] @ vector
+            best = entry_rows[int(np.argmax(entry_sims))]
+            chunk, entry = snap.chunks[best], snap.entries[entry_id]
+            dense = float(entry_sims.max())
+            score = probabilities.get(entry_id, dense)
+            if section and entry.section == section:
+                score += self.section_boost
+            faq.append(Hit(entry_id=entry_id, kind="faq", title=entry.question, text=entry.answer,
+                           matched=chunk.text, chunk_id=chunk.id, score=score, dense=dense,
+                           lexical=relative(float(lexical[entry_rows].max())), section=entry.section,
+                           url=entry.url, tags=entry.tags))
+        faq.sort(key=lambda h: h.score, reverse=True)
+        return faq, docs
+

@@ -71,7 +71,7 @@ def _line_of(text: str, pos: int) -> int:
 def _rows_json(text: str) -> Iterator[tuple[int, Any]]:
     decoder = json.JSONDecoder()
     pos = len(text) - len(text.lstrip())
-    if not text[pos:pos + 1] == "[":
+    if text[pos:pos + 1] != "[":
         yield _line_of(text, pos), SyntaxError("a JSON FAQ file must hold a list of entries")
         return
     pos += 1
@@ -209,7 +209,7 @@ def load_faq_files(paths: Iterable[Path]) -> list[FaqEntry]:
 class _HtmlToMarkdown(html.parser.HTMLParser):
     """Keep headings as Markdown headings (so the header-aware splitter sees them) and the visible text."""
 
-    _BLOCKS = {"p", "div", "li", "tr", "br", "section", "article", "table", "ul", "ol"}
+    _BLOCKS = frozenset({"p", "div", "li", "tr", "br", "section", "article", "table", "ul", "ol"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -229,7 +229,7 @@ class _HtmlToMarkdown(html.parser.HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style"):
             self._skip = max(0, self._skip - 1)
-        elif tag[0] == "h" and tag[1:] in ("1", "2", "3", "4", "5", "6") or tag in self._BLOCKS:
+        elif (tag[0] == "h" and tag[1:] in ("1", "2", "3", "4", "5", "6")) or tag in self._BLOCKS:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:

@@ -20,23 +20,25 @@ import numpy as np
 from knowledge.samples import DEMO_DIR
 from knowledge.search import Hit, SearchResult
 
-FEATURES = ("top", "margin", "lexical", "lexical_top")
+FEATURES = ("score", "margin", "dense", "dense_margin", "lexical", "lexical_top")
 DEFAULT_MODEL_FILE = DEMO_DIR / "answer_model.json"
-AMBIGUOUS_MARGIN = 0.015  # below this gap the top two entries are reported as competing
+AMBIGUOUS_MARGIN = 0.015  # below this similarity gap the top two entries are reported as competing
 
 
-def features(hits: list[Hit]) -> dict[str, float]:
-    faq = [h for h in hits if h.kind == "faq"]
+def features(faq: list[Hit]) -> dict[str, float]:
+    """Evidence about the best FAQ hit: its ranking score and similarity, their margins to the next
+    different entry, and keyword agreement."""
     if not faq:
-        return {"top": 0.0, "margin": 0.0, "lexical": 0.0, "lexical_top": 0.0}
-    top = faq[0]
-    second = faq[1].score if len(faq) > 1 else 0.0
-    best_lexical = max(h.lexical for h in faq)
+        return dict.fromkeys(FEATURES, 0.0)
+    top, rest = faq[0], faq[1:]
     return {
-        "top": top.score,
-        "margin": top.score - second,
+        "score": top.score,
+        "margin": top.score - (rest[0].score if rest else 0.0),
+        "dense": top.dense,
+        "dense_margin": top.dense - max((h.dense for h in rest), default=0.0),
         "lexical": top.lexical,
-        "lexical_top": 1.0 if top.lexical > 0 and top.lexical >= best_lexical else 0.0,
+        "lexical_top": 1.0 if top.lexical > 0 and top.lexical >= max((h.lexical for h in rest), default=0.0)
+        else 0.0,
     }
 
 
@@ -88,7 +90,7 @@ class Answerer:
 
     def decide(self, result: SearchResult) -> Decision:
         faq = result.faq_hits
-        feats = features(result.hits)
+        feats = features(faq)
         if not faq:
             return Decision("handoff", 0.0, "no FAQ entry matched the message", None, feats)
         top = faq[0]
@@ -96,23 +98,45 @@ class Answerer:
         threshold = self.model.threshold
         if confidence >= threshold:
             reason = (f"confidence {confidence:.2f} ≥ {threshold:.2f}: '{top.entry_id}' matched "
-                      f"(similarity {feats['top']:.3f}, margin {feats['margin']:.3f})")
+                      f"(score {feats['score']:.3f}, similarity {feats['dense']:.3f}, margin {feats['margin']:.3f})")
             return Decision("auto_answer", confidence, reason, top, feats)
-        if len(faq) > 1 and feats["margin"] < AMBIGUOUS_MARGIN:
+        if len(faq) > 1 and feats["dense_margin"] < AMBIGUOUS_MARGIN:
             reason = (f"ambiguous: '{top.entry_id}' and '{faq[1].entry_id}' are almost equally close "
-                      f"(margin {feats['margin']:.3f}); confidence {confidence:.2f} < {threshold:.2f}")
+                      f"(similarity margin {feats['dense_margin']:.3f}); confidence {confidence:.2f} < {threshold:.2f}")
         else:
             reason = (f"no FAQ entry answers it confidently: best '{top.entry_id}' "
-                      f"(similarity {feats['top']:.3f}); confidence {confidence:.2f} < {threshold:.2f}")
+                      f"(similarity {feats['dense']:.3f}); confidence {confidence:.2f} < {threshold:.2f}")
         return Decision("handoff", confidence, reason, top, feats)
 
 
-def fit_answer_model(rows: list[dict[str, float]], correct: list[bool], target_precision: float,
-                     meta: dict[str, Any] | None = None) -> AnswerModel:
-    """Fit the logistic model on labeled feature rows and choose the threshold for ``target_precision``.
+NO_ANSWER_SHARE = 0.3  # assumed share of incoming messages the KB cannot answer (see prior_weights)
+MIN_HANDOFF_RECALL = 0.9  # share of the labels' unanswerable messages that must be handed off
+CONFIDENCE_Z = 1.28  # precision is judged by its one-sided 90% Wilson lower bound, not the point estimate
 
-    ``correct[i]`` is True when the top FAQ hit of message i is the entry that answers it. The threshold is
-    the confidence of the deepest cut-off whose precision on these rows still meets the target.
+
+def prior_weights(answerable: list[bool], no_answer_share: float) -> np.ndarray:
+    """Row weights that make the labels' no-answer share equal to the share expected in traffic.
+
+    Precision depends on how many unanswerable messages arrive: a threshold chosen on labels with 3%
+    of them lets through far more wrong answers when 20% arrive. Weighting the labels to the expected
+    share (a deployment assumption, ``--no-answer-share``) keeps the chosen precision honest.
+    """
+    a = np.array(answerable, dtype=bool)
+    if a.all() or not a.any():
+        return np.ones(len(a))
+    return np.where(a, (1 - no_answer_share) / a.sum(), no_answer_share / (~a).sum()) * len(a)
+
+
+def fit_answer_model(rows: list[dict[str, float]], correct: list[bool], answerable: list[bool],
+                     target_precision: float, no_answer_share: float = NO_ANSWER_SHARE,
+                     min_handoff_recall: float = MIN_HANDOFF_RECALL,
+                     meta: dict[str, Any] | None = None) -> AnswerModel:
+    """Fit the logistic model on labeled feature rows and choose the threshold.
+
+    ``correct[i]``: the top FAQ hit of message i is the entry that answers it; ``answerable[i]``: some
+    entry answers it. The threshold is the stricter of (a) the deepest cut-off whose prior-weighted
+    precision, at its lower confidence bound, meets ``target_precision`` and (b) the cut-off that hands
+    off ``min_handoff_recall`` of the unanswerable labels.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -120,29 +144,41 @@ def fit_answer_model(rows: list[dict[str, float]], correct: list[bool], target_p
         raise ValueError("calibration needs at least 20 labeled messages, both answerable and not")
     x = np.array([[r[f] for f in FEATURES] for r in rows], dtype=float)
     y = np.array(correct, dtype=int)
+    weights = prior_weights(answerable, no_answer_share)
     mean = x.mean(axis=0)
     scale = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
-    clf = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y)
+    clf = LogisticRegression(C=1.0, max_iter=1000).fit((x - mean) / scale, y, sample_weight=weights)
     model = AnswerModel(weights=clf.coef_[0].tolist(), bias=float(clf.intercept_[0]), mean=mean.tolist(),
                         scale=scale.tolist(), threshold=1.0, meta=dict(meta or {}))
     conf = np.array([model.confidence(r) for r in rows])
-    model.threshold = threshold_for_precision(conf, y.astype(bool), target_precision)
+    unanswerable = conf[~np.array(answerable, dtype=bool)]
+    recall_cut = float(np.quantile(unanswerable, min_handoff_recall, method="higher")) if unanswerable.size else 0.0
+    model.threshold = max(threshold_for_precision(conf, y.astype(bool), target_precision, weights),
+                          np.nextafter(recall_cut, 2.0))
     chosen = conf >= model.threshold
     model.meta.update({
         "target_precision": target_precision,
+        "no_answer_share": no_answer_share,
+        "min_handoff_recall": min_handoff_recall,
         "n_labels": len(rows),
-        "fit_precision": float(y[chosen].mean()) if chosen.any() else None,
+        "fit_precision": float(np.average(y[chosen], weights=weights[chosen])) if chosen.any() else None,
         "fit_coverage": float(chosen[y == 1].mean()) if (y == 1).any() else None,
     })
     return model
 
 
-def threshold_for_precision(confidence: np.ndarray, correct: np.ndarray, target: float) -> float:
-    """Confidence at the deepest rank whose running precision meets the target (1.0 when none does)."""
+def threshold_for_precision(confidence: np.ndarray, correct: np.ndarray, target: float,
+                            weights: np.ndarray | None = None) -> float:
+    """Confidence at the deepest rank whose running weighted precision, at its Wilson lower bound, meets
+    the target (1.0 when none does)."""
+    w = np.ones(len(confidence)) if weights is None else np.asarray(weights, dtype=float)
     order = np.argsort(-confidence, kind="stable")
-    hits = np.cumsum(correct[order])
-    precision = hits / np.arange(1, len(order) + 1)
-    ok = np.flatnonzero(precision >= target)
+    cum_w, cum_w2 = np.cumsum(w[order]), np.cumsum(w[order] ** 2)
+    p = np.cumsum(correct[order] * w[order]) / cum_w
+    n = cum_w**2 / cum_w2  # effective sample size of the weighted rows
+    z2 = CONFIDENCE_Z**2
+    lower = (p + z2 / (2 * n) - CONFIDENCE_Z * np.sqrt(p * (1 - p) / n + z2 / (4 * n**2))) / (1 + z2 / n)
+    ok = np.flatnonzero(lower >= target)
     if ok.size == 0:
         return 1.0
     return float(confidence[order][ok.max()])

@@ -6,9 +6,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from triage.answering import AnswerModel, features, fit_answer_model
+from knowledge.index import Snapshot
+from knowledge.search import Searcher
+from triage.answering import NO_ANSWER_SHARE, AnswerModel, features, fit_answer_model
 from triage.errors import InputError
-from triage.kb import KnowledgeBase
 
 
 def read_labels(path: Path) -> list[tuple[str, str | None]]:
@@ -37,21 +38,25 @@ def read_labels(path: Path) -> list[tuple[str, str | None]]:
     return rows
 
 
-def calibrate_snapshot(kb: KnowledgeBase, labels: Path, target_precision: float) -> AnswerModel:
+def calibrate_snapshot(searcher: Searcher, labels: Path, target_precision: float,
+                       no_answer_share: float = NO_ANSWER_SHARE) -> AnswerModel:
+    """Fit on ``labels`` and write ``calibration.json`` into the searcher's snapshot."""
+    snapshot: Snapshot = searcher.snapshot
     pairs = read_labels(labels)
-    unknown = sorted({e for _, e in pairs if e is not None and e not in kb.snapshot.entries})
+    unknown = sorted({e for _, e in pairs if e is not None and e not in snapshot.entries})
     if unknown:
         raise InputError(f"{labels}: expected_faq_id not in this KB: {', '.join(unknown[:10])}")
     rows, correct = [], []
     for text, expected in pairs:
-        result = kb.searcher.search(text, k=8)
-        rows.append(features(result.hits))
+        result = searcher.search(text, k=8)
+        rows.append(features(result.faq_hits))
         top = result.faq_hits[0].entry_id if result.faq_hits else None
         correct.append(expected is not None and top == expected)
-    model = fit_answer_model(rows, correct, target_precision, meta={
-        "embedder": kb.snapshot.embedder_name,
+    answerable = [expected is not None for _, expected in pairs]
+    model = fit_answer_model(rows, correct, answerable, target_precision, no_answer_share, meta={
+        "embedder": snapshot.embedder_name,
         "labels": str(labels),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     })
-    (kb.snapshot.path / "calibration.json").write_text(json.dumps(model.to_dict(), indent=2), encoding="utf-8")
+    (snapshot.path / "calibration.json").write_text(json.dumps(model.to_dict(), indent=2), encoding="utf-8")
     return model

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from knowledge.errors import KnowledgeBaseError, SourceError
+from triage.answering import NO_ANSWER_SHARE
 from triage.config import Settings, get_settings
 from triage.errors import InputError
 
@@ -22,8 +22,8 @@ app = typer.Typer(help="CX triage: answer, tag and prioritise customer messages 
                   no_args_is_help=True, pretty_exceptions_enable=False)
 kb_app = typer.Typer(help="Build and inspect knowledge-base index snapshots.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)  # never wrap "file:line: problem" lines
+out = Console(soft_wrap=True)
 
 KbOption = Annotated[Path | None, typer.Option("--kb", help="Index folder (default: the demo KB).")]
 
@@ -54,13 +54,22 @@ def clean_errors() -> Iterator[None]:
         raise fail(str(exc)) from exc
 
 
-def open_kb(settings: Settings, kb: Path | None):  # noqa: ANN201 - KnowledgeBase, imported lazily
+def open_kb(settings: Settings, kb: Path | None):
+    """Open the index; a progress bar appears only if the demo index has to be built first."""
     from triage.kb import KnowledgeBase
 
-    with progress_bar("building the demo index") as bar:
-        task = bar.add_task("build", total=None)
-        return KnowledgeBase.open(settings, kb, progress=lambda done, total: bar.update(task, completed=done,
-                                                                                        total=total))
+    bar = Progress(TextColumn("building the demo index"), BarColumn(), MofNCompleteColumn(), console=err)
+    task = bar.add_task("build", total=None)
+
+    def progress(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    try:
+        return KnowledgeBase.open(settings, kb, progress=progress)
+    finally:
+        bar.stop()
 
 
 @kb_app.command("build")
@@ -114,7 +123,7 @@ def ask(
         out.print(f"  [{c.score:.3f}] {c.id}: {c.title}", highlight=False, markup=False)
 
 
-def read_messages(path: Path) -> list:  # noqa: ANN201 - list[Message]
+def read_messages(path: Path) -> list:
     """Every message of a JSONL file; raise ``InputError`` naming each bad line."""
     from triage.models import Message
 
@@ -169,18 +178,27 @@ def batch(
 def calibrate(
     labels: Annotated[Path, typer.Option("--labels", help="Labeled messages (JSONL with expected_faq_id).")],
     target_precision: Annotated[float, typer.Option(min=0.5, max=1.0)] = 0.95,
+    no_answer_share: Annotated[float, typer.Option(
+        min=0.0, max=0.95, help="Share of traffic the KB cannot answer; labels are weighted to it.")] = NO_ANSWER_SHARE,
     kb: KbOption = None,
 ) -> None:
     """Fit the auto-answer model on labeled messages and store it with the index snapshot."""
+    from knowledge.index import load_snapshot
+    from knowledge.search import Searcher
     from triage.calibration import calibrate_snapshot
+    from triage.kb import embedder_for, kb_path
 
     settings = get_settings()
     with clean_errors():
-        kb_obj = open_kb(settings, kb)
-        model = calibrate_snapshot(kb_obj, labels, target_precision)
-    err.print(f"threshold {model.threshold:.3f} on {model.meta['n_labels']} labels: precision "
-              f"{model.meta['fit_precision']}, coverage {model.meta['fit_coverage']} "
-              f"(stored in {kb_obj.snapshot.path / 'calibration.json'})")
+        embedder = embedder_for(settings)
+        snapshot = load_snapshot(kb_path(settings, kb), embedder)
+        model = calibrate_snapshot(Searcher(snapshot, embedder, settings.section_boost), labels, target_precision,
+                                   no_answer_share)
+    precision, coverage = model.meta["fit_precision"], model.meta["fit_coverage"]
+    outcome = (f"precision {precision:.3f}, coverage {coverage:.3f}" if precision is not None else
+               "no label clears the target: everything will be handed off (add labels or lower the target)")
+    err.print(f"threshold {model.threshold:.3f} on {model.meta['n_labels']} labels: {outcome} "
+              f"(stored in {snapshot.path / 'calibration.json'})")
 
 
 @app.command("eval")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from knowledge.embedders import Embedder, load_embedder
 from knowledge.errors import KnowledgeBaseError
-from knowledge.index import Progress, Snapshot, build_snapshot, load_snapshot, resolve
+from knowledge.index import FORMAT_VERSION, Progress, Snapshot, build_snapshot, load_snapshot, resolve
 from knowledge.search import Searcher
 from knowledge.sources import MANUAL_SUFFIXES
-from triage.answering import DEFAULT_MODEL_FILE, AnswerModel, Answerer
+from triage.answering import DEFAULT_MODEL_FILE, Answerer, AnswerModel
 from triage.config import Settings
 
 
@@ -49,7 +49,8 @@ def ensure_demo_index(settings: Settings, progress: Progress | None = None) -> P
     digest = _digest(faq_files, docs)
     try:
         manifest = json.loads((resolve(out) / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("sources_digest") == digest and manifest["embedder"]["name"] == embedder_for(settings).name:
+        if (manifest.get("sources_digest") == digest and manifest.get("format") == FORMAT_VERSION
+                and manifest["embedder"]["name"] == embedder_for(settings).name):
             return out
     except KnowledgeBaseError:
         pass
@@ -73,6 +74,9 @@ def answer_model(snapshot: Snapshot) -> tuple[AnswerModel, bool]:
     """The snapshot's calibrated model, or the shipped default (second value False)."""
     if snapshot.calibration is not None:
         return AnswerModel.from_dict(snapshot.calibration), True
+    if not DEFAULT_MODEL_FILE.is_file():
+        raise KnowledgeBaseError(f"{snapshot.path} has no calibration and {DEFAULT_MODEL_FILE} is missing: "
+                                 "run `triage calibrate --labels FILE`")
     return AnswerModel.load(DEFAULT_MODEL_FILE), False
 
 

@@ -13,10 +13,11 @@ CITATIONS = 3
 
 
 def citations(result: SearchResult, decision: Decision) -> list[Citation]:
-    """The entry used (or the candidate) first, then the next best FAQ entries and manual passages."""
-    hits = result.hits
+    """The entry used (or the candidate) first, then the best manual passage, then the next FAQ entries."""
+    faq = result.faq_hits
     if decision.hit is not None:
-        hits = [decision.hit] + [h for h in hits if h.entry_id != decision.hit.entry_id]
+        faq = [decision.hit] + [h for h in faq if h.entry_id != decision.hit.entry_id]
+    hits = faq[:1] + result.doc_hits[:1] + faq[1:]
     return [Citation(id=h.chunk_id if h.kind == "doc" else h.entry_id, title=h.title, url=h.url,
                      score=round(h.score, 4)) for h in hits[:CITATIONS]]
 

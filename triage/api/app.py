@@ -47,6 +47,13 @@ class ServiceState:
         return self.pipeline
 
 
+def get_service(request: Request) -> ServiceState:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+Service = Annotated[ServiceState, Depends(get_service)]
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
 
@@ -94,11 +101,6 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None) -> Fa
             problems.append(f"{where}: {e['msg']}")
         return _error(422, "invalid_request", "; ".join(problems))
 
-    def service() -> ServiceState:
-        return state
-
-    Service = Annotated[ServiceState, Depends(service)]
-
     def check_length(text: str) -> None:
         if len(text) > settings.max_message_chars:
             raise MessageTooLongError(f"text has {len(text)} characters; the limit is {settings.max_message_chars}"
@@ -134,3 +136,10 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None) -> Fa
             return pipeline.run(message)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """For ``uvicorn --factory triage.api.app:app_from_environment``: settings from TRIAGE_* variables."""
+    from triage.config import get_settings
+
+    return create_app(get_settings())

@@ -1,0 +1,223 @@
+"""``triage bench``: build throughput vs the raw encoder, query latency and RSS by KB size, exact vs HNSW.
+
+Large KBs use synthetic units: real embeddings of the demo KB's phrasings, perturbed (so the vectors keep
+the model's geometry), with texts recombined from the demo KB's words for BM25. Queries are real Korean
+messages embedded by the real encoder on every call, so latency = embed + dense + lexical + grouping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from knowledge.chunking import faq_chunks
+from knowledge.index import EMBED_BATCH, HNSW_EF_SEARCH, HNSW_M, build_snapshot, load_snapshot
+from knowledge.search import Searcher
+from knowledge.sources import FaqEntry, load_faq_files
+from triage.config import Settings
+from triage.kb import demo_sources, embedder_for
+
+Log = Callable[[str], None]
+QUERIES = ["배송이 아직 안 왔어요 언제 와요?", "환불 신청했는데 돈이 안 들어와요", "비밀번호 바꾸고 싶어요",
+           "쿠폰이 적용이 안 돼요", "새벽배송 지역 확인하고 싶어요", "결제가 두 번 됐어요 ㅠㅠ",
+           "how do I cancel my order?", "앱이 자꾸 꺼져요", "멤버십 해지하면 포인트는요?", "영수증 출력 방법"]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def demo_phrasings(settings: Settings) -> list[str]:
+    faq_files, _ = demo_sources(settings)
+    return [c.text for c in faq_chunks(load_faq_files(faq_files))]
+
+
+def synthetic_entries(phrasings: list[str], units: int, seed: int = 7) -> list[FaqEntry]:
+    """Entries of 4 phrasings each, recombined from the demo KB's words."""
+    rng = random.Random(seed)
+    words = [w for p in phrasings for w in p.split()]
+    entries = []
+    for n in range((units + 3) // 4):
+        texts = [" ".join(rng.choices(words, k=rng.randint(4, 10))) for _ in range(4)]
+        entries.append(FaqEntry(id=f"s{n}", question=texts[0], answer=texts[0], examples=tuple(texts[1:])))
+    return entries
+
+
+class PerturbedEmbedder:
+    """Stands in for the encoder when building large synthetic KBs: a real vector of a demo phrasing plus
+    noise, normalized. Reports the real encoder's name so the snapshot loads with it."""
+
+    def __init__(self, base: np.ndarray, name: str, noise: float = 0.04, seed: int = 7) -> None:
+        self._base, self.name, self.dim = base, name, base.shape[1]
+        self._noise, self._rng = noise, np.random.default_rng(seed)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        picks = self._base[self._rng.integers(0, len(self._base), len(texts))]
+        v = picks + self._rng.normal(0, self._noise, picks.shape).astype(np.float32)
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+    encode_passages = encode_queries
+
+
+def build_throughput(settings: Settings, log: Log, units: int = 768) -> dict[str, Any]:
+    """Units/s of the raw encoder vs a full KB build (validation, chunking, embedding, FAISS, BM25, writes),
+    measured alternately in one process; medians of 3."""
+    embedder = embedder_for(settings)
+    entries = synthetic_entries(demo_phrasings(settings), units, seed=11)
+    texts = [c.text for c in faq_chunks(entries)]
+    raw, build = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        faq = Path(tmp) / "faq.jsonl"
+        for rnd in range(3):
+            salt = f" {rnd}"  # new texts each round: nothing is reused from the previous build
+            with open(faq, "w", encoding="utf-8") as fh:
+                for e in entries:
+                    fh.write(json.dumps({"id": e.id, "question": e.question + salt, "answer": e.answer,
+                                         "examples": [x + salt for x in e.examples]}, ensure_ascii=False) + "\n")
+            started = time.perf_counter()
+            for i in range(0, len(texts), EMBED_BATCH):
+                embedder.encode_queries([t + salt + " raw" for t in texts[i:i + EMBED_BATCH]])
+            raw.append(len(texts) / (time.perf_counter() - started))
+            report = build_snapshot(Path(tmp) / "kb", embedder, [faq])
+            build.append(report.chunks / report.seconds)
+            log(f"  round {rnd + 1}: raw {raw[-1]:.1f} units/s, build {build[-1]:.1f} units/s")
+    return {"units": len(texts), "raw_units_per_s": round(statistics.median(raw), 1),
+            "build_units_per_s": round(statistics.median(build), 1),
+            "ratio": round(statistics.median(b / r for b, r in zip(build, raw, strict=True)), 3)}
+
+
+def query_latency_one(settings: Settings, units: int, repeats: int = 20) -> dict[str, Any]:
+    """Build a synthetic KB of ``units`` units, load it fresh, and time real queries (runs in a subprocess
+    so RSS is this size's alone)."""
+    embedder = embedder_for(settings)
+    phrasings = demo_phrasings(settings)
+    base = embedder.encode_queries(phrasings)
+    entries = synthetic_entries(phrasings, units)
+    with tempfile.TemporaryDirectory() as tmp:
+        faq = Path(tmp) / "faq.jsonl"
+        with open(faq, "w", encoding="utf-8") as fh:
+            for e in entries:
+                fh.write(json.dumps({"id": e.id, "question": e.question, "answer": e.answer,
+                                     "examples": list(e.examples)}, ensure_ascii=False) + "\n")
+        build_snapshot(Path(tmp) / "kb", PerturbedEmbedder(base, embedder.name), [faq])
+        rss_before = rss_mb()
+        searcher = Searcher(load_snapshot(Path(tmp) / "kb", embedder), embedder)
+        searcher.search(QUERIES[0])  # warm-up (Kiwi, caches)
+        total, embed, search = [], [], []
+        for _ in range(repeats):
+            for q in QUERIES:
+                started = time.perf_counter()
+                result = searcher.search(q)
+                total.append((time.perf_counter() - started) * 1000)
+                embed.append(result.timings_ms["embed"])
+                search.append(result.timings_ms["search"])
+        return {"units": len(searcher.snapshot.chunks), "index": searcher.snapshot.manifest["dense_index"],
+                "queries": len(total), "p50_ms": round(percentile(total, 50), 2),
+                "p95_ms": round(percentile(total, 95), 2), "embed_p50_ms": round(percentile(embed, 50), 2),
+                "search_p50_ms": round(percentile(search, 50), 2), "search_p95_ms": round(percentile(search, 95), 2),
+                "rss_mb": round(rss_mb(), 1), "rss_kb_mb": round(rss_mb() - rss_before, 1)}
+
+
+def clustered_vectors(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(max(n // 50, 1), dim)).astype(np.float32)
+    v = centers[rng.integers(0, len(centers), n)] + rng.normal(0, 0.6, (n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def exact_vs_hnsw(n: int, log: Log, dim: int = 384, nq: int = 200) -> dict[str, Any]:
+    """Recall@10 of HNSW against exact search, and single-query latency of both, on clustered vectors."""
+    data = clustered_vectors(n, dim, seed=1)
+    queries = clustered_vectors(nq, dim, seed=2)
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(data)
+    started = time.perf_counter()
+    hnsw = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 80
+    hnsw.add(data)
+    build_s = time.perf_counter() - started
+    hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+    out: dict[str, Any] = {"vectors": n, "hnsw_build_s": round(build_s, 1)}
+    truth = flat.search(queries, 10)[1]
+    for name, index in (("exact", flat), ("hnsw", hnsw)):
+        times, found = [], []
+        for i in range(nq):
+            started = time.perf_counter()
+            _, ids = index.search(queries[i:i + 1], 10)
+            times.append((time.perf_counter() - started) * 1000)
+            found.append(len(set(ids[0]) & set(truth[i])) / 10)
+        out[name] = {"p50_ms": round(percentile(times, 50), 3), "p95_ms": round(percentile(times, 95), 3),
+                     "recall_at_10": round(float(np.mean(found)), 4)}
+    log(f"  {n} vectors: exact p50 {out['exact']['p50_ms']} ms, hnsw p50 {out['hnsw']['p50_ms']} ms, "
+        f"recall@10 {out['hnsw']['recall_at_10']}")
+    return out
+
+
+def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_dir: Path, log: Log = print) -> str:
+    report: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}, "threads": settings.embed_threads}
+    log("build throughput (raw encoder vs full build)")
+    report["build"] = build_throughput(settings, log)
+    report["query"] = []
+    for units in sizes:
+        log(f"query latency at {units} units")
+        proc = subprocess.run([sys.executable, "-m", "evals.bench", str(units)], capture_output=True, text=True,
+                              check=True)
+        report["query"].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        log(f"  {report['query'][-1]}")
+    report["ann"] = []
+    for n in ann_sizes:
+        log(f"exact vs HNSW at {n} vectors")
+        report["ann"].append(exact_vs_hnsw(n, log))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "bench.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    text = bench_markdown(report)
+    (out_dir / "bench.md").write_text(text, encoding="utf-8")
+    return text
+
+
+def bench_markdown(r: dict[str, Any]) -> str:
+    b = r["build"]
+    lines = [
+        "# Benchmark", "",
+        f"Machine: {r['machine']['cpus']} CPUs; encoder threads {r['threads']}. Medians; every figure from one run.",
+        "", "## KB build throughput", "",
+        f"{b['units']} units per round, 3 rounds alternating: raw encoder {b['raw_units_per_s']} units/s, "
+        f"full build {b['build_units_per_s']} units/s, **ratio {b['ratio']}** (median of per-round ratios).",
+        "", "## Query latency (embed + search), synthetic KBs", "",
+        "| units | index | p50 ms | p95 ms | embed p50 | search p50 | search p95 | RSS MB (KB alone) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {q['units']} | {q['index']} | {q['p50_ms']} | {q['p95_ms']} | {q['embed_p50_ms']} | "
+              f"{q['search_p50_ms']} | {q['search_p95_ms']} | {q['rss_mb']} ({q['rss_kb_mb']}) |" for q in r["query"]]
+    lines += ["", "## FAISS exact vs HNSW (M=32, efSearch=128), clustered 384-d vectors, 200 queries", "",
+              "| vectors | exact p50 / p95 ms | HNSW p50 / p95 ms | HNSW recall@10 | HNSW build s |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {a['vectors']} | {a['exact']['p50_ms']} / {a['exact']['p95_ms']} | {a['hnsw']['p50_ms']} / "
+              f"{a['hnsw']['p95_ms']} | {a['hnsw']['recall_at_10']} | {a['hnsw_build_s']} |" for a in r["ann"]]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # one query-latency size, in its own process (see run_bench)
+    from triage.config import get_settings
+
+    print(json.dumps(query_latency_one(get_settings(), int(sys.argv[1]))))

