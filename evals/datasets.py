@@ -72,7 +72,8 @@ def parakqc(datasets: Path) -> EvalSet:
     held_out = ids[: len(ids) // 5]
     kb_groups = sorted(ids[len(ids) // 5:])
     entries = [FaqEntry(id=f"g{g}", question=groups[g][0], answer=f"[group {g}]") for g in kb_groups]
-    calibration, test = [], []
+    calibration: list[Query] = []
+    test: list[Query] = []
     for g in kb_groups:
         for n, text in enumerate(groups[g][1:]):
             (calibration if n % 3 == 0 else test).append(Query(text, f"g{g}"))

@@ -8,6 +8,7 @@ import alone costs seconds). ``openai:<model>`` calls any OpenAI-compatible ``/v
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -67,9 +68,12 @@ class SentenceTransformerEmbedder:
             self._model = SentenceTransformer(model, device="cpu")
         except OSError as exc:
             raise KnowledgeBaseError(f"cannot load sentence-transformers model '{model}': {exc}") from exc
-        self.dim = int(self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension")
-                       else self._model.get_sentence_embedding_dimension())
-        self.name = f"st/{model}"
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise KnowledgeBaseError(f"sentence-transformers model '{model}' does not report its dimension")
+        self.dim = int(dim)
+        # A local folder is named by its last part, so a moved installation still matches its indexes.
+        self.name = f"st/{Path(model).name if Path(model).is_dir() else model}"
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         self._batch_size = batch_size

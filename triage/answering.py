@@ -110,8 +110,8 @@ class Answerer:
 
 
 NO_ANSWER_SHARE = 0.3  # assumed share of incoming messages the KB cannot answer (see prior_weights)
-MIN_HANDOFF_RECALL = 0.9  # share of the labels' unanswerable messages that must be handed off
-CONFIDENCE_Z = 1.28  # precision is judged by its one-sided 90% Wilson lower bound, not the point estimate
+MIN_HANDOFF_RECALL = 0.9  # share of unanswerable messages that must be handed off
+CONFIDENCE_Z = 1.28  # rates are judged by their one-sided 90% Wilson lower bound, not the point estimate
 
 
 def prior_weights(answerable: list[bool], no_answer_share: float) -> np.ndarray:
@@ -135,8 +135,8 @@ def fit_answer_model(rows: list[dict[str, float]], correct: list[bool], answerab
 
     ``correct[i]``: the top FAQ hit of message i is the entry that answers it; ``answerable[i]``: some
     entry answers it. The threshold is the stricter of (a) the deepest cut-off whose prior-weighted
-    precision, at its lower confidence bound, meets ``target_precision`` and (b) the cut-off that hands
-    off ``min_handoff_recall`` of the unanswerable labels.
+    precision meets ``target_precision`` and (b) the lowest cut-off that hands off ``min_handoff_recall``
+    of the unanswerable labels, both judged at their lower confidence bound.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -151,10 +151,8 @@ def fit_answer_model(rows: list[dict[str, float]], correct: list[bool], answerab
     model = AnswerModel(weights=clf.coef_[0].tolist(), bias=float(clf.intercept_[0]), mean=mean.tolist(),
                         scale=scale.tolist(), threshold=1.0, meta=dict(meta or {}))
     conf = np.array([model.confidence(r) for r in rows])
-    unanswerable = conf[~np.array(answerable, dtype=bool)]
-    recall_cut = float(np.quantile(unanswerable, min_handoff_recall, method="higher")) if unanswerable.size else 0.0
     model.threshold = max(threshold_for_precision(conf, y.astype(bool), target_precision, weights),
-                          np.nextafter(recall_cut, 2.0))
+                          threshold_for_handoff_recall(conf[~np.array(answerable, dtype=bool)], min_handoff_recall))
     chosen = conf >= model.threshold
     model.meta.update({
         "target_precision": target_precision,
@@ -167,18 +165,37 @@ def fit_answer_model(rows: list[dict[str, float]], correct: list[bool], answerab
     return model
 
 
+def wilson_lower(rate: np.ndarray | float, n: np.ndarray | float) -> np.ndarray:
+    """One-sided lower confidence bound of a rate observed over n (effective) trials."""
+    z2 = CONFIDENCE_Z**2
+    p, n = np.asarray(rate, dtype=float), np.asarray(n, dtype=float)
+    return (p + z2 / (2 * n) - CONFIDENCE_Z * np.sqrt(p * (1 - p) / n + z2 / (4 * n**2))) / (1 + z2 / n)
+
+
 def threshold_for_precision(confidence: np.ndarray, correct: np.ndarray, target: float,
                             weights: np.ndarray | None = None) -> float:
-    """Confidence at the deepest rank whose running weighted precision, at its Wilson lower bound, meets
-    the target (1.0 when none does)."""
+    """Confidence at the deepest rank whose running weighted precision, at its lower bound, meets the
+    target (1.0 when none does)."""
     w = np.ones(len(confidence)) if weights is None else np.asarray(weights, dtype=float)
     order = np.argsort(-confidence, kind="stable")
-    cum_w, cum_w2 = np.cumsum(w[order]), np.cumsum(w[order] ** 2)
-    p = np.cumsum(correct[order] * w[order]) / cum_w
-    n = cum_w**2 / cum_w2  # effective sample size of the weighted rows
-    z2 = CONFIDENCE_Z**2
-    lower = (p + z2 / (2 * n) - CONFIDENCE_Z * np.sqrt(p * (1 - p) / n + z2 / (4 * n**2))) / (1 + z2 / n)
-    ok = np.flatnonzero(lower >= target)
+    cum_w = np.cumsum(w[order])
+    precision = np.cumsum(correct[order] * w[order]) / cum_w
+    effective_n = cum_w**2 / np.cumsum(w[order] ** 2)
+    ok = np.flatnonzero(wilson_lower(precision, effective_n) >= target)
     if ok.size == 0:
         return 1.0
     return float(confidence[order][ok.max()])
+
+
+def threshold_for_handoff_recall(unanswerable: np.ndarray, target: float) -> float:
+    """Lowest cut-off that hands off enough unanswerable messages for the recall's lower bound to meet
+    the target (0.0 without such labels, 1.0 when even handing off all of them is not enough)."""
+    n = len(unanswerable)
+    if n == 0:
+        return 0.0
+    handed_off = np.arange(1, n + 1)
+    enough = np.flatnonzero(wilson_lower(handed_off / n, n) >= target)
+    if enough.size == 0:
+        return 1.0
+    k = int(enough.min()) + 1  # hand off the k least confident: the cut sits just above the k-th
+    return float(np.nextafter(np.sort(unanswerable)[k - 1], 2.0))

@@ -11,7 +11,9 @@ from triage.answering import (
     features,
     fit_answer_model,
     prior_weights,
+    threshold_for_handoff_recall,
     threshold_for_precision,
+    wilson_lower,
 )
 
 
@@ -37,6 +39,16 @@ def test_threshold_for_precision_needs_enough_evidence():
     correct = np.arange(100) < 60
     assert conf[70] < threshold_for_precision(conf, correct, 0.9) <= conf[59]
     assert threshold_for_precision(conf, np.zeros(100, bool), 0.9) == 1.0
+
+
+def test_handoff_recall_threshold_hands_off_enough_unanswerable_messages():
+    conf = np.linspace(0.0, 0.99, 100)
+    cut = threshold_for_handoff_recall(conf, 0.9)
+    handed_off = (conf < cut).mean()
+    assert handed_off >= 0.9 and wilson_lower(handed_off, 100) >= 0.9
+    assert wilson_lower((conf < cut - 0.0101).mean(), 100) < 0.9  # one fewer is not enough
+    assert threshold_for_handoff_recall(np.array([]), 0.9) == 0.0
+    assert threshold_for_handoff_recall(conf[:5], 0.9) == 1.0  # 5 labels cannot vouch for 0.9
 
 
 def synthetic_rows(n: int = 200, seed: int = 0):
