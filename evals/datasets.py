@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.sources import FaqEntry
+from triage.inputs import read_labels
 
 SEED = 13
 
@@ -85,10 +86,4 @@ def parakqc(datasets: Path) -> EvalSet:
 
 
 def labeled_file(path: Path) -> list[Query]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                rows.append(Query(row["text"], row.get("expected_faq_id")))
-    return rows
+    return [Query(text, expected) for text, expected in read_labels(path)]

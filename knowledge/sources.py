@@ -54,7 +54,8 @@ def read_text(path: Path) -> str:
 
 # ---------------------------------------------------------------- FAQ rows with their line numbers
 
-def _rows_jsonl(text: str) -> Iterator[tuple[int, Any]]:
+def jsonl_rows(text: str) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed object) per non-blank line; a ``SyntaxError`` stands for an unparsable line."""
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -125,7 +126,7 @@ def _rows_csv(text: str) -> Iterator[tuple[int, Any]]:
         start = reader.line_num + 1
 
 
-_READERS = {".jsonl": _rows_jsonl, ".json": _rows_json, ".yaml": _rows_yaml, ".yml": _rows_yaml,
+_READERS = {".jsonl": jsonl_rows, ".json": _rows_json, ".yaml": _rows_yaml, ".yml": _rows_yaml,
             ".csv": _rows_csv}
 
 

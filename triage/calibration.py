@@ -10,32 +10,7 @@ from knowledge.index import Snapshot
 from knowledge.search import Searcher
 from triage.answering import NO_ANSWER_SHARE, AnswerModel, features, fit_answer_model
 from triage.errors import InputError
-
-
-def read_labels(path: Path) -> list[tuple[str, str | None]]:
-    """(text, expected_faq_id) pairs; ``expected_faq_id`` null means nothing in the KB answers it."""
-    rows, problems = [], []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read as UTF-8 text ({exc})") from exc
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{lineno}: invalid JSON ({exc.msg})")
-            continue
-        if not isinstance(row, dict) or not str(row.get("text") or "").strip():
-            problems.append(f"{path}:{lineno}: 'text' is missing or empty")
-        elif "expected_faq_id" not in row:
-            problems.append(f"{path}:{lineno}: 'expected_faq_id' is missing (use null for no answer)")
-        else:
-            rows.append((str(row["text"]), row["expected_faq_id"]))
-    if problems:
-        raise InputError(f"{len(problems)} bad line(s):\n  " + "\n  ".join(problems))
-    return rows
+from triage.inputs import read_labels
 
 
 def calibrate_snapshot(searcher: Searcher, labels: Path, target_precision: float,

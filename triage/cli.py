@@ -111,6 +111,8 @@ def ask(
             message = Message(text=text)
         except ValidationError as exc:
             raise InputError("the message text must not be empty") from exc
+        if len(text) > settings.max_message_chars:
+            raise InputError(f"the message has {len(text)} characters; the limit is {settings.max_message_chars}")
         result = Pipeline(open_kb(settings, kb)).run(message, section=section)
     if as_json:
         out.print_json(result.model_dump_json())
@@ -123,34 +125,6 @@ def ask(
         out.print(f"  [{c.score:.3f}] {c.id}: {c.title}", highlight=False, markup=False)
 
 
-def read_messages(path: Path) -> list:
-    """Every message of a JSONL file; raise ``InputError`` naming each bad line."""
-    from triage.models import Message
-
-    problems, messages = [], []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8") from exc
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            message = Message.model_validate_json(line)
-        except ValidationError as exc:
-            fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
-            problems.append(f"{path}:{lineno}: {fields}")
-            continue
-        if message.id is None:
-            problems.append(f"{path}:{lineno}: id: required in a batch file")
-        messages.append(message)
-    if problems:
-        raise InputError(f"{len(problems)} bad line(s):\n  " + "\n  ".join(problems))
-    return messages
-
-
 @app.command()
 def batch(
     in_file: Annotated[Path, typer.Option("--in", help="Messages, one JSON object per line.")],
@@ -158,11 +132,12 @@ def batch(
     kb: KbOption = None,
 ) -> None:
     """Run the pipeline over a file of messages."""
+    from triage.inputs import read_messages
     from triage.pipeline import Pipeline
 
     settings = get_settings()
     with clean_errors():
-        messages = read_messages(in_file)
+        messages = read_messages(in_file, settings.max_message_chars)
         pipeline = Pipeline(open_kb(settings, kb))
         tmp = out_file.with_name(out_file.name + ".partial")
         with progress_bar("triage") as bar, open(tmp, "w", encoding="utf-8") as fh:

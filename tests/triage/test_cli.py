@@ -71,16 +71,21 @@ def test_batch_writes_one_result_per_message_in_order(tmp_path):
         assert (r["decision"] == "auto_answer") == (r["faq_id"] is not None) == (r["answer"] is not None)
 
 
-def test_batch_names_bad_lines_and_writes_nothing(tmp_path):
+def test_batch_names_bad_lines_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIAGE_MAX_MESSAGE_CHARS", "50")
+    config.get_settings.cache_clear()
     messages = tmp_path / "in.jsonl"
     messages.write_text('{"id": "a", "text": "ok"}\n{"id": "b", "text": ""}\n{"text": "no id"}\n'
-                        '{"id": "c", "text": "x", "customer": {"recency": 9}}\n', encoding="utf-8")
+                        '{"id": "c", "text": "x", "customer": {"recency": 9}}\n'
+                        '{"id": "d", "text": "' + "가" * 51 + '"}\n{"id": "e", "text": "x"\n', encoding="utf-8")
     out = tmp_path / "out.jsonl"
     result = runner.invoke(app, ["batch", "--in", str(messages), "--out", str(out)])
     assert result.exit_code == 2
     assert f"{messages}:2: text:" in result.output
     assert f"{messages}:3: id: required" in result.output
     assert f"{messages}:4: customer.recency:" in result.output
+    assert f"{messages}:5: text: 51 characters; the limit is 50" in result.output
+    assert f"{messages}:6: invalid JSON" in result.output
     assert not out.exists()
 
 
