@@ -9,7 +9,7 @@ Training cost grows with units x entries, so very large KBs skip it and rank by 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,10 @@ class EntryClassifier:
     classes: list[str]
     coef: NDArray[np.float32]  # [entries, dim]
     intercept: NDArray[np.float32]  # [entries]
+    column: dict[str, int] = field(init=False, repr=False)  # entry id -> row of coef
+
+    def __post_init__(self) -> None:
+        self.column = {c: i for i, c in enumerate(self.classes)}
 
     @classmethod
     def train(cls, vectors: NDArray[np.float32], entry_ids: list[str]) -> EntryClassifier | None:

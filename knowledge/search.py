@@ -91,13 +91,12 @@ class Searcher:
                                 lexical=relative(float(lexical[row]))))
         probabilities: dict[str, float] = {}
         if snap.classifier is not None:
+            classes = snap.classifier.classes
             p = snap.classifier.probabilities(vector)
             for i in np.argsort(-p)[:CLASSIFIER_CANDIDATES]:
-                probabilities[snap.classifier.classes[i]] = float(p[i])
-                candidates.setdefault(snap.classifier.classes[i])
-            for entry_id in candidates:
-                if entry_id not in probabilities:
-                    probabilities[entry_id] = float(p[snap.classifier.classes.index(entry_id)])
+                candidates.setdefault(classes[i])
+            column = snap.classifier.column
+            probabilities = {entry_id: float(p[column[entry_id]]) for entry_id in candidates}
         faq = []
         for entry_id in candidates:
             entry_rows = snap.entry_rows[entry_id]
