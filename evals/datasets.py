@@ -53,10 +53,12 @@ def clinc150(datasets: Path) -> EvalSet:
     def queries(split: str) -> list[Query]:
         return [Query(t, i) for t, i in data[split]] + [Query(t, None) for t, _ in data[f"oos_{split}"]]
 
-    calibration = queries("val") + [Query(t, None) for t, _ in data["oos_train"]]
+    # data_oos_plus has 250 out-of-scope train rows (data_full's 100 among them); none are test rows
+    oos_train = json.loads((datasets / "clinc150_oos_eval" / "data_oos_plus.json").read_text())["oos_train"]
+    calibration = queries("val") + [Query(t, None) for t, _ in oos_train]
     return EvalSet("clinc150", entries, calibration, queries("test"),
-                   note="KB: 150 intents x 100 train utterances; calibration: val + oos_val + oos_train; "
-                        "test: test + oos_test")
+                   note="KB: 150 intents x 100 train utterances; calibration: val + oos_val + oos_train "
+                        "(250, data_oos_plus); test: test + oos_test")
 
 
 def parakqc(datasets: Path) -> EvalSet:

@@ -72,7 +72,7 @@ def evaluate(evalset: EvalSet, settings: Settings, log: Log) -> dict[str, Any]:
     _write_faq(evalset.entries, faq)
     log(f"[{evalset.name}] building the KB ({len(evalset.entries)} entries)")
     build = build_snapshot(work / "index", embedder, [faq], evalset.docs_dir)
-    searcher = Searcher(load_snapshot(work / "index", embedder), embedder, settings.section_boost)
+    searcher = Searcher(load_snapshot(work / "index", embedder), embedder, settings.section_window)
     log(f"[{evalset.name}] scoring {len(evalset.calibration)} calibration and {len(evalset.test)} test queries")
     cal_feats, cal_tops, _ = _score(searcher, evalset.calibration, log, "calibration")
     test_feats, test_tops, baseline = _score(searcher, evalset.test, log, "test")

@@ -33,7 +33,7 @@ class Hit:
     text: str  # the FAQ answer, or the manual passage
     matched: str  # the phrasing or passage that matched best
     chunk_id: str
-    score: float  # ranking score: classifier probability (or similarity) + section boost
+    score: float  # ranking score: classifier probability, or similarity without a classifier
     dense: float  # cosine similarity of the closest phrasing / the passage
     lexical: float  # BM25 of the entry's best unit relative to the best unit overall (0..1)
     section: str | None = None
@@ -50,10 +50,10 @@ class SearchResult:
 
 
 class Searcher:
-    def __init__(self, snapshot: Snapshot, embedder: Embedder, section_boost: float = 0.03) -> None:
+    def __init__(self, snapshot: Snapshot, embedder: Embedder, section_window: float = 0.5) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
-        self.section_boost = section_boost
+        self.section_window = section_window
 
     def search(self, text: str, k: int = 5, section: str | None = None,
                vector: NDArray[np.float32] | None = None) -> SearchResult:
@@ -105,12 +105,16 @@ class Searcher:
             chunk, entry = snap.chunks[best], snap.entries[entry_id]
             dense = float(entry_sims.max())
             score = probabilities.get(entry_id, dense)
-            if section and entry.section == section:
-                score += self.section_boost
             faq.append(Hit(entry_id=entry_id, kind="faq", title=entry.question, text=entry.answer,
                            matched=chunk.text, chunk_id=chunk.id, score=score, dense=dense,
                            lexical=relative(float(lexical[entry_rows].max())), section=entry.section,
                            url=entry.url, tags=entry.tags))
         faq.sort(key=lambda h: h.score, reverse=True)
+        if section and faq:
+            # The page's plausible entries go first (per-page support bots); a runner-up promoted over a
+            # better entry leaves a negative margin, so the answer model hands such cases off.
+            floor = self.section_window * faq[0].score
+            first = [h for h in faq if h.section == section and h.score >= floor]
+            faq = first + [h for h in faq if h not in first]
         return faq, docs
 

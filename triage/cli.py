@@ -69,7 +69,8 @@ def open_kb(settings: Settings, kb: Path | None):
     try:
         return KnowledgeBase.open(settings, kb, progress=progress)
     finally:
-        bar.stop()
+        if bar.live.is_started:
+            bar.stop()
 
 
 @kb_app.command("build")
@@ -167,7 +168,7 @@ def calibrate(
     with clean_errors():
         embedder = embedder_for(settings)
         snapshot = load_snapshot(kb_path(settings, kb), embedder)
-        model = calibrate_snapshot(Searcher(snapshot, embedder, settings.section_boost), labels, target_precision,
+        model = calibrate_snapshot(Searcher(snapshot, embedder, settings.section_window), labels, target_precision,
                                    no_answer_share)
     precision, coverage = model.meta["fit_precision"], model.meta["fit_coverage"]
     outcome = (f"precision {precision:.3f}, coverage {coverage:.3f}" if precision is not None else

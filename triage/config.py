@@ -28,8 +28,10 @@ class Settings(BaseSettings):
     )
     embed_threads: int = Field(default=2, ge=1, le=64, description="Encoder threads (2 is fastest here).")
     max_message_chars: int = Field(default=20_000, ge=1, description="Longer messages get HTTP 413.")
-    section_boost: float = Field(
-        default=0.03, ge=0.0, le=1.0, description="Score added to entries of the page the bot sits on."
+    section_window: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Entries of the page the bot sits on rank first when they score at least this share of the "
+                    "best score (0: always first, 1: only if already best).",
     )
     datasets_dir: Path = Field(default=Path("../shared/datasets"), description="Public evaluation datasets.")
     host: str = "127.0.0.1"

@@ -92,4 +92,4 @@ class KnowledgeBase:
         embedder = embedder_for(settings)
         snapshot = load_snapshot(kb_path(settings, kb, progress), embedder)
         model, calibrated = answer_model(snapshot)
-        return cls(snapshot, Searcher(snapshot, embedder, settings.section_boost), Answerer(model), calibrated)
+        return cls(snapshot, Searcher(snapshot, embedder, settings.section_window), Answerer(model), calibrated)

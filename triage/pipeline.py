@@ -18,8 +18,9 @@ def citations(result: SearchResult, decision: Decision) -> list[Citation]:
     if decision.hit is not None:
         faq = [decision.hit] + [h for h in faq if h.entry_id != decision.hit.entry_id]
     hits = faq[:1] + result.doc_hits[:1] + faq[1:]
+    # the score shown is the cosine similarity, comparable across FAQ entries and manual passages
     return [Citation(id=h.chunk_id if h.kind == "doc" else h.entry_id, title=h.title, url=h.url,
-                     score=round(h.score, 4)) for h in hits[:CITATIONS]]
+                     score=round(h.dense, 4)) for h in hits[:CITATIONS]]
 
 
 class Pipeline:

@@ -8,7 +8,7 @@ from knowledge.search import Searcher
 
 @pytest.fixture(scope="module")
 def searcher(small_kb, embedder):
-    return Searcher(load_snapshot(small_kb, embedder), embedder, section_boost=0.03)
+    return Searcher(load_snapshot(small_kb, embedder), embedder, section_window=0.5)
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -52,12 +52,12 @@ def test_classifier_ranks_and_similarity_is_kept(searcher):
     assert hits[0].matched in ("비밀번호를 잊어버렸어요", "비번 까먹었는데 어떻게 해요", "비밀번호 재설정 방법")
 
 
-def test_section_boost_ranks_the_pages_entries_first(searcher):
-    text = "환불은 언제 들어와요?"
-    plain = searcher.search(text, k=10).faq_hits
-    boosted = searcher.search(text, k=10, section="delivery").faq_hits
-    delivery = next(h for h in plain if h.section == "delivery")
-    after = next(h for h in boosted if h.entry_id == delivery.entry_id)
-    assert after.score == pytest.approx(delivery.score + 0.03)
-    assert [h.entry_id for h in boosted].index(delivery.entry_id) <= [h.entry_id for h in plain].index(
-        delivery.entry_id)
+def test_the_pages_plausible_entries_rank_first(searcher):
+    plain = [h.entry_id for h in searcher.search("얼마예요?", k=10).faq_hits]
+    assert plain[0] == "membership-price"
+    on_account_page = searcher.search("얼마예요?", k=10, section="account").faq_hits
+    account = [h for h in on_account_page if h.section == "account"]
+    assert on_account_page[0].section == "account" and account[0].score >= 0.5 * on_account_page[1].score
+    # an entry of the page that is not plausible stays where it was
+    refund = [h.entry_id for h in searcher.search("환불은 언제 들어와요?", k=10, section="delivery").faq_hits]
+    assert refund[0] == "refund-card"
