@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from evals.bench import exact_vs_hnsw, query_latency_one, synthetic_entries
+from evals.metrics import Scored, at_threshold, best_on_these_rows, top1_accuracy
+
+
+def rows() -> list[Scored]:
+    return [Scored("a", "a", 0.9), Scored("b", "b", 0.8), Scored("c", "x", 0.7), Scored(None, "a", 0.6),
+            Scored(None, "b", 0.2), Scored("d", "d", 0.1)]
+
+
+def test_metrics_count_wrong_answers_and_unanswerable_messages():
+    point = at_threshold(rows(), 0.5)
+    assert point["auto_answered"] == 4 and point["precision"] == 0.5
+    assert point["coverage"] == 0.75 and point["correct_coverage"] == 0.5
+    assert point["handoff_recall"] == 0.5
+    assert top1_accuracy(rows()) == 0.75
+    assert best_on_these_rows(rows(), 1.0)["threshold"] == 0.8
+
+
+def test_synthetic_entries_are_deterministic():
+    words = ["배송", "환불", "언제", "와요", "주문"]
+    assert synthetic_entries(words, 12) == synthetic_entries(words, 12)
+    assert len(synthetic_entries(words, 12)) == 3
+
+
+def test_hnsw_recall_and_latency_are_reported():
+    result = exact_vs_hnsw(3000, log=lambda _: None, nq=20)
+    assert result["exact"]["recall_at_10"] == 1.0
+    assert result["hnsw"]["recall_at_10"] >= 0.8
+    assert result["exact"]["p95_ms"] >= result["exact"]["p50_ms"] > 0
+
+
+@pytest.mark.slow
+def test_query_latency_on_a_small_synthetic_kb(tmp_path):
+    from triage.config import Settings
+
+    result = query_latency_one(Settings(var_dir=tmp_path), 400, repeats=1)
+    assert result["units"] == 400 and result["queries"] == 10
+    assert result["p95_ms"] >= result["p50_ms"] > 0 and result["rss_mb"] > 0
