@@ -165,12 +165,13 @@ def load_snapshot(path: Path, embedder: Embedder | None = None) -> Snapshot:
 
 
 def _previous_vectors(out: Path, embedder_name: str) -> tuple[dict[str, NDArray[np.float32]], Path | None]:
-    """Vectors of the current snapshot by content hash (empty when there is none or another model built it)."""
+    """Vectors of the current snapshot by content hash, and its folder; nothing when there is none or
+    another model built it."""
     try:
         folder = resolve(out)
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         if manifest["embedder"]["name"] != embedder_name:
-            return {}, folder
+            return {}, None  # neither its vectors nor its calibration fit another model
         vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         with open(folder / "chunks.jsonl", encoding="utf-8") as fh:
             hashes = [json.loads(line)["hash"] for line in fh]
@@ -189,7 +190,7 @@ def _swap_current(out: Path, snapshot: Path) -> None:
 
 
 def _prune(out: Path, keep: Path) -> None:
-    snapshots = sorted(p for p in (out / "snapshots").iterdir() if p.is_dir())
+    snapshots = sorted(p for p in (out / "snapshots").iterdir() if p.is_dir() and not p.name.startswith("."))
     for old in snapshots[:-KEEP_SNAPSHOTS]:
         if old != keep:
             shutil.rmtree(old, ignore_errors=True)

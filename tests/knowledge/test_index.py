@@ -126,3 +126,38 @@ def test_large_kbs_get_an_hnsw_index(tmp_path, embedder, monkeypatch):
 def test_manifest_is_json_with_counts(small_kb):
     manifest = json.loads((resolve(small_kb) / "manifest.json").read_text())
     assert set(manifest) >= {"embedder", "counts", "content_hash", "created_at", "dense_index", "format"}
+
+
+class Renamed:
+    """The real embedder under another name, as if the service switched models."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dim = inner, "other-model", inner.dim
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)
+
+    def encode_passages(self, texts):
+        return self.inner.encode_passages(texts)
+
+
+def test_calibration_is_carried_forward_only_for_the_same_model(tmp_path, embedder):
+    out = tmp_path / "kb"
+    build_snapshot(out, embedder, [FAQ])
+    (resolve(out) / "calibration.json").write_text('{"threshold": 0.5}', encoding="utf-8")
+    build_snapshot(out, embedder, [FAQ])
+    assert json.loads((resolve(out) / "calibration.json").read_text()) == {"threshold": 0.5}
+    other = CountingEmbedder(Renamed(embedder))
+    report = build_snapshot(out, other, [FAQ])
+    assert report.reused == 0 and other.calls == report.chunks  # other model: nothing reused
+    assert not (resolve(out) / "calibration.json").exists()
+
+
+def test_pruning_leaves_a_build_in_progress_alone(tmp_path, embedder):
+    out = tmp_path / "kb"
+    build_snapshot(out, embedder, [FAQ])
+    in_progress = out / "snapshots" / ".building-other"
+    in_progress.mkdir()
+    for _ in range(index_module.KEEP_SNAPSHOTS + 1):
+        build_snapshot(out, embedder, [FAQ])
+    assert in_progress.is_dir()
