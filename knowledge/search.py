@@ -1,9 +1,10 @@
 """Search a snapshot: embed the message once, score KB entries, return ranked hits with their evidence.
 
 FAQ entries are ranked by the snapshot's entry classifier (probability that the message is this entry)
-when it has one, else by the cosine similarity of their closest phrasing. Each FAQ hit also carries that
-similarity (``dense``) and keyword agreement (``lexical``: BM25 over Kiwi morphemes of its best phrasing,
-relative to the best unit of the KB). Manual passages are ranked by similarity on their own.
+when it has one, else by the cosine similarity of their closest phrasing, plus a little keyword agreement.
+Each FAQ hit also carries that similarity (``dense``) and the keyword agreement (``lexical``: BM25 over Kiwi
+morphemes of its best phrasing, relative to the best unit of the KB). Manual passages are ranked by
+similarity on their own.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 CANDIDATE_UNITS = 64  # nearest units fetched from FAISS
 CLASSIFIER_CANDIDATES = 10  # most probable entries added to the candidates
+# Keyword agreement added to the ranking score. Top-1 on the calibration splits, weight 0 → 0.05:
+# paraKQC 0.9350 → 0.9379, CLINC150 val 0.9627 → 0.9633, demo 0.8764 → 0.8764; 0.1 hurts paraKQC.
+LEXICAL_WEIGHT = 0.05
 
 
 @dataclass
@@ -33,7 +37,7 @@ class Hit:
     text: str  # the FAQ answer, or the manual passage
     matched: str  # the phrasing or passage that matched best
     chunk_id: str
-    score: float  # ranking score: classifier probability, or similarity without a classifier
+    score: float  # ranking score: classifier probability (or similarity without one) + keyword agreement
     dense: float  # cosine similarity of the closest phrasing / the passage
     lexical: float  # BM25 of the entry's best unit relative to the best unit overall (0..1)
     section: str | None = None
@@ -104,11 +108,11 @@ class Searcher:
             best = entry_rows[int(np.argmax(entry_sims))]
             chunk, entry = snap.chunks[best], snap.entries[entry_id]
             dense = float(entry_sims.max())
-            score = probabilities.get(entry_id, dense)
+            keywords = relative(float(lexical[entry_rows].max()))
+            score = probabilities.get(entry_id, dense) + LEXICAL_WEIGHT * keywords
             faq.append(Hit(entry_id=entry_id, kind="faq", title=entry.question, text=entry.answer,
-                           matched=chunk.text, chunk_id=chunk.id, score=score, dense=dense,
-                           lexical=relative(float(lexical[entry_rows].max())), section=entry.section,
-                           url=entry.url, tags=entry.tags))
+                           matched=chunk.text, chunk_id=chunk.id, score=score, dense=dense, lexical=keywords,
+                           section=entry.section, url=entry.url, tags=entry.tags))
         faq.sort(key=lambda h: h.score, reverse=True)
         if section and faq:
             # The page's plausible entries go first (per-page support bots); a runner-up promoted over a
