@@ -6,17 +6,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from knowledge.errors import KnowledgeBaseError, SourceError
+from knowledge.errors import KnowledgeBaseError
 from triage.answering import NO_ANSWER_SHARE
 from triage.config import Settings, get_settings
 from triage.errors import InputError
+
+if TYPE_CHECKING:
+    from triage.kb import KnowledgeBase
 
 app = typer.Typer(help="CX triage: answer, tag and prioritise customer messages from a knowledge base.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -36,7 +39,8 @@ def progress_bar(label: str) -> Iterator[Progress]:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    err.print("[bold red]error:[/]", end=" ")
+    err.print(message, highlight=False, markup=False)  # file names may hold [brackets]
     return typer.Exit(code)
 
 
@@ -45,18 +49,13 @@ def clean_errors() -> Iterator[None]:
     """Turn known errors into one clear message and exit code 2 instead of a traceback."""
     try:
         yield
-    except SourceError as exc:
-        err.print(f"[bold red]error:[/] {len(exc.problems)} problem(s) in the knowledge-base sources:")
-        for problem in exc.problems:
-            err.print(f"  {problem}", highlight=False, markup=False)
-        raise typer.Exit(2) from exc
     except (KnowledgeBaseError, InputError, ValueError) as exc:
         raise fail(str(exc)) from exc
 
 
-def open_kb(settings: Settings, kb: Path | None):
+def open_kb(settings: Settings, kb: Path | None) -> KnowledgeBase:
     """Open the index; a progress bar appears only if the demo index has to be built first."""
-    from triage.kb import KnowledgeBase
+    from triage.kb import KnowledgeBase  # imported here: loading it loads FAISS and the encoder
 
     bar = Progress(TextColumn("building the demo index"), BarColumn(), MofNCompleteColumn(), console=err)
     task = bar.add_task("build", total=None)
