@@ -47,7 +47,8 @@ FORMAT_VERSION = 3
 # Exact search is fast enough below this many vectors (see `triage bench`); HNSW above.
 HNSW_MIN_VECTORS = 200_000
 HNSW_M = 32
-HNSW_EF_SEARCH = 128
+HNSW_EF_CONSTRUCTION = 40
+HNSW_EF_SEARCH = 256  # recall@10 0.99 at 100k realistic vectors, 0.5 ms (128: 0.94; see bench)
 KEEP_SNAPSHOTS = 2
 EMBED_BATCH = 64
 
@@ -74,15 +75,19 @@ def embed_chunks(embedder: Embedder, chunks: list[Chunk], progress: Progress | N
     return vectors
 
 
+def hnsw_index(vectors: NDArray[np.float32]) -> faiss.IndexHNSWFlat:
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.hnsw.efSearch = HNSW_EF_SEARCH
+    index.add(vectors)
+    return index
+
+
 def dense_index(vectors: NDArray[np.float32]) -> faiss.Index:
-    dim = vectors.shape[1]
-    index: faiss.Index
+    """Exact inner product for small KBs, HNSW from ``HNSW_MIN_VECTORS`` on."""
     if len(vectors) >= HNSW_MIN_VECTORS:
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    else:
-        index = faiss.IndexFlatIP(dim)
+        return hnsw_index(vectors)
+    index = faiss.IndexFlatIP(vectors.shape[1])
     if len(vectors):
         index.add(vectors)
     return index

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from knowledge.embedders import Embedder
 
-CANDIDATE_UNITS = 64  # nearest units fetched from FAISS
+CANDIDATE_UNITS = 32  # nearest units fetched from FAISS (the top-2 entries and a few citations are used)
 CLASSIFIER_CANDIDATES = 10  # most probable entries added to the candidates
 # Keyword agreement added to the ranking score. Top-1 on the calibration splits, weight 0 → 0.05:
 # paraKQC 0.9350 → 0.9379, CLINC150 val 0.9627 → 0.9633, demo 0.8764 → 0.8764; 0.1 hurts paraKQC.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from evals.bench import exact_vs_hnsw, query_latency_one, synthetic_entries
@@ -27,9 +28,14 @@ def test_synthetic_entries_are_deterministic():
 
 
 def test_hnsw_recall_and_latency_are_reported():
-    result = exact_vs_hnsw(3000, log=lambda _: None, nq=20)
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(200, 32)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    result = exact_vs_hnsw(base, 3000, log=lambda _: None, nq=20)
     assert result["exact"]["recall_at_10"] == 1.0
-    assert result["hnsw"]["recall_at_10"] >= 0.8
+    assert set(result["hnsw"]) == {32, 64, 128, 256}
+    assert result["hnsw"][256]["recall_at_10"] >= result["hnsw"][32]["recall_at_10"] - 0.05
+    assert result["hnsw"][256]["recall_at_10"] >= 0.8
     assert result["exact"]["p95_ms"] >= result["exact"]["p50_ms"] > 0
 
 
