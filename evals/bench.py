@@ -150,6 +150,9 @@ def query_latency_one(settings: Settings, units: int, repeats: int = 20) -> dict
                 "rss_mb": round(rss_mb(), 1), "rss_kb_mb": round(rss_mb() - rss_before, 1)}
 
 
+EF_SEARCH_SWEEP = (32, 64, 128, 256, 512)
+
+
 def mixed_vectors(base: np.ndarray, n: int, seed: int, noise: float = 0.01) -> np.ndarray:
     """Vectors on the model's manifold: random mixtures of two real embeddings plus a little noise (uniform
     random vectors would make any ANN index look far worse than on real text)."""
@@ -183,7 +186,7 @@ def exact_vs_hnsw(base: np.ndarray, n: int, log: Log, nq: int = 200) -> dict[str
     truth = flat.search(queries, 10)[1]
     out: dict[str, Any] = {"vectors": n, "hnsw_build_s": round(build_s, 1),
                            "exact": _timed_search(flat, queries, truth), "hnsw": {}}
-    for ef in (32, 64, HNSW_EF_SEARCH, 256):
+    for ef in EF_SEARCH_SWEEP:
         hnsw.hnsw.efSearch = ef
         out["hnsw"][ef] = _timed_search(hnsw, queries, truth)
     hnsw.hnsw.efSearch = HNSW_EF_SEARCH
