@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import faiss
 import numpy as np
 
 from knowledge.index import Snapshot
@@ -55,6 +56,9 @@ class SearchResult:
 
 class Searcher:
     def __init__(self, snapshot: Snapshot, embedder: Embedder, section_window: float = 0.5) -> None:
+        # One query at a time gains nothing from FAISS's OpenMP threads, and their spinning competes with the
+        # encoder's on 2 cores (measured at 10k units: search p95 15 → 1.4 ms, embed p95 32 → 17 ms).
+        faiss.omp_set_num_threads(1)
         self.snapshot = snapshot
         self.embedder = embedder
         self.section_window = section_window
