@@ -1,10 +1,11 @@
 """Auto-answer or hand off: a calibrated decision over search evidence (Rasa-style threshold + ambiguity gap).
 
-Features of the best FAQ hit: its similarity, the margin to the next *different* entry, and keyword (BM25)
-agreement. A logistic model turns them into the probability that the top entry really answers the message;
-``triage calibrate`` fits it on labeled messages and picks the lowest threshold whose precision on those
-labels meets the target. The model is stored with the index snapshot (``calibration.json``); a snapshot
-without one uses the model shipped for the demo KB.
+Features of the best FAQ hit: its ranking score and similarity, their margins to the next *different*
+entry, and keyword (BM25) agreement. A logistic model turns them into the probability that the top entry
+really answers the message; ``triage calibrate`` fits it on labeled messages and picks the threshold (see
+``fit_answer_model``: precision and hand-off recall judged at their lower confidence bounds, labels weighted
+to the expected share of unanswerable traffic). The model is stored with the index snapshot
+(``calibration.json``); a snapshot without one uses the model shipped for the demo KB.
 """
 
 from __future__ import annotations
