@@ -43,10 +43,11 @@ def _digest(faq_files: list[Path], docs_dir: Path | None) -> str:
 
 
 def ensure_demo_index(settings: Settings, progress: Progress | None = None) -> Path:
-    """Build the demo index if it is missing or its sources changed; return its folder."""
+    """Build the demo index if it is missing or its sources or shipped answer model changed; return its
+    folder. The demo always answers with the shipped model."""
     out = settings.demo_kb_dir
     faq_files, docs = demo_sources(settings)
-    digest = _digest(faq_files, docs)
+    digest = _digest([*faq_files, DEFAULT_MODEL_FILE], docs)
     try:
         manifest = json.loads((resolve(out) / "manifest.json").read_text(encoding="utf-8"))
         if (manifest.get("sources_digest") == digest and manifest.get("format") == FORMAT_VERSION
@@ -56,8 +57,7 @@ def ensure_demo_index(settings: Settings, progress: Progress | None = None) -> P
         pass
     report = build_snapshot(out, embedder_for(settings), faq_files, docs, progress=progress,
                             extra_manifest={"sources_digest": digest})
-    if not (report.path / "calibration.json").exists() and DEFAULT_MODEL_FILE.is_file():
-        shutil.copy2(DEFAULT_MODEL_FILE, report.path / "calibration.json")
+    shutil.copy2(DEFAULT_MODEL_FILE, report.path / "calibration.json")
     return out
 
 
@@ -73,7 +73,11 @@ def kb_path(settings: Settings, kb: Path | None = None, progress: Progress | Non
 def answer_model(snapshot: Snapshot) -> tuple[AnswerModel, bool]:
     """The snapshot's calibrated model, or the shipped default (second value False)."""
     if snapshot.calibration is not None:
-        return AnswerModel.from_dict(snapshot.calibration), True
+        try:
+            return AnswerModel.from_dict(snapshot.calibration), True
+        except (KeyError, ValueError) as exc:
+            raise KnowledgeBaseError(f"{snapshot.path / 'calibration.json'} does not fit this version ({exc}): "
+                                     "run `triage calibrate --labels FILE` again") from exc
     if not DEFAULT_MODEL_FILE.is_file():
         raise KnowledgeBaseError(f"{snapshot.path} has no calibration and {DEFAULT_MODEL_FILE} is missing: "
                                  "run `triage calibrate --labels FILE`")

@@ -112,3 +112,30 @@ def test_calibrate_names_unknown_entries(tmp_path, small_kb):
     labels.write_text('{"text": "x", "expected_faq_id": "nope"}\n{"text": ""}\n', encoding="utf-8")
     result = runner.invoke(app, ["calibrate", "--labels", str(labels), "--kb", str(small_kb)])
     assert result.exit_code == 2 and f"{labels}:2: 'text' is missing or empty" in result.output
+
+
+def test_demo_index_is_built_on_first_use_and_rebuilt_only_when_sources_change(tmp_path):
+    from knowledge.index import resolve
+    from triage.config import Settings
+    from triage.kb import ensure_demo_index
+
+    settings = Settings(var_dir=tmp_path / "var")
+    out = ensure_demo_index(settings)
+    first = resolve(out)
+    manifest = json.loads((first / "manifest.json").read_text())
+    assert manifest["counts"]["entries"] >= 60 and manifest["sources_digest"]
+    assert json.loads((first / "calibration.json").read_text())["threshold"] > 0
+    assert resolve(ensure_demo_index(settings)) == first  # unchanged sources: no rebuild
+
+
+def test_a_stale_calibration_is_a_clear_error(tmp_path, embedder):
+    from knowledge.errors import KnowledgeBaseError
+    from knowledge.index import build_snapshot, resolve
+    from triage.config import Settings
+    from triage.kb import KnowledgeBase
+
+    out = tmp_path / "kb"
+    build_snapshot(out, embedder, [FIXTURES / "faq_small.yaml"])
+    (resolve(out) / "calibration.json").write_text('{"features": ["old"], "threshold": 0.5}', encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="run `triage calibrate --labels FILE` again"):
+        KnowledgeBase.open(Settings(kb_dir=out, var_dir=tmp_path))
