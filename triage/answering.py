@@ -20,6 +20,7 @@ import numpy as np
 
 from knowledge.samples import DEMO_DIR
 from knowledge.search import Hit, SearchResult
+from triage.models import DecisionName
 
 FEATURES = ("score", "margin", "dense", "dense_margin", "lexical", "lexical_top")
 DEFAULT_MODEL_FILE = DEMO_DIR / "answer_model.json"
@@ -78,7 +79,7 @@ class AnswerModel:
 
 @dataclass
 class Decision:
-    decision: str  # "auto_answer" | "handoff"
+    decision: DecisionName
     confidence: float
     reason: str
     hit: Hit | None  # the best FAQ hit (answered with, or the candidate when handing off)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Channel = Literal["chat", "email", "sms", "phone", "app_review", "social"]
-Decision = Literal["auto_answer", "handoff"]
+DecisionName = Literal["auto_answer", "handoff"]
 
 
 class Customer(BaseModel):
@@ -61,7 +61,7 @@ class TriageResult(BaseModel):
     """One result per message; fields a stage has not produced are null."""
 
     id: str | None = None
-    decision: Decision | None = None
+    decision: DecisionName | None = None
     decision_reason: str | None = None
     faq_id: str | None = None
     candidate_faq_id: str | None = None

@@ -40,7 +40,7 @@ class Pipeline:
                                                   "using the demo KB's answer model (run `triage calibrate`)"]
         return TriageResult(
             id=message.id,
-            decision=decision.decision,  # type: ignore[arg-type]
+            decision=decision.decision,
             decision_reason=decision.reason,
             faq_id=decision.hit.entry_id if answered and decision.hit else None,
             candidate_faq_id=decision.hit.entry_id if decision.hit else None,
