@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from knowledge.index import (
 )
 from knowledge.lexical import tokenize
 from knowledge.search import Searcher
-from knowledge.sources import FaqEntry, load_faq_files
+from knowledge.sources import FaqEntry, load_faq_files, write_faq_jsonl
 from triage.config import Settings
 from triage.kb import demo_sources, embedder_for
 
@@ -102,10 +103,8 @@ def build_throughput(settings: Settings, log: Log, units: int = 1536) -> dict[st
         faq = Path(tmp) / "faq.jsonl"
         for rnd in range(3):
             salt = f" {rnd}"  # new texts each round: nothing is reused from the previous build
-            with open(faq, "w", encoding="utf-8") as fh:
-                for e in entries:
-                    fh.write(json.dumps({"id": e.id, "question": e.question + salt, "answer": e.answer,
-                                         "examples": [x + salt for x in e.examples]}, ensure_ascii=False) + "\n")
+            write_faq_jsonl([replace(e, question=e.question + salt, examples=tuple(x + salt for x in e.examples))
+                             for e in entries], faq)
             started = time.perf_counter()
             for i in range(0, len(texts), EMBED_BATCH):
                 embedder.encode_queries([t + salt + " raw" for t in texts[i:i + EMBED_BATCH]])
@@ -127,10 +126,7 @@ def query_latency_one(settings: Settings, units: int, repeats: int = 20) -> dict
     entries = synthetic_entries(phrasings, units)
     with tempfile.TemporaryDirectory() as tmp:
         faq = Path(tmp) / "faq.jsonl"
-        with open(faq, "w", encoding="utf-8") as fh:
-            for e in entries:
-                fh.write(json.dumps({"id": e.id, "question": e.question, "answer": e.answer,
-                                     "examples": list(e.examples)}, ensure_ascii=False) + "\n")
+        write_faq_jsonl(entries, faq)
         build_snapshot(Path(tmp) / "kb", PerturbedEmbedder(base, embedder.name), [faq])
         rss_before = rss_mb()
         searcher = Searcher(load_snapshot(Path(tmp) / "kb", embedder), embedder)

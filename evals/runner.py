@@ -13,6 +13,7 @@ from evals.embedding_cache import CachedEmbedder
 from evals.metrics import Scored, at_threshold, best_on_these_rows, curve, top1_accuracy
 from knowledge.index import build_snapshot, load_snapshot
 from knowledge.search import Searcher
+from knowledge.sources import load_faq_files, write_faq_jsonl
 from triage.answering import Answerer, features, fit_answer_model
 from triage.config import Settings
 from triage.kb import demo_sources, embedder_for
@@ -23,8 +24,6 @@ Log = Callable[[str], None]
 def demo(settings: Settings) -> EvalSet:
     root = settings.demo_sources
     faq_files, docs = demo_sources(settings)
-    from knowledge.sources import load_faq_files
-
     # 150 calibration labels cannot vouch for 0.95 at the 90% lower bound; the demo ships target 0.90
     return EvalSet("demo", load_faq_files(faq_files), labeled_file(root / "calibration.jsonl"),
                    labeled_file(root / "dev.jsonl"), docs_dir=docs, target_precision=0.90,
@@ -36,15 +35,6 @@ SUITES: dict[str, Callable[[Settings], EvalSet]] = {
     "parakqc": lambda s: parakqc(s.datasets_dir),
     "demo": demo,
 }
-
-
-def _write_faq(entries: list, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
-        for e in entries:
-            fh.write(json.dumps({"id": e.id, "question": e.question, "answer": e.answer,
-                                 "examples": list(e.examples), "tags": list(e.tags), "url": e.url,
-                                 "section": e.section}, ensure_ascii=False) + "\n")
 
 
 def _score(searcher: Searcher, queries: list[Query], log: Log, label: str) -> tuple[list[dict[str, float]],
@@ -69,7 +59,7 @@ def evaluate(evalset: EvalSet, settings: Settings, log: Log) -> dict[str, Any]:
     work = settings.var_dir / "eval" / evalset.name
     embedder = CachedEmbedder(embedder_for(settings), work / "query-cache")
     faq = work / "faq.jsonl"
-    _write_faq(evalset.entries, faq)
+    write_faq_jsonl(evalset.entries, faq)
     log(f"[{evalset.name}] building the KB ({len(evalset.entries)} entries)")
     build = build_snapshot(work / "index", embedder, [faq], evalset.docs_dir)
     searcher = Searcher(load_snapshot(work / "index", embedder), embedder, settings.section_window)

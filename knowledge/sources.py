@@ -33,7 +33,7 @@ class FaqEntry:
     url: str | None = None
     section: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-    origin: str = ""  # "file:line", for error messages
+    origin: str = field(default="", compare=False)  # "file:line", for error messages
 
 
 @dataclass(frozen=True)
@@ -203,6 +203,16 @@ def load_faq_files(paths: Iterable[Path]) -> list[FaqEntry]:
     if problems:
         raise SourceError(problems)
     return entries
+
+
+def write_faq_jsonl(entries: Iterable[FaqEntry], path: Path) -> None:
+    """Write entries in the FAQ JSONL format (the inverse of loading; metadata fields kept)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        for e in entries:
+            row = {"id": e.id, "question": e.question, "answer": e.answer, "examples": list(e.examples),
+                   "tags": list(e.tags), "url": e.url, "section": e.section, **e.metadata}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 # ---------------------------------------------------------------- manuals

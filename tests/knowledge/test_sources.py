@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.errors import SourceError
-from knowledge.sources import html_to_markdown, load_faq_files, load_manuals
+from knowledge.sources import html_to_markdown, load_faq_files, load_manuals, write_faq_jsonl
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
@@ -111,3 +111,10 @@ def test_manuals_keep_relative_ids_and_html_headings():
 
 def test_html_to_markdown_drops_scripts():
     assert html_to_markdown("<h2>제목</h2><script>alert(1)</script><p>본문</p>") == "## 제목\n\n본문"
+
+
+def test_written_faq_loads_back_the_same(tmp_path):
+    entries = load_faq_files([write(tmp_path, "faq.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in ROWS))])
+    write_faq_jsonl(entries, tmp_path / "again" / "faq.jsonl")
+    again = load_faq_files([tmp_path / "again" / "faq.jsonl"])
+    assert again == entries and again[0].metadata == {"owner": "cx-team"}
