@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -32,10 +32,22 @@ KbOption = Annotated[Path | None, typer.Option("--kb", help="Index folder (defau
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[Progress]:
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-                  transient=False) as bar:
-        yield bar
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback; the bar appears on the first call (so work that turns out not
+    to be needed, like an up-to-date demo index, prints nothing)."""
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err)
+    task = bar.add_task(label, total=None)
+
+    def progress(done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield progress
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -57,19 +69,8 @@ def open_kb(settings: Settings, kb: Path | None) -> KnowledgeBase:
     """Open the index; a progress bar appears only if the demo index has to be built first."""
     from triage.kb import KnowledgeBase  # imported here: loading it loads FAISS and the encoder
 
-    bar = Progress(TextColumn("building the demo index"), BarColumn(), MofNCompleteColumn(), console=err)
-    task = bar.add_task("build", total=None)
-
-    def progress(done: int, total: int) -> None:
-        if not bar.live.is_started:
-            bar.start()
-        bar.update(task, completed=done, total=total)
-
-    try:
+    with progress_bar("building the demo index") as progress:
         return KnowledgeBase.open(settings, kb, progress=progress)
-    finally:
-        if bar.live.is_started:
-            bar.stop()
 
 
 @kb_app.command("build")
@@ -86,10 +87,8 @@ def kb_build(
     settings = get_settings()
     with clean_errors():
         embedder = embedder_for(settings)
-        with progress_bar("embedding") as bar:
-            task = bar.add_task("embed", total=None)
-            report = build_snapshot(out_dir, embedder, faq, docs,
-                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+        with progress_bar("embedding") as progress:
+            report = build_snapshot(out_dir, embedder, faq, docs, progress=progress)
     err.print(f"built {report.path}: {report.entries} FAQ entries, {report.chunks} units "
               f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s")
 
@@ -140,11 +139,11 @@ def batch(
         messages = read_messages(in_file, settings.max_message_chars)
         pipeline = Pipeline(open_kb(settings, kb))
         tmp = out_file.with_name(out_file.name + ".partial")
-        with progress_bar("triage") as bar, open(tmp, "w", encoding="utf-8") as fh:
-            task = bar.add_task("batch", total=len(messages))
-            for message in messages:
+        with progress_bar("triage") as progress, open(tmp, "w", encoding="utf-8") as fh:
+            progress(0, len(messages))
+            for done, message in enumerate(messages, 1):
                 fh.write(pipeline.run(message).model_dump_json() + "\n")
-                bar.advance(task)
+                progress(done, len(messages))
         tmp.replace(out_file)
     err.print(f"wrote {len(messages)} results to {out_file}")
 
