@@ -14,7 +14,7 @@ from evals.metrics import Scored, at_threshold, best_on_these_rows, curve, top1_
 from knowledge.index import build_snapshot, load_snapshot
 from knowledge.search import Searcher
 from knowledge.sources import load_faq_files, write_faq_jsonl
-from triage.answering import Answerer, features, fit_answer_model
+from triage.answering import Answerer, features, fit_answer_model, label_outcomes
 from triage.config import Settings
 from triage.kb import demo_sources, embedder_for
 
@@ -67,8 +67,7 @@ def evaluate(evalset: EvalSet, settings: Settings, log: Log) -> dict[str, Any]:
     cal_feats, cal_tops, _ = _score(searcher, evalset.calibration, log, "calibration")
     test_feats, test_tops, baseline = _score(searcher, evalset.test, log, "test")
     embedder.save()
-    correct = [q.expected is not None and t == q.expected for q, t in zip(evalset.calibration, cal_tops, strict=True)]
-    answerable = [q.expected is not None for q in evalset.calibration]
+    correct, answerable = label_outcomes(cal_tops, [q.expected for q in evalset.calibration])
     target = evalset.target_precision
     model = fit_answer_model(cal_feats, correct, answerable, target, meta={"embedder": embedder.name})
     answerer = Answerer(model)

@@ -116,6 +116,12 @@ MIN_HANDOFF_RECALL = 0.9  # share of unanswerable messages that must be handed o
 CONFIDENCE_Z = 1.28  # rates are judged by their one-sided 90% Wilson lower bound, not the point estimate
 
 
+def label_outcomes(tops: list[str | None], expected: list[str | None]) -> tuple[list[bool], list[bool]]:
+    """From the top FAQ hit and the labeled answer of each message: (top hit is right, message answerable)."""
+    correct = [e is not None and t == e for t, e in zip(tops, expected, strict=True)]
+    return correct, [e is not None for e in expected]
+
+
 def prior_weights(answerable: list[bool], no_answer_share: float) -> np.ndarray:
     """Row weights that make the labels' no-answer share equal to the share expected in traffic.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from knowledge.index import Snapshot
 from knowledge.search import Searcher
-from triage.answering import NO_ANSWER_SHARE, AnswerModel, features, fit_answer_model
+from triage.answering import NO_ANSWER_SHARE, AnswerModel, features, fit_answer_model, label_outcomes
 from triage.errors import InputError
 from triage.inputs import read_labels
 
@@ -21,13 +21,12 @@ def calibrate_snapshot(searcher: Searcher, labels: Path, target_precision: float
     unknown = sorted({e for _, e in pairs if e is not None and e not in snapshot.entries})
     if unknown:
         raise InputError(f"{labels}: expected_faq_id not in this KB: {', '.join(unknown[:10])}")
-    rows, correct = [], []
-    for text, expected in pairs:
+    rows, tops = [], []
+    for text, _ in pairs:
         result = searcher.search(text, k=8)
         rows.append(features(result.faq_hits))
-        top = result.faq_hits[0].entry_id if result.faq_hits else None
-        correct.append(expected is not None and top == expected)
-    answerable = [expected is not None for _, expected in pairs]
+        tops.append(result.faq_hits[0].entry_id if result.faq_hits else None)
+    correct, answerable = label_outcomes(tops, [expected for _, expected in pairs])
     model = fit_answer_model(rows, correct, answerable, target_precision, no_answer_share, meta={
         "embedder": snapshot.embedder_name,
         "labels": str(labels),

@@ -10,6 +10,7 @@ from triage.answering import (
     AnswerModel,
     features,
     fit_answer_model,
+    label_outcomes,
     prior_weights,
     threshold_for_handoff_recall,
     threshold_for_precision,
@@ -124,3 +125,9 @@ def test_weak_match_hands_off_and_nothing_hands_off():
     assert "no FAQ entry answers it confidently" in decide([hit("a", 0.78), hit("b", 0.76)]).reason
     d = decide([])
     assert d.decision == "handoff" and d.hit is None and d.confidence == 0.0
+
+
+def test_label_outcomes_count_an_answer_to_an_unanswerable_message_as_wrong():
+    correct, answerable = label_outcomes(["a", "b", "c", None], ["a", "x", None, None])
+    assert correct == [True, False, False, False]
+    assert answerable == [True, True, False, False]
