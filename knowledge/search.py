@@ -122,7 +122,6 @@ class Searcher:
             # The page's plausible entries go first (per-page support bots); a runner-up promoted over a
             # better entry leaves a negative margin, so the answer model hands such cases off.
             floor = self.section_window * faq[0].score
-            first = [h for h in faq if h.section == section and h.score >= floor]
-            faq = first + [h for h in faq if h not in first]
+            faq.sort(key=lambda h: not (h.section == section and h.score >= floor))  # stable: order kept within
         return faq, docs
 
