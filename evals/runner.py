@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from evals.datasets import EvalSet, Query, clinc150, labeled_file, parakqc
-from evals.embedding_cache import CachedEmbedder
 from evals.metrics import Scored, at_threshold, best_on_these_rows, curve, top1_accuracy
+from knowledge.embedding_cache import CachedEmbedder
 from knowledge.index import build_snapshot, load_snapshot
 from knowledge.search import Searcher
 from knowledge.sources import load_faq_files, write_faq_jsonl

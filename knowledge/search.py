@@ -51,6 +51,7 @@ class SearchResult:
     query: str
     faq_hits: list[Hit]
     doc_hits: list[Hit]
+    vector: NDArray[np.float32]  # the message's embedding, for the stages after search
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -73,7 +74,7 @@ class Searcher:
         started = time.perf_counter()
         faq, docs = self._rank(text, vector, section)
         timings["search"] = (time.perf_counter() - started) * 1000
-        return SearchResult(query=text, faq_hits=faq[:k], doc_hits=docs[:k], timings_ms=timings)
+        return SearchResult(query=text, faq_hits=faq[:k], doc_hits=docs[:k], vector=vector, timings_ms=timings)
 
     def _rank(self, text: str, vector: NDArray[np.float32], section: str | None) -> tuple[list[Hit], list[Hit]]:
         snap = self.snapshot

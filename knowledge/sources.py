@@ -93,7 +93,7 @@ def _rows_json(text: str) -> Iterator[tuple[int, Any]]:
         pos = end
 
 
-def _rows_yaml(text: str) -> Iterator[tuple[int, Any]]:
+def yaml_rows(text: str) -> Iterator[tuple[int, Any]]:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         values = yaml.safe_load(text)
@@ -104,7 +104,7 @@ def _rows_yaml(text: str) -> Iterator[tuple[int, Any]]:
     if root is None:
         return
     if not isinstance(root, yaml.SequenceNode) or not isinstance(values, list):
-        yield root.start_mark.line + 1, SyntaxError("a YAML FAQ file must hold a list of entries")
+        yield root.start_mark.line + 1, SyntaxError("the YAML file must hold a list of entries")
         return
     for node, value in zip(root.value, values, strict=True):
         yield node.start_mark.line + 1, value
@@ -126,7 +126,7 @@ def _rows_csv(text: str) -> Iterator[tuple[int, Any]]:
         start = reader.line_num + 1
 
 
-_READERS = {".jsonl": jsonl_rows, ".json": _rows_json, ".yaml": _rows_yaml, ".yml": _rows_yaml,
+_READERS = {".jsonl": jsonl_rows, ".json": _rows_json, ".yaml": yaml_rows, ".yml": yaml_rows,
             ".csv": _rows_csv}
 
 

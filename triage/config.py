@@ -33,6 +33,20 @@ class Settings(BaseSettings):
         description="Entries of the page the bot sits on rank first when they score at least this share of the "
                     "best score (0: always first, 1: only if already best).",
     )
+    taxonomy: Path | None = Field(
+        default=None,
+        description="Taxonomy YAML (DESIGN.md §4). Unset: the demo's for the demo KB, else a flat one from the "
+                    "FAQ entries' tags.",
+    )
+    tag_labels: Path | None = Field(
+        default=None,
+        description="Labeled messages (JSONL with text and expected_tag) the tag classifier also learns from. "
+                    "Unset: the demo's calibration set for the demo KB.",
+    )
+    latest_app_version: str | None = Field(
+        default=None, description="Customers on an older app version get an 'update the app' note.")
+    repeat_window_hours: float = Field(
+        default=72, gt=0, description="A customer's message on the same issue within this window is a repeat.")
     datasets_dir: Path = Field(default=Path("../shared/datasets"), description="Public evaluation datasets.")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -46,6 +60,15 @@ class Settings(BaseSettings):
     @property
     def demo_sources(self) -> Path:
         return DEMO_DIR
+
+    @property
+    def serves_demo(self) -> bool:
+        return self.kb_dir is None
+
+    @property
+    def corrections_file(self) -> Path:
+        """Agents' tag corrections, appended as they arrive and learned from at every start."""
+        return self.var_dir / "feedback" / "tag_corrections.jsonl"
 
 
 @lru_cache

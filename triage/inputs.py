@@ -58,3 +58,24 @@ def read_labels(path: Path) -> list[tuple[str, str | None]]:
     if problems:
         raise _fail(problems)
     return rows
+
+
+def read_tag_labels(path: Path, known_tags: set[str]) -> list[tuple[str, str]]:
+    """(text, expected_tag) pairs of a labeled JSONL file; every unknown tag is named with its line."""
+    problems: list[str] = []
+    rows: list[tuple[str, str]] = []
+    for lineno, row in jsonl_rows(read_text(path)):
+        where = f"{path}:{lineno}"
+        if isinstance(row, SyntaxError):
+            problems.append(f"{where}: {row.msg}")
+        elif not isinstance(row, dict) or not str(row.get("text") or "").strip():
+            problems.append(f"{where}: 'text' is missing or empty")
+        elif not isinstance(row.get("expected_tag"), str):
+            problems.append(f"{where}: 'expected_tag' is missing")
+        elif row["expected_tag"] not in known_tags:
+            problems.append(f"{where}: expected_tag '{row['expected_tag']}' is not in the taxonomy")
+        else:
+            rows.append((str(row["text"]), row["expected_tag"]))
+    if problems:
+        raise _fail(problems)
+    return rows

@@ -13,12 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.embedders import Embedder, load_embedder
+from knowledge.embedding_cache import CachedEmbedder
 from knowledge.errors import KnowledgeBaseError
 from knowledge.index import FORMAT_VERSION, Progress, Snapshot, build_snapshot, load_snapshot, resolve
+from knowledge.samples import DEMO_LATEST_APP_VERSION
 from knowledge.search import Searcher
 from knowledge.sources import MANUAL_SUFFIXES
 from triage.answering import DEFAULT_MODEL_FILE, Answerer, AnswerModel
 from triage.config import Settings
+from triage.corrections import read_corrections
+from triage.inputs import read_tag_labels
+from triage.tagging import Tagger, Taxonomy, load_taxonomy, taxonomy_from_faq, train_tagger
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -84,16 +89,51 @@ def answer_model(snapshot: Snapshot) -> tuple[AnswerModel, bool]:
     return AnswerModel.load(DEFAULT_MODEL_FILE), False
 
 
+def taxonomy_for(settings: Settings, snapshot: Snapshot, taxonomy: Path | None = None) -> Taxonomy | None:
+    """The taxonomy given, the configured one, the demo's for the demo KB, else one from the FAQ tags."""
+    path = taxonomy or settings.taxonomy
+    if path is None and settings.serves_demo:
+        path = settings.demo_sources / "taxonomy.yaml"
+    return load_taxonomy(path) if path is not None else taxonomy_from_faq(snapshot)
+
+
+def tagger_for(settings: Settings, snapshot: Snapshot, embedder: Embedder, taxonomy: Taxonomy,
+               tag_labels: Path | None = None) -> Tagger:
+    """Train the tagger on the taxonomy, the FAQ, the labeled file and every stored correction; texts seen
+    before are not embedded again (cache under var/)."""
+    labels = tag_labels or settings.tag_labels
+    if labels is None and settings.serves_demo:
+        labels = settings.demo_sources / "calibration.jsonl"
+    known = set(taxonomy.tags)
+    labeled = read_tag_labels(labels, known) if labels is not None else []
+    corrections = read_corrections(settings.corrections_file, known)
+    cached = CachedEmbedder(embedder, settings.var_dir / "cache" / "embeddings")
+    tagger = train_tagger(taxonomy, cached, snapshot, labeled, corrections)
+    cached.save()
+    return tagger
+
+
 @dataclass
 class KnowledgeBase:
     snapshot: Snapshot
     searcher: Searcher
     answerer: Answerer
     calibrated: bool
+    tagger: Tagger | None = None
+    latest_app_version: str | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.searcher.embedder
 
     @classmethod
-    def open(cls, settings: Settings, kb: Path | None = None, progress: Progress | None = None) -> KnowledgeBase:
+    def open(cls, settings: Settings, kb: Path | None = None, progress: Progress | None = None,
+             taxonomy: Path | None = None, tag_labels: Path | None = None) -> KnowledgeBase:
         embedder = embedder_for(settings)
         snapshot = load_snapshot(kb_path(settings, kb, progress), embedder)
         model, calibrated = answer_model(snapshot)
-        return cls(snapshot, Searcher(snapshot, embedder, settings.section_window), Answerer(model), calibrated)
+        tax = taxonomy_for(settings, snapshot, taxonomy)
+        tagger = tagger_for(settings, snapshot, embedder, tax, tag_labels) if tax is not None else None
+        latest = settings.latest_app_version or (DEMO_LATEST_APP_VERSION if settings.serves_demo else None)
+        return cls(snapshot, Searcher(snapshot, embedder, settings.section_window), Answerer(model), calibrated,
+                   tagger, latest)

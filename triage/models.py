@@ -57,6 +57,21 @@ class Citation(BaseModel):
     score: float
 
 
+class TagCandidate(BaseModel):
+    tag: str
+    score: float
+
+
+class CustomerContext(BaseModel):
+    """What the agent should know about the customer before replying."""
+
+    segment: str | None = Field(default=None, description="VIP, loyal, promising, new, at risk, sleeping, "
+                                                          "or the segment given")
+    explanation_level: Literal["step_by_step", "standard", "concise"] = "standard"
+    notes: list[str] = Field(default_factory=list)
+    bot_path: list[str] = Field(default_factory=list)
+
+
 class TriageResult(BaseModel):
     """One result per message; fields a stage has not produced are null."""
 
@@ -70,12 +85,18 @@ class TriageResult(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     tag: str | None = None
     tag_confidence: float | None = None
+    tag_reason: str | None = None
+    tag_candidates: list[TagCandidate] = Field(default_factory=list, description="runners-up, best first")
     priority: Literal["P1", "P2", "P3", "P4"] | None = None
     reasons: list[str] = Field(default_factory=list)
     real_need: str | None = None
     draft: str | None = None
     lint: list[str] = Field(default_factory=list)
-    language: str | None = None
+    language: Literal["ko", "en", "other"] | None = None
+    context: CustomerContext | None = None
+    duplicate_of: str | None = Field(default=None, description="earlier message of this customer on the same "
+                                                              "issue within the repeat window")
+    flags: list[Literal["prompt_injection"]] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 

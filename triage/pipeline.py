@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from datetime import timedelta
 
 from knowledge.search import SearchResult
 from triage.answering import Decision
+from triage.guard import InjectionCheck, check_injection
+from triage.history import Contact, ContactHistory, as_utc
 from triage.kb import KnowledgeBase
-from triage.models import Citation, Message, TriageResult
+from triage.language import detect_language
+from triage.models import Citation, Message, TagCandidate, TriageResult
+from triage.priority import assign_priority, customer_context, situation
+from triage.tagging import NEEDS_REVIEW, TagDecision
 
 CITATIONS = 3
 
@@ -24,21 +31,28 @@ def citations(result: SearchResult, decision: Decision) -> list[Citation]:
 
 
 class Pipeline:
-    def __init__(self, kb: KnowledgeBase) -> None:
+    """Answer, tag, prioritize and describe one message. Holds the repeat-contact history, so one
+    pipeline should see all the messages of a service (or of a batch file)."""
+
+    def __init__(self, kb: KnowledgeBase, repeat_window: timedelta = timedelta(hours=72)) -> None:
         self.kb = kb
+        self.history = ContactHistory(repeat_window)
 
     def run(self, message: Message, section: str | None = None) -> TriageResult:
         started = time.perf_counter()
+        guard = check_injection(message.text)
         result = self.kb.searcher.search(message.text, k=8, section=section or message.page)
         timings = dict(result.timings_ms)
         t = time.perf_counter()
         decision = self.kb.answerer.decide(result)
+        if guard.flagged:
+            decision = replace(decision, decision="handoff",
+                               reason="the message tries to instruct the system: never auto-answered")
         timings["answer"] = (time.perf_counter() - t) * 1000
-        timings["total"] = (time.perf_counter() - started) * 1000
         answered = decision.decision == "auto_answer" and decision.hit is not None
         warnings = [] if self.kb.calibrated else ["this index has no calibration of its own: "
                                                   "using the demo KB's answer model (run `triage calibrate`)"]
-        return TriageResult(
+        out = TriageResult(
             id=message.id,
             decision=decision.decision,
             decision_reason=decision.reason,
@@ -47,6 +61,49 @@ class Pipeline:
             confidence=round(decision.confidence, 4),
             answer=decision.hit.text if answered and decision.hit else None,
             citations=citations(result, decision),
+            language=detect_language(message.text),
+            flags=["prompt_injection"] if guard.flagged else [],
             warnings=warnings,
-            timings_ms={k: round(v, 2) for k, v in timings.items()},
         )
+        if self.kb.tagger is not None:
+            t = time.perf_counter()
+            self._triage(message, guard, result, out)
+            timings["triage"] = (time.perf_counter() - t) * 1000
+        else:
+            out.warnings.append("no taxonomy: set TRIAGE_TAXONOMY (or give the FAQ entries tags) to get a tag "
+                                "and a priority")
+        timings["total"] = (time.perf_counter() - started) * 1000
+        out.timings_ms = {k: round(v, 2) for k, v in timings.items()}
+        return out
+
+    def _triage(self, message: Message, guard: InjectionCheck, search: SearchResult, out: TriageResult) -> None:
+        """Tag, repeat contact, priority and context; instructing sentences take no part in them."""
+        tagger = self.kb.tagger
+        assert tagger is not None
+        content, vector = guard.content, search.vector
+        if guard.flagged and content.strip():
+            vector = self.kb.embedder.encode_queries([content])[0]
+        if content.strip():
+            tag = tagger.decide(tagger.scores(content, vector, situation(content)[0]))
+        else:
+            tag = TagDecision(NEEDS_REVIEW, 0.0, [], "지시문 말고는 내용이 없어요")
+        customer = message.customer
+        repeat = None
+        if customer is not None and customer.id:
+            at = as_utc(message.created_at)
+            earlier = self.history.find_repeat(customer.id, at, vector, tag.tag)
+            if earlier is not None:
+                out.duplicate_of = earlier.message_id
+                channel = f" {earlier.channel}" if earlier.channel else ""
+                hours = self.history.window.total_seconds() / 3600
+                repeat = (f"{hours:g}시간 안에 같은 문의가 다시 왔어요 "
+                          f"(이전{channel} 문의 {earlier.message_id or '(id 없음)'})")
+            self.history.record(customer.id, Contact(message.id, message.channel, at, tag.tag, vector))
+        priority = assign_priority(tag.tag, tagger.taxonomy, content, customer, repeat)
+        out.tag, out.tag_confidence, out.tag_reason = tag.tag, round(tag.confidence, 4), tag.reason
+        out.tag_candidates = [TagCandidate(tag=t, score=round(p, 4)) for t, p in tag.runners_up]
+        out.priority, out.reasons = priority.priority, priority.reasons
+        if guard.flagged:
+            out.reasons.append("지시문 삽입 시도가 있어 자동 답변하지 않았고, "
+                               "그 부분은 분류와 우선순위에 쓰지 않았어요")
+        out.context = customer_context(customer, message.bot_path, self.kb.latest_app_version)

@@ -5,3 +5,4 @@ from __future__ import annotations
 from pathlib import Path
 
 DEMO_DIR = Path(__file__).parent / "demo"
+DEMO_LATEST_APP_VERSION = "5.4.0"  # the demo shop's current app release

@@ -106,8 +106,8 @@ def test_calibration_refuses_too_few_or_one_sided_labels():
 
 def decide(hits):
     rows, correct = synthetic_rows()
-    return Answerer(fit_answer_model(rows, correct, correct, 0.95)).decide(SearchResult(query="q", faq_hits=hits,
-                                                                                doc_hits=[]))
+    result = SearchResult(query="q", faq_hits=hits, doc_hits=[], vector=np.zeros(4, np.float32))
+    return Answerer(fit_answer_model(rows, correct, correct, 0.95)).decide(result)
 
 
 def test_clear_match_is_answered_with_its_reason():

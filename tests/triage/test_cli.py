@@ -46,8 +46,10 @@ def test_ask_json_is_the_result_format():
     assert data["decision"] in ("auto_answer", "handoff")
     assert 0.0 <= data["confidence"] <= 1.0
     assert data["citations"][0]["id"] == "password-reset"
-    assert set(data["timings_ms"]) >= {"embed", "search", "answer", "total"}
-    assert data["tag"] is None  # later stages are null until they exist
+    assert set(data["timings_ms"]) >= {"embed", "search", "answer", "triage", "total"}
+    assert data["tag"] == "login_problem" and data["priority"] in ("P1", "P2", "P3", "P4") and data["reasons"]
+    assert data["language"] == "ko"
+    assert data["draft"] is None  # later stages are null until they exist
 
 
 def test_ask_rejects_blank_text():

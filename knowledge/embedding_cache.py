@@ -1,4 +1,5 @@
-"""An embedder wrapper that remembers vectors by text, so re-running an eval does not re-embed its queries."""
+"""An embedder wrapper that remembers vectors by text, so an eval re-run or a service restart does not
+re-embed texts it has seen (the file is keyed by the model name)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class CachedEmbedder:
         return self._encode("p", texts, self.inner.encode_passages)
 
     def save(self) -> None:
+        if not self._cache:
+            return
         self._file.parent.mkdir(parents=True, exist_ok=True)
         keys = list(self._cache)
         np.savez(self._file, keys=np.array(keys), vectors=np.stack([self._cache[k] for k in keys]))
