@@ -134,8 +134,13 @@ def run_suite(name: str, settings: Settings, results_dir: Path, log: Log = print
     started = time.perf_counter()
     report = evaluate(SUITES[name](settings), settings, log)
     report["seconds"] = round(time.perf_counter() - started, 1)
+    text = markdown(report)
+    write_report(results_dir, name, report, text)
+    return text
+
+
+def write_report(results_dir: Path, name: str, report: dict[str, Any], text: str) -> None:
+    """``NAME.json`` (the figures) and ``NAME.md`` (for people) under ``results_dir``."""
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{name}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    text = markdown(report)
     (results_dir / f"{name}.md").write_text(text, encoding="utf-8")
-    return text

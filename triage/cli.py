@@ -29,6 +29,10 @@ err = Console(stderr=True, soft_wrap=True)  # never wrap "file:line: problem" li
 out = Console(soft_wrap=True)
 
 KbOption = Annotated[Path | None, typer.Option("--kb", help="Index folder (default: the demo KB).")]
+TaxonomyOption = Annotated[Path | None, typer.Option(
+    "--taxonomy", help="Taxonomy YAML (default: TRIAGE_TAXONOMY, the demo's, or the FAQ entries' tags).")]
+TagLabelsOption = Annotated[Path | None, typer.Option(
+    "--tag-labels", help="Labeled messages (JSONL with expected_tag) the tag classifier also learns from.")]
 
 
 @contextmanager
@@ -65,12 +69,13 @@ def clean_errors() -> Iterator[None]:
         raise fail(str(exc)) from exc
 
 
-def open_kb(settings: Settings, kb: Path | None) -> KnowledgeBase:
-    """Open the index; a progress bar appears only if the demo index has to be built first."""
+def open_kb(settings: Settings, kb: Path | None, taxonomy: Path | None = None,
+            tag_labels: Path | None = None) -> KnowledgeBase:
+    """Open the index and train the tagger; a progress bar appears only if the demo index has to be built."""
     from triage.kb import KnowledgeBase  # imported here: loading it loads FAISS and the encoder
 
     with progress_bar("building the demo index") as progress:
-        return KnowledgeBase.open(settings, kb, progress=progress)
+        return KnowledgeBase.open(settings, kb, progress=progress, taxonomy=taxonomy, tag_labels=tag_labels)
 
 
 @kb_app.command("build")
@@ -97,6 +102,7 @@ def kb_build(
 def ask(
     text: Annotated[str, typer.Argument(help="The customer's message.")],
     kb: KbOption = None,
+    taxonomy: TaxonomyOption = None,
     section: Annotated[str | None, typer.Option(help="Page the bot sits on: its entries rank first.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
@@ -112,7 +118,7 @@ def ask(
             raise InputError("the message text must not be empty") from exc
         if len(text) > settings.max_message_chars:
             raise InputError(f"the message has {len(text)} characters; the limit is {settings.max_message_chars}")
-        result = Pipeline(open_kb(settings, kb)).run(message, section=section)
+        result = Pipeline(open_kb(settings, kb, taxonomy)).run(message, section=section)
     if as_json:
         out.print_json(result.model_dump_json())
         return
@@ -129,21 +135,26 @@ def batch(
     in_file: Annotated[Path, typer.Option("--in", help="Messages, one JSON object per line.")],
     out_file: Annotated[Path, typer.Option("--out", help="Results, one per message, in input order.")],
     kb: KbOption = None,
+    taxonomy: TaxonomyOption = None,
+    tag_labels: TagLabelsOption = None,
 ) -> None:
-    """Run the pipeline over a file of messages."""
+    """Run the pipeline over a file of messages (in time order, so repeat contacts are found; results are
+    written in input order)."""
     from triage.inputs import read_messages
-    from triage.pipeline import Pipeline
+    from triage.pipeline import Pipeline, chronological
 
     settings = get_settings()
     with clean_errors():
         messages = read_messages(in_file, settings.max_message_chars)
-        pipeline = Pipeline(open_kb(settings, kb))
-        tmp = out_file.with_name(out_file.name + ".partial")
-        with progress_bar("triage") as progress, open(tmp, "w", encoding="utf-8") as fh:
+        pipeline = Pipeline(open_kb(settings, kb, taxonomy, tag_labels), settings.repeat_window)
+        results: list[str] = [""] * len(messages)
+        with progress_bar("triage") as progress:
             progress(0, len(messages))
-            for done, message in enumerate(messages, 1):
-                fh.write(pipeline.run(message).model_dump_json() + "\n")
+            for done, i in enumerate(chronological(messages), 1):
+                results[i] = pipeline.run(messages[i]).model_dump_json()
                 progress(done, len(messages))
+        tmp = out_file.with_name(out_file.name + ".partial")
+        tmp.write_text("".join(line + "\n" for line in results), encoding="utf-8")
         tmp.replace(out_file)
     err.print(f"wrote {len(messages)} results to {out_file}")
 
@@ -177,20 +188,46 @@ def calibrate(
 
 @app.command("eval")
 def run_eval(
-    suites: Annotated[list[str], typer.Argument(help="clinc150, parakqc, demo")],
+    suites: Annotated[list[str], typer.Argument(help="clinc150, parakqc, demo (answering); bitext (tagging); "
+                                                     "labeled (the whole pipeline on --in)")],
     results_dir: Annotated[Path, typer.Option(help="Where SUITE.json and SUITE.md go.")] = Path("evals/results"),
+    in_file: Annotated[Path | None, typer.Option("--in", help="labeled: messages with expected_faq_id, "
+                                                              "expected_tag, expected_priority.")] = None,
+    kb: KbOption = None,
+    taxonomy: TaxonomyOption = None,
+    tag_labels: TagLabelsOption = None,
+    name: Annotated[str | None, typer.Option(help="labeled: report name (default labeled-<input stem>).")] = None,
 ) -> None:
     """Run evaluation suites and write evals/results/SUITE.{json,md}."""
-    from evals.runner import SUITES, run_suite
+    from evals.runner import SUITES, run_suite, write_report
+    from evals.triage_evals import bitext, bitext_markdown, labeled, labeled_markdown, read_labeled_messages
+    from triage.pipeline import Pipeline
 
     settings = get_settings()
-    unknown = [s for s in suites if s not in SUITES]
+    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled"}]
     if unknown:
-        raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}")
+        raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled")
+    if "labeled" in suites and in_file is None:
+        raise fail("the labeled suite needs --in FILE (JSONL messages with expected_* labels)")
     with clean_errors():
         for suite in suites:
-            report = run_suite(suite, settings, results_dir, log=err.print)
-            out.print(report, highlight=False, markup=False)
+            if suite == "bitext":
+                report = bitext(settings, err.print)
+                text = bitext_markdown(report)
+                write_report(results_dir, "bitext", report, text)
+            elif suite == "labeled" and in_file is not None:
+                rows = read_labeled_messages(in_file, settings.max_message_chars)
+                knowledge = open_kb(settings, kb, taxonomy, tag_labels)
+                if knowledge.tagger is None:
+                    raise fail("no taxonomy: pass --taxonomy FILE (or give the FAQ entries tags)")
+                report = {"input": str(in_file), "kb": str(kb or settings.kb_dir or "demo"),
+                          "taxonomy": knowledge.tagger.taxonomy.origin, "embedder": knowledge.embedder.name,
+                          **labeled(Pipeline(knowledge, settings.repeat_window), rows, err.print)}
+                text = labeled_markdown(report)
+                write_report(results_dir, name or f"labeled-{in_file.stem}", report, text)
+            else:
+                text = run_suite(suite, settings, results_dir, log=err.print)
+            out.print(text, highlight=False, markup=False)
 
 
 @app.command()

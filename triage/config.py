@@ -5,6 +5,7 @@ Nothing else in the code base reads ``os.environ``; pass a ``Settings`` around i
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -60,6 +61,10 @@ class Settings(BaseSettings):
     @property
     def demo_sources(self) -> Path:
         return DEMO_DIR
+
+    @property
+    def repeat_window(self) -> timedelta:
+        return timedelta(hours=self.repeat_window_hours)
 
     @property
     def serves_demo(self) -> bool:

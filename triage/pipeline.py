@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -28,6 +29,12 @@ def citations(result: SearchResult, decision: Decision) -> list[Citation]:
     # the score shown is the cosine similarity, comparable across FAQ entries and manual passages
     return [Citation(id=h.chunk_id if h.kind == "doc" else h.entry_id, title=h.title, url=h.url,
                      score=round(h.dense, 4)) for h in hits[:CITATIONS]]
+
+
+def chronological(messages: Sequence[Message]) -> list[int]:
+    """Indexes of the messages in time order (those without ``created_at`` last, in input order)."""
+    timed = sorted((as_utc(m.created_at), i) for i, m in enumerate(messages) if m.created_at is not None)
+    return [i for _, i in timed] + [i for i, m in enumerate(messages) if m.created_at is None]
 
 
 class Pipeline:

@@ -35,7 +35,7 @@ class ServiceState:
 
     def load(self) -> None:
         try:
-            self.pipeline = Pipeline(KnowledgeBase.open(self.settings))
+            self.pipeline = Pipeline(KnowledgeBase.open(self.settings), self.settings.repeat_window)
             log.info("event=kb_loaded path=%s", self.pipeline.kb.snapshot.path)
         except (KnowledgeBaseError, OSError) as exc:
             self.load_error = str(exc)
@@ -73,7 +73,7 @@ STATUS = [  # most specific first
 def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None) -> FastAPI:
     state = ServiceState(settings)
     if kb_loaded is not None:
-        state.pipeline = Pipeline(kb_loaded)
+        state.pipeline = Pipeline(kb_loaded, settings.repeat_window)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -1,0 +1,215 @@
+"""Triage evals: the tag classifier on Bitext (27 intents in 11 categories) and the whole pipeline on any
+labeled message file (answer, hand-off, tag, priority)."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evals.runner import Log
+from knowledge.embedding_cache import CachedEmbedder
+from knowledge.sources import jsonl_rows, read_text
+from triage.config import Settings
+from triage.kb import embedder_for
+from triage.models import Message
+from triage.pipeline import Pipeline, chronological
+from triage.tagging import NEEDS_REVIEW, PRIORITIES, Tag, TagExample, Tagger, Taxonomy
+
+WORST = 15
+
+
+def _accuracy_f1(truth: list[str], predicted: list[str]) -> dict[str, float]:
+    from sklearn.metrics import f1_score
+
+    labels = sorted(set(truth))
+    return {"accuracy": round(float(np.mean([t == p for t, p in zip(truth, predicted, strict=True)])), 4),
+            "macro_f1": round(float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)), 4)}
+
+
+# ---------------------------------------------------------------- Bitext
+
+def _bitext_rows(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: set TRIAGE_DATASETS_DIR to the folder of the public datasets")
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def bitext(settings: Settings, log: Log) -> dict[str, Any]:
+    """Train the tagger on Bitext train (a category → intent taxonomy built from the data), report on test."""
+    folder = settings.datasets_dir / "bitext_cs_intent"
+    train, test = _bitext_rows(folder / "train.csv"), _bitext_rows(folder / "test.csv")
+    category = {r["intent"]: r["category"] for r in train}
+    taxonomy = Taxonomy([*(Tag(c, c, None) for c in sorted(set(category.values()))),
+                         *(Tag(i, i, c) for i, c in sorted(category.items())), Tag(NEEDS_REVIEW, NEEDS_REVIEW, None)],
+                        "bitext")
+    embedder = CachedEmbedder(embedder_for(settings), settings.var_dir / "eval" / "bitext" / "query-cache")
+    log(f"embedding {len(train)} train + {len(test)} test utterances (cached after the first run)")
+    train_vectors = embedder.encode_queries([r["utterance"] for r in train])
+    test_vectors = embedder.encode_queries([r["utterance"] for r in test])
+    embedder.save()
+    started = time.perf_counter()
+    tagger = Tagger(taxonomy, [TagExample(r["utterance"], r["intent"], "labeled") for r in train], train_vectors)
+    train_seconds = time.perf_counter() - started
+    predicted, decided = [], []
+    for row, vector in zip(test, test_vectors, strict=True):
+        scores = tagger.scores(row["utterance"], vector)
+        predicted.append(scores.top[0])
+        decided.append(tagger.decide(scores).tag)
+    truth = [r["intent"] for r in test]
+    reviewed = sum(d == NEEDS_REVIEW for d in decided)
+    kept = [(t, d) for t, d in zip(truth, decided, strict=True) if d != NEEDS_REVIEW]
+    return {
+        "suite": "bitext", "embedder": embedder.name, "train": len(train), "test": len(test),
+        "intents": len(category), "categories": len(set(category.values())),
+        "intent": _accuracy_f1(truth, predicted),
+        "category": _accuracy_f1([category[t] for t in truth], [category[p] for p in predicted]),
+        "needs_review_share": round(reviewed / len(test), 4),
+        "accuracy_when_not_reviewed": round(float(np.mean([t == d for t, d in kept])), 4) if kept else None,
+        "train_seconds": round(train_seconds, 1),
+        "note": "top-1 of the tagger trained on train.csv only (no thresholds tuned); needs_review share from "
+                "the service's fixed confidence/gap rules",
+    }
+
+
+def bitext_markdown(r: dict[str, Any]) -> str:
+    return "\n".join([
+        "# Bitext customer-support intents: tag classifier", "",
+        f"Embedder `{r['embedder']}`. Trained on {r['train']} train utterances, reported on {r['test']} test "
+        f"utterances; {r['intents']} intents in {r['categories']} categories. {r['note']}.", "",
+        "| level | accuracy | macro-F1 |", "|---|---|---|",
+        f"| intent | {r['intent']['accuracy']} | {r['intent']['macro_f1']} |",
+        f"| category | {r['category']['accuracy']} | {r['category']['macro_f1']} |", "",
+        f"With the needs_review rules: {r['needs_review_share']:.1%} of test messages go to review; accuracy on "
+        f"the rest {r['accuracy_when_not_reviewed']}. Training took {r['train_seconds']} s.", ""])
+
+
+# ---------------------------------------------------------------- any labeled message file
+
+def read_labeled_messages(path: Path, max_chars: int) -> list[tuple[Message, dict[str, Any]]]:
+    """Messages with their labels (expected_faq_id, expected_tag, expected_priority; each optional)."""
+    rows, problems = [], []
+    for lineno, row in jsonl_rows(read_text(path)):
+        if isinstance(row, SyntaxError) or not isinstance(row, dict):
+            problems.append(f"{path}:{lineno}: not a JSON object")
+            continue
+        try:
+            message = Message.model_validate(row)
+        except ValueError as exc:
+            problems.append(f"{path}:{lineno}: {exc}".splitlines()[0])
+            continue
+        if len(message.text) > max_chars:
+            problems.append(f"{path}:{lineno}: text over {max_chars} characters")
+        rows.append((message, row))
+    if problems:
+        from triage.errors import InputError
+
+        raise InputError(f"{len(problems)} bad line(s):\n  " + "\n  ".join(problems))
+    return rows
+
+
+def labeled(pipeline: Pipeline, rows: list[tuple[Message, dict[str, Any]]], log: Log) -> dict[str, Any]:
+    """Run the pipeline over labeled messages (in time order, so repeat contacts work) and score it."""
+    results: list[Any] = [None] * len(rows)
+    for n, i in enumerate(chronological([m for m, _ in rows]), 1):
+        results[i] = pipeline.run(rows[i][0])
+        if n % 50 == 0:
+            log(f"  {n}/{len(rows)} messages")
+    report: dict[str, Any] = {"messages": len(rows)}
+    report.update(_answer_metrics(rows, results))
+    tagged = [(r, res) for (_, r), res in zip(rows, results, strict=True) if r.get("expected_tag") and res.tag]
+    if tagged:
+        truth, predicted = [r["expected_tag"] for r, _ in tagged], [res.tag for _, res in tagged]
+        report["tag"] = {**_accuracy_f1(truth, predicted), "n": len(tagged)}
+        report["tag_confusion"] = {f"{t} → {p}": c for (t, p), c in Counter(
+            (t, p) for t, p in zip(truth, predicted, strict=True) if t != p).most_common()}
+    ranked = [(r, res) for (_, r), res in zip(rows, results, strict=True)
+              if r.get("expected_priority") in PRIORITIES and res.priority]
+    if ranked:
+        gaps = [abs(PRIORITIES.index(r["expected_priority"]) - PRIORITIES.index(res.priority)) for r, res in ranked]
+        report["priority"] = {"exact": round(float(np.mean([g == 0 for g in gaps])), 4),
+                              "within_one": round(float(np.mean([g <= 1 for g in gaps])), 4), "n": len(ranked)}
+        report["priority_confusion"] = dict(Counter(f"{r['expected_priority']} → {res.priority}"
+                                                    for r, res in ranked).most_common())
+    totals = sorted(res.timings_ms.get("total", 0.0) for res in results)
+    report["latency_ms"] = {"p50": round(totals[len(totals) // 2], 1),
+                            "p95": round(totals[min(len(totals) - 1, int(0.95 * len(totals)))], 1)}
+    report["worst"] = _worst(rows, results)
+    return report
+
+
+def _answer_metrics(rows: list[tuple[Message, dict[str, Any]]], results: list[Any]) -> dict[str, Any]:
+    labeled_rows = [(r, res) for (_, r), res in zip(rows, results, strict=True) if "expected_faq_id" in r]
+    if not labeled_rows:
+        return {}
+    answerable = [(r, res) for r, res in labeled_rows if r["expected_faq_id"] is not None]
+    unanswerable = [(r, res) for r, res in labeled_rows if r["expected_faq_id"] is None]
+    auto = [(r, res) for r, res in labeled_rows if res.decision == "auto_answer"]
+    handoffs = [(r, res) for r, res in labeled_rows if res.decision == "handoff"]
+
+    def share(hits: int, total: int) -> float | None:
+        return round(hits / total, 4) if total else None
+
+    return {"answer": {
+        "top1_accuracy": share(sum(res.candidate_faq_id == r["expected_faq_id"] for r, res in answerable),
+                               len(answerable)),
+        "auto_answer_precision": share(sum(res.faq_id == r["expected_faq_id"] for r, res in auto), len(auto)),
+        "coverage": share(sum(res.faq_id == r["expected_faq_id"] for r, res in answerable), len(answerable)),
+        "handoff_precision": share(sum(r["expected_faq_id"] is None for r, _ in handoffs), len(handoffs)),
+        "handoff_recall": share(sum(res.decision == "handoff" for _, res in unanswerable), len(unanswerable)),
+        "answerable": len(answerable), "unanswerable": len(unanswerable)}}
+
+
+def _worst(rows: list[tuple[Message, dict[str, Any]]], results: list[Any]) -> list[dict[str, Any]]:
+    """Confident mistakes first: a wrong auto-answer, a confidently wrong tag, a priority two levels off."""
+    mistakes = []
+    for (message, r), res in zip(rows, results, strict=True):
+        problems, weight = [], 0.0
+        if res.decision == "auto_answer" and "expected_faq_id" in r and res.faq_id != r["expected_faq_id"]:
+            problems.append(f"auto-answered {res.faq_id}, expected {r['expected_faq_id']}")
+            weight += 2 + (res.confidence or 0)
+        if r.get("expected_tag") and res.tag and res.tag != r["expected_tag"]:
+            problems.append(f"tag {res.tag} ({res.tag_confidence:.2f}), expected {r['expected_tag']}")
+            weight += res.tag_confidence or 0
+        if r.get("expected_priority") in PRIORITIES and res.priority:
+            gap = abs(PRIORITIES.index(r["expected_priority"]) - PRIORITIES.index(res.priority))
+            if gap >= 2:
+                problems.append(f"priority {res.priority}, expected {r['expected_priority']}")
+                weight += gap
+        if problems:
+            mistakes.append({"id": message.id, "text": message.text[:80], "problems": problems,
+                             "weight": round(weight, 3)})
+    return sorted(mistakes, key=lambda m: -float(m["weight"]))[:WORST]
+
+
+def labeled_markdown(r: dict[str, Any]) -> str:
+    lines = [f"# Labeled messages: {r['input']}", "",
+             f"KB `{r['kb']}`, taxonomy `{r['taxonomy']}`, embedder `{r['embedder']}`; {r['messages']} messages, "
+             "run through the whole pipeline (no LLM) in time order.", ""]
+    if a := r.get("answer"):
+        lines += ["| answer top-1 | auto-answer precision | coverage | hand-off precision | hand-off recall |",
+                  "|---|---|---|---|---|",
+                  f"| {a['top1_accuracy']} | {a['auto_answer_precision']} | {a['coverage']} | "
+                  f"{a['handoff_precision']} | {a['handoff_recall']} |", ""]
+    if t := r.get("tag"):
+        lines += [f"**Tag**: accuracy {t['accuracy']}, macro-F1 {t['macro_f1']} (n={t['n']}).", ""]
+    if p := r.get("priority"):
+        lines += [f"**Priority**: exact {p['exact']}, within one level {p['within_one']} (n={p['n']}).", ""]
+    lines += [f"Latency per message (whole pipeline): p50 {r['latency_ms']['p50']} ms, "
+              f"p95 {r['latency_ms']['p95']} ms.", ""]
+    if r.get("tag_confusion"):
+        lines += ["## Tag mistakes (expected → predicted)", "", "| pair | count |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in list(r["tag_confusion"].items())[:20]] + [""]
+    if r.get("priority_confusion"):
+        lines += ["## Priority (expected → predicted)", "", "| pair | count |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in r["priority_confusion"].items()] + [""]
+    if r.get("worst"):
+        lines += ["## Worst mistakes", "", "| id | message | what went wrong |", "|---|---|---|"]
+        lines += [f"| {m['id']} | {m['text'].replace('|', '/')} | {'; '.join(m['problems'])} |" for m in r["worst"]]
+    return "\n".join(lines) + "\n"
+
