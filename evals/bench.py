@@ -191,22 +191,62 @@ def exact_vs_hnsw(base: np.ndarray, n: int, log: Log, nq: int = 200) -> dict[str
     return out
 
 
-def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_dir: Path, log: Log = print) -> str:
-    report: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}, "threads": settings.embed_threads}
-    log("build throughput (raw encoder vs full build)")
-    report["build"] = build_throughput(settings, log)
-    report["query"] = []
-    for units in sizes:
-        log(f"query latency at {units} units")
-        proc = subprocess.run([sys.executable, "-m", "evals.bench", str(units)], capture_output=True, text=True,
-                              check=True)
-        report["query"].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        log(f"  {report['query'][-1]}")
-    report["ann"] = []
-    base = embedder_for(settings).encode_queries(demo_phrasings(settings))
-    for n in ann_sizes:
-        log(f"exact vs HNSW at {n} vectors")
-        report["ann"].append(exact_vs_hnsw(base, n, log))
+def triage_latency(settings: Settings, rounds: int = 3) -> dict[str, Any]:
+    """The whole pipeline without an LLM (embed, search, answer, tag, priority, context) on the demo KB,
+    over the demo dev messages, after one warm-up pass."""
+    from triage.inputs import read_messages
+    from triage.kb import KnowledgeBase
+    from triage.pipeline import Pipeline
+
+    demo = settings.model_copy(update={"kb_dir": None})
+    pipeline = Pipeline(KnowledgeBase.open(demo), demo.repeat_window)
+    messages = read_messages(demo.demo_sources / "dev.jsonl", demo.max_message_chars)
+    for message in messages:
+        pipeline.run(message)
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for message in messages:
+            timings = pipeline.run(message).timings_ms
+            totals.append(timings["total"])
+            for stage in ("embed", "search", "answer", "triage"):
+                stages.setdefault(stage, []).append(timings.get(stage, 0.0))
+    return {"messages": len(messages), "runs": len(totals), "p50_ms": round(percentile(totals, 50), 1),
+            "p95_ms": round(percentile(totals, 95), 1),
+            "stage_p50_ms": {k: round(percentile(v, 50), 2) for k, v in stages.items()},
+            "stage_p95_ms": {k: round(percentile(v, 95), 2) for k, v in stages.items()}}
+
+
+PARTS = ("build", "query", "ann", "triage")
+
+
+def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_dir: Path, log: Log = print,
+              parts: tuple[str, ...] = PARTS) -> str:
+    """Run the chosen parts; parts not run keep their figures from the previous report in ``out_dir``."""
+    previous = out_dir / "bench.json"
+    report: dict[str, Any] = json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() else {}
+    report.update({"machine": {"cpus": os.cpu_count()}, "threads": settings.embed_threads})
+    if "build" in parts:
+        log("build throughput (raw encoder vs full build)")
+        report["build"] = build_throughput(settings, log)
+    if "query" in parts:
+        report["query"] = []
+        for units in sizes:
+            log(f"query latency at {units} units")
+            proc = subprocess.run([sys.executable, "-m", "evals.bench", str(units)], capture_output=True,
+                                  text=True, check=True)
+            report["query"].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            log(f"  {report['query'][-1]}")
+    if "ann" in parts:
+        report["ann"] = []
+        base = embedder_for(settings).encode_queries(demo_phrasings(settings))
+        for n in ann_sizes:
+            log(f"exact vs HNSW at {n} vectors")
+            report["ann"].append(exact_vs_hnsw(base, n, log))
+    if "triage" in parts:
+        log("triage latency: the whole pipeline without an LLM on the demo dev messages")
+        report["triage"] = triage_latency(settings)
+        log(f"  {report['triage']}")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     text = bench_markdown(report)
@@ -228,6 +268,15 @@ def bench_markdown(r: dict[str, Any]) -> str:
     ]
     lines += [f"| {q['units']} | {q['index']} | {q['p50_ms']} | {q['p95_ms']} | {q['embed_p50_ms']} | "
               f"{q['search_p50_ms']} | {q['search_p95_ms']} | {q['rss_mb']} ({q['rss_kb_mb']}) |" for q in r["query"]]
+    if t := r.get("triage"):
+        lines += ["", "## Triage without an LLM (demo KB, demo dev messages)", "",
+                  f"{t['messages']} messages × {t['runs'] // t['messages']} rounds after a warm-up pass, one "
+                  "process: embed, search, answer, tag, priority and context per message.", "",
+                  "| p50 ms | p95 ms | embed p50 / p95 | search p50 / p95 | answer p50 / p95 | triage p50 / p95 |",
+                  "|---|---|---|---|---|---|",
+                  f"| {t['p50_ms']} | {t['p95_ms']} | " + " | ".join(
+                      f"{t['stage_p50_ms'][k]} / {t['stage_p95_ms'][k]}" for k in ("embed", "search", "answer",
+                                                                                   "triage")) + " |"]
     lines += ["", f"## FAISS exact vs HNSW (M={HNSW_M}, efConstruction={HNSW_EF_CONSTRUCTION}), 200 queries", "",
               "Vectors: mixtures of two real demo-KB embeddings plus a little noise (see `mixed_vectors`). "
               f"The index uses efSearch {HNSW_EF_SEARCH}.", "",

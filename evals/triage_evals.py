@@ -167,7 +167,7 @@ def _answer_metrics(rows: list[tuple[Message, dict[str, Any]]], results: list[An
 
 def _worst(rows: list[tuple[Message, dict[str, Any]]], results: list[Any]) -> list[dict[str, Any]]:
     """Confident mistakes first: a wrong auto-answer, a confidently wrong tag, a priority two levels off."""
-    mistakes = []
+    mistakes: list[tuple[float, dict[str, Any]]] = []
     for (message, r), res in zip(rows, results, strict=True):
         problems, weight = [], 0.0
         if res.decision == "auto_answer" and "expected_faq_id" in r and res.faq_id != r["expected_faq_id"]:
@@ -182,9 +182,8 @@ def _worst(rows: list[tuple[Message, dict[str, Any]]], results: list[Any]) -> li
                 problems.append(f"priority {res.priority}, expected {r['expected_priority']}")
                 weight += gap
         if problems:
-            mistakes.append({"id": message.id, "text": message.text[:80], "problems": problems,
-                             "weight": round(weight, 3)})
-    return sorted(mistakes, key=lambda m: -float(m["weight"]))[:WORST]
+            mistakes.append((weight, {"id": message.id, "text": message.text[:80], "problems": problems}))
+    return [m for _, m in sorted(mistakes, key=lambda wm: -wm[0])[:WORST]]
 
 
 def labeled_markdown(r: dict[str, Any]) -> str:

@@ -235,12 +235,17 @@ def bench(
     sizes: Annotated[str, typer.Option(help="KB sizes in units for query latency.")] = "1000,10000,100000",
     ann_sizes: Annotated[str, typer.Option(help="Vector counts for exact vs HNSW.")] = "100000,1000000",
     out_dir: Annotated[Path, typer.Option("--out", help="Where bench.{json,md} go.")] = Path("evals/results"),
+    parts: Annotated[str, typer.Option(help="Which parts to run: build,query,ann,triage (others keep their "
+                                            "previous figures).")] = "build,query,ann,triage",
 ) -> None:
-    """Measure build throughput, query latency and RSS, and exact vs approximate search."""
-    from evals.bench import run_bench
+    """Measure build throughput, query latency and RSS, exact vs approximate search, and triage latency."""
+    from evals.bench import PARTS, run_bench
 
+    chosen = tuple(p for p in parts.split(",") if p)
+    if unknown := [p for p in chosen if p not in PARTS]:
+        raise fail(f"unknown part(s) {', '.join(unknown)}: choose from {', '.join(PARTS)}")
     report = run_bench(get_settings(), [int(s) for s in sizes.split(",") if s],
-                       [int(s) for s in ann_sizes.split(",") if s], out_dir, log=err.print)
+                       [int(s) for s in ann_sizes.split(",") if s], out_dir, log=err.print, parts=chosen)
     out.print(report, highlight=False, markup=False)
 
 

@@ -109,3 +109,13 @@ class BotAnswerRequest(BaseModel):
     section: str | None = Field(default=None, description="Entries of this FAQ section rank first.")
 
     _text_not_blank = field_validator("text")(_not_blank)
+
+
+class TagCorrection(BaseModel):
+    """An agent's correction of a message's tag."""
+
+    text: str
+    tag: str
+    message_id: str | None = None
+
+    _text_not_blank = field_validator("text")(_not_blank)

@@ -6,9 +6,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 from knowledge.search import SearchResult
 from triage.answering import Decision
+from triage.corrections import append_correction
+from triage.errors import InputError, TaxonomyError
 from triage.guard import InjectionCheck, check_injection
 from triage.history import Contact, ContactHistory, as_utc
 from triage.kb import KnowledgeBase
@@ -83,6 +86,17 @@ class Pipeline:
         out.timings_ms = {k: round(v, 2) for k, v in timings.items()}
         return out
 
+    def learn_tag(self, text: str, tag: str, corrections_file: Path, message_id: str | None = None) -> None:
+        """An agent's tag correction: stored durably first, then learned at once (the next prediction for
+        this or a near-identical message follows it)."""
+        tagger = self.kb.tagger
+        if tagger is None:
+            raise InputError("this service has no taxonomy, so there is no tag to correct (set TRIAGE_TAXONOMY)")
+        if tag not in tagger.column:
+            raise TaxonomyError([f"'{tag}' cannot be learned: choose one of {', '.join(tagger.classes)}"])
+        append_correction(corrections_file, text, tag, message_id)
+        tagger.learn(self.kb.embedder.encode_queries([text])[0], tag)
+
     def _triage(self, message: Message, guard: InjectionCheck, search: SearchResult, out: TriageResult) -> None:
         """Tag, repeat contact, priority and context; instructing sentences take no part in them."""
         tagger = self.kb.tagger
@@ -106,7 +120,7 @@ class Pipeline:
                 repeat = (f"{hours:g}시간 안에 같은 문의가 다시 왔어요 "
                           f"(이전{channel} 문의 {earlier.message_id or '(id 없음)'})")
             self.history.record(customer.id, Contact(message.id, message.channel, at, tag.tag, vector))
-        priority = assign_priority(tag.tag, tagger.taxonomy, content, customer, repeat)
+        priority = assign_priority(tag.tag, tagger.taxonomy, content, customer, repeat, tag.competing)
         out.tag, out.tag_confidence, out.tag_reason = tag.tag, round(tag.confidence, 4), tag.reason
         out.tag_candidates = [TagCandidate(tag=t, score=round(p, 4)) for t, p in tag.runners_up]
         out.priority, out.reasons = priority.priority, priority.reasons

@@ -12,10 +12,11 @@ segment or the repeat contact behind it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from triage.models import Customer, CustomerContext
-from triage.tagging import PRIORITIES, Priority, Taxonomy
+from triage.tagging import NEEDS_REVIEW, PRIORITIES, Priority, Taxonomy
 
 RAISING_SEGMENTS = {"VIP", "loyal"}
 NEW_CUSTOMER_DAYS = 30
@@ -54,7 +55,7 @@ INFO_OR_PRAISE = _cues(r"좋겠어요", r"(만들어|추가해|생기면|생겼�
                        r"감사\s*인사", r"친절(해서|하셔서|했어요)", r"최고(예요|에요|입니다)",
                        r"궁금해요", r"언제\s*다시",
                        r"feature\s+request", r"would\s+be\s+(nice|great)", r"\bthank(s| you)\b", r"\blove\b")
-ANGER_OR_URGENCY = _cues(r"당장", r"빨리", r"급해|급합니다|급하게", r"화나|화가|열받", r"짜증", r"어이없|어이가\s*없",
+ANGER_OR_URGENCY = _cues(r"당장", r"빨리\s*(좀|요|해|처리|주세요|보내|답|연락|확인|부탁)", r"급해|급합니다|급하게", r"화나|화가|열받", r"짜증", r"어이없|어이가\s*없",
                          r"사기", r"장난\s*해|장난하", r"최악", r"실망", r"ㅡㅡ|-_-|;;", r"!{3,}",
                          r"소비자\s*(원|보호)|고소|신고",
                          r"\basap\b", r"immediately", r"urgent", r"furious|angry|unacceptable|ridiculous|scam",
@@ -123,10 +124,18 @@ def _shift(priority: Priority, levels: int) -> Priority:
 
 
 def assign_priority(tag: str, taxonomy: Taxonomy, text: str, customer: Customer | None,
-                    repeat_of: str | None = None) -> PriorityDecision:
-    """Priority for a message already tagged; ``repeat_of`` describes an earlier contact on the same issue."""
-    base = taxonomy.priority(tag)
-    reasons = [f"기본 {base}: '{taxonomy.name(tag)}'"]
+                    repeat_of: str | None = None, competing: Sequence[str] = ()) -> PriorityDecision:
+    """Priority for a message already tagged; ``repeat_of`` describes an earlier contact on the same issue.
+    A ``needs_review`` message starts from the more urgent of the tags that competed for it, or P4 when it
+    is close to no tag at all (off-topic, or a question the taxonomy does not cover)."""
+    if tag == NEEDS_REVIEW and competing:
+        base = min(taxonomy.priority(t) for t in competing)
+        reasons = [f"기본 {base}: 경합한 태그 중 더 급한 쪽 ({', '.join(taxonomy.name(t) for t in competing)})"]
+    elif tag == NEEDS_REVIEW:
+        base, reasons = "P4", ["기본 P4: 어느 태그와도 가깝지 않아요 (지원 범위 밖이거나 단순 문의로 보여요)"]
+    else:
+        base = taxonomy.priority(tag)
+        reasons = [f"기본 {base}: '{taxonomy.name(tag)}'"]
     level, why = situation(text)
     priority = base
     escalates = level in ("P1", "P2") and level < base
@@ -142,9 +151,9 @@ def assign_priority(tag: str, taxonomy: Taxonomy, text: str, customer: Customer 
         raises.append(f"{segment} 고객이에요")
     if repeat_of:
         raises.append(repeat_of)
-    elif (said := SAYS_REPEAT.search(text)) is not None:
-        raises.append("같은 문제로 다시 연락했다고 해요" + _quote(said))
     firm = len(raises)  # facts about the customer, not claims in the text
+    if not repeat_of and (said := SAYS_REPEAT.search(text)) is not None:
+        raises.append("같은 문제로 다시 연락했다고 해요" + _quote(said))
     if (cue := ANGER_OR_URGENCY.search(text)) is not None:
         raises.append("화가 났거나 급하다는 표현이 있어요" + _quote(cue))
     raised = _shift(priority, min(len(raises), MAX_RAISE))
@@ -161,7 +170,7 @@ def assign_priority(tag: str, taxonomy: Taxonomy, text: str, customer: Customer 
 
 def _version(text: str) -> tuple[int, ...] | None:
     parts = re.findall(r"\d+", text)
-    return tuple(int(p) for p in parts[:4]) if parts else None
+    return tuple([int(p) for p in parts[:4]] + [0] * (4 - len(parts[:4]))) if parts else None
 
 
 def customer_context(customer: Customer | None, bot_path: list[str],

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -128,8 +128,7 @@ def load_taxonomy(path: Path) -> Taxonomy:
     for tag in tags:
         if tag.parent is not None and tag.parent not in known:
             problems.append(f"{path}:{lines[tag.id][0]}: '{tag.id}': unknown parent '{tag.parent}'")
-    if not problems:
-        problems += _cycles(tags, lines, path)
+    problems += _cycles(tags, lines, path)
     if NEEDS_REVIEW not in known:
         problems.append(f"{path}: no '{NEEDS_REVIEW}' tag: add one for messages that cannot be classified "
                         "right away")
@@ -151,7 +150,7 @@ def _cycles(tags: list[Tag], lines: dict[str, list[int]], path: Path) -> list[st
                 problems.append(f"{path}:{lines[tag.id][0]}: '{tag.id}': its parents form a cycle")
                 break
             seen.add(node)
-            node = parent[node]
+            node = parent.get(node)
     return problems
 
 
@@ -215,6 +214,7 @@ class TagDecision:
     runners_up: list[tuple[str, float]]
     reason: str
     overridden: str | None = None  # the top-scoring tag a rule replaced (more urgent issue, or needs_review)
+    competing: list[str] = field(default_factory=list)  # the close top two behind a needs_review
 
 
 class Tagger:
@@ -283,6 +283,11 @@ class Tagger:
         tax = self.taxonomy
         (top, p1), runners = scores.top, scores.ranked[1:3]
         p2 = runners[0][1] if runners else 0.0
+        shown = [(t, round(p, 4)) for t, p in runners]
+        if p1 < MIN_CONFIDENCE:
+            return TagDecision(NEEDS_REVIEW, round(p1, 4), [(top, round(p1, 4)), *shown],
+                               f"어느 태그와도 가깝지 않아 검토가 필요해요 (가장 가까운 '{tax.name(top)}' {p1:.2f})",
+                               overridden=top)
         urgent = [(t, p) for t, p in scores.ranked[1:4]
                   if p >= URGENT_SHARE * p1 and tax.priority(t) < tax.priority(top)]
         if urgent:
@@ -290,11 +295,11 @@ class Tagger:
             return TagDecision(tag, round(p, 4), [(top, round(p1, 4))], (
                 f"여러 문의 중 더 급한 '{tax.name(tag)}'({tax.priority(tag)})을 골랐어요 "
                 f"('{tax.name(top)}' {p1:.2f})"), overridden=top)
-        shown = [(t, round(p, 4)) for t, p in runners]
-        if p1 < MIN_CONFIDENCE or p1 - p2 < MIN_GAP:
+        if p1 - p2 < MIN_GAP:
             competing = ", ".join(f"{tax.name(t)} {p:.2f}" for t, p in [(top, p1), *runners[:1]])
             return TagDecision(NEEDS_REVIEW, round(p1, 4), [(top, round(p1, 4)), *shown],
-                               f"분류가 확실하지 않아 검토가 필요해요 (경합: {competing})", overridden=top)
+                               f"분류가 확실하지 않아 검토가 필요해요 (경합: {competing})", overridden=top,
+                               competing=[top, runners[0][0]])
         return TagDecision(top, round(p1, 4), shown, f"'{tax.name(top)}' {p1:.2f}")
 
 

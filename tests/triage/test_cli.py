@@ -141,3 +141,10 @@ def test_a_stale_calibration_is_a_clear_error(tmp_path, embedder):
     (resolve(out) / "calibration.json").write_text('{"features": ["old"], "threshold": 0.5}', encoding="utf-8")
     with pytest.raises(KnowledgeBaseError, match="run `triage calibrate --labels FILE` again"):
         KnowledgeBase.open(Settings(kb_dir=out, var_dir=tmp_path))
+
+
+def test_an_unknown_taxonomy_file_is_named(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    result = runner.invoke(app, ["ask", "환불 언제 돼요?", "--taxonomy", str(missing)])
+    assert result.exit_code == 2
+    assert f"{missing}: no such taxonomy file" in result.output

@@ -17,7 +17,7 @@ from triage import __version__
 from triage.config import Settings
 from triage.errors import InputError, MessageTooLongError, NotReadyError, TriageError
 from triage.kb import KnowledgeBase
-from triage.models import BotAnswerRequest, Message, TriageResult
+from triage.models import BotAnswerRequest, Message, TagCorrection, TriageResult
 from triage.pipeline import Pipeline
 
 log = logging.getLogger("triage.api")
@@ -134,6 +134,15 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None) -> Fa
         pipeline = svc.ready_pipeline()
         with svc.lock:
             return pipeline.run(message)
+
+    @app.post("/v1/triage/corrections", tags=["triage"], status_code=201)
+    def correct_tag(correction: TagCorrection, svc: Service) -> dict[str, str]:
+        """An agent fixes a message's tag: stored, and learned at once for the next prediction."""
+        check_length(correction.text)
+        pipeline = svc.ready_pipeline()
+        with svc.lock:
+            pipeline.learn_tag(correction.text, correction.tag, settings.corrections_file, correction.message_id)
+        return {"status": "learned", "tag": correction.tag}
 
     return app
 

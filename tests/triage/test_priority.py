@@ -1,0 +1,216 @@
+"""Priority P1–P4 with reasons, customer segments and the customer context (pure functions, demo taxonomy)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from triage.models import Customer
+from triage.priority import assign_priority, customer_context, customer_segment, situation
+from triage.tagging import Taxonomy, load_taxonomy
+
+DEMO_TAXONOMY = Path(__file__).parents[2] / "knowledge" / "samples" / "demo" / "taxonomy.yaml"
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+@pytest.fixture(scope="module")
+def taxonomy() -> Taxonomy:
+    return load_taxonomy(DEMO_TAXONOMY)
+
+
+# ---------------------------------------------------------------- customer_segment
+
+@pytest.mark.parametrize(("customer", "expected"), [
+    (Customer(segment="vip"), "VIP"),
+    (Customer(segment=" Champions "), "VIP"),
+    (Customer(segment="휴면"), "sleeping"),
+    (Customer(recency=5, frequency=5, monetary=5), "VIP"),
+    (Customer(recency=1, frequency=4, monetary=2), "at risk"),
+    (Customer(recency=1, frequency=1, monetary=1), "sleeping"),
+    (Customer(tenure_days=3), "new"),
+    (Customer(tenure_days=3, recency=5, frequency=5, monetary=5), "new"),
+    (Customer(tenure_days=400), None),
+    (None, None),
+])
+def test_customer_segment(customer, expected):
+    assert customer_segment(customer) == expected
+
+
+def test_given_segment_wins_over_rfm_scores():
+    assert customer_segment(Customer(segment="sleeping", recency=5, frequency=5, monetary=5)) == "sleeping"
+
+
+# ---------------------------------------------------------------- situation
+
+@pytest.mark.parametrize(("text", "level"), [
+    ("결제가 두 번 됐어요", "P1"),
+    ("누가 제 계정으로 로그인했어요", "P1"),
+    ("카드를 잃어버렸어요", "P1"),
+    ("I was charged twice", "P1"),
+    ("결제 버튼 누르면 오류가 나요", "P2"),
+    ("현금영수증 어떻게 신청해요?", "P3"),
+    ("이런 기능 있으면 좋겠어요", "P4"),
+])
+def test_situation_levels(text, level):
+    found, why = situation(text)
+
+    assert found == level
+    assert why and HANGUL.search(why)
+
+
+def test_message_with_no_situation_cue():
+    assert situation("배송비 얼마예요") == (None, None)
+
+
+# ---------------------------------------------------------------- assign_priority
+
+def test_money_at_risk_makes_a_p3_tag_p1(taxonomy):
+    assert taxonomy.priority("refund_status") == "P3"
+
+    decision = assign_priority("refund_status", taxonomy, "결제가 두 번 됐어요", None)
+
+    assert decision.priority == "P1"
+    assert any(r.startswith("P1") and "결제가 두 번" in r for r in decision.reasons)
+
+
+def test_vip_customer_raises_one_level(taxonomy):
+    text = "현금영수증 어떻게 신청해요?"
+
+    plain = assign_priority("payment_info", taxonomy, text, Customer(segment="promising"))
+    vip = assign_priority("payment_info", taxonomy, text, Customer(segment="vip"))
+
+    assert plain.priority == "P3"
+    assert vip.priority == "P2"
+    assert any("VIP" in r for r in vip.reasons)
+    assert not any("VIP" in r for r in plain.reasons)
+
+
+def test_anger_alone_never_makes_p1(taxonomy):
+    decision = assign_priority("payment_failed", taxonomy, "결제 버튼 누르면 오류가 나요. 당장 처리해 주세요!!!", None)
+
+    assert decision.priority == "P2"
+    assert any("당장" in r for r in decision.reasons)  # the cue is still shown to the agent
+
+
+def test_anger_raises_a_p3_question_to_p2(taxonomy):
+    decision = assign_priority("payment_info", taxonomy, "현금영수증 어떻게 신청해요? 당장 알려주세요!!!", None)
+
+    assert decision.priority == "P2"
+
+
+def test_vip_and_repeat_contact_take_a_p2_issue_to_p1(taxonomy):
+    repeat = "72시간 안에 같은 문의가 다시 왔어요 (이전 chat 문의 m-17)"
+
+    decision = assign_priority("payment_failed", taxonomy, "결제 버튼 누르면 오류가 나요", Customer(segment="vip"),
+                               repeat_of=repeat)
+
+    assert decision.priority == "P1"
+    joined = " ".join(decision.reasons)
+    assert "VIP" in joined
+    assert repeat in joined
+
+
+def test_raises_are_capped_at_two_levels(taxonomy):
+    decision = assign_priority("feedback", taxonomy, "다크모드 있었으면 좋겠어요. 당장 만들어 주세요!!!",
+                               Customer(segment="vip"), repeat_of="72시간 안에 같은 문의가 다시 왔어요 (이전 문의 m-1)")
+
+    assert decision.priority == "P2"  # P4 with three reasons to rise, at most two levels
+
+
+def test_compliment_on_feedback_stays_p4(taxonomy):
+    decision = assign_priority("feedback", taxonomy, "기사님이 너무 친절하셔서 감사 인사 드려요", None)
+
+    assert decision.priority == "P4"
+
+
+def test_compliment_about_fast_delivery_stays_p4(taxonomy):
+    decision = assign_priority("feedback", taxonomy, "새벽배송이 빨리 와서 너무 좋아요. 감사해요", None)
+
+    assert decision.priority == "P4"
+
+
+def test_message_without_customer_gets_its_base_priority(taxonomy):
+    decision = assign_priority("delivery_info", taxonomy, "배송비 얼마예요", None)
+
+    assert decision.priority == "P3"
+    assert decision.reasons
+
+
+@pytest.mark.parametrize(("tag", "text", "customer", "repeat_of"), [
+    ("refund_status", "결제가 두 번 됐어요", None, None),
+    ("payment_info", "현금영수증 어떻게 신청해요?", Customer(segment="vip"), None),
+    ("payment_failed", "결제 버튼 누르면 오류가 나요. 당장 처리해 주세요!!!", None, None),
+    ("payment_failed", "결제가 또 실패했어요", Customer(recency=5, frequency=5, monetary=5),
+     "72시간 안에 같은 문의가 다시 왔어요 (이전 문의 m-3)"),
+    ("delivery_info", "배송비 얼마예요", None, None),
+])
+def test_reasons_are_korean_sentences(taxonomy, tag, text, customer, repeat_of):
+    decision = assign_priority(tag, taxonomy, text, customer, repeat_of)
+
+    assert decision.reasons
+    for reason in decision.reasons:
+        assert isinstance(reason, str) and reason.strip()
+        assert HANGUL.search(reason), reason
+
+
+# ---------------------------------------------------------------- customer_context
+
+def test_new_customer_gets_step_by_step_explanations():
+    context = customer_context(Customer(tenure_days=5), [], None)
+
+    assert context.segment == "new"
+    assert context.explanation_level == "step_by_step"
+    assert context.notes
+
+
+def test_long_time_customer_gets_concise_answers():
+    context = customer_context(Customer(tenure_days=800), [], None)
+
+    assert context.explanation_level == "concise"
+    assert any("2년" in n for n in context.notes)
+
+
+def test_customer_in_between_gets_the_standard_level():
+    context = customer_context(Customer(tenure_days=120), [], None)
+
+    assert context.explanation_level == "standard"
+    assert context.notes == []
+
+
+def test_old_app_version_gets_an_update_note():
+    context = customer_context(Customer(app_version="5.2.3"), [], "5.4.0")
+
+    assert any("5.4.0" in n and "5.2.3" in n for n in context.notes)
+
+
+@pytest.mark.parametrize("app", ["5.10.0", "5.4.0", "6.0"])
+def test_current_or_newer_app_gets_no_update_note(app):
+    context = customer_context(Customer(app_version=app), [], "5.4.0")
+
+    assert not any("5.4.0" in n for n in context.notes)  # 5.10 > 5.4: compared as numbers, not strings
+
+
+def test_same_version_written_shorter_gets_no_update_note():
+    context = customer_context(Customer(app_version="5.4"), [], "5.4.0")
+
+    assert context.notes == []
+
+
+def test_no_customer_gives_an_empty_context():
+    context = customer_context(None, [], "5.4.0")
+
+    assert context.segment is None
+    assert context.explanation_level == "standard"
+    assert context.notes == []
+
+
+def test_bot_path_is_copied_and_shown():
+    path = ["홈", "주문 조회", "상담원 연결"]
+
+    context = customer_context(Customer(tenure_days=120), path, None)
+    path.append("later")
+
+    assert context.bot_path == ["홈", "주문 조회", "상담원 연결"]
+    assert any("홈 → 주문 조회 → 상담원 연결" in n for n in context.notes)

