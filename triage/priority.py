@@ -55,7 +55,8 @@ INFO_OR_PRAISE = _cues(r"좋겠어요", r"(만들어|추가해|생기면|생겼�
                        r"감사\s*인사", r"친절(해서|하셔서|했어요)", r"최고(예요|에요|입니다)",
                        r"궁금해요", r"언제\s*다시",
                        r"feature\s+request", r"would\s+be\s+(nice|great)", r"\bthank(s| you)\b", r"\blove\b")
-ANGER_OR_URGENCY = _cues(r"당장", r"빨리\s*(좀|요|해|처리|주세요|보내|답|연락|확인|부탁)", r"급해|급합니다|급하게", r"화나|화가|열받", r"짜증", r"어이없|어이가\s*없",
+ANGER_OR_URGENCY = _cues(r"당장", r"빨리\s*(좀|요|해|처리|주세요|보내|답|연락|확인|부탁)",
+                         r"급해|급합니다|급하게", r"화나|화가|열받", r"짜증", r"어이없|어이가\s*없",
                          r"사기", r"장난\s*해|장난하", r"최악", r"실망", r"ㅡㅡ|-_-|;;", r"!{3,}",
                          r"소비자\s*(원|보호)|고소|신고",
                          r"\basap\b", r"immediately", r"urgent", r"furious|angry|unacceptable|ridiculous|scam",
