@@ -3,7 +3,9 @@ named as ``file:line: field: problem`` before anything runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -41,41 +43,37 @@ def read_messages(path: Path, max_chars: int) -> list[Message]:
     return messages
 
 
-def read_labels(path: Path) -> list[tuple[str, str | None]]:
-    """(text, expected_faq_id) pairs; ``expected_faq_id`` null means nothing in the KB answers it."""
+def _labeled_rows(path: Path, field: str, problem: Callable[[dict[str, Any]], str | None]) -> list[tuple[str, Any]]:
+    """(text, row[field]) per line; ``problem`` names what is wrong with a row's label, if anything."""
     problems: list[str] = []
-    rows: list[tuple[str, str | None]] = []
+    rows: list[tuple[str, Any]] = []
     for lineno, row in jsonl_rows(read_text(path)):
         where = f"{path}:{lineno}"
         if isinstance(row, SyntaxError):
             problems.append(f"{where}: {row.msg}")
         elif not isinstance(row, dict) or not str(row.get("text") or "").strip():
             problems.append(f"{where}: 'text' is missing or empty")
-        elif "expected_faq_id" not in row:
-            problems.append(f"{where}: 'expected_faq_id' is missing (use null for no answer)")
+        elif (wrong := problem(row)) is not None:
+            problems.append(f"{where}: {wrong}")
         else:
-            rows.append((str(row["text"]), row["expected_faq_id"]))
+            rows.append((str(row["text"]), row[field]))
     if problems:
         raise _fail(problems)
     return rows
+
+
+def read_labels(path: Path) -> list[tuple[str, str | None]]:
+    """(text, expected_faq_id) pairs; ``expected_faq_id`` null means nothing in the KB answers it."""
+    return _labeled_rows(path, "expected_faq_id", lambda row: None if "expected_faq_id" in row else
+                         "'expected_faq_id' is missing (use null for no answer)")
 
 
 def read_tag_labels(path: Path, known_tags: set[str]) -> list[tuple[str, str]]:
     """(text, expected_tag) pairs of a labeled JSONL file; every unknown tag is named with its line."""
-    problems: list[str] = []
-    rows: list[tuple[str, str]] = []
-    for lineno, row in jsonl_rows(read_text(path)):
-        where = f"{path}:{lineno}"
-        if isinstance(row, SyntaxError):
-            problems.append(f"{where}: {row.msg}")
-        elif not isinstance(row, dict) or not str(row.get("text") or "").strip():
-            problems.append(f"{where}: 'text' is missing or empty")
-        elif not isinstance(row.get("expected_tag"), str):
-            problems.append(f"{where}: 'expected_tag' is missing")
-        elif row["expected_tag"] not in known_tags:
-            problems.append(f"{where}: expected_tag '{row['expected_tag']}' is not in the taxonomy")
-        else:
-            rows.append((str(row["text"]), row["expected_tag"]))
-    if problems:
-        raise _fail(problems)
-    return rows
+    def problem(row: dict[str, Any]) -> str | None:
+        tag = row.get("expected_tag")
+        if not isinstance(tag, str):
+            return "'expected_tag' is missing"
+        return None if tag in known_tags else f"expected_tag '{tag}' is not in the taxonomy"
+
+    return _labeled_rows(path, "expected_tag", problem)

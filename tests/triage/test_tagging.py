@@ -345,3 +345,20 @@ def test_learning_an_unknown_tag_is_refused(tagger, embedder):
     with pytest.raises(TaxonomyError):
         tagger.learn(vector, NEEDS_REVIEW)  # not a tag the classifier predicts
     assert len(tagger.corrections) == 0
+
+
+def test_a_labeled_file_with_an_unknown_tag_names_file_and_line(tmp_path):
+    from triage.errors import InputError
+    from triage.inputs import read_tag_labels
+
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"text": "환불 언제 돼요?", "expected_tag": "refund_status"}\n'
+                    '{"text": "배송 언제 와요?", "expected_tag": "shipping"}\n'
+                    '{"text": "주문 취소"}\n', encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_tag_labels(path, {"refund_status", "delivery_info"})
+    assert f"{path}:2: expected_tag 'shipping' is not in the taxonomy" in str(caught.value)
+    assert f"{path}:3: 'expected_tag' is missing" in str(caught.value)
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"text": "환불 언제 돼요?", "expected_tag": "refund_status"}\n', encoding="utf-8")
+    assert read_tag_labels(good, {"refund_status"}) == [("환불 언제 돼요?", "refund_status")]
