@@ -35,7 +35,8 @@ MONEY_AT_RISK = _cues(
     r"(이중|중복)\s*(결제|청구|출금|승인)", r"두\s*번\s*(결제|청구|출금|승인|빠져|나갔)", r"결제가?\s*두\s*번",
     r"돈이?\s*(만\s*)?(빠져|나갔|사라|없어)", r"(빠져나갔|출금됐|출금되었)",
     r"(모르는|안\s*한|한\s*적\s*없는)\s*(결제|출금|주문)",
-    r"(결제|승인)(은|는)?\s*(됐|되었)는데\s*\S*\s*(주문|내역|목록)\S*\s*(없|안\s*(보|떠|나와))", r"주문\s*(한\s*)?(게|것이|적)?\s*없(는데|어요)",
+    r"(결제|승인)(은|는)?\s*(됐|되었)는데.{0,15}(주문|내역|목록).{0,8}(없|안\s*(보|떠|나와))",
+    r"주문\s*(한\s*)?(게|것이|적)?\s*없(는데|어요)",
     r"charged\s+twice", r"double[-\s]charged?", r"unauthori[sz]ed\s+(charge|payment|transaction|order)",
     r"money\s+(is\s+)?(gone|missing|taken)")
 ACCOUNT_TAKEN = _cues(
@@ -51,8 +52,9 @@ BLOCKED = _cues(
     r"(지났|늦어|지연|누락|빠져\s*있|파손|깨져|터져|벌레)",
     r"\bfail(ed|s|ing)?\b", r"\berror\b", r"declined", r"\bstuck\b", r"crash", r"(doesn'?t|does\s+not|not)\s+work",
     r"can'?t\s+log\s*in", r"(hasn'?t|never)\s+(arrived|come)", r"cracked|broken|damaged|missing")
-HOW_TO = _cues(r"어떻게", r"(되|될)(나요|까요)", r"방법", r"하려면", r"어디(서|에서|로)", r"(수|게)\s*있(나요|어요|을까요)",
-               r"가능(한가요|해요|할까요)", r"\bhow\s+(do|can|to)\b", r"\bcan\s+i\b", r"\bwhere\b")
+HOW_TO = _cues(r"어떻게", r"(되|될)(나요|까요)", r"방법", r"하려면", r"어디(서|에서|로)",
+               r"(수|게)\s*있(나요|어요|을까요)", r"가능(한가요|해요|할까요)", r"\bhow\s+(do|can|to)\b", r"\bcan\s+i\b",
+               r"\bwhere\b")
 INFO_OR_PRAISE = _cues(r"좋겠어요", r"(만들어|추가해|생기면|생겼으면|늘려)\s*(주|좋)", r"제안", r"건의", r"칭찬",
                        r"감사\s*인사", r"친절(해서|하셔서|했어요)", r"최고(예요|에요|입니다)",
                        r"궁금해요", r"언제\s*다시",

@@ -94,6 +94,24 @@ def test_anger_alone_never_makes_p1(taxonomy):
     assert any("당장" in r for r in decision.reasons)  # the cue is still shown to the agent
 
 
+def test_loyalty_adds_no_level_but_lets_urgency_reach_p1(taxonomy):
+    loyal = Customer(segment="loyal")
+    calm = assign_priority("payment_failed", taxonomy, "결제 버튼 누르면 오류가 나요", loyal)
+    angry = assign_priority("payment_failed", taxonomy, "결제 버튼 누르면 오류가 나요. 당장 해결해 주세요", loyal)
+    assert calm.priority == "P2" and any("loyal" in r for r in calm.reasons)
+    assert angry.priority == "P1"
+
+
+@pytest.mark.parametrize(("text", "level"), [
+    ("카드사 앱 보니까 승인은 됐는데 하루마켓 주문 목록엔 없어요", "P1"),
+    ("결제는 됐는데 주문내역이 안 보여요", "P1"),
+    ("어제 하루패스 결제됐는데 그 사이에 무료배송으로 주문했거든요. 이것도 환불 되나요?", "P3"),
+    ("한동안 앱 안 쓸 건데 계정을 잠깐 멈춰 둘 수 있어요?", "P3"),
+])
+def test_paid_but_no_order_is_p1_and_a_paid_refund_question_is_not(text, level):
+    assert situation(text)[0] == level
+
+
 def test_anger_raises_a_p3_question_to_p2(taxonomy):
     decision = assign_priority("payment_info", taxonomy, "현금영수증 어떻게 신청해요? 당장 알려주세요!!!", None)
 
