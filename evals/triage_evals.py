@@ -125,7 +125,11 @@ def labeled(pipeline: Pipeline, rows: list[tuple[Message, dict[str, Any]]], log:
     tagged = [(r, res) for (_, r), res in zip(rows, results, strict=True) if r.get("expected_tag") and res.tag]
     if tagged:
         truth, predicted = [r["expected_tag"] for r, _ in tagged], [res.tag for _, res in tagged]
-        report["tag"] = {**_accuracy_f1(truth, predicted), "n": len(tagged)}
+        given = [(t, p) for t, p in zip(truth, predicted, strict=True) if p != NEEDS_REVIEW]
+        report["tag"] = {**_accuracy_f1(truth, predicted), "n": len(tagged),
+                         "needs_review_share": round(1 - len(given) / len(tagged), 4),
+                         "accuracy_when_not_reviewed": round(float(np.mean([t == p for t, p in given])), 4)
+                         if given else None}
         report["tag_confusion"] = {f"{t} → {p}": c for (t, p), c in Counter(
             (t, p) for t, p in zip(truth, predicted, strict=True) if t != p).most_common()}
     ranked = [(r, res) for (_, r), res in zip(rows, results, strict=True)
@@ -196,7 +200,9 @@ def labeled_markdown(r: dict[str, Any]) -> str:
                   f"| {a['top1_accuracy']} | {a['auto_answer_precision']} | {a['coverage']} | "
                   f"{a['handoff_precision']} | {a['handoff_recall']} |", ""]
     if t := r.get("tag"):
-        lines += [f"**Tag**: accuracy {t['accuracy']}, macro-F1 {t['macro_f1']} (n={t['n']}).", ""]
+        lines += [f"**Tag**: accuracy {t['accuracy']}, macro-F1 {t['macro_f1']} (n={t['n']}); "
+                  f"{t['needs_review_share']:.1%} sent to needs_review, accuracy of the other tags "
+                  f"{t['accuracy_when_not_reviewed']}.", ""]
     if p := r.get("priority"):
         lines += [f"**Priority**: exact {p['exact']}, within one level {p['within_one']} (n={p['n']}).", ""]
     lines += [f"Latency per message (whole pipeline): p50 {r['latency_ms']['p50']} ms, "

@@ -128,6 +128,11 @@ def ask(
         out.print(result.answer, highlight=False, markup=False)
     for c in result.citations:
         out.print(f"  [{c.score:.3f}] {c.id}: {c.title}", highlight=False, markup=False)
+    if result.tag:
+        out.print(f"tag {result.tag} ({result.tag_confidence:.2f}), priority {result.priority}"
+                  + (f", flags {', '.join(result.flags)}" if result.flags else ""), highlight=False, markup=False)
+        for reason in result.reasons:
+            out.print(f"  - {reason}", highlight=False, markup=False)
 
 
 @app.command()
