@@ -11,6 +11,8 @@ import time
 import httpx
 import pytest
 
+from knowledge.samples import DEMO_DIR
+
 pytestmark = pytest.mark.integration
 
 
@@ -23,7 +25,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(small_kb, tmp_path_factory):
     port = free_port()
-    env = {**os.environ, "TRIAGE_KB_DIR": str(small_kb), "TRIAGE_VAR_DIR": str(tmp_path_factory.mktemp("var"))}
+    env = {**os.environ, "TRIAGE_KB_DIR": str(small_kb), "TRIAGE_VAR_DIR": str(tmp_path_factory.mktemp("var")),
+           "TRIAGE_TAXONOMY": str(DEMO_DIR / "taxonomy.yaml")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "triage.api.app:app_from_environment",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
@@ -61,3 +64,17 @@ def test_errors_are_json_over_real_http(server):
     response = httpx.post(f"{server}/v1/bot/answer", json={"text": ""}, timeout=30)
     assert response.status_code == 422 and response.json()["error"]["message"].startswith("text:")
     assert httpx.get(f"{server}/openapi.json", timeout=30).json()["info"]["title"] == "CX triage"
+
+
+def test_triage_and_a_correction_over_real_http(server):
+    message = {"id": "h1", "text": "카드 결제가 계속 실패해요", "customer": {"id": "c1", "segment": "VIP"}}
+    body = httpx.post(f"{server}/v1/triage", json=message, timeout=30).json()
+    assert body["tag"] == "payment_failed" and body["priority"] == "P1"  # P2 issue, VIP customer
+    assert body["language"] == "ko" and body["context"]["segment"] == "VIP"
+    fix = httpx.post(f"{server}/v1/triage/corrections", json={"text": message["text"], "tag": "refund_status"},
+                     timeout=30)
+    assert fix.status_code == 201
+    again = httpx.post(f"{server}/v1/triage", json={"text": message["text"]}, timeout=30).json()
+    assert again["tag"] == "refund_status"
+    bad = httpx.post(f"{server}/v1/triage", json={"text": "환불", "customer": {"monetary": 7}}, timeout=30)
+    assert bad.status_code == 422 and "customer.monetary" in bad.json()["error"]["message"]
