@@ -11,7 +11,7 @@ from pathlib import Path
 from knowledge.search import SearchResult
 from triage.answering import Decision
 from triage.corrections import append_correction
-from triage.errors import InputError, TaxonomyError
+from triage.errors import InputError
 from triage.guard import InjectionCheck, check_injection
 from triage.history import Contact, ContactHistory, as_utc
 from triage.kb import KnowledgeBase
@@ -87,15 +87,13 @@ class Pipeline:
         return out
 
     def learn_tag(self, text: str, tag: str, corrections_file: Path, message_id: str | None = None) -> None:
-        """An agent's tag correction: stored durably first, then learned at once (the next prediction for
-        this or a near-identical message follows it)."""
+        """An agent's tag correction: learned at once (the next prediction for this or a near-identical
+        message follows it), then stored durably before the call returns, for every later start."""
         tagger = self.kb.tagger
         if tagger is None:
             raise InputError("this service has no taxonomy, so there is no tag to correct (set TRIAGE_TAXONOMY)")
-        if tag not in tagger.column:
-            raise TaxonomyError([f"'{tag}' cannot be learned: choose one of {', '.join(tagger.classes)}"])
+        tagger.learn(self.kb.embedder.encode_queries([text])[0], tag)  # refuses an unknown tag
         append_correction(corrections_file, text, tag, message_id)
-        tagger.learn(self.kb.embedder.encode_queries([text])[0], tag)
 
     def _triage(self, message: Message, guard: InjectionCheck, search: SearchResult, out: TriageResult) -> None:
         """Tag, repeat contact, priority and context; instructing sentences take no part in them."""

@@ -6,10 +6,9 @@ Taxonomy file (DESIGN.md §4): a YAML list of tags ``{id, name, parent, descript
 names as its parent); a flat taxonomy is all leaves.
 
 The classifier learns from every labeled text it is given: the taxonomy's descriptions and examples, the
-KB's FAQ phrasings (by their ``tags``), an optional labeled file, and agents' corrections. A logistic
-regression over message vectors carries the general picture; a nearest-neighbour memory of the labeled
-texts sharpens it near known messages. A correction joins that memory at once, so the next prediction for
-the same or a near-identical message follows it with no retraining step.
+KB's FAQ phrasings (by their ``tags``), an optional labeled file, and agents' stored corrections (see
+``Tagger`` for how). A correction that arrives while the service runs applies at once to messages nearly
+identical to the corrected one (no retraining step), and joins the training data at the next start.
 """
 
 from __future__ import annotations
@@ -249,7 +248,7 @@ class Tagger:
     def learn(self, vector: NDArray[np.float32], tag: str) -> None:
         """An agent's correction: the next prediction for this or a near-identical message follows it."""
         if tag not in self.column:
-            raise TaxonomyError([f"'{tag}' is not a tag this classifier knows (known: {', '.join(self.classes)})"])
+            raise TaxonomyError([f"'{tag}' cannot be learned: choose one of {', '.join(self.classes)}"])
         self.corrections = np.vstack([self.corrections, vector.reshape(1, -1).astype(np.float32)])
         self.correction_tags = np.append(self.correction_tags, self.column[tag])
 
