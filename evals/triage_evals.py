@@ -54,7 +54,7 @@ def bitext(settings: Settings, log: Log) -> dict[str, Any]:
     test_vectors = embedder.encode_queries([r["utterance"] for r in test])
     embedder.save()
     started = time.perf_counter()
-    tagger = Tagger(taxonomy, [TagExample(r["utterance"], r["intent"], "labeled") for r in train], train_vectors)
+    tagger = Tagger(taxonomy, [TagExample(r["utterance"], r["intent"]) for r in train], train_vectors)
     train_seconds = time.perf_counter() - started
     predicted, decided = [], []
     for row, vector in zip(test, test_vectors, strict=True):

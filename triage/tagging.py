@@ -161,7 +161,6 @@ def _cycles(tags: list[Tag], lines: dict[str, list[int]], path: Path) -> list[st
 class TagExample:
     text: str
     tag: str
-    source: Literal["taxonomy", "faq", "labeled", "correction"]
 
 
 def taxonomy_examples(taxonomy: Taxonomy) -> list[TagExample]:
@@ -170,8 +169,8 @@ def taxonomy_examples(taxonomy: Taxonomy) -> list[TagExample]:
     for tag_id in taxonomy.leaves:
         tag = taxonomy.tags[tag_id]
         if tag.description:
-            examples.append(TagExample(f"{tag.name}: {tag.description}", tag_id, "taxonomy"))
-        examples += [TagExample(text, tag_id, "taxonomy") for text in tag.examples]
+            examples.append(TagExample(f"{tag.name}: {tag.description}", tag_id))
+        examples += [TagExample(text, tag_id) for text in tag.examples]
     return examples
 
 
@@ -183,7 +182,7 @@ def faq_examples(taxonomy: Taxonomy, snapshot: Snapshot) -> tuple[list[TagExampl
         entry = snapshot.entries.get(chunk.entry_id) if chunk.kind == "faq" else None
         tag = next((t for t in entry.tags if t in leaves), None) if entry else None
         if tag is not None:
-            examples.append(TagExample(chunk.text, tag, "faq"))
+            examples.append(TagExample(chunk.text, tag))
             rows.append(row)
     return examples, snapshot.vectors[rows] if rows else np.zeros((0, snapshot.vectors.shape[1]), np.float32)
 
@@ -316,15 +315,19 @@ def taxonomy_from_faq(snapshot: Snapshot) -> Taxonomy | None:
 def train_tagger(taxonomy: Taxonomy, embedder: Embedder, snapshot: Snapshot | None = None,
                  labeled: Sequence[tuple[str, str]] = (),
                  corrections: Sequence[tuple[str, str]] = ()) -> Tagger:
-    """A tagger from the taxonomy, the KB's FAQ phrasings, a labeled file and stored corrections."""
-    texts = taxonomy_examples(taxonomy)
-    texts += [TagExample(text, tag, "labeled") for text, tag in labeled]
-    texts += [TagExample(text, tag, "correction") for text, tag in corrections]
+    """A tagger from the taxonomy, the KB's FAQ phrasings, a labeled file and stored corrections; the
+    corrections are training rows and, as when they arrived, overrides for near-identical messages."""
+    texts = taxonomy_examples(taxonomy) + [TagExample(text, tag) for text, tag in [*labeled, *corrections]]
     vectors = embedder.encode_queries([e.text for e in texts]) if texts else None
+    first_correction = len(texts) - len(corrections)
     if snapshot is not None:
         faq, faq_vectors = faq_examples(taxonomy, snapshot)
         texts += faq
         vectors = faq_vectors if vectors is None else np.vstack([vectors, faq_vectors])
     if vectors is None:
         raise TaxonomyError([f"{taxonomy.origin}: no examples to learn the tags from"])
-    return Tagger(taxonomy, texts, vectors)
+    tagger = Tagger(taxonomy, texts, vectors)
+    for row, (_, tag) in enumerate(corrections, first_correction):
+        if tag in tagger.column:
+            tagger.learn(vectors[row], tag)
+    return tagger

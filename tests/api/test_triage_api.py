@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from knowledge.samples import DEMO_DIR
 from triage.api.app import create_app
 from triage.kb import KnowledgeBase
+from triage.models import Message
+from triage.pipeline import Pipeline
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +92,8 @@ def test_a_correction_changes_the_next_prediction_and_is_stored(service):
     assert client.post("/v1/triage", json={"text": text}).json()["tag"] == target
     stored = [json.loads(line) for line in settings.corrections_file.read_text(encoding="utf-8").splitlines()]
     assert stored[-1]["tag"] == target and stored[-1]["message_id"] == "x1"
+    restarted = Pipeline(KnowledgeBase.open(settings))  # a new process learns the stored corrections
+    assert restarted.run(Message(text=text)).tag == target
 
 
 def test_a_correction_to_an_unknown_tag_is_refused(service):
