@@ -194,7 +194,8 @@ def calibrate(
 @app.command("eval")
 def run_eval(
     suites: Annotated[list[str], typer.Argument(help="clinc150, parakqc, demo (answering); bitext (tagging); "
-                                                     "labeled (the whole pipeline on --in)")],
+                                                     "labeled (the whole pipeline on --in); tagcv (5-fold "
+                                                     "cross-validation of tag and priority on --in)")],
     results_dir: Annotated[Path, typer.Option(help="Where SUITE.json and SUITE.md go.")] = Path("evals/results"),
     in_file: Annotated[Path | None, typer.Option("--in", help="labeled: messages with expected_faq_id, "
                                                               "expected_tag, expected_priority.")] = None,
@@ -205,15 +206,23 @@ def run_eval(
 ) -> None:
     """Run evaluation suites and write evals/results/SUITE.{json,md}."""
     from evals.runner import SUITES, run_suite, write_report
-    from evals.triage_evals import bitext, bitext_markdown, labeled, labeled_markdown, read_labeled_messages
+    from evals.triage_evals import (
+        bitext,
+        bitext_markdown,
+        labeled,
+        labeled_markdown,
+        read_labeled_messages,
+        tag_cross_validation,
+        tag_cv_markdown,
+    )
     from triage.pipeline import Pipeline
 
     settings = get_settings()
-    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled"}]
+    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled", "tagcv"}]
     if unknown:
-        raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled")
-    if "labeled" in suites and in_file is None:
-        raise fail("the labeled suite needs --in FILE (JSONL messages with expected_* labels)")
+        raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled, tagcv")
+    if {"labeled", "tagcv"} & set(suites) and in_file is None:
+        raise fail("the labeled and tagcv suites need --in FILE (JSONL messages with expected_* labels)")
     with clean_errors():
         for suite in suites:
             if suite == "bitext":
@@ -230,6 +239,15 @@ def run_eval(
                           **labeled(Pipeline(knowledge, settings.repeat_window), rows, err.print)}
                 text = labeled_markdown(report)
                 write_report(results_dir, name or f"labeled-{in_file.stem}", report, text)
+            elif suite == "tagcv" and in_file is not None:
+                knowledge = open_kb(settings, kb, taxonomy, tag_labels)
+                cache = settings.var_dir / "eval" / "tagcv" / "query-cache"
+                report = tag_cross_validation(knowledge, read_labeled_messages(in_file, settings.max_message_chars),
+                                              cache)
+                report = {"input": str(in_file), "taxonomy": knowledge.tagger.taxonomy.origin if knowledge.tagger
+                          else None, "embedder": knowledge.embedder.name, **report}
+                text = tag_cv_markdown(report)
+                write_report(results_dir, f"tagcv-{in_file.stem}", report, text)
             else:
                 text = run_suite(suite, settings, results_dir, log=err.print)
             out.print(text, highlight=False, markup=False)
