@@ -13,9 +13,9 @@ import numpy as np
 
 from evals.runner import Log
 from knowledge.embedding_cache import CachedEmbedder
-from knowledge.sources import jsonl_rows, read_text
 from triage.config import Settings
 from triage.guard import check_injection
+from triage.inputs import read_message_rows
 from triage.kb import KnowledgeBase, embedder_for
 from triage.models import Message
 from triage.pipeline import Pipeline, chronological
@@ -104,24 +104,7 @@ def bitext_markdown(r: dict[str, Any]) -> str:
 
 def read_labeled_messages(path: Path, max_chars: int) -> list[tuple[Message, dict[str, Any]]]:
     """Messages with their labels (expected_faq_id, expected_tag, expected_priority; each optional)."""
-    rows, problems = [], []
-    for lineno, row in jsonl_rows(read_text(path)):
-        if isinstance(row, SyntaxError) or not isinstance(row, dict):
-            problems.append(f"{path}:{lineno}: not a JSON object")
-            continue
-        try:
-            message = Message.model_validate(row)
-        except ValueError as exc:
-            problems.append(f"{path}:{lineno}: {exc}".splitlines()[0])
-            continue
-        if len(message.text) > max_chars:
-            problems.append(f"{path}:{lineno}: text over {max_chars} characters")
-        rows.append((message, row))
-    if problems:
-        from triage.errors import InputError
-
-        raise InputError(f"{len(problems)} bad line(s):\n  " + "\n  ".join(problems))
-    return rows
+    return read_message_rows(path, max_chars, require_id=False)
 
 
 def labeled(pipeline: Pipeline, rows: list[tuple[Message, dict[str, Any]]], log: Log) -> dict[str, Any]:

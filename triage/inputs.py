@@ -18,10 +18,11 @@ def _fail(problems: list[str]) -> InputError:
     return InputError(f"{len(problems)} bad line(s):\n  " + "\n  ".join(problems))
 
 
-def read_messages(path: Path, max_chars: int) -> list[Message]:
-    """Every message of a JSONL file (``id`` and ``text`` required, text at most ``max_chars`` long)."""
+def read_message_rows(path: Path, max_chars: int, require_id: bool = True) -> list[tuple[Message, dict[str, Any]]]:
+    """Every message of a JSONL file with its raw row (which may carry labels); ``text`` required and at
+    most ``max_chars`` long, ``id`` required when ``require_id``."""
     problems: list[str] = []
-    messages: list[Message] = []
+    rows: list[tuple[Message, dict[str, Any]]] = []
     for lineno, row in jsonl_rows(read_text(path)):
         where = f"{path}:{lineno}"
         if isinstance(row, SyntaxError):
@@ -33,14 +34,19 @@ def read_messages(path: Path, max_chars: int) -> list[Message]:
             fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
             problems.append(f"{where}: {fields}")
             continue
-        if message.id is None:
+        if require_id and message.id is None:
             problems.append(f"{where}: id: required in a batch file")
         if len(message.text) > max_chars:
             problems.append(f"{where}: text: {len(message.text)} characters; the limit is {max_chars}")
-        messages.append(message)
+        rows.append((message, row))
     if problems:
         raise _fail(problems)
-    return messages
+    return rows
+
+
+def read_messages(path: Path, max_chars: int) -> list[Message]:
+    """Every message of a batch file (``id`` and ``text`` required, text at most ``max_chars`` long)."""
+    return [message for message, _ in read_message_rows(path, max_chars)]
 
 
 def _labeled_rows(path: Path, field: str, problem: Callable[[dict[str, Any]], str | None]) -> list[tuple[str, Any]]:
