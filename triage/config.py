@@ -53,6 +53,25 @@ class Settings(BaseSettings):
     port: int = 8000
     openai_base_url: str | None = None
     openai_api_key: str | None = None
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint for LLM drafting (OpenAI, vLLM, Ollama, llama.cpp), e.g. "
+                    "'http://127.0.0.1:8080/v1'. Unset: no LLM, the template path.",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the LLM endpoint.")
+    llm_api_key: str | None = Field(
+        default=None, description="API key of the LLM endpoint. Unset: a dummy key (local servers need none).")
+    llm_timeout: float = Field(default=20.0, gt=0, description="Seconds per LLM request.")
+    llm_budget: float = Field(
+        default=45.0, gt=0, description="Seconds for one LLM call, retries and backoff included.")
+    llm_max_retries: int = Field(default=2, ge=0, description="Retries of an LLM request on 429, 5xx and timeouts.")
+    llm_breaker_failures: int = Field(
+        default=3, ge=1, description="Consecutive failed LLM calls that open the circuit (no requests while open).")
+    llm_breaker_cooldown: float = Field(
+        default=60.0, gt=0, description="Seconds the circuit stays open before one trial call is let through.")
+    llm_rephrase_answers: bool = Field(
+        default=False, description="Let the LLM rephrase the support bot's KB answers to fit the question; a "
+                                   "rephrasing that adds numbers, dates, promises or links is dropped for the KB text.")
 
     @property
     def demo_kb_dir(self) -> Path:

@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from knowledge.sources import jsonl_rows, read_text
+from triage.privacy import redact_text
 
 _lock = threading.Lock()
 
 
 def append_correction(path: Path, text: str, tag: str, message_id: str | None = None) -> None:
+    """Store a correction; personal data in the text is replaced by placeholders first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"text": text, "tag": tag, "message_id": message_id,
+    line = json.dumps({"text": redact_text(text), "tag": tag, "message_id": message_id,
                        "at": datetime.now(UTC).isoformat()}, ensure_ascii=False)
     with _lock, path.open("a", encoding="utf-8") as f:
         f.write(line + "\n")

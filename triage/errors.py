@@ -4,7 +4,10 @@
     ├── InputError              a message or file the caller must fix (HTTP 422, CLI exit 2)
     │   ├── MessageTooLongError text over ``max_message_chars`` (HTTP 413)
     │   └── TaxonomyError       a taxonomy file or tag that cannot be used (every problem as file:line)
-    └── NotReadyError           no knowledge base loaded yet (HTTP 503)
+    ├── NotReadyError           no knowledge base loaded yet (HTTP 503)
+    └── LLMError                the LLM gave no usable answer; callers fall back to the template path
+        ├── LLMUnavailableError endpoint down, timeout, HTTP error after retries, budget spent, circuit open
+        └── LLMOutputError      the answer is not valid JSON or fails the schema (raw text on ``.raw``, never logged)
 
 Knowledge-base errors come from ``knowledge.errors`` (``KnowledgeBaseError`` → ``SourceError``,
 ``IndexNotFoundError``, ``EmbedderMismatchError``); the API maps them in one handler (``triage.api.app``).
@@ -35,3 +38,19 @@ class TaxonomyError(InputError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} problem(s) in the taxonomy:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class LLMError(TriageError):
+    """The LLM gave no usable answer (see ``triage.llm``)."""
+
+
+class LLMUnavailableError(LLMError):
+    pass
+
+
+class LLMOutputError(LLMError):
+    """The answer could not be used; ``raw`` keeps its text for debugging and must never be logged."""
+
+    def __init__(self, message: str, raw: str) -> None:
+        self.raw = raw
+        super().__init__(message)

@@ -70,6 +70,36 @@ class CustomerContext(BaseModel):
     explanation_level: Literal["step_by_step", "standard", "concise"] = "standard"
     notes: list[str] = Field(default_factory=list)
     bot_path: list[str] = Field(default_factory=list)
+    update_app_to: str | None = Field(default=None, description="latest app version, when the customer's is older")
+
+
+class RealNeed(BaseModel):
+    """The goal behind the literal question and how to check it (also the LLM's output schema)."""
+
+    real_need: str = Field(min_length=1, max_length=300, description="one sentence: the goal behind the question")
+    confirm: str = Field(min_length=1, max_length=300, description="how to check that we understood")
+    clarifying_question: str | None = Field(default=None, max_length=300, description="'혹시 …' when unclear")
+    alternative: str | None = Field(default=None, max_length=500, description="a better or easier way, from the KB")
+    missing_info: list[str] = Field(default_factory=list, max_length=5, description="what to ask the customer for")
+
+
+class DraftInfo(BaseModel):
+    """How the draft was made: which path, from which template, at what cost."""
+
+    source: Literal["llm", "template"]
+    kind: str = Field(description="answered, handoff, account_specific, complaint, bug_report, feature_request "
+                                  "or praise")
+    structure: dict[str, bool] = Field(default_factory=dict,
+                                       description="empathy, confirm, answer, closing: present in the draft")
+    cited_ids: list[str] = Field(default_factory=list, description="KB entries the draft's answer relies on")
+    prompt: str | None = None
+    prompt_hash: str | None = Field(default=None, description="hash of the prompt or reply template used")
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float | None = None
+    regenerated: bool = False
+    fallback_reason: str | None = Field(default=None, description="why the LLM draft was not used")
 
 
 class TriageResult(BaseModel):
@@ -82,6 +112,8 @@ class TriageResult(BaseModel):
     candidate_faq_id: str | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     answer: str | None = None
+    answer_source: Literal["kb", "llm_rephrased"] | None = Field(
+        default=None, description="the KB entry's text, or the LLM's rephrasing of it (checked to add no facts)")
     citations: list[Citation] = Field(default_factory=list)
     tag: str | None = None
     tag_confidence: float | None = None
@@ -90,7 +122,9 @@ class TriageResult(BaseModel):
     priority: Literal["P1", "P2", "P3", "P4"] | None = None
     reasons: list[str] = Field(default_factory=list)
     real_need: str | None = None
-    draft: str | None = None
+    need: RealNeed | None = Field(default=None, description="real need, what to confirm or ask, the alternative")
+    draft: str | None = Field(default=None, description="reply draft for an agent to review")
+    drafting: DraftInfo | None = None
     lint: list[str] = Field(default_factory=list)
     language: Literal["ko", "en", "other"] | None = None
     context: CustomerContext | None = None

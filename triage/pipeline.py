@@ -10,12 +10,15 @@ from pathlib import Path
 
 from knowledge.search import SearchResult
 from triage.answering import Decision
+from triage.config import Settings
 from triage.corrections import append_correction
+from triage.drafting import Drafter
 from triage.errors import InputError
 from triage.guard import InjectionCheck, check_injection
 from triage.history import Contact, ContactHistory, as_utc
 from triage.kb import KnowledgeBase
 from triage.language import detect_language
+from triage.llm import LLMClient
 from triage.models import Citation, Message, TagCandidate, TriageResult
 from triage.priority import assign_priority, customer_context, situation
 from triage.tagging import NEEDS_REVIEW, TagDecision
@@ -44,11 +47,21 @@ class Pipeline:
     """Answer, tag, prioritize and describe one message. Holds the repeat-contact history, so one
     pipeline should see all the messages of a service (or of a batch file)."""
 
-    def __init__(self, kb: KnowledgeBase, repeat_window: timedelta = timedelta(hours=72)) -> None:
+    def __init__(self, kb: KnowledgeBase, repeat_window: timedelta = timedelta(hours=72),
+                 llm: LLMClient | None = None, rephrase_answers: bool = False) -> None:
         self.kb = kb
+        self.rephrase_answers = rephrase_answers
         self.history = ContactHistory(repeat_window)
+        names = {t.id: t.name for t in kb.tagger.taxonomy.tags.values()} if kb.tagger else {}
+        self.drafter = Drafter(kb.snapshot, llm, names)
 
-    def run(self, message: Message, section: str | None = None) -> TriageResult:
+    @classmethod
+    def for_settings(cls, kb: KnowledgeBase, settings: Settings) -> Pipeline:
+        """The service's pipeline: its repeat window, and the LLM endpoint when one is configured."""
+        return cls(kb, settings.repeat_window, LLMClient.from_settings(settings), settings.llm_rephrase_answers)
+
+    def run(self, message: Message, section: str | None = None, draft: bool = True) -> TriageResult:
+        """All stages; ``draft=False`` (the support bot) skips the real need and the reply draft."""
         started = time.perf_counter()
         guard = check_injection(message.text)
         result = self.kb.searcher.search(message.text, k=8, section=section or message.page)
@@ -70,11 +83,17 @@ class Pipeline:
             candidate_faq_id=decision.hit.entry_id if decision.hit else None,
             confidence=round(decision.confidence, 4),
             answer=decision.hit.text if answered and decision.hit else None,
+            answer_source="kb" if answered else None,
             citations=citations(result, decision),
             language=detect_language(message.text),
             flags=["prompt_injection"] if guard.flagged else [],
             warnings=warnings,
         )
+        if answered and out.answer and self.rephrase_answers:
+            t = time.perf_counter()
+            rephrased = self.drafter.rephrase_answer(message.text, out.answer, out.language or "en")
+            out.answer, out.answer_source = rephrased or out.answer, "llm_rephrased" if rephrased else "kb"
+            timings["rephrase"] = (time.perf_counter() - t) * 1000
         if self.kb.tagger is not None:
             t = time.perf_counter()
             self._triage(message, guard, result, out)
@@ -82,6 +101,13 @@ class Pipeline:
         else:
             out.warnings.append("no taxonomy: set TRIAGE_TAXONOMY (or give the FAQ entries tags) to get a tag "
                                 "and a priority")
+        if draft:
+            t = time.perf_counter()
+            drafted = self.drafter.draft(guard.content if guard.content.strip() else message.text, out, result,
+                                         message.customer)
+            out.need, out.real_need, out.draft = drafted.need, drafted.need.real_need, drafted.draft
+            out.lint, out.drafting = drafted.lint, drafted.info
+            timings["draft"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         out.timings_ms = {k: round(v, 2) for k, v in timings.items()}
         return out

@@ -109,18 +109,29 @@ def customer_segment(customer: Customer | None) -> str | None:
     return "promising"
 
 
+# (name, pattern, level, reason), most urgent first; the name selects the reply draft's empathy
+SITUATIONS: tuple[tuple[str, re.Pattern[str], Priority, str], ...] = (
+    ("money_at_risk", MONEY_AT_RISK, "P1", "돈이 빠져나갔거나 위험한 상황이에요"),
+    ("account_taken", ACCOUNT_TAKEN, "P1", "계정 도용이나 개인정보 노출이 의심돼요"),
+    ("card_lost", CARD_LOST, "P1", "카드 분실·도난 상황이에요"),
+    ("outage", OUTAGE, "P1", "여러 고객에게 영향을 주는 장애일 수 있어요"),
+    ("blocked", BLOCKED, "P2", "결제·배송·이용이 막혀 있거나 오류가 나요"),
+    ("how_to", HOW_TO, "P3", "이용 방법을 묻는 질문이에요"),
+    ("info_or_praise", INFO_OR_PRAISE, "P4", "정보 문의, 제안이나 칭찬이에요"),
+)
+
+
+def situation_name(text: str) -> str | None:
+    """The name of the first (most urgent) situation the message describes, or None."""
+    return next((name for name, pattern, _, _ in SITUATIONS if pattern.search(text)), None)
+
+
 def situation(text: str) -> tuple[Priority | None, str | None]:
     """The level the message's situation calls for, and the reason, or (None, None) when it says nothing."""
-    for pattern, level, why in ((MONEY_AT_RISK, "P1", "돈이 빠져나갔거나 위험한 상황이에요"),
-                                (ACCOUNT_TAKEN, "P1", "계정 도용이나 개인정보 노출이 의심돼요"),
-                                (CARD_LOST, "P1", "카드 분실·도난 상황이에요"),
-                                (OUTAGE, "P1", "여러 고객에게 영향을 주는 장애일 수 있어요"),
-                                (BLOCKED, "P2", "결제·배송·이용이 막혀 있거나 오류가 나요"),
-                                (HOW_TO, "P3", "이용 방법을 묻는 질문이에요"),
-                                (INFO_OR_PRAISE, "P4", "정보 문의, 제안이나 칭찬이에요")):
+    for _, pattern, level, why in SITUATIONS:
         match = pattern.search(text)
         if match:
-            return level, why + _quote(match)  # type: ignore[return-value]
+            return level, why + _quote(match)
     return None, None
 
 
@@ -195,6 +206,7 @@ def customer_context(customer: Customer | None, bot_path: list[str],
     have, latest = _version(app or ""), _version(latest_app_version or "")
     if have and latest and have < latest:
         context.notes.append(f"앱 버전 {app}: 최신 {latest_app_version}보다 낮아요. 업데이트를 먼저 권해 주세요")
+        context.update_app_to = latest_app_version
     if bot_path:
         context.notes.append("지원 봇에서 거쳐 온 경로: " + " → ".join(bot_path))
     return context

@@ -49,7 +49,7 @@ def test_ask_json_is_the_result_format():
     assert set(data["timings_ms"]) >= {"embed", "search", "answer", "triage", "total"}
     assert data["tag"] == "login_problem" and data["priority"] in ("P1", "P2", "P3", "P4") and data["reasons"]
     assert data["language"] == "ko"
-    assert data["draft"] is None  # later stages are null until they exist
+    assert data["draft"] and data["drafting"]["source"] == "template" and data["real_need"]
 
 
 def test_ask_rejects_blank_text():

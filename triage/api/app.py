@@ -35,7 +35,7 @@ class ServiceState:
 
     def load(self) -> None:
         try:
-            self.pipeline = Pipeline(KnowledgeBase.open(self.settings), self.settings.repeat_window)
+            self.pipeline = Pipeline.for_settings(KnowledgeBase.open(self.settings), self.settings)
             log.info("event=kb_loaded path=%s", self.pipeline.kb.snapshot.path)
         except (KnowledgeBaseError, OSError) as exc:
             self.load_error = str(exc)
@@ -73,7 +73,7 @@ STATUS = [  # most specific first
 def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None) -> FastAPI:
     state = ServiceState(settings)
     if kb_loaded is not None:
-        state.pipeline = Pipeline(kb_loaded, settings.repeat_window)
+        state.pipeline = Pipeline.for_settings(kb_loaded, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -125,11 +125,12 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None) -> Fa
         check_length(request.text)
         pipeline = svc.ready_pipeline()
         with svc.lock:
-            return pipeline.run(Message(id=request.id, text=request.text), section=request.section)
+            return pipeline.run(Message(id=request.id, text=request.text), section=request.section, draft=False)
 
     @app.post("/v1/triage", tags=["triage"], response_model=TriageResult)
     def triage(message: Message, svc: Service) -> TriageResult:
-        """The full pipeline for one message (stages not built yet leave their fields null)."""
+        """The full pipeline for one message: answer or hand-off, tag, priority, real need and a reply draft
+        for an agent to review (with lint findings)."""
         check_length(message.text)
         pipeline = svc.ready_pipeline()
         with svc.lock:

@@ -1,0 +1,172 @@
+"""Real need and reply drafts on a real small KB: the template path, and the LLM path over the real openai
+client with a fake transport (parsing, lint-driven regeneration, fallbacks, personal data kept out)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from knowledge.samples import DEMO_DIR
+from triage.drafting import added_facts
+from triage.kb import KnowledgeBase
+from triage.llm import LLMClient
+from triage.models import Customer, Message
+from triage.pipeline import Pipeline
+
+NEW = Customer(id="c-new", tenure_days=3)
+VETERAN = Customer(id="c-old", tenure_days=900)
+
+
+@pytest.fixture(scope="module")
+def kb(embedder, tmp_path_factory):
+    """A snapshot of its own: other modules calibrate the shared small KB, which moves its decisions."""
+    from knowledge.index import build_snapshot
+    from tests.conftest import FIXTURES
+    from triage.config import Settings
+
+    path = tmp_path_factory.mktemp("drafting-kb") / "index"
+    build_snapshot(path, embedder, [FIXTURES / "faq_small.yaml"], FIXTURES / "manuals")
+    settings = Settings(kb_dir=path, var_dir=tmp_path_factory.mktemp("var"), taxonomy=DEMO_DIR / "taxonomy.yaml",
+                        latest_app_version="5.4.0")
+    return KnowledgeBase.open(settings)
+
+
+def run(kb, text, customer=None, llm=None, **fields):
+    return Pipeline(kb, llm=llm).run(Message(id="m", text=text, customer=customer, **fields))
+
+
+def test_answered_draft_cites_the_entry_and_confirms_the_question(kb):
+    out = run(kb, "카드 결제 취소하면 환불은 언제 돼요?", NEW)
+    assert out.decision == "auto_answer" and out.drafting.source == "template" and out.drafting.kind == "answered"
+    assert out.drafting.cited_ids == ["refund-card"] and out.drafting.prompt_hash
+    assert all(out.drafting.structure.values()) and out.lint == []
+    assert "3~5영업일" in out.draft and "(참고: 카드 결제 취소하면 환불은 언제 돼요?)" in out.draft
+    assert out.draft.rstrip().endswith("더 필요하신 것은 없으실까요?")
+    assert out.real_need and out.need.confirm.startswith('"카드 결제 취소하면 환불은 언제 돼요?"')
+    assert out.timings_ms["draft"] > 0
+
+
+def test_new_customers_get_numbered_steps(kb):
+    out = run(kb, "결제할 때 E-1023 오류가 나요", NEW)
+    assert out.decision == "auto_answer" and out.drafting.cited_ids == ["error-e1023"]
+    assert "\n1. E-1023은 카드사 한도 초과 코드예요.\n2. " in out.draft and out.lint == []
+
+
+def test_veterans_get_the_concise_answer(kb):
+    veteran = run(kb, "결제할 때 E-1023 오류가 나요", VETERAN)
+    assert "\n1. " not in veteran.draft and "E-1023은 카드사 한도 초과 코드예요." in veteran.draft
+    assert "처음이시라" not in veteran.draft
+
+
+def test_bug_reports_are_thanked_and_feature_requests_never_refused(kb):
+    bug = run(kb, "앱에서 결제 버튼 누르면 앱이 튕겨요. 벌써 세 번째예요")
+    assert bug.drafting.kind == "bug_report" and "덕분에" in bug.draft and "고마워요" in bug.draft
+    idea = run(kb, "장바구니에 메모 기능 있으면 좋겠어요")
+    assert idea.drafting.kind == "feature_request" and "검토" in idea.draft
+    assert not any(no in idea.draft for no in ("불가", "안 돼요", "어렵습니다"))
+    assert idea.need.missing_info == [] and idea.need.clarifying_question is None
+
+
+def test_handoff_names_the_next_step_and_asks_only_for_what_is_missing(kb):
+    out = run(kb, "어제 주문한 상품이 아직 출고 안 됐어요. 주문번호 20261108123456 이에요")
+    assert out.decision == "handoff" and out.answer is None
+    assert "주문번호" not in " ".join(out.need.missing_info)  # already given
+    assert "확인 후 안내해 드리겠습니다" not in out.draft and out.lint == []
+
+
+def test_personal_data_is_never_echoed(kb):
+    out = run(kb, "결제가 두 번 됐어요. 010-2345-6789로 연락 주시고 카드번호는 4111-1111-1111-1111이에요", NEW)
+    assert out.drafting.kind in ("account_specific", "complaint")
+    for value in ("010-2345-6789", "4111-1111-1111-1111", "<PHONE_1>"):
+        assert value not in out.draft and value not in out.need.model_dump_json()
+    assert not any(f.startswith("personal_data") for f in out.lint)
+
+
+def test_english_messages_get_english_drafts(kb):
+    out = run(kb, "My payment keeps failing with an error at checkout, what should I do?")
+    assert out.language == "en" and out.draft.rstrip().endswith("Is there anything else I can help you with?")
+    assert not any(f.startswith("wrong_language") for f in out.lint)
+
+
+# ---------------------------------------------------------------- the LLM path, fake transport
+
+def completion(content: dict | str, prompt_tokens: int = 50, completion_tokens: int = 20) -> httpx.Response:
+    text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+    return httpx.Response(200, json={
+        "id": "c", "object": "chat.completion", "created": 0, "model": "fake",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens}})
+
+
+NEED = {"real_need": "환불 시점을 알고 싶어요.", "confirm": "카드 환불 시점을 물어보신 거죠?",
+        "clarifying_question": None,
+        "alternative": None, "missing_info": []}
+
+
+def fake_llm(replies: list) -> tuple[LLMClient, list[dict]]:
+    sent: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        reply = replies[min(len(sent) - 1, len(replies) - 1)]
+        return reply if isinstance(reply, httpx.Response) else completion(reply)
+
+    client = LLMClient("http://llm.test/v1", "fake", http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+                       sleep=lambda _: None)
+    return client, sent
+
+
+def reply(empathy: str, answer: str = "카드 결제를 취소하면 카드사를 통해 환불돼요.") -> dict:
+    return {"empathy": empathy, "confirm": "카드 환불이 언제 들어오는지 궁금하신 거죠?", "answer": answer,
+            "alternative": "", "closing": "더 필요하신 것은 없으실까요?", "cited_ids": ["refund-card"]}
+
+
+def test_llm_draft_sees_placeholders_and_records_its_cost(kb):
+    llm, sent = fake_llm([NEED, reply("환불이 늦어지는 것 같아 걱정되셨겠어요.")])
+    out = run(kb, "카드 결제 취소하면 환불은 언제 돼요? 연락은 010-2345-6789로 주세요", llm=llm)
+    assert out.drafting.source == "llm" and out.drafting.prompt == "reply_draft" and out.drafting.prompt_hash
+    assert out.drafting.prompt_tokens == 100 and out.drafting.completion_tokens == 40
+    assert out.drafting.cited_ids == ["refund-card"] and out.lint == [] and not out.drafting.regenerated
+    assert out.need.real_need == "환불 시점을 알고 싶어요."
+    bodies = json.dumps(sent, ensure_ascii=False)
+    assert "<PHONE_1>" in bodies and "010-2345-6789" not in bodies and "2345" not in bodies
+    assert "<customer_message>" in bodies
+
+
+def test_llm_draft_failing_lint_twice_falls_back_to_the_template(kb):
+    llm, sent = fake_llm([NEED, reply("불편을 드려 죄송합니다."), reply("불편을 드려 죄송합니다.")])
+    out = run(kb, "카드 결제 취소하면 환불은 언제 돼요?", llm=llm)
+    assert len(sent) == 3 and out.drafting.source == "template"
+    assert "boilerplate" in out.drafting.fallback_reason and out.drafting.regenerated
+    assert "불편을 드려 죄송합니다" not in out.draft
+
+
+def test_llm_draft_is_regenerated_once_when_the_first_fails_lint(kb):
+    llm, sent = fake_llm([NEED, reply("환불은 내일 들어와요."), reply("환불이 안 보여서 걱정되셨겠어요.")])
+    out = run(kb, "카드 결제 취소하면 환불은 언제 돼요?", llm=llm)
+    assert len(sent) == 3 and out.drafting.source == "llm" and out.drafting.regenerated
+
+
+@pytest.mark.parametrize("failure", [httpx.Response(503, json={"error": "down"}), "not json at all"])
+def test_llm_failures_fall_back_to_the_template(kb, failure):
+    llm, _ = fake_llm([failure])
+    out = run(kb, "카드 결제 취소하면 환불은 언제 돼요?", llm=llm)
+    assert out.drafting.source == "template" and out.drafting.fallback_reason.startswith("LLM failed")
+    assert out.draft and out.lint == []
+
+
+def test_bot_rephrasing_that_adds_facts_is_rejected(kb):
+    source = "카드 결제를 취소하면 영업일 기준 3~5일 안에 카드사를 통해 환불돼요."
+    assert added_facts("카드 취소 후 3~5일(영업일) 안에 카드사로 환불돼요.", source, "ko") == []
+    assert added_facts("카드 취소 후 2일 안에 환불되고 쿠폰도 지급해 드릴게요.", source, "ko")
+    faithful, _ = fake_llm([{"answer": "카드사를 통해 환불돼요."}])
+    inventive, _ = fake_llm([{"answer": "내일까지 환불되고 5,000원 쿠폰도 드릴게요."}])
+    pipeline = Pipeline(kb, llm=faithful, rephrase_answers=True)
+    out = pipeline.run(Message(text="카드 결제 취소하면 환불은 언제 돼요?"), draft=False)
+    assert out.answer == "카드사를 통해 환불돼요." and out.answer_source == "llm_rephrased" and out.draft is None
+    out = Pipeline(kb, llm=inventive, rephrase_answers=True).run(Message(text="카드 결제 취소하면 환불은 언제 돼요?"),
+                                                                 draft=False)
+    assert out.answer_source == "kb" and "쿠폰" not in out.answer

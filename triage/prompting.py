@@ -1,0 +1,115 @@
+"""Prompt and reply templates from ``prompts/``: Jinja rendering, template hashes, Korean particles.
+
+A prompt file (``prompts/<name>.prompt.md``) has a ``# system`` and a ``# user`` section; both are rendered
+with the same variables. Customer text is escaped so it cannot close the ``<customer_message>`` block that
+marks it as data. Reply templates (``prompts/replies/<lang>.yaml``) hold the no-LLM drafts per situation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from typing import Any
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+
+from prompts import PROMPTS_DIR
+from triage.llm import Prompt
+
+REPLY_LANGUAGES = ("ko", "en")
+_SECTION = re.compile(r"^# (system|user)\s*$", re.MULTILINE)
+_DELIMITER = re.compile(r"</?\s*customer_(message|questions)\s*>", re.IGNORECASE)
+
+
+def josa(word: str, pair: str) -> str:
+    """``word`` with the Korean particle of ``pair`` ("을/를", "이/가", "은/는", "과/와", "으로/로") that fits
+    its last syllable; words ending in a non-Hangul character get the form after a vowel."""
+    with_final, without_final = pair.split("/")
+    last = word.rstrip()[-1:] if word.strip() else ""
+    code = ord(last) - 0xAC00 if last else -1
+    final = code % 28 if 0 <= code < 11172 else 0
+    if pair == "으로/로" and final == 8:  # ㄹ takes 로
+        return word + without_final
+    return word + (with_final if final else without_final)
+
+
+def as_data(text: str) -> str:
+    """Customer text made safe to put between data delimiters (it cannot close or open one)."""
+    return _DELIMITER.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
+
+
+@lru_cache
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(PROMPTS_DIR), undefined=StrictUndefined, autoescape=False,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    env.filters["josa"] = josa
+    return env
+
+
+def template_hash(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+
+
+@lru_cache
+def _prompt_source(name: str) -> str:
+    return (PROMPTS_DIR / f"{name}.prompt.md").read_text(encoding="utf-8")
+
+
+def render_prompt(name: str, **variables: Any) -> Prompt:
+    """Render ``prompts/<name>.prompt.md``; ``message`` and ``questions`` are escaped as customer data."""
+    if "message" in variables:
+        variables["message"] = as_data(variables["message"])
+    if "questions" in variables:
+        variables["questions"] = [as_data(q) for q in variables["questions"]]
+    source = _prompt_source(name)
+    rendered = _environment().from_string(source).render(**variables)
+    parts = _SECTION.split(rendered)
+    sections = dict(zip(parts[1::2], (p.strip() for p in parts[2::2]), strict=True))
+    if set(sections) != {"system", "user"}:
+        raise ValueError(f"prompts/{name}.prompt.md needs a '# system' and a '# user' section")
+    return Prompt(name=name, hash=template_hash(source), system=sections["system"], user=sections["user"])
+
+
+class ReplyTemplates:
+    """The reply templates of one language; ``render(key, **vars)`` fills one (keys like "empathy.blocked")."""
+
+    def __init__(self, language: str) -> None:
+        path = PROMPTS_DIR / "replies" / f"{language}.yaml"
+        source = path.read_text(encoding="utf-8")
+        self.language = language
+        self.hash = template_hash(source)
+        self._raw: dict[str, Any] = yaml.safe_load(source)
+        self._compiled: dict[str, Template] = {}
+
+    def has(self, key: str) -> bool:
+        node: Any = self._raw
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return isinstance(node, str)
+
+    def render(self, key: str, **variables: Any) -> str:
+        if key not in self._compiled:
+            node: Any = self._raw
+            for part in key.split("."):
+                node = node[part]
+            self._compiled[key] = _environment().from_string(node)
+        return self._compiled[key].render(**variables).strip()
+
+
+@lru_cache
+def reply_templates(language: str) -> ReplyTemplates:
+    return ReplyTemplates(language if language in REPLY_LANGUAGES else "en")
+
+
+@lru_cache
+def boilerplate_phrases(language: str) -> tuple[str, ...]:
+    """Phrases customers read as indifference (``prompts/lint/boilerplate.<lang>.txt``)."""
+    path = PROMPTS_DIR / "lint" / f"boilerplate.{language}.txt"
+    if not path.exists():
+        return ()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))

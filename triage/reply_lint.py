@@ -1,0 +1,87 @@
+"""Reply lint: what an agent should fix in a draft before sending it (shown with every draft).
+
+Each finding is ``"code: explanation"``. Codes: ``boilerplate`` (a phrase from ``prompts/lint/``),
+``repeated_apology``, ``personal_data`` (a phone, card, … that the KB does not contain), ``placeholder`` (a
+redaction placeholder left in), ``unsupported_promise`` (a refund, compensation or coupon the KB does not
+mention), ``unsupported_claim`` (an amount, duration or date that is neither in the KB nor in the message),
+``link_not_in_kb``, ``wrong_language``, ``no_closing_question``, ``too_short``, ``too_long``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from triage.language import detect_language
+from triage.privacy import find_personal_data
+from triage.prompting import boilerplate_phrases
+
+MIN_CHARS = 40
+MAX_CHARS = {"ko": 900, "en": 1500}
+APOLOGY = re.compile(r"죄송|사과\s*드|미안|\bsorry\b|\bapologi[sz]e", re.IGNORECASE)
+PLACEHOLDER = re.compile(r"<(RRN|PHONE|EMAIL|CARD|ACCOUNT|PASSPORT|DRIVER_LICENSE)_\d+>")
+URL = re.compile(r"https?://[^\s)\]>\"']+|www\.[^\s)\]>\"']+", re.IGNORECASE)
+# a commitment to give something: Korean "환불해 드릴게요", English "we will refund"
+PROMISE = re.compile(
+    r"(환불|보상|배상|적립|쿠폰|지급|재발송|무상|무료)\S{0,4}\s*(해\s*)?(드릴게요|드리겠|드려요|드립니다|해\s*드릴)"
+    r"|\b(we|i)(['’]ll|\s+will)\s+(refund|compensate|reimburse|credit|replace|send\s+you\s+a\s+(coupon|voucher))",
+    re.IGNORECASE)
+PROMISE_STEM = {"환불": "환불", "보상": "보상", "배상": "배상", "적립": "적립", "쿠폰": "쿠폰", "지급": "지급",
+                "재발송": "재발송", "무상": "무상", "무료": "무료", "refund": "refund", "compensate": "compensat",
+                "reimburse": "reimburs", "credit": "credit", "replace": "replac", "coupon": "coupon",
+                "voucher": "voucher"}
+# an amount, duration or time: Korean units follow the number directly ("14일"), so a numbered step
+# ("1. 일반택배") is not one
+QUANTITY = re.compile(r"\d+(?:[.,]\d+)*(영업일|원|일|시간|시|분|개월|주|년|%)"
+                      r"|\d+(?:[.,]\d+)*\s*(business\s+days?|days?|hours?|minutes?)\b|[$₩€]\s?\d+(?:[.,]\d+)*",
+                      re.IGNORECASE)
+RELATIVE_DATE = re.compile(r"내일|모레|오늘\s*중|이번\s*주|다음\s*주|주말까지"
+                           r"|tomorrow|next\s+week|by\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
+                           re.IGNORECASE)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
+def lint_reply(draft: str, language: str, sources: Iterable[str], message: str = "") -> list[str]:
+    """Findings for ``draft`` written to a customer in ``language``; ``sources`` are the KB texts it may
+    rely on (cited answers, passages and their URLs), ``message`` the customer's own text."""
+    sources_text = "\n".join(sources)
+    known = _squash(sources_text + "\n" + message)
+    flat = _squash(draft)
+    findings: list[str] = []
+    lang = language if language in MAX_CHARS else "en"
+    for phrase in boilerplate_phrases(lang):
+        if _squash(phrase) in flat:
+            findings.append(f"boilerplate: 상투적인 문구 '{phrase}' 대신 고객 상황을 구체적으로 말해 주세요")
+    if len(APOLOGY.findall(draft)) > 1:
+        findings.append("repeated_apology: 사과는 한 번이면 충분해요")
+    leaked = sorted({m.kind for m in find_personal_data(draft) if _squash(m.value) not in _squash(sources_text)})
+    if leaked:
+        findings.append(f"personal_data: 고객 개인정보({', '.join(leaked)})를 답장에 되풀이하지 마세요")
+    if PLACEHOLDER.search(draft):
+        findings.append("placeholder: 개인정보 자리표시자가 남아 있어요")
+    for match in PROMISE.finditer(draft):
+        word = next((stem for key, stem in PROMISE_STEM.items() if key in match.group(0).lower()), "")
+        if word and word not in URL.sub(" ", sources_text).lower():
+            findings.append(f"unsupported_promise: KB에 없는 약속이에요 ('{match.group(0)}')")
+    for pattern in (QUANTITY, RELATIVE_DATE):
+        for match in pattern.finditer(draft):
+            if _squash(match.group(0)) not in known:
+                findings.append(f"unsupported_claim: KB에도 고객 메시지에도 없는 수치·날짜예요 ('{match.group(0)}')")
+    allowed_links = {u.rstrip(".,") for u in URL.findall(sources_text)}
+    for url in URL.findall(draft):
+        if url.rstrip(".,") not in allowed_links:
+            findings.append(f"link_not_in_kb: KB에 없는 링크예요 ({url})")
+    written = detect_language(draft)
+    if lang in ("ko", "en") and written != lang:
+        findings.append(f"wrong_language: 고객은 {lang}로 썼는데 답장은 {written}예요")
+    paragraphs = [p for p in draft.strip().split("\n") if p.strip()]
+    if not paragraphs or "?" not in paragraphs[-1]:
+        findings.append("no_closing_question: 더 필요한 것이 없는지 묻는 질문으로 마무리해 주세요")
+    if len(draft.strip()) < MIN_CHARS:
+        findings.append(f"too_short: {len(draft.strip())}자예요")
+    elif len(draft) > MAX_CHARS[lang]:
+        findings.append(f"too_long: {len(draft)}자예요 (최대 {MAX_CHARS[lang]}자)")
+    return list(dict.fromkeys(findings))
