@@ -100,3 +100,26 @@ def test_a_correction_to_an_unknown_tag_is_refused(service):
     client, _ = service
     response = client.post("/v1/triage/corrections", json={"text": "환불", "tag": "no_such_tag"})
     assert response.status_code == 422 and "no_such_tag" in response.json()["error"]["message"]
+
+
+def test_triage_returns_a_linted_template_draft_and_the_real_need(service):
+    client, _ = service
+    body = client.post("/v1/triage", json={"text": "결제가 두 번 됐어요. 연락은 010-2345-6789로 주세요"}).json()
+    assert body["drafting"]["source"] == "template" and body["drafting"]["prompt_hash"]
+    assert body["draft"].rstrip().endswith("?") and "010-2345-6789" not in body["draft"]
+    assert isinstance(body["lint"], list) and body["real_need"] == body["need"]["real_need"]
+    assert body["need"]["confirm"] and "draft" in body["timings_ms"]
+
+
+def test_the_support_bot_gets_no_draft(service):
+    client, _ = service
+    body = client.post("/v1/bot/answer", json={"text": "카드 결제 취소하면 환불은 언제 돼요?"}).json()
+    assert body["draft"] is None and body["drafting"] is None and "draft" not in body["timings_ms"]
+
+
+def test_stored_corrections_keep_no_personal_data(service):
+    client, settings = service
+    text = "환불 계좌 바꾸고 싶어요 제 번호 010-9876-5432"
+    assert client.post("/v1/triage/corrections", json={"text": text, "tag": "refund_status"}).status_code == 201
+    stored = settings.corrections_file.read_text(encoding="utf-8")
+    assert "010-9876-5432" not in stored and "<PHONE_1>" in stored
