@@ -106,7 +106,8 @@ def ask(
     section: Annotated[str | None, typer.Option(help="Page the bot sits on: its entries rank first.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
-    """Answer one message (auto-answer or hand-off, with citations)."""
+    """Answer and triage one message: auto-answer or hand-off with citations, tag, priority, real need and a
+    reply draft."""
     from triage.models import Message
     from triage.pipeline import Pipeline
 
@@ -133,6 +134,15 @@ def ask(
                   + (f", flags {', '.join(result.flags)}" if result.flags else ""), highlight=False, markup=False)
         for reason in result.reasons:
             out.print(f"  - {reason}", highlight=False, markup=False)
+    if result.need and result.drafting:
+        out.print(f"real need: {result.need.real_need}", highlight=False, markup=False)
+        for label, value in (("ask", result.need.clarifying_question), ("alternative", result.need.alternative),
+                             ("missing", ", ".join(result.need.missing_info))):
+            if value:
+                out.print(f"  {label}: {value}", highlight=False, markup=False)
+        out.print(f"[bold]draft[/] ({result.drafting.source}, {result.drafting.kind}) "
+                  f"lint: {'; '.join(result.lint) or 'clean'}", highlight=False)
+        out.print(result.draft or "", highlight=False, markup=False)
 
 
 @app.command()
