@@ -71,20 +71,20 @@ MAX_RESTATED = 60
 
 
 class ReplyParts(BaseModel):
-    """The LLM's reply draft, part by part (its output schema)."""
+    """The LLM's reply draft, part by part (its output schema; lengths are left to lint, see RealNeed)."""
 
-    empathy: str = Field(min_length=1, max_length=400)
-    confirm: str = Field(min_length=1, max_length=300)
-    answer: str = Field(min_length=1, max_length=1200)
-    alternative: str = Field(default="", max_length=500)
-    closing: str = Field(min_length=1, max_length=300)
+    empathy: str = Field(min_length=1)
+    confirm: str = Field(min_length=1)
+    answer: str = Field(min_length=1)
+    alternative: str = ""
+    closing: str = Field(min_length=1)
     cited_ids: list[str] = Field(default_factory=list, max_length=5)
 
 
 class Rephrased(BaseModel):
     """The support bot's KB answer rephrased to fit the question (the LLM's output schema)."""
 
-    answer: str = Field(min_length=1, max_length=1200)
+    answer: str = Field(min_length=1)
 
 
 # lint findings that mean a rephrased answer says something its KB entry does not
@@ -306,21 +306,23 @@ class Drafter:
                    template: Drafted) -> Drafted:
         assert self.llm is not None
         redaction = redact(text)
-        faq_hits = [hit] if hit else search.faq_hits[:2]
-        faq = [self._entry_view(h) for h in faq_hits]
+        # the real need may draw alternatives from the candidates; the reply answers only from the entry the
+        # answering stage trusted, and from none on a hand-off (a wrong confident answer is worse)
+        candidates = [self._entry_view(h) for h in ([hit] if hit else search.faq_hits[:2])]
+        answer_from = [self._entry_view(hit)] if hit else []
         notes = result.context.notes if result.context else []
-        common: dict[str, Any] = dict(message=redaction.text, language=language, faq=faq,
+        common: dict[str, Any] = dict(message=redaction.text, language=language,
                                       tag_name=self._tag_name(result, language), context_notes=notes)
-        need_reply = self.llm.complete_json(render_prompt("real_need", **common), RealNeed)
+        need_reply = self.llm.complete_json(render_prompt("real_need", **common, faq=candidates), RealNeed)
         need = RealNeed.model_validate(
             {k: (redaction.restore(v) if isinstance(v, str) else v) for k, v in need_reply.value.model_dump().items()})
-        allowed = {e["id"] for e in faq}
+        allowed = {e["id"] for e in answer_from}
         level = result.context.explanation_level if result.context else "standard"
         kind = template.info.kind
         replies: list[LLMReply[ReplyParts]] = []
         problems: list[str] = []
         for _ in range(2):  # one regeneration when the first draft fails lint
-            prompt = render_prompt("reply_draft", **common, kind=kind, need=need_reply.value,
+            prompt = render_prompt("reply_draft", **common, faq=answer_from, kind=kind, need=need_reply.value,
                                    explanation_level=level)
             reply = self.llm.complete_json(prompt, ReplyParts)
             replies.append(reply)

@@ -74,12 +74,13 @@ class CustomerContext(BaseModel):
 
 
 class RealNeed(BaseModel):
-    """The goal behind the literal question and how to check it (also the LLM's output schema)."""
+    """The goal behind the literal question and how to check it (also the LLM's output schema: no string
+    length limits, which llama.cpp turns into grammars too deep to parse; lint bounds the draft instead)."""
 
-    real_need: str = Field(min_length=1, max_length=300, description="one sentence: the goal behind the question")
-    confirm: str = Field(min_length=1, max_length=300, description="how to check that we understood")
-    clarifying_question: str | None = Field(default=None, max_length=300, description="'혹시 …' when unclear")
-    alternative: str | None = Field(default=None, max_length=500, description="a better or easier way, from the KB")
+    real_need: str = Field(min_length=1, description="one sentence: the goal behind the question")
+    confirm: str = Field(min_length=1, description="how to check that we understood")
+    clarifying_question: str | None = Field(default=None, description="'혹시 …' when unclear")
+    alternative: str | None = Field(default=None, description="a better or easier way, from the KB")
     missing_info: list[str] = Field(default_factory=list, max_length=5, description="what to ask the customer for")
 
 
