@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/mypy triage knowledge evals
 
 eval: $(STAMP)
-	$(BIN)/triage eval clinc150 parakqc demo
+	$(BIN)/triage eval clinc150 parakqc demo drafts
 
 bench: $(STAMP)
 	$(BIN)/triage bench
