@@ -101,10 +101,11 @@ class Pipeline:
         else:
             out.warnings.append("no taxonomy: set TRIAGE_TAXONOMY (or give the FAQ entries tags) to get a tag "
                                 "and a priority")
-        if draft:
+        if draft and not guard.content.strip():
+            out.warnings.append("the message holds nothing but instructions to the system: no draft")
+        elif draft:
             t = time.perf_counter()
-            drafted = self.drafter.draft(guard.content if guard.content.strip() else message.text, out, result,
-                                         message.customer)
+            drafted = self.drafter.draft(guard.content, out, result, message.customer)
             out.need, out.real_need, out.draft = drafted.need, drafted.need.real_need, drafted.draft
             out.lint, out.drafting = drafted.lint, drafted.info
             timings["draft"] = (time.perf_counter() - t) * 1000
