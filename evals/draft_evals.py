@@ -112,7 +112,7 @@ def _quality(kb: KnowledgeBase, rows: list[tuple[Message, dict[str, Any]]], resu
     cited = [(labels, r) for (_, labels), r in zip(rows, results, strict=True) if r.drafting and r.drafting.cited_ids]
     labeled_cited = [(labels, r) for labels, r in cited if "expected_faq_id" in labels]
     draft_ms = [r.timings_ms.get("draft", 0.0) for r in results]
-    llm = [i for i in infos if i.source == "llm"]
+    llm = [i for i in infos if i.model]  # the LLM was tried (its draft kept or not)
     return {
         "lint_pass_rate": round(sum(not r.lint for r in results) / len(results), 4),
         "lint_findings": dict(codes.most_common()),
@@ -129,7 +129,8 @@ def _quality(kb: KnowledgeBase, rows: list[tuple[Message, dict[str, Any]]], resu
         "sources": dict(Counter(i.source for i in infos)),
         "fallbacks": dict(Counter((i.fallback_reason or "").split(":")[0] for i in infos if i.fallback_reason)),
         "draft_ms": {"p50": _percentile(draft_ms, 0.5), "p95": _percentile(draft_ms, 0.95)},
-        "llm": {"drafts": len(llm),
+        "llm": {"tried": len(llm), "kept": sum(i.source == "llm" for i in llm),
+                "calls_answered": sum(i.llm_calls for i in llm),
                 "latency_ms": {"p50": _percentile([i.latency_ms or 0.0 for i in llm], 0.5),
                                "p95": _percentile([i.latency_ms or 0.0 for i in llm], 0.95)},
                 "prompt_tokens_median": statistics.median([i.prompt_tokens or 0 for i in llm]) if llm else None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +25,10 @@ from knowledge.index import Snapshot
 from knowledge.search import Hit, SearchResult
 from triage.errors import LLMError
 from triage.language import detect_language
-from triage.llm import LLMClient, LLMReply
+from triage.llm import LLMCall, LLMClient
 from triage.models import Customer, DraftInfo, RealNeed, TriageResult
 from triage.priority import ANGER_OR_URGENCY, SAYS_REPEAT, SITUATIONS, situation_name
-from triage.privacy import find_personal_data, redact
+from triage.privacy import find_personal_data, label_placeholders, redact
 from triage.prompting import ReplyTemplates, render_prompt, reply_templates
 from triage.reply_lint import lint_reply
 from triage.tagging import NEEDS_REVIEW
@@ -181,12 +182,21 @@ class Drafter:
             if self.llm is not None:
                 template.info.fallback_reason = "the LLM endpoint is unavailable (circuit open)"
             return template
+        calls: list[LLMCall] = []
+        started = time.perf_counter()
         try:
-            return self._llm_draft(text, language, result, search, hit, template)
+            drafted = self._llm_draft(text, language, result, search, hit, template, calls)
         except LLMError as exc:
             log.warning("event=draft_fallback reason=%s", type(exc).__name__)
             template.info.fallback_reason = f"LLM failed: {type(exc).__name__}"
-            return template
+            drafted = template
+        # what the LLM cost, whichever draft was kept: answered calls' tokens, the whole attempt's time
+        info = drafted.info
+        info.model, info.llm_calls = self.llm.model, len(calls)
+        info.prompt_tokens = _total(c.prompt_tokens for c in calls)
+        info.completion_tokens = _total(c.completion_tokens for c in calls)
+        info.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        return drafted
 
     def rephrase_answer(self, text: str, answer: str, language: str) -> str | None:
         """The KB answer rephrased by the LLM to fit the question, or None (use the KB text as it is) when
@@ -303,7 +313,8 @@ class Drafter:
 
     # -- LLM path -----------------------------------------------------------------------------------------
     def _llm_draft(self, text: str, language: str, result: TriageResult, search: SearchResult, hit: Hit | None,
-                   template: Drafted) -> Drafted:
+                   template: Drafted, calls: list[LLMCall]) -> Drafted:
+        """The LLM's real need and reply; ``calls`` collects every answered call (for the cost)."""
         assert self.llm is not None
         redaction = redact(text)
         # the real need may draw alternatives from the candidates; the reply answers only from the entry the
@@ -314,18 +325,22 @@ class Drafter:
         common: dict[str, Any] = dict(message=redaction.text, language=language,
                                       tag_name=self._tag_name(result, language), context_notes=notes)
         need_reply = self.llm.complete_json(render_prompt("real_need", **common, faq=candidates), RealNeed)
-        need = RealNeed.model_validate(
-            {k: (redaction.restore(v) if isinstance(v, str) else v) for k, v in need_reply.value.model_dump().items()})
+        calls.append(need_reply.call)
+        # the agent reads these notes: they name personal data ("[phone]") instead of repeating it
+        need = RealNeed.model_validate({k: (label_placeholders(v) if isinstance(v, str) else
+                                            [label_placeholders(x) for x in v] if isinstance(v, list) else v)
+                                        for k, v in need_reply.value.model_dump().items()})
         allowed = {e["id"] for e in answer_from}
         level = result.context.explanation_level if result.context else "standard"
         kind = template.info.kind
-        replies: list[LLMReply[ReplyParts]] = []
         problems: list[str] = []
+        regenerated = False
         for _ in range(2):  # one regeneration when the first draft fails lint
             prompt = render_prompt("reply_draft", **common, faq=answer_from, kind=kind, need=need_reply.value,
                                    explanation_level=level)
             reply = self.llm.complete_json(prompt, ReplyParts)
-            replies.append(reply)
+            regenerated = len(calls) > 1
+            calls.append(reply.call)
             parts = reply.value
             draft = redaction.restore("\n\n".join(p.strip() for p in (parts.empathy, parts.confirm, parts.answer,
                                                                         parts.alternative, parts.closing) if p.strip()))
@@ -334,13 +349,9 @@ class Drafter:
             problems += [f"unknown_citation: KB에 없는 항목을 인용했어요 ({c})"
                          for c in parts.cited_ids if c not in allowed]
             if not problems:
-                calls = [need_reply.call, *(r.call for r in replies)]
                 info = DraftInfo(
                     source="llm", kind=kind, cited_ids=cited, prompt=prompt.name, prompt_hash=prompt.hash,
-                    model=reply.call.model, regenerated=len(replies) > 1,
-                    prompt_tokens=_total(c.prompt_tokens for c in calls),
-                    completion_tokens=_total(c.completion_tokens for c in calls),
-                    latency_ms=round(sum(c.latency_ms for c in calls), 1),
+                    regenerated=regenerated,
                     structure={"empathy": bool(parts.empathy.strip()), "confirm": bool(parts.confirm.strip()),
                                "answer": bool(parts.answer.strip()), "closing": "?" in parts.closing})
                 return Drafted(need, draft, problems, info)

@@ -95,10 +95,11 @@ class DraftInfo(BaseModel):
     cited_ids: list[str] = Field(default_factory=list, description="KB entries the draft's answer relies on")
     prompt: str | None = None
     prompt_hash: str | None = Field(default=None, description="hash of the prompt or reply template used")
-    model: str | None = None
+    model: str | None = Field(default=None, description="the LLM tried, also when its draft was not kept")
+    llm_calls: int = Field(default=0, description="LLM calls answered for this draft")
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-    latency_ms: float | None = None
+    latency_ms: float | None = Field(default=None, description="time spent on the LLM, failed attempts included")
     regenerated: bool = False
     fallback_reason: str | None = Field(default=None, description="why the LLM draft was not used")
 

@@ -148,6 +148,12 @@ def redact(text: str) -> Redaction:
     return Redaction("".join(parts), {p: value for (_, value), p in placeholders.items()})
 
 
+def label_placeholders(text: str) -> str:
+    """Placeholders replaced by the name of what was removed ("<PHONE_1>" -> "[phone]"): for notes that may
+    mention personal data without repeating it."""
+    return PLACEHOLDER.sub(lambda m: "[" + m.group()[1:-1].rsplit("_", 1)[0].lower().replace("_", " ") + "]", text)
+
+
 def redact_text(text: str) -> str:
     """Shorthand for logs and storage: redact(text).text."""
     return redact(text).text

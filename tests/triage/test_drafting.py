@@ -125,12 +125,14 @@ def reply(empathy: str, answer: str = "카드 결제를 취소하면 카드사�
 
 
 def test_llm_draft_sees_placeholders_and_records_its_cost(kb):
-    llm, sent = fake_llm([NEED, reply("환불이 늦어지는 것 같아 걱정되셨겠어요.")])
+    need = {**NEED, "missing_info": ["<PHONE_1> 말고 다른 연락처"]}
+    llm, sent = fake_llm([need, reply("환불이 늦어지는 것 같아 걱정되셨겠어요.")])
     out = run(kb, "카드 결제 취소하면 환불은 언제 돼요? 연락은 010-2345-6789로 주세요", llm=llm)
     assert out.drafting.source == "llm" and out.drafting.prompt == "reply_draft" and out.drafting.prompt_hash
     assert out.drafting.prompt_tokens == 100 and out.drafting.completion_tokens == 40
     assert out.drafting.cited_ids == ["refund-card"] and out.lint == [] and not out.drafting.regenerated
-    assert out.need.real_need == "환불 시점을 알고 싶어요."
+    assert out.need.real_need == "환불 시점을 알고 싶어요." and out.need.missing_info == ["[phone] 말고 다른 연락처"]
+    assert out.drafting.llm_calls == 2 and out.drafting.model == "fake" and out.drafting.latency_ms > 0
     bodies = json.dumps(sent, ensure_ascii=False)
     assert "<PHONE_1>" in bodies and "010-2345-6789" not in bodies and "2345" not in bodies
     assert "<customer_message>" in bodies
@@ -141,6 +143,7 @@ def test_llm_draft_failing_lint_twice_falls_back_to_the_template(kb):
     out = run(kb, "카드 결제 취소하면 환불은 언제 돼요?", llm=llm)
     assert len(sent) == 3 and out.drafting.source == "template"
     assert "boilerplate" in out.drafting.fallback_reason and out.drafting.regenerated
+    assert out.drafting.llm_calls == 3 and out.drafting.prompt_tokens == 150  # the cost of the attempt
     assert "불편을 드려 죄송합니다" not in out.draft
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from triage.privacy import PiiMatch, find_personal_data, redact, redact_text
+from triage.privacy import PiiMatch, find_personal_data, label_placeholders, redact, redact_text
 
 # ---------------------------------------------------------------- each kind, Hangul right after the number
 
@@ -171,3 +171,7 @@ def test_english_message():
 
 def test_email_containing_a_phone_number_is_one_email():
     assert redact_text("01012345678@naver.com으로요") == "<EMAIL_1>으로요"
+
+
+def test_label_placeholders_names_what_was_removed():
+    assert label_placeholders("연락처 <PHONE_1>, 면허 <DRIVER_LICENSE_2>") == "연락처 [phone], 면허 [driver license]"
