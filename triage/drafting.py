@@ -26,7 +26,7 @@ from knowledge.search import Hit, SearchResult
 from triage.errors import LLMError
 from triage.language import detect_language
 from triage.llm import LLMCall, LLMClient
-from triage.models import Customer, DraftInfo, RealNeed, TriageResult
+from triage.models import DraftInfo, RealNeed, TriageResult
 from triage.priority import ANGER_OR_URGENCY, SAYS_REPEAT, SITUATIONS, situation_name
 from triage.privacy import find_personal_data, label_placeholders, redact
 from triage.prompting import ReplyTemplates, render_prompt, reply_templates
@@ -155,14 +155,13 @@ def answer_at_level(answer: str, level: str) -> str:
     return answer
 
 
-def missing_info(text: str, tag_text: str, language: str, customer: Customer | None) -> list[str]:
+def missing_info(text: str, tag_text: str, language: str) -> list[str]:
+    """What to ask the customer for (at most three), leaving out what the message already gives."""
     asks = []
     for cue, from_tag, ko, en, given in ASK_FOR:
         if cue.search(f"{tag_text} {text}" if from_tag else text) and not (given and given.search(text)):
             asks.append(ko if language == "ko" else en)
-    if customer is None or not customer.app_version:
-        return asks[:3]
-    return [a for a in asks if "기종" not in a and "phone model" not in a][:3] or asks[:3]
+    return asks[:3]
 
 
 class Drafter:
@@ -173,11 +172,11 @@ class Drafter:
         self.llm = llm
         self.tag_names = tag_names or {}
 
-    def draft(self, text: str, result: TriageResult, search: SearchResult, customer: Customer | None) -> Drafted:
+    def draft(self, text: str, result: TriageResult, search: SearchResult) -> Drafted:
         """``text`` is the message without instructing sentences; ``result`` holds the earlier stages."""
         language = "ko" if result.language == "ko" else "en"
         hit = self._answer_hit(result, search)
-        template = self._template_draft(text, language, result, search, hit, customer)
+        template = self._template_draft(text, language, result, search, hit)
         if self.llm is None or not self.llm.available:
             if self.llm is not None:
                 template.info.fallback_reason = "the LLM endpoint is unavailable (circuit open)"
@@ -258,7 +257,7 @@ class Drafter:
 
     # -- template path ------------------------------------------------------------------------------------
     def _template_draft(self, text: str, language: str, result: TriageResult, search: SearchResult,
-                        hit: Hit | None, customer: Customer | None) -> Drafted:
+                        hit: Hit | None) -> Drafted:
         t = reply_templates(language)
         kind = reply_kind(text, hit is not None, result.duplicate_of is not None)
         found = situation_name(text) or "none"
@@ -268,7 +267,7 @@ class Drafter:
         alternative = self._alternative(hit)
         entry = self.snapshot.entries[hit.entry_id] if hit else None
         asks = [] if hit or kind in ("praise", "feature_request") else missing_info(
-            text, f"{result.tag or ''} {tag_name}", language, customer)
+            text, f"{result.tag or ''} {tag_name}", language)
         need_key = kind if kind in ("praise", "feature_request") else "how_to" if entry and found not in TROUBLE \
             else found
         need = RealNeed(

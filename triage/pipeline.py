@@ -105,7 +105,7 @@ class Pipeline:
             out.warnings.append("the message holds nothing but instructions to the system: no draft")
         elif draft:
             t = time.perf_counter()
-            drafted = self.drafter.draft(guard.content, out, result, message.customer)
+            drafted = self.drafter.draft(guard.content, out, result)
             out.need, out.real_need, out.draft = drafted.need, drafted.need.real_need, drafted.draft
             out.lint, out.drafting = drafted.lint, drafted.info
             timings["draft"] = (time.perf_counter() - t) * 1000
