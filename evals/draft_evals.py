@@ -9,7 +9,6 @@ linted too, as a baseline for the lint rules themselves.
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 import statistics
@@ -21,7 +20,9 @@ from typing import Any
 
 import httpx
 
+from evals.metrics import nearest_rank
 from evals.runner import Log
+from evals.triage_evals import bitext_rows
 from knowledge.index import build_snapshot
 from knowledge.sources import FaqEntry, write_faq_jsonl
 from triage.config import Settings
@@ -74,20 +75,12 @@ class LeakWatch(logging.Handler):
 
 
 def llm_for_eval(settings: Settings, watch: LeakWatch) -> LLMClient:
-    if not settings.llm_base_url:
+    """The configured LLM, with every request it sends shown to the leak watch."""
+    client = LLMClient.from_settings(settings, httpx.Client(timeout=settings.llm_timeout,
+                                                            event_hooks={"request": [watch.on_request]}))
+    if client is None:
         raise ValueError("--llm needs an endpoint: set TRIAGE_LLM_BASE_URL (and TRIAGE_LLM_MODEL)")
-    return LLMClient(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout,
-                     settings.llm_budget, settings.llm_max_retries, settings.llm_breaker_failures,
-                     settings.llm_breaker_cooldown,
-                     http_client=httpx.Client(timeout=settings.llm_timeout,
-                                              event_hooks={"request": [watch.on_request]}))
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+    return client
 
 
 def score_drafts(kb: KnowledgeBase, rows: list[tuple[Message, dict[str, Any]]], make_pipeline:
@@ -128,11 +121,11 @@ def _quality(kb: KnowledgeBase, rows: list[tuple[Message, dict[str, Any]]], resu
             "n_labeled": len(labeled_cited)},
         "sources": dict(Counter(i.source for i in infos)),
         "fallbacks": dict(Counter((i.fallback_reason or "").split(":")[0] for i in infos if i.fallback_reason)),
-        "draft_ms": {"p50": _percentile(draft_ms, 0.5), "p95": _percentile(draft_ms, 0.95)},
+        "draft_ms": {"p50": round(nearest_rank(draft_ms, 0.5), 2), "p95": round(nearest_rank(draft_ms, 0.95), 2)},
         "llm": {"tried": len(llm), "kept": sum(i.source == "llm" for i in llm),
                 "calls_answered": sum(i.llm_calls for i in llm),
-                "latency_ms": {"p50": _percentile([i.latency_ms or 0.0 for i in llm], 0.5),
-                               "p95": _percentile([i.latency_ms or 0.0 for i in llm], 0.95)},
+                "latency_ms": {"p50": round(nearest_rank([i.latency_ms or 0.0 for i in llm], 0.5), 2),
+                               "p95": round(nearest_rank([i.latency_ms or 0.0 for i in llm], 0.95), 2)},
                 "prompt_tokens_median": statistics.median([i.prompt_tokens or 0 for i in llm]) if llm else None,
                 "completion_tokens_median": statistics.median([i.completion_tokens or 0 for i in llm]) if llm else None,
                 "regenerated": sum(i.regenerated for i in llm)} if llm else None,
@@ -167,14 +160,6 @@ def _probe_leaks(rows: list[tuple[Message, dict[str, Any]]], pipeline: Pipeline,
 
 # ---------------------------------------------------------------- Bitext responses
 
-def bitext_response_rows(settings: Settings) -> list[dict[str, str]]:
-    path = settings.datasets_dir / "bitext_cs_responses" / "bitext_cs_instruction_response_4514.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: set TRIAGE_DATASETS_DIR to the folder of the public datasets")
-    with path.open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
 def bitext_split(rows: list[dict[str, str]]) -> tuple[list[FaqEntry], list[dict[str, str]]]:
     """One KB entry per intent from every row but every fifth (its first reference reply as the answer, the
     instructions as phrasings); the test requests are every fifth row, at most BITEXT_PER_INTENT per intent."""
@@ -194,7 +179,8 @@ def bitext_split(rows: list[dict[str, str]]) -> tuple[list[FaqEntry], list[dict[
 def bitext_kb(settings: Settings, log: Log) -> tuple[KnowledgeBase, list[tuple[Message, dict[str, Any]]],
                                                      list[str]]:
     """The Bitext responses KB (built under var/eval), the test messages and their reference replies."""
-    entries, test = bitext_split(bitext_response_rows(settings))
+    path = settings.datasets_dir / "bitext_cs_responses" / "bitext_cs_instruction_response_4514.csv"
+    entries, test = bitext_split(bitext_rows(path))
     work = settings.var_dir / "eval" / "drafts-bitext"
     faq = work / "faq.jsonl"
     write_faq_jsonl(entries, faq)

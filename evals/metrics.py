@@ -14,6 +14,12 @@ from typing import Any
 import numpy as np
 
 
+def nearest_rank(values: list[float], q: float) -> float:
+    """The value at rank ``q`` (0..1) of the sorted values, without interpolation (p50, p95 of latencies)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 @dataclass
 class Scored:
     expected: str | None

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.metrics import nearest_rank
 from evals.runner import Log
 from knowledge.embedding_cache import CachedEmbedder
 from triage.config import Settings
@@ -44,7 +45,8 @@ def _accuracy_f1(truth: list[str], predicted: list[str]) -> dict[str, float]:
 
 # ---------------------------------------------------------------- Bitext
 
-def _bitext_rows(path: Path) -> list[dict[str, str]]:
+def bitext_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of one of the Bitext CSV files, by column name."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: set TRIAGE_DATASETS_DIR to the folder of the public datasets")
     with path.open(encoding="utf-8") as f:
@@ -54,7 +56,7 @@ def _bitext_rows(path: Path) -> list[dict[str, str]]:
 def bitext(settings: Settings, log: Log) -> dict[str, Any]:
     """Train the tagger on Bitext train (a category → intent taxonomy built from the data), report on test."""
     folder = settings.datasets_dir / "bitext_cs_intent"
-    train, test = _bitext_rows(folder / "train.csv"), _bitext_rows(folder / "test.csv")
+    train, test = bitext_rows(folder / "train.csv"), bitext_rows(folder / "test.csv")
     category = {r["intent"]: r["category"] for r in train}
     taxonomy = Taxonomy([*(Tag(c, c, None) for c in sorted(set(category.values()))),
                          *(Tag(i, i, c) for i, c in sorted(category.items())), Tag(NEEDS_REVIEW, NEEDS_REVIEW, None)],
@@ -134,9 +136,8 @@ def labeled(pipeline: Pipeline, rows: list[tuple[Message, dict[str, Any]]], log:
                               "within_one": round(float(np.mean([g <= 1 for g in gaps])), 4), "n": len(ranked)}
         report["priority_confusion"] = dict(Counter(f"{r['expected_priority']} → {res.priority}"
                                                     for r, res in ranked).most_common())
-    totals = sorted(res.timings_ms.get("total", 0.0) for res in results)
-    report["latency_ms"] = {"p50": round(totals[len(totals) // 2], 1),
-                            "p95": round(totals[min(len(totals) - 1, int(0.95 * len(totals)))], 1)}
+    totals = [res.timings_ms.get("total", 0.0) for res in results]
+    report["latency_ms"] = {"p50": round(nearest_rank(totals, 0.5), 1), "p95": round(nearest_rank(totals, 0.95), 1)}
     report["worst"] = _worst(rows, results)
     return report
 

@@ -22,9 +22,13 @@ def embedder():
 @pytest.fixture(scope="session")
 def small_kb(tmp_path_factory, embedder) -> Path:
     """A real index snapshot of the small Korean FAQ + manuals in tests/fixtures."""
+    return build_small_kb(tmp_path_factory.mktemp("kb") / "index", embedder)
+
+
+def build_small_kb(out: Path, embedder) -> Path:
+    """Build the small fixture KB into ``out`` (for modules that need a snapshot nobody else calibrates)."""
     from knowledge.index import build_snapshot
 
-    out = tmp_path_factory.mktemp("kb") / "index"
     build_snapshot(out, embedder, [FIXTURES / "faq_small.yaml"], FIXTURES / "manuals")
     return out
 

@@ -114,9 +114,9 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text) if s and s.strip()]
 
 
-def reply_kind(text: str, answered: bool, repeat: bool) -> str:
-    """answered, handoff, account_specific, complaint, bug_report, feature_request or praise."""
-    found = situation_name(text)
+def reply_kind(text: str, found: str | None, answered: bool, repeat: bool) -> str:
+    """answered, handoff, account_specific, complaint, bug_report, feature_request or praise; ``found`` is
+    the message's situation (``situation_name``)."""
     trouble = found in TROUBLE
     if PRAISE.search(text) and not trouble and not COMPLAINT.search(text):
         return "praise"
@@ -131,11 +131,10 @@ def reply_kind(text: str, answered: bool, repeat: bool) -> str:
     return "account_specific" if trouble else "handoff"
 
 
-def restate(text: str) -> str:
+def restate(text: str, found: str | None) -> str:
     """The customer's own sentence that best says what is wrong or asked (no personal data), shortened: the
     one describing the message's trouble, else its first question, else its first sentence."""
     candidates = [s for s in sentences(text) if not find_personal_data(s)] or [redact(text).text]
-    found = situation_name(text)
     trouble = next((p for name, p, _, _ in SITUATIONS if name == found), None) if found in TROUBLE else None
     best = next((s for s in candidates if trouble and trouble.search(s)), None)
     best = best or next((s for s in candidates if QUESTION.search(s.strip())), candidates[0])
@@ -259,11 +258,12 @@ class Drafter:
     def _template_draft(self, text: str, language: str, result: TriageResult, search: SearchResult,
                         hit: Hit | None) -> Drafted:
         t = reply_templates(language)
-        kind = reply_kind(text, hit is not None, result.duplicate_of is not None)
-        found = situation_name(text) or "none"
+        situation = situation_name(text)
+        kind = reply_kind(text, situation, hit is not None, result.duplicate_of is not None)
+        found = situation or "none"
         tag_name = self._tag_name(result, language)
         level = result.context.explanation_level if result.context else "standard"
-        restated = restate(text)
+        restated = restate(text, situation)
         alternative = self._alternative(hit)
         entry = self.snapshot.entries[hit.entry_id] if hit else None
         asks = [] if hit or kind in ("praise", "feature_request") else missing_info(

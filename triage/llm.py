@@ -115,12 +115,12 @@ class LLMClient:
         self._trial = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LLMClient | None:
+    def from_settings(cls, settings: Settings, http_client: httpx.Client | None = None) -> LLMClient | None:
         if not settings.llm_base_url:
             return None
         return cls(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout,
                    settings.llm_budget, settings.llm_max_retries, settings.llm_breaker_failures,
-                   settings.llm_breaker_cooldown)
+                   settings.llm_breaker_cooldown, http_client=http_client)
 
     @property
     def available(self) -> bool:

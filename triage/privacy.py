@@ -53,7 +53,7 @@ PATTERNS: dict[PiiKind, re.Pattern[str]] = {
 BANK_KEYWORD = re.compile(r"(계좌|은행|입금|국민|신한|농협|카카오뱅크|토스|account|bank)|(우리|하나|기업)\s*$")
 PASSPORT_KEYWORD = re.compile(r"여권|passport")
 KEYWORD_WINDOW = 15
-PLACEHOLDER = re.compile(r"<[A-Z_]+_[0-9]+>")
+PLACEHOLDER = re.compile(r"<(?:" + "|".join(kind.upper() for kind in PRIORITY) + r")_[0-9]+>")
 
 
 @dataclass(frozen=True)

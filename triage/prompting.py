@@ -83,20 +83,23 @@ class ReplyTemplates:
         self._raw: dict[str, Any] = yaml.safe_load(source)
         self._compiled: dict[str, Template] = {}
 
-    def has(self, key: str) -> bool:
+    def _source(self, key: str) -> str | None:
         node: Any = self._raw
         for part in key.split("."):
             if not isinstance(node, dict) or part not in node:
-                return False
+                return None
             node = node[part]
-        return isinstance(node, str)
+        return node if isinstance(node, str) else None
+
+    def has(self, key: str) -> bool:
+        return self._source(key) is not None
 
     def render(self, key: str, **variables: Any) -> str:
         if key not in self._compiled:
-            node: Any = self._raw
-            for part in key.split("."):
-                node = node[part]
-            self._compiled[key] = _environment().from_string(node)
+            source = self._source(key)
+            if source is None:
+                raise KeyError(f"prompts/replies/{self.language}.yaml has no template '{key}'")
+            self._compiled[key] = _environment().from_string(source)
         return self._compiled[key].render(**variables).strip()
 
 

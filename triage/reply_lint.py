@@ -13,13 +13,12 @@ import re
 from collections.abc import Iterable
 
 from triage.language import detect_language
-from triage.privacy import find_personal_data
+from triage.privacy import PLACEHOLDER, find_personal_data
 from triage.prompting import boilerplate_phrases
 
 MIN_CHARS = 40
 MAX_CHARS = {"ko": 900, "en": 1500}
 APOLOGY = re.compile(r"죄송|사과\s*드|미안|\bsorry\b|\bapologi[sz]e", re.IGNORECASE)
-PLACEHOLDER = re.compile(r"<(RRN|PHONE|EMAIL|CARD|ACCOUNT|PASSPORT|DRIVER_LICENSE)_\d+>")
 URL = re.compile(r"https?://[^\s)\]>\"']+|www\.[^\s)\]>\"']+", re.IGNORECASE)
 # a commitment to give something: Korean "환불해 드릴게요", English "we will refund"
 PROMISE = re.compile(
@@ -48,6 +47,7 @@ def lint_reply(draft: str, language: str, sources: Iterable[str], message: str =
     """Findings for ``draft`` written to a customer in ``language``; ``sources`` are the KB texts it may
     rely on (cited answers, passages and their URLs), ``message`` the customer's own text."""
     sources_text = "\n".join(sources)
+    sources_flat, sources_words = _squash(sources_text), URL.sub(" ", sources_text).lower()
     known = _squash(sources_text + "\n" + message)
     flat = _squash(draft)
     findings: list[str] = []
@@ -57,14 +57,14 @@ def lint_reply(draft: str, language: str, sources: Iterable[str], message: str =
             findings.append(f"boilerplate: 상투적인 문구 '{phrase}' 대신 고객 상황을 구체적으로 말해 주세요")
     if len(APOLOGY.findall(draft)) > 1:
         findings.append("repeated_apology: 사과는 한 번이면 충분해요")
-    leaked = sorted({m.kind for m in find_personal_data(draft) if _squash(m.value) not in _squash(sources_text)})
+    leaked = sorted({m.kind for m in find_personal_data(draft) if _squash(m.value) not in sources_flat})
     if leaked:
         findings.append(f"personal_data: 고객 개인정보({', '.join(leaked)})를 답장에 되풀이하지 마세요")
     if PLACEHOLDER.search(draft):
         findings.append("placeholder: 개인정보 자리표시자가 남아 있어요")
     for match in PROMISE.finditer(draft):
         word = next((stem for key, stem in PROMISE_STEM.items() if key in match.group(0).lower()), "")
-        if word and word not in URL.sub(" ", sources_text).lower():
+        if word and word not in sources_words:
             findings.append(f"unsupported_promise: KB에 없는 약속이에요 ('{match.group(0)}')")
     for pattern in (QUANTITY, RELATIVE_DATE):
         for match in pattern.finditer(draft):

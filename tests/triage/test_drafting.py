@@ -22,12 +22,10 @@ VETERAN = Customer(id="c-old", tenure_days=900)
 @pytest.fixture(scope="module")
 def kb(embedder, tmp_path_factory):
     """A snapshot of its own: other modules calibrate the shared small KB, which moves its decisions."""
-    from knowledge.index import build_snapshot
-    from tests.conftest import FIXTURES
+    from tests.conftest import build_small_kb
     from triage.config import Settings
 
-    path = tmp_path_factory.mktemp("drafting-kb") / "index"
-    build_snapshot(path, embedder, [FIXTURES / "faq_small.yaml"], FIXTURES / "manuals")
+    path = build_small_kb(tmp_path_factory.mktemp("drafting-kb") / "index", embedder)
     settings = Settings(kb_dir=path, var_dir=tmp_path_factory.mktemp("var"), taxonomy=DEMO_DIR / "taxonomy.yaml",
                         latest_app_version="5.4.0")
     return KnowledgeBase.open(settings)
