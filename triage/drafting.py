@@ -134,7 +134,7 @@ def reply_kind(text: str, found: str | None, answered: bool, repeat: bool) -> st
 def restate(text: str, found: str | None) -> str:
     """The customer's own sentence that best says what is wrong or asked (no personal data), shortened: the
     one describing the message's trouble, else its first question, else its first sentence."""
-    candidates = [s for s in sentences(text) if not find_personal_data(s)] or [redact(text).text]
+    candidates = [s for s in sentences(text) if not find_personal_data(s)] or [label_placeholders(redact(text).text)]
     trouble = next((p for name, p, _, _ in SITUATIONS if name == found), None) if found in TROUBLE else None
     best = next((s for s in candidates if trouble and trouble.search(s)), None)
     best = best or next((s for s in candidates if QUESTION.search(s.strip())), candidates[0])
