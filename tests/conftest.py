@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,3 +43,56 @@ def settings(tmp_path, small_kb):
     from triage.config import Settings
 
     return Settings(kb_dir=small_kb, var_dir=tmp_path / "var")
+
+
+def api_key(store_url: str, role: str) -> str:
+    """A fresh API key of ``role`` in the store at ``store_url`` (migrated first)."""
+    import uuid
+
+    from triage.store import Store
+
+    store = Store.open(store_url)
+    try:
+        return store.create_key(f"test-{role}-{uuid.uuid4().hex[:8]}", role)  # type: ignore[arg-type]
+    finally:
+        store.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def uvicorn_server(env: dict[str, str], ready_timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The service in its own uvicorn process on 127.0.0.1 (settings from ``env`` on top of this process's),
+    yielded with its base URL once /readyz answers; stopped (and its output shown on failure) afterwards."""
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "triage.api.app:app_from_environment",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail("the server exited: " + (proc.stdout.read().decode() if proc.stdout else ""))
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"the server did not become ready in {ready_timeout:g} s")
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=15)

@@ -73,6 +73,34 @@ class Settings(BaseSettings):
         default=False, description="Let the LLM rephrase the support bot's KB answers to fit the question; a "
                                    "rephrasing that adds numbers, dates, promises or links is dropped for the KB text.")
 
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the inbox store, e.g. 'postgresql+psycopg://user@127.0.0.1:5432/triage'. "
+                    "Unset: SQLite at var/triage.db (WAL).",
+    )
+    public_url: str = Field(default="http://127.0.0.1:8000",
+                            description="Where agents open the service; links in team-chat alerts start with it.")
+    alert_webhook_url: str | None = Field(
+        default=None, description="Slack-compatible incoming webhook for P1 and VIP conversations. Unset: no alerts.")
+    alert_attempts: int = Field(default=4, ge=1, le=10, description="Tries per alert (429, 5xx, refused connection).")
+    alert_backoff: float = Field(default=1.0, ge=0, description="Seconds before the first retry; doubles each time.")
+    alert_timeout: float = Field(default=5.0, gt=0, description="Seconds per webhook request.")
+    faq_complaint_limit: int = Field(
+        default=3, ge=1,
+        description="An FAQ entry whose auto-answers agents rejected (or customers found unhelpful) this many times, "
+                    "more often than not, is no longer auto-answered: such messages go to an agent.")
+    seed_demo_inbox: bool = Field(
+        default=True, description="Fill an empty inbox with the demo dev messages when serving the demo KB.")
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.var_dir / 'triage.db').as_posix()}"
+
+    @property
+    def initial_keys_file(self) -> Path:
+        """Where the first start writes one API key per role (readable by the owner only)."""
+        return self.var_dir / "initial-keys.txt"
+
     @property
     def demo_kb_dir(self) -> Path:
         return self.var_dir / "kb" / "demo"

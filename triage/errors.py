@@ -4,7 +4,12 @@
     ├── InputError              a message or file the caller must fix (HTTP 422, CLI exit 2)
     │   ├── MessageTooLongError text over ``max_message_chars`` (HTTP 413)
     │   └── TaxonomyError       a taxonomy file or tag that cannot be used (every problem as file:line)
+    │   └── NotFoundError       a conversation or suggestion that does not exist (HTTP 404)
+    ├── ConflictError           another agent already decided this suggestion (HTTP 409)
+    ├── AuthError               no API key or an unknown one (HTTP 401)
+    │   └── ForbiddenError      a valid key whose role may not do this (HTTP 403)
     ├── NotReadyError           no knowledge base loaded yet (HTTP 503)
+    ├── StoreError              the database cannot be reached or migrated (HTTP 503)
     └── LLMError                the LLM gave no usable answer; callers fall back to the template path
         ├── LLMUnavailableError endpoint down, timeout, HTTP error after retries, budget spent, circuit open
         └── LLMOutputError      the answer is not valid JSON or fails the schema (raw text on ``.raw``, never logged)
@@ -28,7 +33,27 @@ class MessageTooLongError(InputError):
     pass
 
 
+class NotFoundError(InputError):
+    pass
+
+
+class ConflictError(TriageError):
+    pass
+
+
+class AuthError(TriageError):
+    pass
+
+
+class ForbiddenError(AuthError):
+    pass
+
+
 class NotReadyError(TriageError):
+    pass
+
+
+class StoreError(TriageError):
     pass
 
 

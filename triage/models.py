@@ -155,3 +155,108 @@ class TagCorrection(BaseModel):
     message_id: str | None = None
 
     _text_not_blank = field_validator("text")(_not_blank)
+
+
+# --- the inbox (triage.store): what agents see and send --------------------------------------------------
+
+Priority = Literal["P1", "P2", "P3", "P4"]
+FeedbackAction = Literal["accept", "edit", "reject"]
+Role = Literal["bot", "agent", "admin"]
+
+
+class InboxItem(BaseModel):
+    conversation_id: int
+    suggestion_id: int | None
+    priority: Priority | None
+    tag: str | None
+    channel: str | None
+    vip: bool
+    status: Literal["open", "resolved"]
+    first_line: str = Field(description="the latest customer message's first line, shortened")
+    waiting_seconds: float | None = Field(description="since the oldest customer message not yet replied to")
+    messages: int
+
+
+class StoredMessage(BaseModel):
+    id: int
+    external_id: str | None
+    text: str
+    created_at: datetime
+
+
+class FeedbackRecord(BaseModel):
+    id: int
+    suggestion_id: int
+    action: FeedbackAction
+    final_text: str | None
+    edit_distance: int | None
+    corrected_tag: str | None
+    corrected_priority: Priority | None
+    agent: str
+    created_at: datetime
+    replayed: bool = Field(default=False, description="an earlier request with this Idempotency-Key; nothing new")
+
+
+class SuggestionView(BaseModel):
+    id: int
+    conversation_id: int
+    state: Literal["open", "accepted", "edited", "rejected", "superseded"]
+    decided_by: str | None
+    message: StoredMessage
+    result: TriageResult
+    feedback: list[FeedbackRecord]
+
+
+class ConversationView(BaseModel):
+    id: int
+    status: Literal["open", "resolved"]
+    channel: str | None
+    customer: Customer | None
+    priority: Priority | None
+    tag: str | None
+    vip: bool
+    waiting_seconds: float | None
+    messages: list[StoredMessage]
+    suggestion: SuggestionView | None = Field(description="the latest suggestion")
+
+
+class FeedbackIn(BaseModel):
+    """An agent's verdict on a suggestion. ``accept`` with a text that differs from the draft is stored as
+    ``edit``. A corrected tag is learned at once; an edited reply is kept as a reference reply."""
+
+    action: FeedbackAction
+    final_text: str | None = Field(default=None, description="the reply sent (accept: the draft if omitted)")
+    tag: str | None = Field(default=None, description="the right tag, when the suggested one is wrong")
+    priority: Priority | None = Field(default=None, description="the right priority, when the suggested one is wrong")
+
+
+class Intake(BaseModel):
+    """What storing a message created."""
+
+    conversation_id: int
+    suggestion_id: int
+    result: TriageResult
+
+
+class BotOutcomeIn(BaseModel):
+    message_id: str | None = None
+    faq_id: str | None = None
+    auto_answered: bool
+    helpful: bool | None = Field(default=None, description="the customer's 'did this help?' answer")
+    escalated: bool = False
+
+
+class CesIn(BaseModel):
+    conversation_id: int
+    score: int = Field(ge=1, le=7, description="1 = very hard … 7 = very easy to get the issue solved")
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    role: Role
+
+
+class ApiKeyCreated(BaseModel):
+    name: str
+    role: Role
+    key: str = Field(description="shown once; only its hash is stored")

@@ -52,6 +52,8 @@ class Pipeline:
         self.kb = kb
         self.rephrase_answers = rephrase_answers
         self.history = ContactHistory(repeat_window)
+        # FAQ entries whose auto-answers agents and customers turned down: handed off instead (entry → reason)
+        self.distrusted_faqs: dict[str, str] = {}
         names = {t.id: t.name for t in kb.tagger.taxonomy.tags.values()} if kb.tagger else {}
         self.drafter = Drafter(kb.snapshot, llm, names)
 
@@ -71,6 +73,8 @@ class Pipeline:
         if guard.flagged:
             decision = replace(decision, decision="handoff",
                                reason="the message tries to instruct the system: never auto-answered")
+        elif decision.decision == "auto_answer" and decision.hit and decision.hit.entry_id in self.distrusted_faqs:
+            decision = replace(decision, decision="handoff", reason=self.distrusted_faqs[decision.hit.entry_id])
         timings["answer"] = (time.perf_counter() - t) * 1000
         answered = decision.decision == "auto_answer" and decision.hit is not None
         warnings = [] if self.kb.calibrated else ["this index has no calibration of its own: "

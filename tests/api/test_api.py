@@ -5,6 +5,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import api_key
 from triage.api.app import create_app
 from triage.kb import KnowledgeBase
 
@@ -15,6 +16,7 @@ def client(small_kb, tmp_path_factory):
 
     settings = Settings(kb_dir=small_kb, var_dir=tmp_path_factory.mktemp("var"), max_message_chars=2000)
     with TestClient(create_app(settings, kb_loaded=KnowledgeBase.open(settings))) as c:
+        c.headers["Authorization"] = f"Bearer {api_key(settings.store_url, 'admin')}"
         yield c
 
 
@@ -79,5 +81,6 @@ def test_not_ready_until_the_kb_is_loaded(tmp_path):
             time.sleep(0.1)
         assert response.status_code == 503
         assert "triage kb build" in response.json()["error"]["message"]
-        assert c.post("/v1/bot/answer", json={"text": "안녕하세요"}).status_code == 503
+        bot = {"Authorization": f"Bearer {api_key(settings.store_url, 'bot')}"}
+        assert c.post("/v1/bot/answer", json={"text": "안녕하세요"}, headers=bot).status_code == 503
         assert c.get("/healthz").status_code == 200

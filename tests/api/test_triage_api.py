@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from knowledge.samples import DEMO_DIR
+from tests.conftest import api_key
 from triage.api.app import create_app
 from triage.kb import KnowledgeBase
 from triage.models import Message
@@ -21,6 +22,7 @@ def service(small_kb, tmp_path_factory):
     settings = Settings(kb_dir=small_kb, var_dir=tmp_path_factory.mktemp("var"), taxonomy=DEMO_DIR / "taxonomy.yaml",
                         latest_app_version="5.4.0")
     with TestClient(create_app(settings, kb_loaded=KnowledgeBase.open(settings))) as client:
+        client.headers["Authorization"] = f"Bearer {api_key(settings.store_url, 'admin')}"
         yield client, settings
 
 

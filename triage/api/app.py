@@ -1,4 +1,4 @@
-"""The FastAPI application: routes, error mapping, and the knowledge base loaded once per process."""
+"""The FastAPI application: error mapping, health and triage routes; the bot, inbox, admin and web routers."""
 
 from __future__ import annotations
 
@@ -6,52 +6,38 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from knowledge.errors import EmbedderMismatchError, IndexNotFoundError, KnowledgeBaseError, SourceError
 from triage import __version__
+from triage.api.admin import router as admin_router
+from triage.api.bot import router as bot_router
+from triage.api.deps import Agent, Service, ServiceState, check_length
+from triage.api.inbox import router as inbox_router
 from triage.config import Settings
-from triage.errors import InputError, MessageTooLongError, NotReadyError, TriageError
+from triage.errors import (
+    AuthError,
+    ConflictError,
+    ForbiddenError,
+    InputError,
+    MessageTooLongError,
+    NotFoundError,
+    NotReadyError,
+    StoreError,
+    TriageError,
+)
 from triage.kb import KnowledgeBase
-from triage.models import BotAnswerRequest, Message, TagCorrection, TriageResult
+from triage.models import Message, TagCorrection, TriageResult
 from triage.pipeline import Pipeline
+from triage.store import Store
+from triage.web import STATIC_DIR
+from triage.web.pages import router as web_router
 
 log = logging.getLogger("triage.api")
-
-
-class ServiceState:
-    """The loaded knowledge base and the pipeline over it; stages share one lock (the encoder is not
-    re-entrant)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.pipeline: Pipeline | None = None
-        self.load_error: str | None = None
-        self.lock = threading.Lock()
-
-    def load(self) -> None:
-        try:
-            self.pipeline = Pipeline.for_settings(KnowledgeBase.open(self.settings), self.settings)
-            log.info("event=kb_loaded path=%s", self.pipeline.kb.snapshot.path)
-        except (KnowledgeBaseError, OSError) as exc:
-            self.load_error = str(exc)
-            log.error("event=kb_load_failed error=%s", type(exc).__name__)
-
-    def ready_pipeline(self) -> Pipeline:
-        if self.pipeline is None:
-            raise NotReadyError(self.load_error or "the knowledge base is still loading; retry shortly")
-        return self.pipeline
-
-
-def get_service(request: Request) -> ServiceState:
-    return request.app.state.service  # type: ignore[no-any-return]
-
-
-Service = Annotated[ServiceState, Depends(get_service)]
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -60,8 +46,13 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 STATUS = [  # most specific first
     (MessageTooLongError, 413, "message_too_long"),
+    (NotFoundError, 404, "not_found"),
     (InputError, 422, "invalid_input"),
+    (ConflictError, 409, "conflict"),
+    (ForbiddenError, 403, "forbidden"),
+    (AuthError, 401, "unauthorized"),
     (NotReadyError, 503, "not_ready"),
+    (StoreError, 503, "store_unavailable"),
     (SourceError, 422, "invalid_kb_source"),
     (EmbedderMismatchError, 409, "embedder_mismatch"),
     (IndexNotFoundError, 503, "no_index"),
@@ -70,16 +61,24 @@ STATUS = [  # most specific first
 ]
 
 
-def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None) -> FastAPI:
-    state = ServiceState(settings)
+def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store: Store | None = None) -> FastAPI:
+    """The service. ``kb_loaded`` skips the background load (tests); ``store`` defaults to
+    ``settings.store_url``, migrated to the newest schema."""
+    state = ServiceState(settings, store or Store.open(settings.store_url))
     if kb_loaded is not None:
         state.pipeline = Pipeline.for_settings(kb_loaded, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if state.alerts is not None:
+            state.alerts.start()
         if state.pipeline is None:  # load in the background: /healthz answers at once, /readyz when loaded
             threading.Thread(target=state.load, name="kb-loader", daemon=True).start()
+        else:
+            state.inbox.refresh_distrust()
         yield
+        if state.alerts is not None:
+            state.alerts.stop()
 
     app = FastAPI(title="CX triage", version=__version__, lifespan=lifespan,
                   description="Answers, tags and prioritises customer messages from a knowledge base.")
@@ -101,10 +100,6 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None) -> Fa
             problems.append(f"{where}: {e['msg']}")
         return _error(422, "invalid_request", "; ".join(problems))
 
-    def check_length(text: str) -> None:
-        if len(text) > settings.max_message_chars:
-            raise MessageTooLongError(f"text has {len(text)} characters; the limit is {settings.max_message_chars}"
-                                      " (send the latest message, not the whole thread)")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -119,32 +114,29 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None) -> Fa
         return {"status": "ready", "embedder": manifest["embedder"]["name"], "counts": manifest["counts"],
                 "created_at": manifest["created_at"], "calibrated": pipeline.kb.calibrated}
 
-    @app.post("/v1/bot/answer", tags=["bot"], response_model=TriageResult, response_model_exclude_none=False)
-    def bot_answer(request: BotAnswerRequest, svc: Service) -> TriageResult:
-        """Support bot: auto-answer from the KB with citations, or hand off to a human."""
-        check_length(request.text)
-        pipeline = svc.ready_pipeline()
-        with svc.lock:
-            return pipeline.run(Message(id=request.id, text=request.text), section=request.section, draft=False)
-
-    @app.post("/v1/triage", tags=["triage"], response_model=TriageResult)
+    @app.post("/v1/triage", tags=["triage"], response_model=TriageResult, dependencies=[Agent])
     def triage(message: Message, svc: Service) -> TriageResult:
         """The full pipeline for one message: answer or hand-off, tag, priority, real need and a reply draft
         for an agent to review (with lint findings)."""
-        check_length(message.text)
+        check_length(message.text, settings)
         pipeline = svc.ready_pipeline()
         with svc.lock:
             return pipeline.run(message)
 
-    @app.post("/v1/triage/corrections", tags=["triage"], status_code=201)
+    @app.post("/v1/triage/corrections", tags=["triage"], status_code=201, dependencies=[Agent])
     def correct_tag(correction: TagCorrection, svc: Service) -> dict[str, str]:
         """An agent fixes a message's tag: stored, and learned at once for the next prediction."""
-        check_length(correction.text)
+        check_length(correction.text, settings)
         pipeline = svc.ready_pipeline()
         with svc.lock:
             pipeline.learn_tag(correction.text, correction.tag, settings.corrections_file, correction.message_id)
         return {"status": "learned", "tag": correction.tag}
 
+    app.include_router(bot_router)
+    app.include_router(inbox_router)
+    app.include_router(admin_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 

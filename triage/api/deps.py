@@ -1,0 +1,92 @@
+"""What every route depends on: the service's state, the caller's role, message length."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from knowledge.errors import KnowledgeBaseError
+from knowledge.samples import DEMO_DIR
+from knowledge.sources import jsonl_rows, read_text
+from triage.alerts import AlertDispatcher
+from triage.api.auth import Caller, require
+from triage.config import Settings
+from triage.errors import MessageTooLongError, NotReadyError
+from triage.inbox import Inbox
+from triage.kb import KnowledgeBase
+from triage.models import Message
+from triage.pipeline import Pipeline, chronological
+from triage.store import Store
+
+log = logging.getLogger("triage.api")
+
+
+class ServiceState:
+    """The loaded knowledge base, the pipeline over it, the inbox store and the alert sender. Pipeline stages
+    share one lock (the encoder is not re-entrant)."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.pipeline: Pipeline | None = None
+        self.load_error: str | None = None
+        self.lock = threading.Lock()
+        self.alerts = (AlertDispatcher(store, settings.alert_webhook_url, settings.public_url,
+                                       attempts=settings.alert_attempts, backoff=settings.alert_backoff,
+                                       timeout=settings.alert_timeout)
+                       if settings.alert_webhook_url else None)
+        self.inbox = Inbox(settings, store, self.ready_pipeline, self.lock, self.alerts)
+
+    def load(self) -> None:
+        try:
+            self.pipeline = Pipeline.for_settings(KnowledgeBase.open(self.settings), self.settings)
+            log.info("event=kb_loaded path=%s", self.pipeline.kb.snapshot.path)
+        except (KnowledgeBaseError, OSError) as exc:
+            self.load_error = str(exc)
+            log.error("event=kb_load_failed error=%s", type(exc).__name__)
+            return
+        self.inbox.refresh_distrust()
+        if self.settings.serves_demo and self.settings.seed_demo_inbox:
+            self.inbox.seed(demo_messages())
+
+    def reload(self) -> Pipeline:
+        """Open the knowledge base again (after ``triage kb build``); on failure the serving one stays."""
+        fresh = Pipeline.for_settings(KnowledgeBase.open(self.settings), self.settings)
+        with self.lock:
+            if self.pipeline is not None:
+                fresh.history, fresh.distrusted_faqs = self.pipeline.history, self.pipeline.distrusted_faqs
+            self.pipeline = fresh
+        log.info("event=kb_reloaded path=%s", fresh.kb.snapshot.path)
+        return fresh
+
+    def ready_pipeline(self) -> Pipeline:
+        if self.pipeline is None:
+            raise NotReadyError(self.load_error or "the knowledge base is still loading; retry shortly")
+        return self.pipeline
+
+
+def demo_messages() -> list[Message]:
+    """The demo dev set as customer messages, oldest first (labels dropped)."""
+    rows = [row for _, row in jsonl_rows(read_text(DEMO_DIR / "dev.jsonl"))]
+    messages = [Message.model_validate(row) for row in rows]
+    return [messages[i] for i in chronological(messages)]
+
+
+def get_service(request: Request) -> ServiceState:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+Service = Annotated[ServiceState, Depends(get_service)]
+BotCaller = Annotated[Caller, Depends(require("bot"))]
+AgentCaller = Annotated[Caller, Depends(require("agent"))]
+AdminCaller = Annotated[Caller, Depends(require("admin"))]
+Agent = Depends(require("agent"))  # for routes that need the role but not the caller
+
+
+def check_length(text: str, settings: Settings) -> None:
+    if len(text) > settings.max_message_chars:
+        raise MessageTooLongError(f"text has {len(text)} characters; the limit is {settings.max_message_chars}"
+                                  " (send the latest message, not the whole thread)")

@@ -1,0 +1,72 @@
+"""The agents' inbox as a service: a message in → the pipeline's suggestion stored (and the team alerted for P1
+and VIP); an agent's verdict in → stored, then learned from. The API and the web pages both go through here."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+from triage.alerts import AlertDispatcher, alert_text, needs_alert
+from triage.config import Settings
+from triage.errors import InputError
+from triage.models import FeedbackIn, FeedbackRecord, Intake, Message
+from triage.pipeline import Pipeline
+from triage.store import Store
+
+log = logging.getLogger("triage.inbox")
+
+
+class Inbox:
+    def __init__(self, settings: Settings, store: Store, pipeline: Callable[[], Pipeline],
+                 lock: threading.Lock, alerts: AlertDispatcher | None = None) -> None:
+        self.settings, self.store, self.pipeline, self.lock, self.alerts = settings, store, pipeline, lock, alerts
+
+    def take(self, message: Message) -> Intake:
+        """Run the pipeline on a customer message and store it with its suggestion."""
+        pipeline = self.pipeline()
+        with self.lock:
+            result = pipeline.run(message)
+        alert = alert_text(result, message.channel) if needs_alert(result) else None
+        intake = self.store.record_message(message, result, alert)
+        if alert is not None and self.alerts is not None:
+            self.alerts.kick()
+        return intake
+
+    def decide(self, suggestion_id: int, feedback: FeedbackIn, agent: str,
+               idempotency_key: str | None = None) -> FeedbackRecord:
+        """Store an agent's verdict (the first one wins), then learn from it: a corrected tag at once, an
+        edited reply as a reference (in the same transaction), a rejected auto-answer against its entry."""
+        pipeline = self.pipeline()
+        tagger = pipeline.kb.tagger
+        if feedback.tag is not None and (tagger is None or feedback.tag not in tagger.column):
+            known = ", ".join(tagger.classes) if tagger else "none: this service has no taxonomy"
+            raise InputError(f"unknown tag {feedback.tag!r}; known tags: {known}")
+        decided = self.store.record_feedback(suggestion_id, feedback, agent, idempotency_key)
+        if decided.learn_tag is not None:
+            with self.lock:
+                pipeline.learn_tag(decided.message_text, decided.learn_tag, self.settings.corrections_file,
+                                   str(suggestion_id))
+        if decided.record.action == "reject" and not decided.record.replayed:
+            self.refresh_distrust()
+        return decided.record
+
+    def refresh_distrust(self) -> None:
+        """Stop auto-answering from entries that agents and customers keep turning down."""
+        limit = self.settings.faq_complaint_limit
+        distrusted = {faq: (f"agents or customers turned down this entry's answer {v.complaints} times "
+                            f"(accepted {v.approvals}): an agent answers instead")
+                      for faq, v in self.store.faq_verdicts().items()
+                      if v.complaints >= limit and v.complaints > v.approvals}
+        self.pipeline().distrusted_faqs = distrusted
+
+    def seed(self, messages: Iterable[Message]) -> int:
+        """Fill an empty inbox (the demo's first start); returns how many messages were stored."""
+        if self.store.count_conversations():
+            return 0
+        stored = 0
+        for message in messages:
+            self.take(message)
+            stored += 1
+        log.info("event=inbox_seeded messages=%d", stored)
+        return stored

@@ -1,0 +1,61 @@
+"""Engine and migrations. SQLite (a file under ``var/``, WAL) by default; any SQLAlchemy URL otherwise,
+PostgreSQL tested (``postgresql+psycopg://…``). ``open_engine`` upgrades the schema to the latest migration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from triage.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+    cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged commit is on disk
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def create(url: str) -> Engine:
+    """An engine for ``url``; a SQLite file's folder is created. Raises ``StoreError`` for a bad URL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"TRIAGE_DATABASE_URL is not a database URL ({exc}); e.g. "
+                         "'sqlite:///var/triage.db' or 'postgresql+psycopg://user@127.0.0.1:5432/triage'") from exc
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_size=20, max_overflow=40, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to the newest migration (idempotent; safe at every start)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except OperationalError as exc:
+        raise StoreError(f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}: "
+                         f"{exc.orig}") from exc
+
+
+def open_engine(url: str) -> Engine:
+    engine = create(url)
+    migrate(engine)
+    return engine

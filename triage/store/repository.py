@@ -1,0 +1,422 @@
+"""The inbox's reads and writes. Every write is one transaction; a call returns only after its commit, so
+whatever the API acknowledged is on disk (SQLite: WAL with ``synchronous=FULL``)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from rapidfuzz.distance import Levenshtein
+from sqlalchemy import Engine, case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from triage.errors import ConflictError, InputError, NotFoundError
+from triage.models import (
+    BotOutcomeIn,
+    ConversationView,
+    Customer,
+    FeedbackIn,
+    FeedbackRecord,
+    InboxItem,
+    Intake,
+    Message,
+    Role,
+    StoredMessage,
+    SuggestionView,
+    TriageResult,
+)
+from triage.privacy import redact_text
+from triage.store.database import open_engine
+from triage.store.tables import (
+    AlertRow,
+    ApiKey,
+    BotOutcome,
+    CesAnswer,
+    Conversation,
+    CustomerRow,
+    FeedbackEvent,
+    MessageRow,
+    ReferenceReply,
+    Suggestion,
+    utcnow,
+)
+
+InboxSort = Literal["priority", "waiting", "newest"]
+FIRST_LINE_CHARS = 80
+KEY_BYTES = 32
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= FIRST_LINE_CHARS else line[: FIRST_LINE_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A stored verdict and what the service should learn from it (after the commit)."""
+
+    record: FeedbackRecord
+    message_text: str
+    learn_tag: str | None  # the corrected tag, to teach the tag classifier
+
+
+@dataclass(frozen=True)
+class FaqVerdicts:
+    """How auto-answers from one FAQ entry fared: agents' verdicts and customers' 'did this help?'."""
+
+    approvals: int
+    complaints: int
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and migrate to the newest schema."""
+        return cls(open_engine(url))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # --- API keys ---------------------------------------------------------------------------------------
+
+    def create_key(self, name: str, role: Role) -> str:
+        """A new key for ``role``; the key itself is returned once and only its hash is kept."""
+        key = "tk_" + secrets.token_urlsafe(KEY_BYTES)
+        try:
+            with self.session() as s:
+                s.add(ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=key[:10]))
+        except IntegrityError as exc:
+            raise ConflictError(f"a key named {name!r} exists already; pick another name or revoke it") from exc
+        return key
+
+    def key_owner(self, key: str) -> tuple[str, Role] | None:
+        """(name, role) of an active key, or None."""
+        with self.session() as s:
+            row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)))
+            return (row.name, row.role) if row else None  # type: ignore[return-value]
+
+    def revoke_key(self, name: str) -> None:
+        with self.session() as s:
+            done = s.execute(update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
+                             .values(revoked_at=utcnow()))
+            if done.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFoundError(f"no active key named {name!r}")
+
+    def keys(self) -> list[dict[str, object]]:
+        with self.session() as s:
+            return [{"name": k.name, "role": k.role, "prefix": k.prefix, "created_at": k.created_at,
+                     "revoked": k.revoked_at is not None} for k in s.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+    # --- intake -----------------------------------------------------------------------------------------
+
+    def record_message(self, message: Message, result: TriageResult, alert_text: str | None = None) -> Intake:
+        """Store a customer message and the pipeline's suggestion for it. The message joins the customer's open
+        conversation on the same channel, or starts one; the conversation's older open suggestion is
+        superseded. ``alert_text`` queues a team-chat alert (at most one per conversation)."""
+        now = utcnow()
+        with self.session() as s:
+            customer = message.customer
+            conversation = None
+            if customer is not None and customer.id:
+                s.merge(CustomerRow(id=customer.id, segment=customer.segment, tenure_days=customer.tenure_days,
+                                    app_version=customer.app_version, updated_at=now))
+                conversation = s.scalar(
+                    select(Conversation).where(Conversation.customer_id == customer.id,
+                                               Conversation.status == "open",
+                                               Conversation.channel == message.channel)
+                    .order_by(Conversation.id.desc()).limit(1))
+            if conversation is None:
+                conversation = Conversation(customer_id=customer.id if customer else None, channel=message.channel,
+                                            created_at=now)
+                s.add(conversation)
+                s.flush()
+            at = message.created_at or now
+            row = MessageRow(external_id=message.id, conversation_id=conversation.id, text=message.text,
+                             bot_path=message.bot_path, page=message.page, created_at=at)
+            s.add(row)
+            s.flush()
+            s.execute(update(Suggestion).where(Suggestion.conversation_id == conversation.id,
+                                               Suggestion.state == "open").values(state="superseded"))
+            info = result.drafting
+            suggestion = Suggestion(
+                conversation_id=conversation.id, message_id=row.id, result=result.model_dump(mode="json"),
+                decision=result.decision, faq_id=result.faq_id, tag=result.tag, priority=result.priority,
+                draft=result.draft, prompt_hash=info.prompt_hash if info else None,
+                model=info.model if info else None, created_at=now)
+            s.add(suggestion)
+            conversation.priority, conversation.tag = result.priority, result.tag
+            conversation.vip = conversation.vip or bool(result.context and result.context.segment == "VIP")
+            if conversation.waiting_since is None or at < conversation.waiting_since:
+                conversation.waiting_since = at
+            s.flush()
+            if alert_text is not None and s.scalar(
+                    select(AlertRow.id).where(AlertRow.conversation_id == conversation.id)) is None:
+                s.add(AlertRow(conversation_id=conversation.id, text=alert_text, created_at=now))
+            return Intake(conversation_id=conversation.id, suggestion_id=suggestion.id, result=result)
+
+    # --- reads ------------------------------------------------------------------------------------------
+
+    def inbox(self, *, status: str = "open", priority: str | None = None, tag: str | None = None,
+              channel: str | None = None, sort: InboxSort = "priority", limit: int = 50,
+              offset: int = 0) -> list[InboxItem]:
+        """Conversations, most urgent first (then longest waiting) by default."""
+        latest = (select(Suggestion.conversation_id, func.max(Suggestion.id).label("sid"),
+                         func.count(Suggestion.id).label("n"))
+                  .group_by(Suggestion.conversation_id).subquery())
+        query = (select(Conversation, latest.c.sid, latest.c.n, MessageRow.text)
+                 .join(latest, latest.c.conversation_id == Conversation.id)
+                 .join(Suggestion, Suggestion.id == latest.c.sid)
+                 .join(MessageRow, MessageRow.id == Suggestion.message_id))
+        if status != "all":
+            query = query.where(Conversation.status == status)
+        for column, value in ((Conversation.priority, priority), (Conversation.tag, tag),
+                              (Conversation.channel, channel)):
+            if value:
+                query = query.where(column == value)
+        waiting_nulls_last = case((Conversation.waiting_since.is_(None), 1), else_=0)
+        order = {
+            "priority": [case((Conversation.priority.is_(None), 1), else_=0), Conversation.priority,
+                         waiting_nulls_last, Conversation.waiting_since, Conversation.id],
+            "waiting": [waiting_nulls_last, Conversation.waiting_since, Conversation.id],
+            "newest": [Conversation.id.desc()],
+        }[sort]
+        now = utcnow()
+        with self.session() as s:
+            rows = s.execute(query.order_by(*order).limit(limit).offset(offset)).all()
+            return [InboxItem(
+                conversation_id=c.id, suggestion_id=sid, priority=c.priority, tag=c.tag, channel=c.channel,
+                vip=c.vip, status=c.status, first_line=first_line(text), messages=n,
+                waiting_seconds=_waiting_seconds(c.waiting_since, now),
+            ) for c, sid, n, text in rows]
+
+    def suggestion(self, suggestion_id: int) -> SuggestionView:
+        with self.session() as s:
+            row = s.get(Suggestion, suggestion_id)
+            if row is None:
+                raise NotFoundError(f"no suggestion {suggestion_id}")
+            return self._suggestion_view(s, row)
+
+    def conversation(self, conversation_id: int) -> ConversationView:
+        with self.session() as s:
+            c = s.get(Conversation, conversation_id)
+            if c is None:
+                raise NotFoundError(f"no conversation {conversation_id}")
+            latest = s.scalar(select(Suggestion).where(Suggestion.conversation_id == c.id)
+                              .order_by(Suggestion.id.desc()).limit(1))
+            customer = (Customer(id=c.customer.id, segment=c.customer.segment, tenure_days=c.customer.tenure_days,
+                                 app_version=c.customer.app_version) if c.customer else None)
+            return ConversationView(
+                id=c.id, status=c.status, channel=c.channel, customer=customer,  # type: ignore[arg-type]
+                priority=c.priority, tag=c.tag, vip=c.vip,  # type: ignore[arg-type]
+                waiting_seconds=_waiting_seconds(c.waiting_since, utcnow()),
+                messages=[_message(m) for m in c.messages],
+                suggestion=self._suggestion_view(s, latest) if latest else None)
+
+    def _suggestion_view(self, s: Session, row: Suggestion) -> SuggestionView:
+        events = s.scalars(select(FeedbackEvent).where(FeedbackEvent.suggestion_id == row.id)
+                           .order_by(FeedbackEvent.id))
+        return SuggestionView(id=row.id, conversation_id=row.conversation_id, state=row.state,  # type: ignore[arg-type]
+                              decided_by=row.decided_by, message=_message(row.message),
+                              result=TriageResult.model_validate(row.result),
+                              feedback=[_record(e) for e in events])
+
+    # --- feedback ---------------------------------------------------------------------------------------
+
+    def record_feedback(self, suggestion_id: int, feedback: FeedbackIn, agent: str,
+                        idempotency_key: str | None = None) -> Decided:
+        """An agent's verdict. The first verdict on a suggestion wins; a later one gets ``ConflictError``.
+        The same ``idempotency_key`` again returns the stored verdict (``replayed``) and changes nothing."""
+        if idempotency_key is not None:
+            replay = self._replay(idempotency_key, suggestion_id)
+            if replay is not None:
+                return replay
+        try:
+            return self._decide(suggestion_id, feedback, agent, idempotency_key)
+        except (ConflictError, IntegrityError):
+            # a concurrent request with the same key may have won the race: that is a replay, not a conflict
+            replay = self._replay(idempotency_key, suggestion_id) if idempotency_key else None
+            if replay is not None:
+                return replay
+            raise
+
+    def _decide(self, suggestion_id: int, feedback: FeedbackIn, agent: str, key: str | None) -> Decided:
+        now = utcnow()
+        with self.session() as s:
+            row = s.get(Suggestion, suggestion_id)
+            if row is None:
+                raise NotFoundError(f"no suggestion {suggestion_id}")
+            action, final = feedback.action, feedback.final_text
+            if action in ("accept", "edit") and not (final or row.draft):
+                raise InputError("this suggestion has no draft: send final_text with the reply you sent")
+            if action == "accept" and final is None:
+                final = row.draft
+            if action == "edit" and not (final or "").strip():
+                raise InputError("action 'edit' needs final_text: the reply as you sent it")
+            if action == "accept" and final != row.draft:
+                action = "edit"
+            state = {"accept": "accepted", "edit": "edited", "reject": "rejected"}[action]
+            # one conditional UPDATE decides the race: the second agent's finds the state no longer open
+            won = s.execute(update(Suggestion).where(Suggestion.id == suggestion_id, Suggestion.state == "open")
+                            .values(state=state, decided_by=agent, decided_at=now))
+            if won.rowcount == 0:  # type: ignore[attr-defined]
+                s.refresh(row)
+                who = f" by {row.decided_by}" if row.decided_by else ""
+                raise ConflictError(f"suggestion {suggestion_id} is already {row.state}{who}; "
+                                    "reload the conversation")
+            event = FeedbackEvent(
+                suggestion_id=suggestion_id, action=action, final_text=final,
+                edit_distance=Levenshtein.distance(row.draft or "", final) if final is not None else None,
+                corrected_tag=feedback.tag if feedback.tag and feedback.tag != row.tag else None,
+                corrected_priority=(feedback.priority if feedback.priority and feedback.priority != row.priority
+                                    else None),
+                agent=agent, idempotency_key=key, created_at=now)
+            s.add(event)
+            s.flush()
+            conversation = row.conversation
+            conversation.tag = event.corrected_tag or conversation.tag
+            conversation.priority = event.corrected_priority or conversation.priority
+            if action != "reject":
+                conversation.waiting_since = None  # replied
+            if action == "edit" and final:
+                s.add(ReferenceReply(feedback_id=event.id, faq_id=row.faq_id, tag=event.corrected_tag or row.tag,
+                                     question=redact_text(row.message.text), reply=redact_text(final),
+                                     created_at=now))
+            return Decided(_record(event), row.message.text, event.corrected_tag)
+
+    def _replay(self, key: str, suggestion_id: int) -> Decided | None:
+        with self.session() as s:
+            event = s.scalar(select(FeedbackEvent).where(FeedbackEvent.idempotency_key == key))
+            if event is None:
+                return None
+            if event.suggestion_id != suggestion_id:
+                raise InputError(f"Idempotency-Key {key!r} was used for suggestion {event.suggestion_id}; "
+                                 "send a new key for a new request")
+            record = _record(event).model_copy(update={"replayed": True})
+            return Decided(record, "", None)
+
+    def resolve(self, conversation_id: int) -> None:
+        with self.session() as s:
+            c = s.get(Conversation, conversation_id)
+            if c is None:
+                raise NotFoundError(f"no conversation {conversation_id}")
+            if c.status != "resolved":
+                c.status, c.resolved_at, c.waiting_since = "resolved", utcnow(), None
+                s.execute(update(Suggestion).where(Suggestion.conversation_id == c.id, Suggestion.state == "open")
+                          .values(state="superseded"))
+
+    # --- the bot and the customer -----------------------------------------------------------------------
+
+    def record_bot_outcome(self, outcome: BotOutcomeIn) -> int:
+        with self.session() as s:
+            row = BotOutcome(**outcome.model_dump())
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def record_ces(self, conversation_id: int, score: int) -> None:
+        with self.session() as s:
+            if s.get(Conversation, conversation_id) is None:
+                raise NotFoundError(f"no conversation {conversation_id}")
+            s.add(CesAnswer(conversation_id=conversation_id, score=score))
+
+    def faq_verdicts(self) -> dict[str, FaqVerdicts]:
+        """Per FAQ entry: auto-answers that agents accepted or customers found helpful, against those agents
+        rejected or customers found unhelpful."""
+        counts: dict[str, list[int]] = {}
+        with self.session() as s:
+            agent_rows = s.execute(
+                select(Suggestion.faq_id, Suggestion.state, func.count())
+                .where(Suggestion.decision == "auto_answer", Suggestion.faq_id.is_not(None),
+                       Suggestion.state.in_(("accepted", "edited", "rejected")))
+                .group_by(Suggestion.faq_id, Suggestion.state))
+            for faq_id, state, n in agent_rows:
+                counts.setdefault(faq_id, [0, 0])[state == "rejected"] += n
+            bot_rows = s.execute(
+                select(BotOutcome.faq_id, BotOutcome.helpful, func.count())
+                .where(BotOutcome.auto_answered, BotOutcome.faq_id.is_not(None), BotOutcome.helpful.is_not(None))
+                .group_by(BotOutcome.faq_id, BotOutcome.helpful))
+            for faq_id, helpful, n in bot_rows:
+                counts.setdefault(faq_id, [0, 0])[not helpful] += n
+        return {faq: FaqVerdicts(a, c) for faq, (a, c) in counts.items()}
+
+    def reference_replies(self, faq_id: str | None = None, tag: str | None = None,
+                          limit: int = 20) -> list[dict[str, object]]:
+        query = select(ReferenceReply).order_by(ReferenceReply.id.desc()).limit(limit)
+        if faq_id:
+            query = query.where(ReferenceReply.faq_id == faq_id)
+        if tag:
+            query = query.where(ReferenceReply.tag == tag)
+        with self.session() as s:
+            return [{"faq_id": r.faq_id, "tag": r.tag, "question": r.question, "reply": r.reply,
+                     "created_at": r.created_at} for r in s.scalars(query)]
+
+    # --- alerts -----------------------------------------------------------------------------------------
+
+    def claim_alerts(self) -> list[tuple[int, int, str]]:
+        """(alert id, conversation id, text) of the pending alerts, each marked 'sending' by exactly one caller
+        (so two workers never post the same alert)."""
+        claimed = []
+        with self.session() as s:
+            for alert in s.scalars(select(AlertRow).where(AlertRow.status == "pending").order_by(AlertRow.id)):
+                done = s.execute(update(AlertRow).where(AlertRow.id == alert.id, AlertRow.status == "pending")
+                                 .values(status="sending"))
+                if done.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append((alert.id, alert.conversation_id, alert.text))
+        return claimed
+
+    def finish_alert(self, alert_id: int, sent: bool, attempts: int, error: str | None = None) -> None:
+        with self.session() as s:
+            s.execute(update(AlertRow).where(AlertRow.id == alert_id).values(
+                status="sent" if sent else "failed", attempts=attempts, last_error=error and error[:256],
+                sent_at=utcnow() if sent else None))
+
+    def fail_interrupted_alerts(self) -> int:
+        """Alerts left 'sending' by a stopped process may have been posted: marked failed, never re-sent."""
+        with self.session() as s:
+            done = s.execute(update(AlertRow).where(AlertRow.status == "sending")
+                             .values(status="failed", last_error="interrupted while sending; not re-sent"))
+            return done.rowcount  # type: ignore[attr-defined,no-any-return]
+
+    def alerts(self) -> list[dict[str, object]]:
+        with self.session() as s:
+            return [{"id": a.id, "conversation_id": a.conversation_id, "status": a.status, "attempts": a.attempts,
+                     "last_error": a.last_error, "text": a.text} for a in s.scalars(select(AlertRow)
+                                                                                  .order_by(AlertRow.id))]
+
+    def count_conversations(self) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count(Conversation.id))) or 0
+
+
+def _message(m: MessageRow) -> StoredMessage:
+    return StoredMessage(id=m.id, external_id=m.external_id, text=m.text, created_at=m.created_at)
+
+
+def _record(e: FeedbackEvent) -> FeedbackRecord:
+    return FeedbackRecord(id=e.id, suggestion_id=e.suggestion_id, action=e.action,  # type: ignore[arg-type]
+                          final_text=e.final_text, edit_distance=e.edit_distance, corrected_tag=e.corrected_tag,
+                          corrected_priority=e.corrected_priority, agent=e.agent,  # type: ignore[arg-type]
+                          created_at=e.created_at)
+
+
+def _waiting_seconds(since: datetime | None, now: datetime) -> float | None:
+    return (now - since).total_seconds() if since else None

@@ -1,0 +1,192 @@
+"""The inbox's tables (SQLAlchemy 2 declarative). Alembic migrations in ``migrations/`` create them; change
+both together (``tests/triage/test_store.py`` checks that the migrated schema matches these models)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite keeps no zone: it is stored naive in UTC and restored)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class CustomerRow(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    segment: Mapped[str | None] = mapped_column(String(32))
+    tenure_days: Mapped[int | None]
+    app_version: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_inbox", "status", "priority", "waiting_since"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
+    priority: Mapped[str | None] = mapped_column(String(2))
+    tag: Mapped[str | None] = mapped_column(String(64))
+    vip: Mapped[bool] = mapped_column(default=False)
+    waiting_since: Mapped[datetime | None] = mapped_column(doc="the oldest customer message not yet replied to")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+    customer: Mapped[CustomerRow | None] = relationship()
+    messages: Mapped[list[MessageRow]] = relationship(back_populates="conversation", order_by="MessageRow.id")
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    bot_path: Mapped[list[str]] = mapped_column(default=list)
+    page: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class Suggestion(Base):
+    """Everything the pipeline proposed for one message, with its state in the agent's hands."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    result: Mapped[dict[str, Any]] = mapped_column(doc="the whole TriageResult as JSON")
+    decision: Mapped[str | None] = mapped_column(String(16))
+    faq_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    tag: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[str | None] = mapped_column(String(2))
+    draft: Mapped[str | None] = mapped_column(Text)
+    prompt_hash: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(128))
+    # open | accepted | edited | rejected | superseded (a newer message in the conversation replaced it)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    message: Mapped[MessageRow] = relationship()
+    conversation: Mapped[Conversation] = relationship()
+
+
+class FeedbackEvent(Base):
+    __tablename__ = "feedback_events"
+    __table_args__ = (CheckConstraint("action IN ('accept', 'edit', 'reject')", name="ck_feedback_action"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    action: Mapped[str] = mapped_column(String(8))
+    final_text: Mapped[str | None] = mapped_column(Text)
+    edit_distance: Mapped[int | None] = mapped_column(doc="characters changed from the draft (Levenshtein)")
+    corrected_tag: Mapped[str | None] = mapped_column(String(64))
+    corrected_priority: Mapped[str | None] = mapped_column(String(2))
+    agent: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReferenceReply(Base):
+    """An agent's edited reply, kept as an example of a good answer (personal data redacted)."""
+
+    __tablename__ = "reference_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback_events.id"), unique=True)
+    faq_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    tag: Mapped[str | None] = mapped_column(String(64), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    reply: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BotOutcome(Base):
+    __tablename__ = "bot_outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    faq_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    auto_answered: Mapped[bool]
+    helpful: Mapped[bool | None]
+    escalated: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CesAnswer(Base):
+    """Customer effort score: 'how easy was it to get your issue solved?', 1 (very hard) to 7 (very easy)."""
+
+    __tablename__ = "ces_answers"
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 7", name="ck_ces_score"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    score: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """Keys are random 32-byte tokens, so a SHA-256 of the key is enough to store (no salt or slow hash
+    needed: there is nothing to guess); ``prefix`` shows which key is which."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("role IN ('bot', 'agent', 'admin')", name="ck_api_key_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(8))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class AlertRow(Base):
+    """One team-chat alert per conversation: the unique key is what keeps retries from posting twice."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("conversation_id", name="uq_alerts_conversation"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
