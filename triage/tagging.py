@@ -262,10 +262,10 @@ class Tagger:
             p *= np.array([SITUATION_BOOST if self.taxonomy.priority(c) == situation else 1.0 for c in self.classes])
             p /= p.sum()
         if len(self.corrections):
-            sims = self.corrections @ vector
+            sims = (self.corrections @ vector)[::-1]  # newest first: a later correction of the same text wins
             if sims.max() >= CORRECTION_MATCH:
                 p *= 1 - CORRECTION_SHARE
-                p[self.correction_tags[int(sims.argmax())]] += CORRECTION_SHARE
+                p[self.correction_tags[len(sims) - 1 - int(sims.argmax())]] += CORRECTION_SHARE
         order = np.argsort(-p)
         return TagScores([(self.classes[i], float(p[i])) for i in order])
 

@@ -125,3 +125,11 @@ def test_stored_corrections_keep_no_personal_data(service):
     assert client.post("/v1/triage/corrections", json={"text": text, "tag": "refund_status"}).status_code == 201
     stored = settings.corrections_file.read_text(encoding="utf-8")
     assert "010-9876-5432" not in stored and "<PHONE_1>" in stored
+
+
+def test_the_latest_correction_of_a_text_wins(service):
+    client, _ = service
+    text = "주문 취소하고 다시 결제하면 쿠폰 돌려받나요"
+    for tag in ("refund_status", "payment_info"):
+        assert client.post("/v1/triage/corrections", json={"text": text, "tag": tag}).status_code == 201
+        assert client.post("/v1/triage", json={"text": text}).json()["tag"] == tag
