@@ -110,7 +110,7 @@ def postgres_admin():
     try:
         with admin.connect() as c:
             c.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - say what to do, whatever the driver raised
+    except Exception as exc:
         pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is needed for the store tests ({exc}); start it with "
                     "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
     yield admin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from knowledge.errors import KnowledgeBaseError
 from triage.answering import NO_ANSWER_SHARE
 from triage.config import Settings, get_settings
-from triage.errors import InputError
+from triage.errors import ConflictError, InputError, StoreError
+from triage.store import Store
 
 if TYPE_CHECKING:
     from triage.kb import KnowledgeBase
@@ -25,6 +27,8 @@ app = typer.Typer(help="CX triage: answer, tag and prioritise customer messages 
                   no_args_is_help=True, pretty_exceptions_enable=False)
 kb_app = typer.Typer(help="Build and inspect knowledge-base index snapshots.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+keys_app = typer.Typer(help="API keys for the bot, agents and admins (stored hashed).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 err = Console(stderr=True, soft_wrap=True)  # never wrap "file:line: problem" lines
 out = Console(soft_wrap=True)
 
@@ -65,7 +69,7 @@ def clean_errors() -> Iterator[None]:
     """Turn known errors into one clear message and exit code 2 instead of a traceback."""
     try:
         yield
-    except (KnowledgeBaseError, InputError, ValueError) as exc:
+    except (KnowledgeBaseError, InputError, ConflictError, StoreError, ValueError) as exc:
         raise fail(str(exc)) from exc
 
 
@@ -307,10 +311,56 @@ def serve(
     if kb is not None:
         settings = settings.model_copy(update={"kb_dir": kb})
     with clean_errors():
-        application = create_app(settings, kb_loaded=open_kb(settings, settings.kb_dir))
+        store = Store.open(settings.store_url)
+        if not store.api_keys():
+            write_initial_keys(store, settings.initial_keys_file)
+        application = create_app(settings, kb_loaded=open_kb(settings, settings.kb_dir), store=store)
     host, port = host or settings.host, port or settings.port
     err.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    err.print(f"agents' inbox: http://{host}:{port}/inbox  (sign in with a key from {settings.initial_keys_file} "
+              "or `triage keys create`)")
+    if settings.serves_demo and settings.seed_demo_inbox and not store.count_conversations():
+        err.print("filling the empty inbox with the demo messages in the background (about a minute)")
     uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def write_initial_keys(store: Store, path: Path) -> None:
+    """The first start makes one key per role and writes them where only the owner can read them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{role}\t{store.create_key(f'initial-{role}', role)}" for role in ("agent", "bot", "admin")]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("# role<TAB>key: shown once; the service keeps only their hashes\n" + "\n".join(lines) + "\n")
+    err.print(f"created the first API keys (agent, bot, admin) in {path}")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key, e.g. 'alice' or 'chatbot'.")],
+    role: Annotated[str, typer.Option(help="bot (bot endpoints), agent (inbox and feedback) or admin.")],
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    if role not in ("bot", "agent", "admin"):
+        raise fail(f"--role must be bot, agent or admin, not {role!r}")
+    with clean_errors():
+        out.print(Store.open(get_settings().store_url).create_key(name, role))  # type: ignore[arg-type]
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key's name, role, prefix and whether it is revoked."""
+    with clean_errors():
+        for key in Store.open(get_settings().store_url).api_keys():
+            state = "revoked" if key["revoked"] else "active"
+            out.print(f"{key['name']}\t{key['role']}\t{key['prefix']}…\t{state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke a key at once."""
+    with clean_errors():
+        Store.open(get_settings().store_url).revoke_key(name)
+    err.print(f"revoked {name}")
 
 
 def main() -> None:

@@ -83,7 +83,7 @@ def test_inbox_puts_the_urgent_vip_first_and_filters(api):
     vip = take(api, agent, DOUBLE_CHARGE)
     take(api, agent, PASSWORD)
     items = api.get("/v1/inbox", headers=agent).json()
-    assert [i["conversation_id"] for i in items][0] == vip["conversation_id"]
+    assert items[0]["conversation_id"] == vip["conversation_id"]
     top = items[0]
     assert top["priority"] == "P1" and top["vip"] and top["first_line"].startswith("결제가 두 번")
     assert top["waiting_seconds"] >= 0 and top["channel"] == "chat"

@@ -19,7 +19,7 @@ def create_key(request: ApiKeyIn, svc: Service, _: AdminCaller) -> ApiKeyCreated
 
 @router.get("/keys")
 def list_keys(svc: Service, _: AdminCaller) -> list[dict[str, object]]:
-    return svc.store.keys()
+    return svc.store.api_keys()
 
 
 @router.delete("/keys/{name}")

@@ -75,7 +75,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
         if state.pipeline is None:  # load in the background: /healthz answers at once, /readyz when loaded
             threading.Thread(target=state.load, name="kb-loader", daemon=True).start()
         else:
-            state.inbox.refresh_distrust()
+            threading.Thread(target=state.after_load, name="inbox-loader", daemon=True).start()
         yield
         if state.alerts is not None:
             state.alerts.stop()

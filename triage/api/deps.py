@@ -48,6 +48,10 @@ class ServiceState:
             self.load_error = str(exc)
             log.error("event=kb_load_failed error=%s", type(exc).__name__)
             return
+        self.after_load()
+
+    def after_load(self) -> None:
+        """Learn from stored verdicts; on the demo's first start, fill the inbox with the demo messages."""
         self.inbox.refresh_distrust()
         if self.settings.serves_demo and self.settings.seed_demo_inbox:
             self.inbox.seed(demo_messages())

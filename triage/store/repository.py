@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import Engine, case, func, select, update
@@ -121,7 +121,7 @@ class Store:
             if done.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFoundError(f"no active key named {name!r}")
 
-    def keys(self) -> list[dict[str, object]]:
+    def api_keys(self) -> list[dict[str, object]]:
         with self.session() as s:
             return [{"name": k.name, "role": k.role, "prefix": k.prefix, "created_at": k.created_at,
                      "revoked": k.revoked_at is not None} for k in s.scalars(select(ApiKey).order_by(ApiKey.id))]
@@ -193,12 +193,13 @@ class Store:
             if value:
                 query = query.where(column == value)
         waiting_nulls_last = case((Conversation.waiting_since.is_(None), 1), else_=0)
-        order = {
+        orders: dict[str, list[Any]] = {
             "priority": [case((Conversation.priority.is_(None), 1), else_=0), Conversation.priority,
                          waiting_nulls_last, Conversation.waiting_since, Conversation.id],
             "waiting": [waiting_nulls_last, Conversation.waiting_since, Conversation.id],
             "newest": [Conversation.id.desc()],
-        }[sort]
+        }
+        order = orders[sort]
         now = utcnow()
         with self.session() as s:
             rows = s.execute(query.order_by(*order).limit(limit).offset(offset)).all()
@@ -349,13 +350,13 @@ class Store:
                        Suggestion.state.in_(("accepted", "edited", "rejected")))
                 .group_by(Suggestion.faq_id, Suggestion.state))
             for faq_id, state, n in agent_rows:
-                counts.setdefault(faq_id, [0, 0])[state == "rejected"] += n
+                counts.setdefault(str(faq_id), [0, 0])[state == "rejected"] += n
             bot_rows = s.execute(
                 select(BotOutcome.faq_id, BotOutcome.helpful, func.count())
                 .where(BotOutcome.auto_answered, BotOutcome.faq_id.is_not(None), BotOutcome.helpful.is_not(None))
                 .group_by(BotOutcome.faq_id, BotOutcome.helpful))
             for faq_id, helpful, n in bot_rows:
-                counts.setdefault(faq_id, [0, 0])[not helpful] += n
+                counts.setdefault(str(faq_id), [0, 0])[not helpful] += n
         return {faq: FaqVerdicts(a, c) for faq, (a, c) in counts.items()}
 
     def reference_replies(self, faq_id: str | None = None, tag: str | None = None,
