@@ -35,7 +35,7 @@ class Receiver(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: Receiver
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
         self.server.posts.append(json.loads(body))
         status, delay, headers = self.server.script.pop(0) if self.server.script else (200, 0.0, {})
