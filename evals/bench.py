@@ -23,6 +23,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from evals.inbox_load import inbox_load, inbox_markdown
 from knowledge.chunking import faq_chunks
 from knowledge.index import (
     EMBED_BATCH,
@@ -220,11 +221,11 @@ def triage_latency(settings: Settings, rounds: int = 3) -> dict[str, Any]:
             "stage_p95_ms": {k: round(percentile(v, 95), 2) for k, v in stages.items()}}
 
 
-PARTS = ("build", "query", "ann", "triage")
+PARTS = ("build", "query", "ann", "triage", "inbox")
 
 
 def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_dir: Path, log: Log = print,
-              parts: tuple[str, ...] = PARTS) -> str:
+              parts: tuple[str, ...] = PARTS, database_url: str | None = None) -> str:
     """Run the chosen parts; parts not run keep their figures from the previous report in ``out_dir``."""
     previous = out_dir / "bench.json"
     report: dict[str, Any] = json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() else {}
@@ -250,6 +251,8 @@ def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_di
         log("triage latency: the whole pipeline without an LLM on the demo dev messages")
         report["triage"] = triage_latency(settings)
         log(f"  {report['triage']}")
+    if "inbox" in parts:
+        report["inbox"] = inbox_load(settings, log, database_url=database_url)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     text = bench_markdown(report)
@@ -288,6 +291,8 @@ def bench_markdown(r: dict[str, Any]) -> str:
         for ef, h in a["hnsw"].items():
             lines.append(f"| {a['vectors']} | {a['exact']['p50_ms']} / {a['exact']['p95_ms']} | {ef} | "
                          f"{h['p50_ms']} / {h['p95_ms']} | {h['recall_at_10']} | {a['hnsw_build_s']} |")
+    if r.get("inbox"):
+        lines += inbox_markdown(r["inbox"])
     return "\n".join(lines) + "\n"
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,44 +56,17 @@ def api_key(store_url: str, role: str) -> str:
         store.close()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def uvicorn_server(env: dict[str, str], ready_timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
-    """The service in its own uvicorn process on 127.0.0.1 (settings from ``env`` on top of this process's),
-    yielded with its base URL once /readyz answers; stopped (and its output shown on failure) afterwards."""
-    import httpx
+    """The service in its own uvicorn process on 127.0.0.1 (``env`` on top of this process's environment),
+    yielded with its base URL once /readyz answers."""
+    from evals.local_server import running_service
 
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "triage.api.app:app_from_environment",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + ready_timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail("the server exited: " + (proc.stdout.read().decode() if proc.stdout else ""))
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"the server did not become ready in {ready_timeout:g} s")
-        yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=15)
+        with running_service(env, ready_timeout) as running:
+            yield running
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -282,8 +282,11 @@ def bench(
     sizes: Annotated[str, typer.Option(help="KB sizes in units for query latency.")] = "1000,10000,100000",
     ann_sizes: Annotated[str, typer.Option(help="Vector counts for exact vs HNSW.")] = "100000,1000000",
     out_dir: Annotated[Path, typer.Option("--out", help="Where bench.{json,md} go.")] = Path("evals/results"),
-    parts: Annotated[str, typer.Option(help="Which parts to run: build,query,ann,triage (others keep their "
-                                            "previous figures).")] = "build,query,ann,triage",
+    parts: Annotated[str, typer.Option(help="Which parts to run: build,query,ann,triage,inbox (others keep "
+                                            "their previous figures).")] = "build,query,ann,triage,inbox",
+    database_url: Annotated[str | None, typer.Option(
+        help="inbox part: an EMPTY database to load (it gets thousands of test conversations). "
+             "Default: a temporary SQLite file.")] = None,
 ) -> None:
     """Measure build throughput, query latency and RSS, exact vs approximate search, and triage latency."""
     from evals.bench import PARTS, run_bench
@@ -292,7 +295,8 @@ def bench(
     if unknown := [p for p in chosen if p not in PARTS]:
         raise fail(f"unknown part(s) {', '.join(unknown)}: choose from {', '.join(PARTS)}")
     report = run_bench(get_settings(), [int(s) for s in sizes.split(",") if s],
-                       [int(s) for s in ann_sizes.split(",") if s], out_dir, log=err.print, parts=chosen)
+                       [int(s) for s in ann_sizes.split(",") if s], out_dir, log=err.print, parts=chosen,
+                       database_url=database_url)
     out.print(report, highlight=False, markup=False)
 
 

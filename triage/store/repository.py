@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -82,6 +83,9 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer at a time and makes the others sleep and poll; queuing them on a lock in this
+        # process wakes each at once instead (PostgreSQL's row locks need no help)
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -92,8 +96,10 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """One transaction, committed on leaving; ``write=True`` for transactions that change rows."""
+        with self._write_lock if write and self._write_lock else nullcontext(), self._sessions() as session, \
+                session.begin():
             yield session
 
     # --- API keys ---------------------------------------------------------------------------------------
@@ -102,7 +108,7 @@ class Store:
         """A new key for ``role``; the key itself is returned once and only its hash is kept."""
         key = "tk_" + secrets.token_urlsafe(KEY_BYTES)
         try:
-            with self.session() as s:
+            with self.session(write=True) as s:
                 s.add(ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=key[:10]))
         except IntegrityError as exc:
             raise ConflictError(f"a key named {name!r} exists already; pick another name or revoke it") from exc
@@ -115,7 +121,7 @@ class Store:
             return (row.name, row.role) if row else None  # type: ignore[return-value]
 
     def revoke_key(self, name: str) -> None:
-        with self.session() as s:
+        with self.session(write=True) as s:
             done = s.execute(update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
                              .values(revoked_at=utcnow()))
             if done.rowcount == 0:  # type: ignore[attr-defined]
@@ -133,7 +139,7 @@ class Store:
         conversation on the same channel, or starts one; the conversation's older open suggestion is
         superseded. ``alert_text`` queues a team-chat alert (at most one per conversation)."""
         now = utcnow()
-        with self.session() as s:
+        with self.session(write=True) as s:
             customer = message.customer
             conversation = None
             if customer is not None and customer.id:
@@ -163,6 +169,9 @@ class Store:
                 draft=result.draft, prompt_hash=info.prompt_hash if info else None,
                 model=info.model if info else None, created_at=now)
             s.add(suggestion)
+            s.flush()
+            conversation.latest_suggestion_id = suggestion.id
+            conversation.message_count += 1
             conversation.priority, conversation.tag = result.priority, result.tag
             conversation.vip = conversation.vip or bool(result.context and result.context.segment == "VIP")
             if conversation.waiting_since is None or at < conversation.waiting_since:
@@ -179,12 +188,8 @@ class Store:
               channel: str | None = None, sort: InboxSort = "priority", limit: int = 50,
               offset: int = 0) -> list[InboxItem]:
         """Conversations, most urgent first (then longest waiting) by default."""
-        latest = (select(Suggestion.conversation_id, func.max(Suggestion.id).label("sid"),
-                         func.count(Suggestion.id).label("n"))
-                  .group_by(Suggestion.conversation_id).subquery())
-        query = (select(Conversation, latest.c.sid, latest.c.n, MessageRow.text)
-                 .join(latest, latest.c.conversation_id == Conversation.id)
-                 .join(Suggestion, Suggestion.id == latest.c.sid)
+        query = (select(Conversation, MessageRow.text)
+                 .join(Suggestion, Suggestion.id == Conversation.latest_suggestion_id)
                  .join(MessageRow, MessageRow.id == Suggestion.message_id))
         if status != "all":
             query = query.where(Conversation.status == status)
@@ -204,10 +209,10 @@ class Store:
         with self.session() as s:
             rows = s.execute(query.order_by(*order).limit(limit).offset(offset)).all()
             return [InboxItem(
-                conversation_id=c.id, suggestion_id=sid, priority=c.priority, tag=c.tag, channel=c.channel,
-                vip=c.vip, status=c.status, first_line=first_line(text), messages=n,
+                conversation_id=c.id, suggestion_id=c.latest_suggestion_id, priority=c.priority, tag=c.tag,
+                channel=c.channel, vip=c.vip, status=c.status, first_line=first_line(text), messages=c.message_count,
                 waiting_seconds=_waiting_seconds(c.waiting_since, now),
-            ) for c, sid, n, text in rows]
+            ) for c, text in rows]
 
     def suggestion(self, suggestion_id: int) -> SuggestionView:
         with self.session() as s:
@@ -261,7 +266,7 @@ class Store:
 
     def _decide(self, suggestion_id: int, feedback: FeedbackIn, agent: str, key: str | None) -> Decided:
         now = utcnow()
-        with self.session() as s:
+        with self.session(write=True) as s:
             row = s.get(Suggestion, suggestion_id)
             if row is None:
                 raise NotFoundError(f"no suggestion {suggestion_id}")
@@ -315,7 +320,7 @@ class Store:
             return Decided(record, "", None)
 
     def resolve(self, conversation_id: int) -> None:
-        with self.session() as s:
+        with self.session(write=True) as s:
             c = s.get(Conversation, conversation_id)
             if c is None:
                 raise NotFoundError(f"no conversation {conversation_id}")
@@ -327,14 +332,14 @@ class Store:
     # --- the bot and the customer -----------------------------------------------------------------------
 
     def record_bot_outcome(self, outcome: BotOutcomeIn) -> int:
-        with self.session() as s:
+        with self.session(write=True) as s:
             row = BotOutcome(**outcome.model_dump())
             s.add(row)
             s.flush()
             return row.id
 
     def record_ces(self, conversation_id: int, score: int) -> None:
-        with self.session() as s:
+        with self.session(write=True) as s:
             if s.get(Conversation, conversation_id) is None:
                 raise NotFoundError(f"no conversation {conversation_id}")
             s.add(CesAnswer(conversation_id=conversation_id, score=score))
@@ -376,7 +381,7 @@ class Store:
         """(alert id, conversation id, text) of the pending alerts, each marked 'sending' by exactly one caller
         (so two workers never post the same alert)."""
         claimed = []
-        with self.session() as s:
+        with self.session(write=True) as s:
             for alert in s.scalars(select(AlertRow).where(AlertRow.status == "pending").order_by(AlertRow.id)):
                 done = s.execute(update(AlertRow).where(AlertRow.id == alert.id, AlertRow.status == "pending")
                                  .values(status="sending"))
@@ -385,14 +390,14 @@ class Store:
         return claimed
 
     def finish_alert(self, alert_id: int, sent: bool, attempts: int, error: str | None = None) -> None:
-        with self.session() as s:
+        with self.session(write=True) as s:
             s.execute(update(AlertRow).where(AlertRow.id == alert_id).values(
                 status="sent" if sent else "failed", attempts=attempts, last_error=error and error[:256],
                 sent_at=utcnow() if sent else None))
 
     def fail_interrupted_alerts(self) -> int:
         """Alerts left 'sending' by a stopped process may have been posted: marked failed, never re-sent."""
-        with self.session() as s:
+        with self.session(write=True) as s:
             done = s.execute(update(AlertRow).where(AlertRow.status == "sending")
                              .values(status="failed", last_error="interrupted while sending; not re-sent"))
             return done.rowcount  # type: ignore[attr-defined,no-any-return]

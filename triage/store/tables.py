@@ -59,6 +59,9 @@ class Conversation(Base):
     tag: Mapped[str | None] = mapped_column(String(64))
     vip: Mapped[bool] = mapped_column(default=False)
     waiting_since: Mapped[datetime | None] = mapped_column(doc="the oldest customer message not yet replied to")
+    # kept with every message, so the inbox query reads one row per conversation
+    latest_suggestion_id: Mapped[int | None]
+    message_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
 

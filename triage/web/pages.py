@@ -128,6 +128,9 @@ class Tags:
     def name(self, tag: str | None) -> str:
         return self.names.get(tag, tag) if tag else ""
 
+    def pickable(self) -> set[str]:
+        return {tag for _, members in self.groups for tag in members}
+
 
 def tags_of(svc: ServiceState) -> Tags:
     try:

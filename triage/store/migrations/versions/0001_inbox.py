@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 19:32:55.615939
+Create Date: 2026-11-22 19:45:15.559995
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ def upgrade() -> None:
     sa.Column('tag', sa.String(length=64), nullable=True),
     sa.Column('vip', sa.Boolean(), nullable=False),
     sa.Column('waiting_since', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('latest_suggestion_id', sa.Integer(), nullable=True),
+    sa.Column('message_count', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], ),

@@ -1,0 +1,138 @@
+"""``triage bench --parts inbox``: 50 agents working the inbox at once against a real uvicorn server.
+
+The store is seeded with suggestions the real pipeline made for the demo dev messages (each stored many times
+under different customers). Then every agent, as fast as the server answers for ``seconds``, lists the inbox,
+opens one of its own suggestions and sends a verdict (accept, edit or reject, with an Idempotency-Key). The
+load generator runs on the same 2-core machine as the server, so figures are a floor. An error is a failed
+request: a connection error, a timeout, a 5xx or any status other than the one expected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from evals.local_server import running_service
+from evals.metrics import nearest_rank
+from knowledge.samples import DEMO_DIR
+from knowledge.sources import jsonl_rows, read_text
+from triage.config import Settings
+from triage.kb import KnowledgeBase
+from triage.models import Message
+from triage.pipeline import Pipeline
+from triage.store import Store
+
+Log = Callable[[str], None]
+
+
+def seed(store: Store, settings: Settings, suggestions: int, log: Log) -> list[int]:
+    """Store ``suggestions`` real suggestions (the pipeline's results for the demo dev messages, cycled)."""
+    pipeline = Pipeline(KnowledgeBase.open(settings))
+    messages = [Message.model_validate(row) for _, row in jsonl_rows(read_text(DEMO_DIR / "dev.jsonl"))]
+    results = [pipeline.run(m) for m in messages]
+    ids = []
+    started = time.perf_counter()
+    for i in range(suggestions):
+        m = messages[i % len(messages)]
+        customer = (m.customer.model_copy(update={"id": f"load-{i}"}) if m.customer else None)
+        ids.append(store.record_message(m.model_copy(update={"customer": customer, "id": f"load-{i}"}),
+                                        results[i % len(results)]).suggestion_id)
+        if (i + 1) % 1000 == 0:
+            log(f"  seeded {i + 1}/{suggestions}")
+    log(f"  seeded {suggestions} suggestions in {time.perf_counter() - started:.1f} s")
+    return ids
+
+
+async def _agent(client: httpx.AsyncClient, mine: list[int], deadline: float,
+                 latencies: dict[str, list[float]], outcomes: dict[str, int], number: int) -> None:
+    async def call(kind: str, method: str, url: str, expected: int, **kwargs: Any) -> httpx.Response | None:
+        started = time.perf_counter()
+        try:
+            response = await client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            outcomes[f"error {type(exc).__name__}"] += 1
+            return None
+        latencies[kind].append((time.perf_counter() - started) * 1000)
+        outcomes["ok" if response.status_code == expected else f"error HTTP {response.status_code}"] += 1
+        return response
+
+    for n, sid in enumerate(mine):
+        if time.monotonic() >= deadline:
+            return
+        await call("inbox", "GET", "/v1/inbox", 200, params={"limit": 20, "offset": (number * 7) % 200})
+        await call("suggestion", "GET", f"/v1/suggestions/{sid}", 200)
+        action = "reject" if n % 10 == 9 else "edit" if n % 3 == 2 else "accept"
+        body: dict[str, Any] = {"action": action}
+        if action == "edit":
+            body["final_text"] = f"확인해 보니 처리됐어요 (상담 {sid}). 더 궁금한 점 있으세요?"
+        await call("feedback", "POST", f"/v1/suggestions/{sid}/feedback", 201, json=body,
+                   headers={"Idempotency-Key": f"load-{sid}"})
+
+
+async def _load(base: str, keys: list[str], ids: list[int], seconds: float) -> dict[str, Any]:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    outcomes: dict[str, int] = defaultdict(int)
+    limits = httpx.Limits(max_connections=len(keys))
+    clients = [httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {k}"}, timeout=30,
+                                 limits=limits) for k in keys]
+    started = time.monotonic()
+    deadline = started + seconds
+    await asyncio.gather(*(_agent(c, ids[i::len(keys)], deadline, latencies, outcomes, i)
+                           for i, c in enumerate(clients)))
+    elapsed = time.monotonic() - started
+    for c in clients:
+        await c.aclose()
+    every = [v for values in latencies.values() for v in values]
+    return {
+        "agents": len(keys), "seconds": round(elapsed, 1), "requests": len(every),
+        "throughput_rps": round(len(every) / elapsed, 1),
+        "verdicts_per_s": round(len(latencies["feedback"]) / elapsed, 1),
+        "p50_ms": round(statistics.median(every), 1), "p95_ms": round(nearest_rank(every, 95), 1),
+        "by_kind": {k: {"requests": len(v), "p50_ms": round(statistics.median(v), 1),
+                        "p95_ms": round(nearest_rank(v, 95), 1)} for k, v in sorted(latencies.items())},
+        "errors": sum(n for k, n in outcomes.items() if k != "ok"),
+        "outcomes": dict(outcomes),
+    }
+
+
+def inbox_load(settings: Settings, log: Log = print, agents: int = 50, seconds: float = 60,
+               suggestions: int = 6000, database_url: str | None = None) -> dict[str, Any]:
+    """Seed a store (a fresh SQLite file unless ``database_url`` names an empty database), serve it with
+    uvicorn on 127.0.0.1, run the agents and report."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = database_url or f"sqlite:///{Path(tmp) / 'triage.db'}"
+        store = Store.open(url)
+        log(f"inbox load: seeding {suggestions} suggestions into {store.engine.url.get_backend_name()}")
+        ids = seed(store, settings, suggestions, log)
+        keys = [store.create_key(f"load-agent-{i}", "agent") for i in range(agents)]
+        env = {"TRIAGE_VAR_DIR": str(settings.var_dir.resolve()), "TRIAGE_DATABASE_URL": url,
+               "TRIAGE_SEED_DEMO_INBOX": "false"}
+        if settings.kb_dir:
+            env["TRIAGE_KB_DIR"] = str(settings.kb_dir.resolve())
+        with running_service(env) as (base, _):
+            log(f"inbox load: {agents} agents for {seconds:g} s against {base}")
+            report = asyncio.run(_load(base, keys, ids, seconds))
+        report["backend"] = store.engine.url.get_backend_name()
+        report["suggestions_seeded"] = suggestions
+        store.close()
+    log(f"  {report}")
+    return report
+
+
+def inbox_markdown(r: dict[str, Any]) -> list[str]:
+    rows = [f"| {kind} | {v['requests']} | {v['p50_ms']} | {v['p95_ms']} |" for kind, v in r["by_kind"].items()]
+    return ["", "## Inbox under load (50 agents, real uvicorn on 127.0.0.1)", "",
+            f"{r['agents']} agents, each listing the inbox, opening one of its suggestions and sending a verdict, "
+            f"for {r['seconds']} s against one uvicorn worker on {r['backend']} ({r['suggestions_seeded']} "
+            "suggestions seeded from the pipeline's demo results); the load generator shares the 2 cores.", "",
+            f"**{r['throughput_rps']} requests/s** ({r['verdicts_per_s']} verdicts/s), p50 {r['p50_ms']} ms, "
+            f"**p95 {r['p95_ms']} ms**, **errors {r['errors']}** of {r['requests']}.", "",
+            "| request | count | p50 ms | p95 ms |", "|---|---|---|---|", *rows]

@@ -1,0 +1,63 @@
+"""The store itself on SQLite and PostgreSQL: migrations match the models, times stay UTC, SQLite runs WAL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from triage.errors import StoreError
+from triage.models import Message, TriageResult
+from triage.store import Store
+from triage.store.tables import Base
+
+
+def test_migrations_create_exactly_the_models_and_run_again_safely(store_url):
+    store = Store.open(store_url)
+    Store.open(store_url).close()  # a second start: already at head, nothing to do
+    with store.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    store.close()
+
+
+def test_times_come_back_as_the_same_utc_moment(store_url):
+    store = Store.open(store_url)
+    seoul = datetime(2026, 11, 8, 20, 38, tzinfo=timezone(timedelta(hours=9)))
+    intake = store.record_message(Message(text="배송이 안 와요", created_at=seoul), TriageResult(priority="P2"))
+    [message] = store.conversation(intake.conversation_id).messages
+    assert message.created_at == seoul and message.created_at.tzinfo == UTC
+    store.close()
+
+
+def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path}/var/t.db")  # the folder is created
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    store.close()
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("not a url", "TRIAGE_DATABASE_URL"),
+    ("postgresql+psycopg://postgres@127.0.0.1:1/none", "cannot reach the database"),
+])
+def test_a_bad_database_url_is_a_clear_error(url, says):
+    with pytest.raises(StoreError, match=says):
+        Store.open(url)
+
+
+def test_a_customer_on_another_channel_starts_another_conversation(store_url):
+    store = Store.open(store_url)
+    customer = {"id": "c-1"}
+    chat = store.record_message(Message(text="환불 언제 돼요", channel="chat", customer=customer), TriageResult())
+    again = store.record_message(Message(text="환불 아직이요", channel="chat", customer=customer), TriageResult())
+    email = store.record_message(Message(text="환불 문의", channel="email", customer=customer), TriageResult())
+    assert chat.conversation_id == again.conversation_id != email.conversation_id
+    [item] = [i for i in store.inbox() if i.conversation_id == chat.conversation_id]
+    assert item.messages == 2 and item.suggestion_id == again.suggestion_id and item.first_line == "환불 아직이요"
+    store.close()

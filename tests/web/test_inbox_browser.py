@@ -1,0 +1,121 @@
+"""An agent's morning in a real browser: sign in, the inbox (P1 on top), open it with the keyboard, edit the
+draft, accept; the API then shows an edit by that agent. Debian's chromium through Playwright (DESIGN.md §8);
+screenshots go to evals/results/ for a person to look at."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from knowledge.samples import DEMO_DIR
+from tests.conftest import api_key, uvicorn_server
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+RESULTS = Path(__file__).resolve().parents[2] / "evals" / "results"
+APPENDED = "오늘 오후 6시까지 처리 결과를 다시 알려 드릴게요."
+MESSAGES = [  # text, channel, customer, bot path, minutes waiting
+    ("앱 디자인 예쁘게 바뀌었네요. 잘 쓰고 있어요", "app_review", {"id": "b-praise"}, [], 2 * 24 * 60),
+    ("환불 언제 돼요? 벌써 일주일째예요", "email", {"id": "b-vip", "segment": "VIP", "tenure_days": 900}, [], 120),
+    ("배송이 3일째 안 와요", "sms", {"id": "b-late"}, [], 3 * 60 + 12),
+    ("앱이 자꾸 꺼져요. 업데이트해야 하나요?", "app_review",
+     {"id": "b-crash", "tenure_days": 3, "app_version": "5.1.0"}, [], 24 * 60),
+    ("결제가 두 번 됐어요 돈 돌려주세요", "chat", {"id": "b-double", "tenure_days": 40}, ["주문·결제", "결제 오류"], 25),
+    ("쿠폰은 어디서 써요?", "chat", {"id": "b-coupon"}, [], 40),
+    ("비밀번호를 잊어버렸어요", "chat", {"id": "b-password"}, ["로그인", "비밀번호 찾기"], 10),
+    ("회원 탈퇴는 어떻게 해요?", "email", {"id": "b-leave"}, [], 5 * 60),
+]
+
+
+def test_agent_signs_in_opens_the_top_conversation_edits_and_accepts(small_kb, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium fonts-nanum` (DESIGN.md §8)")
+    from playwright.sync_api import expect, sync_playwright
+
+    var = tmp_path / "var"
+    var.mkdir()
+    store_url = f"sqlite:///{var}/triage.db"
+    key = api_key(store_url, "agent")  # before the server starts: the store is created and migrated here
+    env = {"TRIAGE_KB_DIR": str(small_kb), "TRIAGE_VAR_DIR": str(var), "TRIAGE_DATABASE_URL": store_url,
+           "TRIAGE_TAXONOMY": str(DEMO_DIR / "taxonomy.yaml"), "TRIAGE_LATEST_APP_VERSION": "5.4.0"}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with uvicorn_server(env) as (base, _), httpx.Client(base_url=base, timeout=30,
+                                                         headers={"Authorization": f"Bearer {key}"}) as api:
+        now = datetime.now(UTC)
+        for text, channel, customer, bot_path, minutes in MESSAGES:
+            response = api.post("/v1/messages", json={
+                "text": text, "channel": channel, "customer": customer, "bot_path": bot_path,
+                "created_at": (now - timedelta(minutes=minutes)).isoformat()})
+            assert response.status_code == 201, response.text
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="ko-KR")
+                page.set_default_timeout(15_000)
+
+                page.goto(f"{base}/inbox")
+                expect(page).to_have_url(re.compile(r"/login\?next="))  # no cookie: the sign-in page
+                page.fill("#key", key)
+                page.click("button[type=submit]")
+                expect(page).to_have_url(re.compile(r"/inbox$"))
+
+                rows = page.locator("#inbox tbody tr")
+                expect(rows).to_have_count(len(MESSAGES))
+                top = rows.first
+                assert top.get_attribute("data-priority") == "P1"
+                expect(top).to_contain_text("결제가 두 번 됐어요")
+                expect(page.locator("#inbox tbody tr", has_text="환불 언제 돼요")).to_contain_text("VIP")
+                expect(page.locator("#inbox tbody tr", has_text="배송이 3일째")).to_contain_text("3시간 12분")
+                page.screenshot(path=str(RESULTS / "inbox.png"))
+
+                page.keyboard.press("?")
+                expect(page.locator("#help")).to_be_visible()
+                page.keyboard.press("Escape")
+                expect(page.locator("#help")).to_be_hidden()
+
+                page.keyboard.press("j")
+                expect(top).to_have_class(re.compile(r"\bselected\b"))
+                page.keyboard.press("Enter")
+                expect(page).to_have_url(re.compile(r"/conversations/\d+$"))
+                expect(page.locator(".messages")).to_contain_text("결제가 두 번 됐어요")
+                draft = page.locator("#draft")
+                original = draft.input_value()
+                assert original.strip(), "the conversation has no draft"
+                suggestion_id = int(page.locator("input[name=suggestion_id]").get_attribute("value") or "0")
+                page.screenshot(path=str(RESULTS / "conversation.png"), full_page=True)
+
+                page.keyboard.press("e")  # focus the draft, cursor at the end
+                expect(draft).to_be_focused()
+                page.keyboard.press("a")  # typing, not a shortcut: nothing is submitted
+                page.keyboard.press("Backspace")
+                page.keyboard.press("Enter")
+                page.keyboard.insert_text(APPENDED)
+                page.keyboard.press("Escape")  # leave the field; shortcuts work again
+                page.keyboard.press("a")  # accept: the changed text is sent (and stored as an edit)
+                expect(page.locator(".flash")).to_contain_text("저장했어요")
+            finally:
+                browser.close()
+
+        stored = api.get(f"/v1/suggestions/{suggestion_id}").json()
+    from triage.store import Store
+
+    store = Store.open(store_url)
+    try:
+        owner = store.key_owner(key)
+    finally:
+        store.close()
+    assert owner is not None
+    agent_name = owner[0]
+    assert stored["state"] == "edited" and len(stored["feedback"]) == 1
+    verdict = stored["feedback"][0]
+    assert verdict["action"] == "edit" and verdict["agent"] == agent_name
+    assert verdict["final_text"] == original + "\n" + APPENDED
+    assert verdict["edit_distance"] > 0
