@@ -208,11 +208,11 @@ class Store:
         now = utcnow()
         with self.session() as s:
             rows = s.execute(query.order_by(*order).limit(limit).offset(offset)).all()
-            return [InboxItem(
-                conversation_id=c.id, suggestion_id=c.latest_suggestion_id, priority=c.priority, tag=c.tag,
-                channel=c.channel, vip=c.vip, status=c.status, first_line=first_line(text), messages=c.message_count,
-                waiting_seconds=_waiting_seconds(c.waiting_since, now),
-            ) for c, text in rows]
+            return [InboxItem.model_validate({
+                "conversation_id": c.id, "suggestion_id": c.latest_suggestion_id, "priority": c.priority,
+                "tag": c.tag, "channel": c.channel, "vip": c.vip, "status": c.status, "first_line": first_line(text),
+                "messages": c.message_count, "waiting_seconds": _waiting_seconds(c.waiting_since, now),
+            }) for c, text in rows]
 
     def suggestion(self, suggestion_id: int) -> SuggestionView:
         with self.session() as s:
