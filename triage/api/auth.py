@@ -42,7 +42,8 @@ def require(*roles: Role) -> Callable[[Request], Caller]:
             raise AuthError("unknown or revoked API key")
         caller = Caller(*owner)
         if caller.role not in allowed:
-            raise ForbiddenError(f"a {caller.role} key may not do this; it needs a {' or '.join(sorted(allowed))} key")
+            raise ForbiddenError(f"the role of this key ({caller.role}) may not do this; it needs the role "
+                                 f"{' or '.join(sorted(allowed))}")
         return caller
 
     return check

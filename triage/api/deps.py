@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -73,10 +74,16 @@ class ServiceState:
 
 
 def demo_messages() -> list[Message]:
-    """The demo dev set as customer messages, oldest first (labels dropped)."""
+    """The demo dev set as customer messages, oldest first (labels dropped), moved in time so that the newest
+    arrives now: a new user sees waits of minutes and hours, not weeks."""
     rows = [row for _, row in jsonl_rows(read_text(DEMO_DIR / "dev.jsonl"))]
     messages = [Message.model_validate(row) for row in rows]
-    return [messages[i] for i in chronological(messages)]
+    ordered = [messages[i] for i in chronological(messages)]
+    times = [m.created_at for m in ordered if m.created_at is not None]
+    if not times:
+        return ordered
+    shift = datetime.now(UTC) - max(times)
+    return [m.model_copy(update={"created_at": m.created_at + shift}) if m.created_at else m for m in ordered]
 
 
 def get_service(request: Request) -> ServiceState:
