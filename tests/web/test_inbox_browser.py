@@ -27,7 +27,8 @@ MESSAGES = [  # text, channel, customer, bot path, minutes waiting
     ("배송이 3일째 안 와요", "sms", {"id": "b-late"}, [], 3 * 60 + 12),
     ("앱이 자꾸 꺼져요. 업데이트해야 하나요?", "app_review",
      {"id": "b-crash", "tenure_days": 3, "app_version": "5.1.0"}, [], 24 * 60),
-    ("결제가 두 번 됐어요 돈 돌려주세요", "chat", {"id": "b-double", "tenure_days": 40}, ["주문·결제", "결제 오류"], 25),
+    ("결제가 두 번 됐어요 돈 돌려주세요", "chat", {"id": "b-double", "tenure_days": 40},
+     ["주문·결제", "결제 오류"], 25),
     ("쿠폰은 어디서 써요?", "chat", {"id": "b-coupon"}, [], 40),
     ("비밀번호를 잊어버렸어요", "chat", {"id": "b-password"}, ["로그인", "비밀번호 찾기"], 10),
     ("회원 탈퇴는 어떻게 해요?", "email", {"id": "b-leave"}, [], 5 * 60),
@@ -101,10 +102,24 @@ def test_agent_signs_in_opens_the_top_conversation_edits_and_accepts(small_kb, t
                 page.keyboard.press("Escape")  # leave the field; shortcuts work again
                 page.keyboard.press("a")  # accept: the changed text is sent (and stored as an edit)
                 expect(page.locator(".flash")).to_contain_text("저장했어요")
+                # on to the next conversation in inbox order
+                expect(page).to_have_url(re.compile(r"/conversations/\d+\?flash=saved$"))
+                second_id = int(page.locator("input[name=suggestion_id]").get_attribute("value") or "0")
+                assert second_id != suggestion_id
+                page.once("dialog", lambda dialog: dialog.dismiss())
+                page.keyboard.press("r")  # reject asks first; dismissed: nothing is sent
+                page.keyboard.press("t")
+                expect(page.locator("#tag-select")).to_be_focused()
+                page.keyboard.press("Escape")
+                page.keyboard.press("e")
+                page.keyboard.insert_text(" 감사합니다.")
+                page.keyboard.press("Control+Enter")  # send the edit from inside the textarea
+                expect(page.locator(".flash")).to_contain_text("저장했어요")
             finally:
                 browser.close()
 
         stored = api.get(f"/v1/suggestions/{suggestion_id}").json()
+        second = api.get(f"/v1/suggestions/{second_id}").json()
     from triage.store import Store
 
     store = Store.open(store_url)
@@ -119,3 +134,5 @@ def test_agent_signs_in_opens_the_top_conversation_edits_and_accepts(small_kb, t
     assert verdict["action"] == "edit" and verdict["agent"] == agent_name
     assert verdict["final_text"] == original + "\n" + APPENDED
     assert verdict["edit_distance"] > 0
+    assert second["state"] == "edited" and [f["action"] for f in second["feedback"]] == ["edit"]
+    assert second["feedback"][0]["final_text"].endswith(" 감사합니다.")

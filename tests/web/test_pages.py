@@ -186,7 +186,7 @@ def test_inbox_filters_and_sort(site):
 # --- a conversation -------------------------------------------------------------------------------------------
 
 def test_conversation_shows_context_tag_priority_reasons_need_draft_citations_and_lint(site):
-    app, keys, intakes = site
+    app, keys, _ = site
     svc = app.state.service
     message = Message(text="환불 언제 돼요? 주문번호는 A-1 이에요", channel="email",
                       customer={"id": "w-lint", "segment": "VIP", "tenure_days": 900, "app_version": "5.0.0"},
@@ -230,8 +230,10 @@ def test_customer_text_is_escaped(site):
 
 def test_an_unknown_conversation_is_404(site):
     app, keys, _ = site
-    response = browser(app, keys["agent"]).get("/conversations/99999")
-    assert response.status_code == 404 and "문의를 찾을 수 없어요" in response.text
+    for missing in (99999, 10**30):
+        response = browser(app, keys["agent"]).get(f"/conversations/{missing}")
+        assert response.status_code == 404 and "문의를 찾을 수 없어요" in response.text
+        assert browser(app, keys["agent"]).post(f"/conversations/{missing}/resolve").status_code == 404
 
 
 # --- verdicts -------------------------------------------------------------------------------------------------

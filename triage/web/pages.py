@@ -243,8 +243,8 @@ def feedback(request: Request, conversation_id: int, svc: Service,
                              kept=kept if keep else None)
 
     try:
-        suggestion = svc.store.suggestion(int(suggestion_id))
-    except (ValueError, NotFoundError):
+        suggestion = svc.store.suggestion(int(suggestion_id)) if _row_id(suggestion_id) else None
+    except NotFoundError:
         suggestion = None
     if (action not in ACTIONS or suggestion is None or suggestion.conversation_id != conversation_id
             or len(idempotency_key) > 128):
@@ -285,6 +285,8 @@ def resolve(request: Request, conversation_id: int, svc: Service) -> Response:
     if caller is None:
         return _to_login(request)
     try:
+        if not _row_id(conversation_id):
+            raise NotFoundError(f"no conversation {conversation_id}")
         svc.store.resolve(conversation_id)
     except NotFoundError:
         return _not_found(request, caller)
@@ -293,6 +295,12 @@ def resolve(request: Request, conversation_id: int, svc: Service) -> Response:
 
 
 # --- helpers --------------------------------------------------------------------------------------------------
+
+def _row_id(value: str | int) -> bool:
+    """A number the database can hold (larger ones would fail inside the driver, not as 'not found')."""
+    text = str(value)
+    return text.isdigit() and 0 < int(text) < 2**63
+
 
 def _channel(channel: str | None, t: dict[str, str]) -> str:
     return t.get(f"channel_{channel}", channel or t["channel_none"]) if channel else t["channel_none"]
@@ -331,6 +339,8 @@ def _conversation(request: Request, svc: ServiceState, caller: Caller, conversat
     lang = language(request)
     t = strings(lang)
     try:
+        if not _row_id(conversation_id):
+            raise NotFoundError(f"no conversation {conversation_id}")
         view = svc.store.conversation(conversation_id)
     except NotFoundError:
         return _not_found(request, caller)
