@@ -224,7 +224,7 @@ class Drafter:
         name = self.tag_names.get(result.tag or "", "") if result.tag != NEEDS_REVIEW else ""
         if name == result.tag or (language == "en" and re.search(r"[가-힣]", name)):
             name = name and (result.tag or "").replace("_", " ")  # an id, not a name
-        return name or ("문의" if language == "ko" else "your request")
+        return name or ("문의" if language == "ko" else "this request")
 
     def _clarifying(self, search: SearchResult, hit: Hit | None, language: str, t: ReplyTemplates) -> str | None:
         """'혹시 …' about the entry the customer may have meant: the candidate of a hand-off, or the runner-up

@@ -8,10 +8,13 @@ from typing import Literal
 HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 LATIN = re.compile(r"[A-Za-z]")
 LETTER = re.compile(r"[^\W\d_]")
+# markup, links and addresses are not what the customer wrote in (a pasted "<b>" or URL is not English)
+NOT_PROSE = re.compile(r"<[^<>]{0,200}>|https?://\S+|www\.\S+|\S+@\S+")
 KOREAN_SHARE = 0.3  # Korean messages often carry English product names, order ids and app versions
 
 
 def detect_language(text: str) -> Literal["ko", "en", "other"]:
+    text = NOT_PROSE.sub(" ", text)
     letters = len(LETTER.findall(text))
     if not letters:
         return "other"

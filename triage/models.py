@@ -164,9 +164,13 @@ FeedbackAction = Literal["accept", "edit", "reject"]
 Role = Literal["bot", "agent", "admin"]
 
 
+SuggestionState = Literal["open", "accepted", "edited", "rejected", "superseded"]
+
+
 class InboxItem(BaseModel):
     conversation_id: int
     suggestion_id: int | None
+    suggestion_state: SuggestionState | None = Field(default=None, description="the latest suggestion's state")
     priority: Priority | None
     tag: str | None
     channel: str | None
@@ -200,7 +204,7 @@ class FeedbackRecord(BaseModel):
 class SuggestionView(BaseModel):
     id: int
     conversation_id: int
-    state: Literal["open", "accepted", "edited", "rejected", "superseded"]
+    state: SuggestionState
     decided_by: str | None
     message: StoredMessage
     result: TriageResult

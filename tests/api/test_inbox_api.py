@@ -225,3 +225,24 @@ def test_missing_things_are_404(api):
 def test_admin_settings_hide_secrets(api):
     body = api.get("/v1/admin/settings", headers=api.as_("admin")).json()
     assert body["database_url"] in (None, "(set)") and "faq_complaint_limit" in body
+
+
+def test_ids_beyond_any_integer_column_are_404_not_500(api):
+    agent = api.as_("agent")
+    huge = 99_999_999_999_999_999_999
+    assert api.get(f"/v1/conversations/{huge}", headers=agent).status_code in (404, 422)
+    assert api.get(f"/v1/suggestions/{2**40}", headers=agent).status_code == 404
+    assert api.post(f"/v1/conversations/{2**40}/resolve", headers=agent).status_code == 404
+
+
+def test_an_edit_that_changes_nothing_is_an_accept_and_a_key_belongs_to_its_agent(api):
+    agent, other = api.as_("agent"), api.as_("agent")
+    intake = take(api, agent, DOUBLE_CHARGE)
+    url = f"/v1/suggestions/{intake['suggestion_id']}/feedback"
+    same = api.post(url, json={"action": "edit", "final_text": intake["result"]["draft"]},
+                    headers={**agent, "Idempotency-Key": "own"}).json()
+    assert same["action"] == "accept" and same["edit_distance"] == 0
+    stolen = api.post(url, json={"action": "edit", "final_text": "x"}, headers={**other, "Idempotency-Key": "own"})
+    assert stolen.status_code == 422 and "Idempotency-Key" in stolen.json()["error"]["message"]
+    state = api.get("/v1/inbox", params={"status": "all"}, headers=agent).json()
+    assert next(i for i in state if i["suggestion_id"] == intake["suggestion_id"])["suggestion_state"] == "accepted"

@@ -88,6 +88,13 @@ def test_english_messages_get_english_drafts(kb):
     assert not any(f.startswith("wrong_language") for f in out.lint)
 
 
+
+def test_an_english_hand_off_without_a_tag_name_reads_naturally(kb):
+    out = run(kb, "Hello, I have a question about something on my account from last spring, can you call me?")
+    assert out.language == "en" and out.decision == "handoff"
+    assert "your your" not in out.draft and "request request" not in out.draft
+
+
 # ---------------------------------------------------------------- the LLM path, fake transport
 
 def completion(content: dict | str, prompt_tokens: int = 50, completion_tokens: int = 20) -> httpx.Response:

@@ -75,6 +75,8 @@ def test_error_report_mentioning_a_system_message_is_not_flagged():
     ("😀😀👍", "other"),
     ("12345", "other"),
     ("", "other"),
+    ("<script>alert(1)</script> 쿠폰 어디서 써요?", "ko"),  # markup and links are not prose
+    ("https://example.com/orders/abc-def-ghi 이 주문 배송 언제 와요", "ko"),
 ])
 def test_detect_language(text, expected):
     assert detect_language(text) == expected

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import Engine, case, func, select, update
@@ -51,6 +51,8 @@ from triage.store.tables import (
 InboxSort = Literal["priority", "waiting", "newest"]
 FIRST_LINE_CHARS = 80
 KEY_BYTES = 32
+MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer; larger ids cannot exist
+T = TypeVar("T", Conversation, Suggestion)
 
 
 def hash_key(key: str) -> str:
@@ -188,7 +190,7 @@ class Store:
               channel: str | None = None, sort: InboxSort = "priority", limit: int = 50,
               offset: int = 0) -> list[InboxItem]:
         """Conversations, most urgent first (then longest waiting) by default."""
-        query = (select(Conversation, MessageRow.text)
+        query = (select(Conversation, MessageRow.text, Suggestion.state)
                  .join(Suggestion, Suggestion.id == Conversation.latest_suggestion_id)
                  .join(MessageRow, MessageRow.id == Suggestion.message_id))
         if status != "all":
@@ -212,20 +214,17 @@ class Store:
                 "conversation_id": c.id, "suggestion_id": c.latest_suggestion_id, "priority": c.priority,
                 "tag": c.tag, "channel": c.channel, "vip": c.vip, "status": c.status, "first_line": first_line(text),
                 "messages": c.message_count, "waiting_seconds": _waiting_seconds(c.waiting_since, now),
-            }) for c, text in rows]
+                "suggestion_state": state,
+            }) for c, text, state in rows]
 
     def suggestion(self, suggestion_id: int) -> SuggestionView:
         with self.session() as s:
-            row = s.get(Suggestion, suggestion_id)
-            if row is None:
-                raise NotFoundError(f"no suggestion {suggestion_id}")
+            row = _get(s, Suggestion, suggestion_id)
             return self._suggestion_view(s, row)
 
     def conversation(self, conversation_id: int) -> ConversationView:
         with self.session() as s:
-            c = s.get(Conversation, conversation_id)
-            if c is None:
-                raise NotFoundError(f"no conversation {conversation_id}")
+            c = _get(s, Conversation, conversation_id)
             latest = s.scalar(select(Suggestion).where(Suggestion.conversation_id == c.id)
                               .order_by(Suggestion.id.desc()).limit(1))
             customer = (Customer(id=c.customer.id, segment=c.customer.segment, tenure_days=c.customer.tenure_days,
@@ -252,14 +251,14 @@ class Store:
         """An agent's verdict. The first verdict on a suggestion wins; a later one gets ``ConflictError``.
         The same ``idempotency_key`` again returns the stored verdict (``replayed``) and changes nothing."""
         if idempotency_key is not None:
-            replay = self._replay(idempotency_key, suggestion_id)
+            replay = self._replay(idempotency_key, suggestion_id, agent)
             if replay is not None:
                 return replay
         try:
             return self._decide(suggestion_id, feedback, agent, idempotency_key)
         except (ConflictError, IntegrityError):
             # a concurrent request with the same key may have won the race: that is a replay, not a conflict
-            replay = self._replay(idempotency_key, suggestion_id) if idempotency_key else None
+            replay = self._replay(idempotency_key, suggestion_id, agent) if idempotency_key else None
             if replay is not None:
                 return replay
             raise
@@ -267,9 +266,7 @@ class Store:
     def _decide(self, suggestion_id: int, feedback: FeedbackIn, agent: str, key: str | None) -> Decided:
         now = utcnow()
         with self.session(write=True) as s:
-            row = s.get(Suggestion, suggestion_id)
-            if row is None:
-                raise NotFoundError(f"no suggestion {suggestion_id}")
+            row = _get(s, Suggestion, suggestion_id)
             action, final = feedback.action, feedback.final_text
             if action in ("accept", "edit") and not (final or row.draft):
                 raise InputError("this suggestion has no draft: send final_text with the reply you sent")
@@ -279,6 +276,8 @@ class Store:
                 raise InputError("action 'edit' needs final_text: the reply as you sent it")
             if action == "accept" and final != row.draft:
                 action = "edit"
+            elif action == "edit" and final == row.draft:
+                action = "accept"  # nothing was changed: not a reference reply
             state = {"accept": "accepted", "edit": "edited", "reject": "rejected"}[action]
             # one conditional UPDATE decides the race: the second agent's finds the state no longer open
             won = s.execute(update(Suggestion).where(Suggestion.id == suggestion_id, Suggestion.state == "open")
@@ -300,30 +299,28 @@ class Store:
             conversation = row.conversation
             conversation.tag = event.corrected_tag or conversation.tag
             conversation.priority = event.corrected_priority or conversation.priority
-            if action != "reject":
-                conversation.waiting_since = None  # replied
+            if action != "reject" or final:
+                conversation.waiting_since = None  # replied (a rejection with final_text: the agent's own reply)
             if action == "edit" and final:
                 s.add(ReferenceReply(feedback_id=event.id, faq_id=row.faq_id, tag=event.corrected_tag or row.tag,
                                      question=redact_text(row.message.text), reply=redact_text(final),
                                      created_at=now))
             return Decided(_record(event), row.message.text, event.corrected_tag)
 
-    def _replay(self, key: str, suggestion_id: int) -> Decided | None:
+    def _replay(self, key: str, suggestion_id: int, agent: str) -> Decided | None:
         with self.session() as s:
             event = s.scalar(select(FeedbackEvent).where(FeedbackEvent.idempotency_key == key))
             if event is None:
                 return None
-            if event.suggestion_id != suggestion_id:
-                raise InputError(f"Idempotency-Key {key!r} was used for suggestion {event.suggestion_id}; "
-                                 "send a new key for a new request")
+            if event.suggestion_id != suggestion_id or event.agent != agent:
+                raise InputError(f"this Idempotency-Key was already used for another request; send a new key "
+                                 "for a new request")
             record = _record(event).model_copy(update={"replayed": True})
             return Decided(record, "", None)
 
     def resolve(self, conversation_id: int) -> None:
         with self.session(write=True) as s:
-            c = s.get(Conversation, conversation_id)
-            if c is None:
-                raise NotFoundError(f"no conversation {conversation_id}")
+            c = _get(s, Conversation, conversation_id)
             if c.status != "resolved":
                 c.status, c.resolved_at, c.waiting_since = "resolved", utcnow(), None
                 s.execute(update(Suggestion).where(Suggestion.conversation_id == c.id, Suggestion.state == "open")
@@ -340,8 +337,7 @@ class Store:
 
     def record_ces(self, conversation_id: int, score: int) -> None:
         with self.session(write=True) as s:
-            if s.get(Conversation, conversation_id) is None:
-                raise NotFoundError(f"no conversation {conversation_id}")
+            _get(s, Conversation, conversation_id)
             s.add(CesAnswer(conversation_id=conversation_id, score=score))
 
     def faq_verdicts(self) -> dict[str, FaqVerdicts]:
@@ -411,6 +407,14 @@ class Store:
     def count_conversations(self) -> int:
         with self.session() as s:
             return s.scalar(select(func.count(Conversation.id))) or 0
+
+
+def _get(s: Session, table: type[T], row_id: int) -> T:
+    """The row with this id, or ``NotFoundError`` (also for ids no integer column can hold)."""
+    row = s.get(table, row_id) if 0 < row_id <= MAX_ROW_ID else None
+    if row is None:
+        raise NotFoundError(f"no {table.__name__.lower()} {row_id}")
+    return row
 
 
 def _message(m: MessageRow) -> StoredMessage:

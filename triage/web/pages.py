@@ -33,6 +33,7 @@ from triage.api.auth import COOKIE, Caller
 from triage.api.deps import Service, ServiceState
 from triage.errors import ConflictError, InputError, NotFoundError, NotReadyError
 from triage.models import Channel, FeedbackIn, InboxItem, SuggestionView
+from triage.store.repository import MAX_ROW_ID
 from triage.tagging import NEEDS_REVIEW
 from triage.web import TEMPLATES_DIR
 from triage.web.i18n import LANG_COOKIE, LANGUAGES, pick_language, strings, waiting, when
@@ -180,7 +181,7 @@ def login(request: Request, svc: Service, key: Annotated[str, Form()] = "",
                        status=status)
     log.info("event=web_login agent=%s role=%s", owner[0], owner[1])
     response = _redirect(request, _safe_next(next))
-    response.set_cookie(COOKIE, key, httponly=True, samesite="strict", path="/",
+    response.set_cookie(COOKIE, key, httponly=True, samesite="lax", path="/",
                         secure=request.url.scheme == "https")
     return response
 
@@ -188,7 +189,7 @@ def login(request: Request, svc: Service, key: Annotated[str, Form()] = "",
 @router.post("/logout")
 def logout(request: Request) -> Response:
     response = _redirect(request, "/login")
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
     return response
 
 
@@ -285,8 +286,6 @@ def resolve(request: Request, conversation_id: int, svc: Service) -> Response:
     if caller is None:
         return _to_login(request)
     try:
-        if not _row_id(conversation_id):
-            raise NotFoundError(f"no conversation {conversation_id}")
         svc.store.resolve(conversation_id)
     except NotFoundError:
         return _not_found(request, caller)
@@ -296,10 +295,9 @@ def resolve(request: Request, conversation_id: int, svc: Service) -> Response:
 
 # --- helpers --------------------------------------------------------------------------------------------------
 
-def _row_id(value: str | int) -> bool:
-    """A number the database can hold (larger ones would fail inside the driver, not as 'not found')."""
-    text = str(value)
-    return text.isdigit() and 0 < int(text) < 2**63
+def _row_id(value: str) -> bool:
+    """A form field holding a number the database can hold."""
+    return value.isdigit() and 0 < int(value) <= MAX_ROW_ID
 
 
 def _channel(channel: str | None, t: dict[str, str]) -> str:
@@ -339,8 +337,6 @@ def _conversation(request: Request, svc: ServiceState, caller: Caller, conversat
     lang = language(request)
     t = strings(lang)
     try:
-        if not _row_id(conversation_id):
-            raise NotFoundError(f"no conversation {conversation_id}")
         view = svc.store.conversation(conversation_id)
     except NotFoundError:
         return _not_found(request, caller)
