@@ -313,7 +313,7 @@ class Store:
             if event is None:
                 return None
             if event.suggestion_id != suggestion_id or event.agent != agent:
-                raise InputError(f"this Idempotency-Key was already used for another request; send a new key "
+                raise InputError("this Idempotency-Key was already used for another request; send a new key "
                                  "for a new request")
             record = _record(event).model_copy(update={"replayed": True})
             return Decided(record, "", None)
