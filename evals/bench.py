@@ -252,7 +252,9 @@ def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_di
         report["triage"] = triage_latency(settings)
         log(f"  {report['triage']}")
     if "inbox" in parts:
-        report["inbox"] = inbox_load(settings, log, database_url=database_url)
+        loaded = inbox_load(settings, log, database_url=database_url)
+        previous_inbox = report.get("inbox") if isinstance(report.get("inbox"), dict) else {}
+        report["inbox"] = {**{k: v for k, v in previous_inbox.items() if "runs" in v}, loaded["backend"]: loaded}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     text = bench_markdown(report)
@@ -291,8 +293,8 @@ def bench_markdown(r: dict[str, Any]) -> str:
         for ef, h in a["hnsw"].items():
             lines.append(f"| {a['vectors']} | {a['exact']['p50_ms']} / {a['exact']['p95_ms']} | {ef} | "
                          f"{h['p50_ms']} / {h['p95_ms']} | {h['recall_at_10']} | {a['hnsw_build_s']} |")
-    if r.get("inbox"):
-        lines += inbox_markdown(r["inbox"])
+    for backend in r.get("inbox", {}).values():
+        lines += inbox_markdown(backend)
     return "\n".join(lines) + "\n"
 
 

@@ -10,6 +10,7 @@ request: a connection error, a timeout, a 5xx or any status other than the one e
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
 import tempfile
 import time
@@ -51,7 +52,7 @@ def seed(store: Store, settings: Settings, suggestions: int, log: Log) -> list[i
     return ids
 
 
-async def _agent(client: httpx.AsyncClient, mine: list[int], deadline: float,
+async def _agent(client: httpx.AsyncClient, mine: list[int], deadline: float, think: float,
                  latencies: dict[str, list[float]], outcomes: dict[str, int], number: int) -> None:
     async def call(kind: str, method: str, url: str, expected: int, **kwargs: Any) -> httpx.Response | None:
         started = time.perf_counter()
@@ -64,6 +65,8 @@ async def _agent(client: httpx.AsyncClient, mine: list[int], deadline: float,
         outcomes["ok" if response.status_code == expected else f"error HTTP {response.status_code}"] += 1
         return response
 
+    if think:
+        await asyncio.sleep(random.uniform(0, think))  # agents don't all start the same second
     for n, sid in enumerate(mine):
         if time.monotonic() >= deadline:
             return
@@ -75,9 +78,11 @@ async def _agent(client: httpx.AsyncClient, mine: list[int], deadline: float,
             body["final_text"] = f"확인해 보니 처리됐어요 (상담 {sid}). 더 궁금한 점 있으세요?"
         await call("feedback", "POST", f"/v1/suggestions/{sid}/feedback", 201, json=body,
                    headers={"Idempotency-Key": f"load-{sid}"})
+        if think:
+            await asyncio.sleep(think * random.uniform(0.5, 1.5))  # reading the conversation, typing
 
 
-async def _load(base: str, keys: list[str], ids: list[int], seconds: float) -> dict[str, Any]:
+async def _load(base: str, keys: list[str], ids: list[int], seconds: float, think: float = 0) -> dict[str, Any]:
     latencies: dict[str, list[float]] = defaultdict(list)
     outcomes: dict[str, int] = defaultdict(int)
     limits = httpx.Limits(max_connections=len(keys))
@@ -85,14 +90,14 @@ async def _load(base: str, keys: list[str], ids: list[int], seconds: float) -> d
                                  limits=limits) for k in keys]
     started = time.monotonic()
     deadline = started + seconds
-    await asyncio.gather(*(_agent(c, ids[i::len(keys)], deadline, latencies, outcomes, i)
+    await asyncio.gather(*(_agent(c, ids[i::len(keys)], deadline, think, latencies, outcomes, i)
                            for i, c in enumerate(clients)))
     elapsed = time.monotonic() - started
     for c in clients:
         await c.aclose()
     every = [v for values in latencies.values() for v in values]
     return {
-        "agents": len(keys), "seconds": round(elapsed, 1), "requests": len(every),
+        "agents": len(keys), "think_s": think, "seconds": round(elapsed, 1), "requests": len(every),
         "throughput_rps": round(len(every) / elapsed, 1),
         "verdicts_per_s": round(len(latencies["feedback"]) / elapsed, 1),
         "p50_ms": round(statistics.median(every), 1), "p95_ms": round(nearest_rank(every, 95), 1),
@@ -104,9 +109,12 @@ async def _load(base: str, keys: list[str], ids: list[int], seconds: float) -> d
 
 
 def inbox_load(settings: Settings, log: Log = print, agents: int = 50, seconds: float = 60,
-               suggestions: int = 6000, database_url: str | None = None) -> dict[str, Any]:
+               suggestions: int = 12000, database_url: str | None = None,
+               thinks: tuple[float, ...] = (0.0, 2.0)) -> dict[str, Any]:
     """Seed a store (a fresh SQLite file unless ``database_url`` names an empty database), serve it with
-    uvicorn on 127.0.0.1, run the agents and report."""
+    uvicorn on 127.0.0.1 and run the agents once per think time: 0 (each agent fires its next request as soon
+    as the last is answered: the server saturates, so latency is queueing) and 2 s (about 2 s per step, as
+    people work; the server is not saturated, so latency is service time)."""
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite:///{Path(tmp) / 'triage.db'}"
         store = Store.open(url)
@@ -117,22 +125,32 @@ def inbox_load(settings: Settings, log: Log = print, agents: int = 50, seconds: 
                "TRIAGE_SEED_DEMO_INBOX": "false"}
         if settings.kb_dir:
             env["TRIAGE_KB_DIR"] = str(settings.kb_dir.resolve())
+        runs = []
         with running_service(env) as (base, _):
-            log(f"inbox load: {agents} agents for {seconds:g} s against {base}")
-            report = asyncio.run(_load(base, keys, ids, seconds))
+            for n, think in enumerate(thinks):
+                log(f"inbox load: {agents} agents for {seconds:g} s against {base}, think time {think:g} s")
+                share = ids[n::len(thinks)]  # each run verdicts suggestions of its own
+                runs.append(asyncio.run(_load(base, keys, share, seconds, think)))
+                log(f"  {runs[-1]}")
+        report: dict[str, Any] = {"runs": runs}
         report["backend"] = store.engine.url.get_backend_name()
         report["suggestions_seeded"] = suggestions
         store.close()
-    log(f"  {report}")
     return report
 
 
 def inbox_markdown(r: dict[str, Any]) -> list[str]:
-    rows = [f"| {kind} | {v['requests']} | {v['p50_ms']} | {v['p95_ms']} |" for kind, v in r["by_kind"].items()]
-    return ["", "## Inbox under load (50 agents, real uvicorn on 127.0.0.1)", "",
-            f"{r['agents']} agents, each listing the inbox, opening one of its suggestions and sending a verdict, "
-            f"for {r['seconds']} s against one uvicorn worker on {r['backend']} ({r['suggestions_seeded']} "
-            "suggestions seeded from the pipeline's demo results); the load generator shares the 2 cores.", "",
-            f"**{r['throughput_rps']} requests/s** ({r['verdicts_per_s']} verdicts/s), p50 {r['p50_ms']} ms, "
-            f"**p95 {r['p95_ms']} ms**, **errors {r['errors']}** of {r['requests']}.", "",
-            "| request | count | p50 ms | p95 ms |", "|---|---|---|---|", *rows]
+    lines = ["", f"## Inbox under load on {r['backend']} (50 agents, real uvicorn on 127.0.0.1)", "",
+             f"Each agent lists the inbox, opens one of its suggestions and sends a verdict (accept, edit or reject "
+             f"with an Idempotency-Key), then waits its think time (×0.5–1.5) and goes on. One uvicorn worker on "
+             f"{r['backend']} ({r['suggestions_seeded']} suggestions seeded from the pipeline's results on the demo "
+             "dev messages); the load generator shares the 2 cores. With no think time the server is saturated and "
+             "latency is mostly queueing (50 agents / throughput).", "",
+             "| think time | seconds | requests | requests/s | verdicts/s | p50 ms | p95 ms | errors | "
+             "inbox p95 | suggestion p95 | feedback p95 |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for run in r["runs"]:
+        kinds = run["by_kind"]
+        lines.append(f"| {run['think_s']:g} s | {run['seconds']} | {run['requests']} | {run['throughput_rps']} | "
+                     f"{run['verdicts_per_s']} | {run['p50_ms']} | **{run['p95_ms']}** | **{run['errors']}** | "
+                     f"{kinds['inbox']['p95_ms']} | {kinds['suggestion']['p95_ms']} | {kinds['feedback']['p95_ms']} |")
+    return lines

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from triage.store.tables import (
 InboxSort = Literal["priority", "waiting", "newest"]
 FIRST_LINE_CHARS = 80
 KEY_BYTES = 32
+KEY_CACHE_SECONDS = 10.0
 MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer; larger ids cannot exist
 T = TypeVar("T", Conversation, Suggestion)
 
@@ -88,6 +90,7 @@ class Store:
         # SQLite has one writer at a time and makes the others sleep and poll; queuing them on a lock in this
         # process wakes each at once instead (PostgreSQL's row locks need no help)
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self._known_keys: dict[str, tuple[tuple[str, Role], float]] = {}
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -117,10 +120,18 @@ class Store:
         return key
 
     def key_owner(self, key: str) -> tuple[str, Role] | None:
-        """(name, role) of an active key, or None."""
+        """(name, role) of an active key, or None. A key found is remembered for ``KEY_CACHE_SECONDS``, so a
+        key revoked through another process stops working within that time (through this one, at once)."""
+        digest = hash_key(key)
+        cached = self._known_keys.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         with self.session() as s:
-            row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)))
-            return (row.name, row.role) if row else None  # type: ignore[return-value]
+            row = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)))
+            owner: tuple[str, Role] | None = (row.name, row.role) if row else None  # type: ignore[assignment]
+        if owner is not None:
+            self._known_keys[digest] = (owner, time.monotonic() + KEY_CACHE_SECONDS)
+        return owner
 
     def revoke_key(self, name: str) -> None:
         with self.session(write=True) as s:
@@ -128,6 +139,7 @@ class Store:
                              .values(revoked_at=utcnow()))
             if done.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFoundError(f"no active key named {name!r}")
+        self._known_keys.clear()
 
     def api_keys(self) -> list[dict[str, object]]:
         with self.session() as s:
@@ -190,15 +202,13 @@ class Store:
               channel: str | None = None, sort: InboxSort = "priority", limit: int = 50,
               offset: int = 0) -> list[InboxItem]:
         """Conversations, most urgent first (then longest waiting) by default."""
-        query = (select(Conversation, MessageRow.text, Suggestion.state)
-                 .join(Suggestion, Suggestion.id == Conversation.latest_suggestion_id)
-                 .join(MessageRow, MessageRow.id == Suggestion.message_id))
+        page = select(Conversation.id).where(Conversation.latest_suggestion_id.is_not(None))
         if status != "all":
-            query = query.where(Conversation.status == status)
+            page = page.where(Conversation.status == status)
         for column, value in ((Conversation.priority, priority), (Conversation.tag, tag),
                               (Conversation.channel, channel)):
             if value:
-                query = query.where(column == value)
+                page = page.where(column == value)
         waiting_nulls_last = case((Conversation.waiting_since.is_(None), 1), else_=0)
         orders: dict[str, list[Any]] = {
             "priority": [case((Conversation.priority.is_(None), 1), else_=0), Conversation.priority,
@@ -206,16 +216,21 @@ class Store:
             "waiting": [waiting_nulls_last, Conversation.waiting_since, Conversation.id],
             "newest": [Conversation.id.desc()],
         }
-        order = orders[sort]
         now = utcnow()
         with self.session() as s:
-            rows = s.execute(query.order_by(*order).limit(limit).offset(offset)).all()
+            # the page is chosen on the conversations table alone; only its rows are joined to their texts
+            ids = list(s.scalars(page.order_by(*orders[sort]).limit(limit).offset(offset)))
+            rows = s.execute(select(Conversation, MessageRow.text, Suggestion.state)
+                             .join(Suggestion, Suggestion.id == Conversation.latest_suggestion_id)
+                             .join(MessageRow, MessageRow.id == Suggestion.message_id)
+                             .where(Conversation.id.in_(ids))).all()
+            position = {conversation_id: i for i, conversation_id in enumerate(ids)}
             return [InboxItem.model_validate({
                 "conversation_id": c.id, "suggestion_id": c.latest_suggestion_id, "priority": c.priority,
                 "tag": c.tag, "channel": c.channel, "vip": c.vip, "status": c.status, "first_line": first_line(text),
                 "messages": c.message_count, "waiting_seconds": _waiting_seconds(c.waiting_since, now),
                 "suggestion_state": state,
-            }) for c, text, state in rows]
+            }) for c, text, state in sorted(rows, key=lambda row: position[row[0].id])]
 
     def suggestion(self, suggestion_id: int) -> SuggestionView:
         with self.session() as s:
