@@ -253,8 +253,7 @@ def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_di
         log(f"  {report['triage']}")
     if "inbox" in parts:
         loaded = inbox_load(settings, log, database_url=database_url)
-        previous_inbox = report.get("inbox") if isinstance(report.get("inbox"), dict) else {}
-        report["inbox"] = {**{k: v for k, v in previous_inbox.items() if "runs" in v}, loaded["backend"]: loaded}
+        report["inbox"] = {**report.get("inbox", {}), loaded["backend"]: loaded}  # one entry per database
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     text = bench_markdown(report)
