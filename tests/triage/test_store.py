@@ -61,3 +61,13 @@ def test_a_customer_on_another_channel_starts_another_conversation(store_url):
     [item] = [i for i in store.inbox() if i.conversation_id == chat.conversation_id]
     assert item.messages == 2 and item.suggestion_id == again.suggestion_id and item.first_line == "환불 아직이요"
     store.close()
+
+
+def test_messages_without_a_channel_or_a_customer_id(store_url):
+    store = Store.open(store_url)
+    first = store.record_message(Message(text="문의가 있어요", customer={"id": "c-7"}), TriageResult())
+    second = store.record_message(Message(text="답이 없네요", customer={"id": "c-7"}), TriageResult())
+    anonymous = store.record_message(Message(text="익명 문의", customer={"id": ""}), TriageResult())
+    assert first.conversation_id == second.conversation_id != anonymous.conversation_id
+    assert store.conversation(anonymous.conversation_id).customer is None
+    store.close()

@@ -152,21 +152,27 @@ class Store:
         """Store a customer message and the pipeline's suggestion for it. The message joins the customer's open
         conversation on the same channel, or starts one; the conversation's older open suggestion is
         superseded. ``alert_text`` queues a team-chat alert (at most one per conversation)."""
+        try:
+            return self._record_message(message, result, alert_text)
+        except IntegrityError:  # the same new customer stored at the same moment by another request: once more
+            return self._record_message(message, result, alert_text)
+
+    def _record_message(self, message: Message, result: TriageResult, alert_text: str | None) -> Intake:
         now = utcnow()
         with self.session(write=True) as s:
             customer = message.customer
+            customer_id = customer.id if customer is not None and customer.id else None
             conversation = None
-            if customer is not None and customer.id:
-                s.merge(CustomerRow(id=customer.id, segment=customer.segment, tenure_days=customer.tenure_days,
+            if customer is not None and customer_id:
+                s.merge(CustomerRow(id=customer_id, segment=customer.segment, tenure_days=customer.tenure_days,
                                     app_version=customer.app_version, updated_at=now))
                 conversation = s.scalar(
-                    select(Conversation).where(Conversation.customer_id == customer.id,
+                    select(Conversation).where(Conversation.customer_id == customer_id,
                                                Conversation.status == "open",
-                                               Conversation.channel == message.channel)
+                                               Conversation.channel.is_not_distinct_from(message.channel))
                     .order_by(Conversation.id.desc()).limit(1))
             if conversation is None:
-                conversation = Conversation(customer_id=customer.id if customer else None, channel=message.channel,
-                                            created_at=now)
+                conversation = Conversation(customer_id=customer_id, channel=message.channel, created_at=now)
                 s.add(conversation)
                 s.flush()
             at = message.created_at or now
