@@ -246,3 +246,19 @@ def test_an_edit_that_changes_nothing_is_an_accept_and_a_key_belongs_to_its_agen
     assert stolen.status_code == 422 and "Idempotency-Key" in stolen.json()["error"]["message"]
     state = api.get("/v1/inbox", params={"status": "all"}, headers=agent).json()
     assert next(i for i in state if i["suggestion_id"] == intake["suggestion_id"])["suggestion_state"] == "accepted"
+
+
+def test_admin_reloads_the_kb_and_a_broken_snapshot_keeps_the_current_one(api, kb_settings, tmp_path):
+    admin = api.as_("admin")
+    assert api.post("/v1/admin/kb/reload", headers=api.as_("agent")).status_code == 403
+    reloaded = api.post("/v1/admin/kb/reload", headers=admin)
+    assert reloaded.status_code == 200 and reloaded.json()["counts"]["entries"] == 6
+    service = api.app.state.service
+    service.settings = kb_settings[0].model_copy(update={"kb_dir": tmp_path / "missing"})
+    try:
+        broken = api.post("/v1/admin/kb/reload", headers=admin)
+        assert broken.status_code >= 400 and "error" in broken.json()
+        answer = api.post("/v1/bot/answer", json={"text": "비밀번호를 잊어버렸어요"}, headers=api.as_("bot"))
+        assert answer.status_code == 200 and answer.json()["candidate_faq_id"] == "password-reset"
+    finally:
+        service.settings = kb_settings[0]
