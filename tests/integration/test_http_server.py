@@ -18,7 +18,7 @@ def server(small_kb, tmp_path_factory):
            "TRIAGE_TAXONOMY": str(DEMO_DIR / "taxonomy.yaml")}
     key = api_key(f"sqlite:///{var}/triage.db", "admin")
     with uvicorn_server(env) as (base, _):
-        yield httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"})
+        yield httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
 
 def test_bot_answers_over_real_http(server):
