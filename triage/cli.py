@@ -224,6 +224,7 @@ def run_eval(
 ) -> None:
     """Run evaluation suites and write evals/results/SUITE.{json,md}."""
     from evals.draft_evals import drafts, drafts_markdown
+    from evals.gap_evals import gap_eval, gap_markdown
     from evals.runner import SUITES, run_suite, write_report
     from evals.triage_evals import (
         bitext,
@@ -237,10 +238,10 @@ def run_eval(
     from triage.pipeline import Pipeline
 
     settings = get_settings()
-    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled", "tagcv", "drafts"}]
+    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps"}]
     if unknown:
         raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled, tagcv, "
-                   "drafts")
+                   "drafts, gaps")
     if {"labeled", "tagcv"} & set(suites) and in_file is None:
         raise fail("the labeled and tagcv suites need --in FILE (JSONL messages with expected_* labels)")
     with clean_errors():
@@ -249,6 +250,10 @@ def run_eval(
                 report = bitext(settings, err.print)
                 text = bitext_markdown(report)
                 write_report(results_dir, "bitext", report, text)
+            elif suite == "gaps":
+                report = gap_eval(settings, err.print)
+                text = gap_markdown(report)
+                write_report(results_dir, "gaps", report, text)
             elif suite == "drafts":
                 report = drafts(settings, err.print, use_llm=llm, limit=limit)
                 text = drafts_markdown(report)
@@ -298,6 +303,32 @@ def bench(
                        [int(s) for s in ann_sizes.split(",") if s], out_dir, log=err.print, parts=chosen,
                        database_url=database_url)
     out.print(report, highlight=False, markup=False)
+
+
+@app.command()
+def gaps(
+    days: Annotated[int, typer.Option(min=1, max=366, help="The period: the last N days (trend: the N before).")] = 30,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where gaps.md and gaps.csv go.")] = Path("var/gaps"),
+    kb: KbOption = None,
+) -> None:
+    """FAQ gaps from the inbox store: questions nobody could answer, clustered and ranked, with draft entries."""
+    from knowledge.gaps import gaps_csv, gaps_markdown
+    from triage.faq_gaps import current_gaps
+    from triage.llm import LLMClient
+
+    settings = get_settings()
+    with clean_errors():
+        knowledge = open_kb(settings, kb)
+        err.print(f"finding the gaps of the last {days} days in {settings.store_url.split('@')[-1]}")
+        found = current_gaps(Store.open(settings.store_url), knowledge, settings, days,
+                             llm=LLMClient.from_settings(settings))
+    title = f"FAQ 공백 {found.period_start:%Y-%m-%d} ~ {found.period_end:%Y-%m-%d}"
+    text = gaps_markdown(found.gaps, title)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "gaps.md").write_text(text, encoding="utf-8")
+    (out_dir / "gaps.csv").write_text(gaps_csv(found.gaps), encoding="utf-8")
+    out.print(text, highlight=False, markup=False)
+    err.print(f"{len(found.gaps)} gaps from {found.questions} questions; wrote {out_dir}/gaps.md and gaps.csv")
 
 
 @app.command()

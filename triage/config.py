@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.var_dir / 'triage.db').as_posix()}"
 
     @property
+    def accepted_faq_file(self) -> Path:
+        """FAQ entries accepted from the gaps page, in the FAQ format `triage kb build --faq` reads."""
+        return self.var_dir / "faq" / "accepted.yaml"
+
+    @property
     def initial_keys_file(self) -> Path:
         """Where the first start writes one API key per role (readable by the owner only)."""
         return self.var_dir / "initial-keys.txt"

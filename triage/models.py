@@ -245,6 +245,8 @@ class Intake(BaseModel):
 class BotOutcomeIn(BaseModel):
     message_id: str | None = None
     faq_id: str | None = None
+    question: str | None = Field(default=None, description="the customer's question (stored with personal data "
+                                                           "redacted; unhelpful answers feed the FAQ gaps)")
     auto_answered: bool
     helpful: bool | None = Field(default=None, description="the customer's 'did this help?' answer")
     escalated: bool = False

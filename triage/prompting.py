@@ -58,11 +58,12 @@ def _prompt_source(name: str) -> str:
 
 
 def render_prompt(name: str, **variables: Any) -> Prompt:
-    """Render ``prompts/<name>.prompt.md``; ``message`` and ``questions`` are escaped as customer data."""
+    """Render ``prompts/<name>.prompt.md``; ``message``, ``questions`` and ``replies`` are escaped as data."""
     if "message" in variables:
         variables["message"] = as_data(variables["message"])
-    if "questions" in variables:
-        variables["questions"] = [as_data(q) for q in variables["questions"]]
+    for listed in ("questions", "replies"):
+        if listed in variables:
+            variables[listed] = [as_data(q) for q in variables[listed]]
     source = _prompt_source(name)
     rendered = _environment().from_string(source).render(**variables)
     parts = _SECTION.split(rendered)

@@ -18,7 +18,9 @@ from sqlalchemy import Engine, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from knowledge.gaps import GapQuestion, Source
 from triage.errors import ConflictError, InputError, NotFoundError
+from triage.language import detect_language
 from triage.models import (
     BotOutcomeIn,
     ConversationView,
@@ -53,6 +55,7 @@ InboxSort = Literal["priority", "waiting", "newest"]
 FIRST_LINE_CHARS = 80
 KEY_BYTES = 32
 KEY_CACHE_SECONDS = 10.0
+LOW_CONFIDENCE = 0.85  # an auto-answer below this confidence counts as a weak answer for the FAQ gaps
 MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer; larger ids cannot exist
 T = TypeVar("T", Conversation, Suggestion)
 
@@ -351,7 +354,8 @@ class Store:
 
     def record_bot_outcome(self, outcome: BotOutcomeIn) -> int:
         with self.session(write=True) as s:
-            row = BotOutcome(**outcome.model_dump())
+            row = BotOutcome(**outcome.model_dump(exclude={"question"}),
+                             question=redact_text(outcome.question) if outcome.question else None)
             s.add(row)
             s.flush()
             return row.id
@@ -380,6 +384,44 @@ class Store:
             for faq_id, helpful, n in bot_rows:
                 counts.setdefault(str(faq_id), [0, 0])[not helpful] += n
         return {faq: FaqVerdicts(a, c) for faq, (a, c) in counts.items()}
+
+    def gap_questions(self, start: datetime, end: datetime) -> list[GapQuestion]:
+        """Questions the FAQ did not settle, from ``start`` to ``end`` (personal data redacted):
+        hand-offs; auto-answers agents rejected, or answered with low confidence; answers the bot gave that
+        still reached an agent (a hand-off after the bot answered, or the bot's own 'escalated'); and bot
+        answers customers found unhelpful. Each with the reply an agent sent, when there is one. Messages that
+        tried to instruct the system are left out."""
+        questions: list[GapQuestion] = []
+        with self.session() as s:
+            rows = s.execute(
+                select(Suggestion, MessageRow).join(MessageRow, MessageRow.id == Suggestion.message_id)
+                .where(MessageRow.created_at >= start, MessageRow.created_at < end)).all()
+            sent = dict(s.execute(
+                select(FeedbackEvent.suggestion_id, FeedbackEvent.final_text)
+                .where(FeedbackEvent.suggestion_id.in_([row.id for row, _ in rows]),
+                       FeedbackEvent.final_text.is_not(None))).all()) if rows else {}
+            for suggestion, message in rows:
+                result = suggestion.result
+                if "prompt_injection" in (result.get("flags") or []):
+                    continue
+                source = _gap_source(suggestion, message, result)
+                if source is None:
+                    continue
+                reply = sent.get(suggestion.id)
+                questions.append(GapQuestion(
+                    id=f"message-{message.id}", text=redact_text(message.text), at=message.created_at, source=source,
+                    faq_id=result.get("candidate_faq_id"), reply=redact_text(reply) if reply else None,
+                    conversation_id=suggestion.conversation_id,
+                    language=result.get("language") or detect_language(message.text)))
+            outcomes = s.scalars(select(BotOutcome).where(
+                BotOutcome.created_at >= start, BotOutcome.created_at < end, BotOutcome.question.is_not(None),
+                (BotOutcome.helpful.is_(False)) | (BotOutcome.auto_answered & BotOutcome.escalated)))
+            for outcome in outcomes:
+                questions.append(GapQuestion(
+                    id=f"bot-{outcome.id}", text=outcome.question or "", at=outcome.created_at,
+                    source="unhelpful" if outcome.helpful is False else "answered_then_agent",
+                    faq_id=outcome.faq_id, language=detect_language(outcome.question or "")))
+        return sorted(questions, key=lambda q: (q.at, q.id))
 
     def reference_replies(self, faq_id: str | None = None, tag: str | None = None,
                           limit: int = 20) -> list[dict[str, object]]:
@@ -428,6 +470,18 @@ class Store:
     def count_conversations(self) -> int:
         with self.session() as s:
             return s.scalar(select(func.count(Conversation.id))) or 0
+
+
+def _gap_source(suggestion: Suggestion, message: MessageRow, result: dict[str, Any]) -> Source | None:
+    if suggestion.decision == "handoff":
+        return "handoff"
+    if suggestion.decision != "auto_answer":
+        return None
+    if suggestion.state == "rejected":
+        return "answer_rejected"
+    if (result.get("confidence") or 0.0) < LOW_CONFIDENCE:
+        return "low_confidence"
+    return "answered_then_agent" if message.bot_path else None  # the bot answered, yet the customer asked a person
 
 
 def _get(s: Session, table: type[T], row_id: int) -> T:

@@ -145,6 +145,7 @@ class BotOutcome(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[str | None] = mapped_column(String(128), index=True)
     faq_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    question: Mapped[str | None] = mapped_column(Text, doc="the customer's question, personal data redacted")
     auto_answered: Mapped[bool]
     helpful: Mapped[bool | None]
     escalated: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,54 @@
+"""FAQ gaps for content teams (an ``agent`` key): the ranked clusters, their export, accepting a draft."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import PlainTextResponse
+from pydantic import Field
+
+from knowledge.gaps import FaqDraft, append_faq_entry, gaps_csv, gaps_markdown
+from triage.api.deps import AgentCaller, Service, ServiceState
+from triage.faq_gaps import MAX_DAYS, GapReport, current_gaps
+
+router = APIRouter(prefix="/v1/gaps", tags=["gaps"])
+Days = Annotated[int, Query(ge=1, le=MAX_DAYS, description="the period: the last N days (trend: the N before)")]
+
+
+class AcceptedDraft(FaqDraft):
+    entry_id: str = Field(description="the new entry's id: lowercase letters, digits, '-' or '_'")
+    tags: list[str] = Field(default_factory=list, description="the entry's tag from the taxonomy, if any")
+
+
+def report(svc: ServiceState, days: int) -> GapReport:
+    pipeline = svc.ready_pipeline()
+    with svc.lock:  # the encoder is shared with the pipeline
+        return current_gaps(svc.store, pipeline.kb, svc.settings, days, llm=pipeline.drafter.llm)
+
+
+@router.get("", response_model=GapReport)
+def gaps(svc: Service, _: AgentCaller, days: Days = 30) -> GapReport:
+    """Questions nobody could answer, clustered by meaning, largest first, each with a suggested entry."""
+    return report(svc, days)
+
+
+@router.get("/export.md", response_class=PlainTextResponse)
+def export_markdown(svc: Service, _: AgentCaller, days: Days = 30) -> PlainTextResponse:
+    found = report(svc, days)
+    title = f"FAQ 공백 {found.period_start:%Y-%m-%d} ~ {found.period_end:%Y-%m-%d}"
+    return PlainTextResponse(gaps_markdown(found.gaps, title), media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/export.csv", response_class=PlainTextResponse)
+def export_csv(svc: Service, _: AgentCaller, days: Days = 30) -> PlainTextResponse:
+    return PlainTextResponse(gaps_csv(report(svc, days).gaps), media_type="text/csv; charset=utf-8")
+
+
+@router.post("/accept", status_code=status.HTTP_201_CREATED)
+def accept(draft: AcceptedDraft, svc: Service, _: AgentCaller) -> dict[str, str]:
+    """Append a (reviewed) draft to the accepted-entries FAQ file; the next `triage kb build` takes it."""
+    path = svc.settings.accepted_faq_file
+    append_faq_entry(path, draft, draft.entry_id, draft.tags)
+    return {"status": "appended", "file": str(path), "id": draft.entry_id,
+            "next": f"rebuild the index with `triage kb build … --faq {path}`, then reload it"}

@@ -1,0 +1,70 @@
+"""The FAQ gaps of a period, from the inbox store: what the service could not answer, clustered and ranked
+(``knowledge.gaps``), each with a suggested entry drafted by the LLM when one is configured, else taken from
+what agents actually replied."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from knowledge.embedding_cache import CachedEmbedder
+from knowledge.gaps import FaqDraft, Gap, GapQuestion, find_gaps
+from triage.config import Settings
+from triage.errors import InputError, LLMError
+from triage.kb import KnowledgeBase
+from triage.language import detect_language
+from triage.llm import LLMClient
+from triage.prompting import render_prompt
+from triage.store import Store
+from triage.store.tables import utcnow
+
+log = logging.getLogger("triage.gaps")
+MAX_DAYS = 366
+DRAFT_QUESTIONS = 8
+
+
+class GapReport(BaseModel):
+    period_start: datetime
+    period_end: datetime
+    previous_start: datetime = Field(description="the period before, of the same length, for the trend")
+    questions: int = Field(description="unanswered questions in both periods")
+    gaps: list[Gap]
+
+
+def llm_draft_writer(llm: LLMClient):  # type: ignore[no-untyped-def]
+    """A draft writer for ``find_gaps`` that asks the LLM; any failure falls back to the extractive draft."""
+    def write(members: list[GapQuestion], related: list[dict[str, str]]) -> FaqDraft | None:
+        questions = [m.text for m in members[:DRAFT_QUESTIONS]]
+        replies = [m.reply for m in members if m.reply][:3]
+        prompt = render_prompt("faq_suggestion", language=detect_language(" ".join(questions)), questions=questions,
+                               related=related, replies=replies)
+        try:
+            draft = llm.complete_json(prompt, FaqDraft, max_tokens=600).value
+        except LLMError as exc:
+            log.warning("event=gap_draft_fallback reason=%s", type(exc).__name__)
+            return None
+        return draft.model_copy(update={"source": "llm"})
+    return write
+
+
+def current_gaps(store: Store, kb: KnowledgeBase, settings: Settings, days: int = 30, end: datetime | None = None,
+                 llm: LLMClient | None = None) -> GapReport:
+    """Gaps of the last ``days`` days (to ``end``, default now), with the trend against the days before."""
+    if not 1 <= days <= MAX_DAYS:
+        raise InputError(f"days must be 1 to {MAX_DAYS}, not {days}")
+    end = end or utcnow()
+    start = end - timedelta(days=days)
+    previous = start - timedelta(days=days)
+    questions = store.gap_questions(previous, end)
+    embedder = CachedEmbedder(kb.embedder, settings.var_dir / "cache" / "gap-questions")
+    vectors = (embedder.encode_queries([q.text for q in questions]) if questions
+               else np.zeros((0, kb.embedder.dim), np.float32))
+    embedder.save()
+    writer = llm_draft_writer(llm) if llm is not None and llm.available else None
+    gaps = find_gaps(questions, vectors, kb.snapshot, start, writer)
+    log.info("event=gaps_found questions=%d gaps=%d", len(questions), len(gaps))
+    return GapReport(period_start=start, period_end=end, previous_start=previous, questions=len(questions),
+                     gaps=gaps)
