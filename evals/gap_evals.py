@@ -144,7 +144,7 @@ def gap_markdown(r: dict[str, Any]) -> str:
         cells = [f"{v[str(t)]['nmi']} / {v[str(t)]['ari']} / {v[str(t)]['clusters']}" for v in r["tuning"].values()]
         lines.append(f"| {t} | " + " | ".join(cells) + f" | {r['tuning_mean_nmi'][str(t)]} |")
     lines += ["", "## Time to cluster", "",
-              f"Vectors resampled from the {sum(1 for _ in r['tuning']) + 1} sets' real embeddings with a little noise; "
+              f"Vectors resampled from the {len(r['tuning']) + 1} sets' real embeddings with a little noise; "
               f"up to {EXACT_LIMIT} questions exactly, beyond that condensed first. 2 CPU cores; embedding not "
               "included.", "", "| questions | path | seconds | clusters |", "|---|---|---|---|"]
     lines += [f"| {t['questions']} | {t['path']} | {t['seconds']} | {t['clusters']} |" for t in r["timing"]]

@@ -36,7 +36,8 @@ TOPICS = {
 
 
 def question(n: int, text: str, days_ago: float, source: str = "handoff", reply: str | None = None) -> GapQuestion:
-    return GapQuestion(id=f"q{n}", text=text, at=NOW - timedelta(days=days_ago), source=source,  # type: ignore[arg-type]
+    return GapQuestion(id=f"q{n}", text=text, at=NOW - timedelta(days=days_ago),
+                       source=source,  # type: ignore[arg-type]
                        reply=reply, conversation_id=n, language="ko")
 
 
@@ -57,7 +58,8 @@ def test_gaps_group_questions_by_meaning_rank_them_and_draft_from_agents_replies
     for topic, texts in TOPICS.items():
         for i, text in enumerate(texts):
             n += 1
-            reply = "새벽배송이 늦으면 다음 날 포인트 1,000점을 드려요. 더 궁금한 점 있으세요?" if topic == "dawn_late" else None
+            reply = ("새벽배송이 늦으면 다음 날 포인트 1,000점을 드려요. 더 궁금한 점 있으세요?"
+                     if topic == "dawn_late" else None)
             questions.append(question(n, text, days_ago=2 if i else 40, reply=reply if i < 2 else None))
     vectors = embedder.encode_queries([q.text for q in questions])
     gaps = find_gaps(questions, vectors, None, NOW - timedelta(days=30))
@@ -77,9 +79,10 @@ def test_gaps_group_questions_by_meaning_rank_them_and_draft_from_agents_replies
 
 def test_an_empty_period_and_a_single_question():
     assert find_gaps([], np.zeros((0, 8), np.float32), None, NOW) == []
-    [only] = find_gaps([question(1, "해외 배송 되나요", 1)], np.ones((1, 8), np.float32), None, NOW - timedelta(days=30))
+    month_ago = NOW - timedelta(days=30)
+    [only] = find_gaps([question(1, "해외 배송 되나요", 1)], np.ones((1, 8), np.float32), None, month_ago)
     assert only.size == 1 and only.trend == "new" and only.representatives == ["해외 배송 되나요"]
-    old = find_gaps([question(1, "해외 배송 되나요", 45)], np.ones((1, 8), np.float32), None, NOW - timedelta(days=30))
+    old = find_gaps([question(1, "해외 배송 되나요", 45)], np.ones((1, 8), np.float32), None, month_ago)
     assert old == []  # only the period before: nothing to show for this one
 
 
