@@ -23,6 +23,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from evals.gap_evals import gap_timing
 from evals.inbox_load import inbox_load, inbox_markdown
 from knowledge.chunking import faq_chunks
 from knowledge.index import (
@@ -221,7 +222,7 @@ def triage_latency(settings: Settings, rounds: int = 3) -> dict[str, Any]:
             "stage_p95_ms": {k: round(percentile(v, 95), 2) for k, v in stages.items()}}
 
 
-PARTS = ("build", "query", "ann", "triage", "inbox")
+PARTS = ("build", "query", "ann", "triage", "inbox", "gaps")
 
 
 def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_dir: Path, log: Log = print,
@@ -251,6 +252,9 @@ def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_di
         log("triage latency: the whole pipeline without an LLM on the demo dev messages")
         report["triage"] = triage_latency(settings)
         log(f"  {report['triage']}")
+    if "gaps" in parts:
+        log("gap clustering: 10k and 100k questions")
+        report["gaps"] = gap_timing(settings, log)
     if "inbox" in parts:
         loaded = inbox_load(settings, log, database_url=database_url)
         report["inbox"] = {**report.get("inbox", {}), loaded["backend"]: loaded}  # one entry per database
@@ -292,6 +296,11 @@ def bench_markdown(r: dict[str, Any]) -> str:
         for ef, h in a["hnsw"].items():
             lines.append(f"| {a['vectors']} | {a['exact']['p50_ms']} / {a['exact']['p95_ms']} | {ef} | "
                          f"{h['p50_ms']} / {h['p95_ms']} | {h['recall_at_10']} | {a['hnsw_build_s']} |")
+    if r.get("gaps"):
+        lines += ["", "## Clustering unanswered questions (FAQ gaps)", "",
+                  "Real embeddings of DSTC11 questions resampled with a little noise; embedding not included.", "",
+                  "| questions | path | seconds | clusters |", "|---|---|---|---|"]
+        lines += [f"| {t['questions']} | {t['path']} | {t['seconds']} | {t['clusters']} |" for t in r["gaps"]]
     for backend in r.get("inbox", {}).values():
         lines += inbox_markdown(backend)
     return "\n".join(lines) + "\n"
