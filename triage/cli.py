@@ -332,6 +332,37 @@ def gaps(
 
 
 @app.command()
+def report(
+    period: Annotated[str, typer.Option(help="day or week (weeks start on Monday).")] = "day",
+    start: Annotated[str | None, typer.Option(
+        help="First day, YYYY-MM-DD (default: 7 days back for day, 8 weeks back for week).")] = None,
+    end: Annotated[str | None, typer.Option(
+        help="The day after the last one, YYYY-MM-DD (default: tomorrow, so today is included).")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for report.html, the charts, report.csv and report.json "
+                      "(default: var/reports/<period>-<start>-<end>/).")] = None,
+    timezone: Annotated[str, typer.Option(help="The days are counted in this timezone.")] = "Asia/Seoul",
+    with_gaps: Annotated[bool, typer.Option("--gaps/--no-gaps", help="Add the top FAQ gaps (loads the KB).")] = True,
+    kb: KbOption = None,
+) -> None:
+    """The CX leads' report from the inbox store: volume, auto-answers, acceptance, first response, CES, gaps."""
+    from triage.faq_gaps import top_gaps
+    from triage.report_charts import run_report
+    from triage.reports import parse_date, resolve_range
+
+    settings = get_settings()
+    with clean_errors():
+        gaps = None
+        if with_gaps:
+            first, last = resolve_range(period, parse_date(start, "start"), parse_date(end, "end"))
+            err.print("finding the top FAQ gaps of the period")
+            gaps = top_gaps(Store.open(settings.store_url), open_kb(settings, kb), settings, first, last, timezone)
+        page = run_report(settings, period, start, end, out_dir,
+                          lambda line: err.print(line, highlight=False, markup=False), timezone=timezone, gaps=gaps)
+    out.print(str(page), highlight=False, markup=False)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,

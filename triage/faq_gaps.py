@@ -5,7 +5,7 @@ what agents actually replied."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -18,6 +18,7 @@ from triage.kb import KnowledgeBase
 from triage.language import detect_language
 from triage.llm import LLMClient
 from triage.prompting import render_prompt
+from triage.reports import zone
 from triage.store import Store
 from triage.store.tables import utcnow
 
@@ -48,6 +49,15 @@ def llm_draft_writer(llm: LLMClient):  # type: ignore[no-untyped-def]
             return None
         return draft.model_copy(update={"source": "llm"})
     return write
+
+
+def top_gaps(store: Store, kb: KnowledgeBase, settings: Settings, start: date, end: date, timezone: str,
+             count: int = 5) -> list[tuple[str, int]]:
+    """(representative question, size) of the largest gaps between two report days, for the CX report."""
+    until = datetime.combine(end, time(), zone(timezone))
+    days = max(1, min(MAX_DAYS, (end - start).days))
+    found = current_gaps(store, kb, settings, days, end=until)
+    return [(g.representatives[0], g.size) for g in found.gaps[:count]]
 
 
 def current_gaps(store: Store, kb: KnowledgeBase, settings: Settings, days: int = 30, end: datetime | None = None,

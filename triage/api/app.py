@@ -19,6 +19,7 @@ from triage.api.bot import router as bot_router
 from triage.api.deps import Agent, Service, ServiceState, check_length
 from triage.api.gaps import router as gaps_router
 from triage.api.inbox import router as inbox_router
+from triage.api.reports import router as reports_router
 from triage.config import Settings
 from triage.errors import (
     AuthError,
@@ -137,6 +138,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     app.include_router(inbox_router)
     app.include_router(admin_router)
     app.include_router(gaps_router)
+    app.include_router(reports_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

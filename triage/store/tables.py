@@ -78,7 +78,7 @@ class MessageRow(Base):
     text: Mapped[str] = mapped_column(Text)
     bot_path: Mapped[list[str]] = mapped_column(default=list)
     page: Mapped[str | None] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
@@ -122,7 +122,7 @@ class FeedbackEvent(Base):
     corrected_priority: Mapped[str | None] = mapped_column(String(2))
     agent: Mapped[str] = mapped_column(String(128))
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ReferenceReply(Base):
@@ -149,7 +149,7 @@ class BotOutcome(Base):
     auto_answered: Mapped[bool]
     helpful: Mapped[bool | None]
     escalated: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class CesAnswer(Base):
@@ -161,7 +161,7 @@ class CesAnswer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     score: Mapped[int]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ApiKey(Base):

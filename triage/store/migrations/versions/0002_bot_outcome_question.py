@@ -1,4 +1,5 @@
-"""bot outcomes keep the customer's question (redacted), so unhelpful answers can feed the FAQ gaps
+"""bot outcomes keep the customer's question (redacted), so unhelpful answers can feed the FAQ gaps; the
+report's time ranges get indexes
 
 Revision ID: 0002
 Revises: 0001
@@ -16,11 +17,18 @@ branch_labels = None
 depends_on = None
 
 
+TIMED = ("messages", "feedback_events", "bot_outcomes", "ces_answers")
+
+
 def upgrade() -> None:
     with op.batch_alter_table("bot_outcomes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("question", sa.Text(), nullable=True))
+    for table in TIMED:
+        op.create_index(f"ix_{table}_created_at", table, ["created_at"])
 
 
 def downgrade() -> None:
+    for table in TIMED:
+        op.drop_index(f"ix_{table}_created_at", table_name=table)
     with op.batch_alter_table("bot_outcomes", schema=None) as batch_op:
         batch_op.drop_column("question")
