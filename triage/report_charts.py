@@ -142,19 +142,13 @@ def _volume(report: Report, ax: Any) -> bool:
         return False
     tags = list(report.volume.by_tag)[:TOP_TAGS]
     colours = matplotlib.colormaps["tab10"]
-    xs = range(len(report.buckets))
-    bottom = [0] * len(report.buckets)
-    series = [(report.tag_name(t), [b.by_tag.get(t, 0) for b in report.volume.buckets]) for t in tags]
+    series: list[tuple[str, list[int], Any]] = [
+        (report.tag_name(t), [b.by_tag.get(t, 0) for b in report.volume.buckets], colours(i % 10))
+        for i, t in enumerate(tags)]
     rest = [b.messages - sum(b.by_tag.get(t, 0) for t in tags) for b in report.volume.buckets]
     if any(rest):
-        series.append(("기타", rest))
-    for i, (label, values) in enumerate(series):
-        colour = COLORS["other"] if label == "기타" and i == len(tags) else colours(i % 10)
-        ax.bar(xs, values, bottom=bottom, label=label, color=colour, width=0.7)
-        bottom = [a + b for a, b in zip(bottom, values, strict=True)]
-    ax.set_ylabel("메시지 수")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    _axis(ax, report)
+        series.append(("기타", rest, COLORS["other"]))
+    _stacked_bars(ax, report, series, "메시지 수")
     return True
 
 
@@ -173,16 +167,21 @@ def _auto_answer(report: Report, ax: Any) -> bool:
 def _acceptance(report: Report, ax: Any) -> bool:
     if report.acceptance.decided == 0:
         return False
-    xs = range(len(report.buckets))
+    series = [(label, [getattr(b, field) for b in report.acceptance.buckets], COLORS[field])
+              for field, label in (("accepted", "그대로 수락"), ("edited", "수정 후 사용"), ("rejected", "거절"))]
+    _stacked_bars(ax, report, series, "추천 답변 수")
+    return True
+
+
+def _stacked_bars(ax: Any, report: Report, series: list[tuple[str, list[int], Any]], ylabel: str) -> None:
+    """One bar per bucket, stacked by series (label, values per bucket, colour), legend on the right."""
     bottom = [0] * len(report.buckets)
-    for field, label in (("accepted", "그대로 수락"), ("edited", "수정 후 사용"), ("rejected", "거절")):
-        values = [getattr(b, field) for b in report.acceptance.buckets]
-        ax.bar(xs, values, bottom=bottom, label=label, color=COLORS[field], width=0.7)
+    for label, values, colour in series:
+        ax.bar(range(len(report.buckets)), values, bottom=bottom, label=label, color=colour, width=0.7)
         bottom = [a + b for a, b in zip(bottom, values, strict=True)]
-    ax.set_ylabel("추천 답변 수")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     _axis(ax, report)
-    return True
 
 
 def _ces(report: Report, ax: Any) -> bool:
