@@ -361,6 +361,8 @@ class Store:
             return row.id
 
     def record_ces(self, conversation_id: int, score: int) -> None:
+        if not 1 <= score <= 7:
+            raise InputError(f"a CES score is 1 (very hard) to 7 (very easy), not {score}")
         with self.session(write=True) as s:
             _get(s, Conversation, conversation_id)
             s.add(CesAnswer(conversation_id=conversation_id, score=score))
