@@ -19,6 +19,7 @@ import csv
 import io
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -147,7 +148,7 @@ def _telling(token: str) -> bool:
 
     if any(c.isdigit() for c in token) or token in ENGLISH_STOP_WORDS:
         return False
-    return len(token) > 1 or bool(re.match(r"[가-힣]", token))
+    return len(token) > 1  # one-syllable morphemes (나, 때, 되) say little on their own
 
 
 # --- gaps -------------------------------------------------------------------------------------------------
@@ -311,8 +312,17 @@ def append_faq_entry(path: Path, draft: FaqDraft, entry_id: str, tags: Sequence[
     The id must be new in that file; a file that is not a FAQ list is left untouched."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{1,63}", entry_id):
         raise SourceError([f"{path}: id {entry_id!r} must be 2-64 lowercase letters, digits, '-' or '_'"])
-    if not draft.answer.strip():
-        raise SourceError([f"{path}: the entry {entry_id!r} has no answer; write one before accepting it"])
+    if not draft.answer.strip() or re.search(r"\[(확인 필요|to confirm)", draft.answer):
+        raise SourceError([f"{path}: the entry {entry_id!r} has no finished answer (empty, or a '[확인 필요: …]' "
+                           "left to fill in); write the answer before accepting it"])
+    with _append_lock:
+        _append(path, draft, entry_id, tags)
+
+
+_append_lock = threading.Lock()  # read, check the id, append: one accept at a time
+
+
+def _append(path: Path, draft: FaqDraft, entry_id: str, tags: Sequence[str]) -> None:
     existing = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
     if existing is None:
         existing = []

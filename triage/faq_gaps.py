@@ -31,7 +31,8 @@ class GapReport(BaseModel):
     period_start: datetime
     period_end: datetime
     previous_start: datetime = Field(description="the period before, of the same length, for the trend")
-    questions: int = Field(description="unanswered questions in both periods")
+    questions: int = Field(description="unanswered questions in this period")
+    previous_questions: int = Field(description="unanswered questions in the period before")
     gaps: list[Gap]
 
 
@@ -76,5 +77,6 @@ def current_gaps(store: Store, kb: KnowledgeBase, settings: Settings, days: int 
     writer = llm_draft_writer(llm) if llm is not None and llm.available else None
     gaps = find_gaps(questions, vectors, kb.snapshot, start, writer)
     log.info("event=gaps_found questions=%d gaps=%d", len(questions), len(gaps))
-    return GapReport(period_start=start, period_end=end, previous_start=previous, questions=len(questions),
-                     gaps=gaps)
+    current = sum(q.at >= start for q in questions)
+    return GapReport(period_start=start, period_end=end, previous_start=previous, questions=current,
+                     previous_questions=len(questions) - current, gaps=gaps)

@@ -144,3 +144,10 @@ def test_the_store_gathers_what_nobody_could_answer(store_url):
     assert "환불 언제 돼요? <EMAIL_1>" in found and found["포인트 적립 언제 돼요"].source == "answered_then_agent"
     assert store.gap_questions(NOW + timedelta(days=2), NOW + timedelta(days=3)) == []
     store.close()
+
+
+def test_a_draft_with_a_fact_left_to_confirm_cannot_be_accepted(tmp_path):
+    draft = FaqDraft(question="해외 배송 되나요?", answer="[확인 필요: 해외 배송 정책]")
+    with pytest.raises(SourceError, match="확인 필요"):
+        append_faq_entry(tmp_path / "accepted.yaml", draft, "overseas")
+    assert not (tmp_path / "accepted.yaml").exists()

@@ -37,6 +37,7 @@ from triage.models import Message, TagCorrection, TriageResult
 from triage.pipeline import Pipeline
 from triage.store import Store
 from triage.web import STATIC_DIR
+from triage.web.content_pages import router as content_router
 from triage.web.pages import router as web_router
 
 log = logging.getLogger("triage.api")
@@ -140,6 +141,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     app.include_router(gaps_router)
     app.include_router(reports_router)
     app.include_router(web_router)
+    app.include_router(content_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from knowledge.gaps import FaqDraft, append_faq_entry, gaps_csv, gaps_markdown
 from triage.api.deps import AgentCaller, Service, ServiceState
+from triage.errors import InputError
 from triage.faq_gaps import MAX_DAYS, GapReport, current_gaps
 
 router = APIRouter(prefix="/v1/gaps", tags=["gaps"])
@@ -48,6 +49,10 @@ def export_csv(svc: Service, _: AgentCaller, days: Days = 30) -> PlainTextRespon
 @router.post("/accept", status_code=status.HTTP_201_CREATED)
 def accept(draft: AcceptedDraft, svc: Service, _: AgentCaller) -> dict[str, str]:
     """Append a (reviewed) draft to the accepted-entries FAQ file; the next `triage kb build` takes it."""
+    pipeline = svc.ready_pipeline()
+    known = set(pipeline.kb.tagger.classes) if pipeline.kb.tagger else set()
+    if unknown := [t for t in draft.tags if t not in known]:
+        raise InputError(f"unknown tag(s) {', '.join(unknown)}; known tags: {', '.join(sorted(known)) or 'none'}")
     path = svc.settings.accepted_faq_file
     append_faq_entry(path, draft, draft.entry_id, draft.tags)
     return {"status": "appended", "file": str(path), "id": draft.entry_id,

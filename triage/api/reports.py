@@ -12,6 +12,7 @@ weeks (``week``), today included. A bad date, an unknown timezone or ``end`` ≤
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -27,6 +28,7 @@ from triage.reports import (
     build_report,
     parse_date,
     resolve_range,
+    zone,
 )
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -62,10 +64,12 @@ def _tag_names(svc: ServiceState) -> dict[str, str]:
     return {t.id: t.name for t in tagger.taxonomy.tags.values()} if tagger is not None else {}
 
 
-def _report(svc: ServiceState, q: ReportQuery) -> Report:
-    start, end = resolve_range(q.period, parse_date(q.start, "start"), parse_date(q.end, "end"))
+def _report(svc: ServiceState, q: ReportQuery, with_gaps: bool = True) -> Report:
+    """The report; ``with_gaps`` adds the top FAQ gaps (they need the encoder: charts and CSV skip them)."""
+    today = datetime.now(zone(q.timezone)).date()  # "today" where the days are counted, not in UTC
+    start, end = resolve_range(q.period, parse_date(q.start, "start"), parse_date(q.end, "end"), today=today)
     gaps = None
-    if svc.pipeline is not None:  # the top FAQ gaps need the encoder; while the KB loads the report has none
+    if with_gaps and svc.pipeline is not None:  # while the KB loads the report has no gaps
         with svc.lock:
             gaps = top_gaps(svc.store, svc.pipeline.kb, svc.settings, start, end, q.timezone)
     return build_report(svc.store, q.period, start, end, timezone=q.timezone, tag_names=_tag_names(svc), gaps=gaps)
@@ -101,6 +105,6 @@ def chart(name: str, svc: Service, q: Query_) -> Response:
 
     if name not in CHARTS:
         raise NotFoundError(f"no chart named {name!r}; charts: {', '.join(CHARTS)}")
-    report = _report(svc, q)
+    report = _report(svc, q, with_gaps=False)  # no chart shows the gaps
     return Response(chart_png(report, name), media_type="image/png",
                     headers={"Content-Disposition": f'inline; filename="{_filename(report, "-" + name + ".png")}"'})

@@ -1,0 +1,294 @@
+"""The content team's and CX leads' pages: the FAQ gaps (with accepting a suggested entry) and the report.
+
+Same rules as the agents' pages (``triage.web.pages``): the ``triage_key`` cookie of an agent or admin key,
+else a redirect to ``/login``; autoescaped templates (gap questions are customer text); Korean unless
+``?lang=en``. The numbers come from the same functions as the API, so the page, its exports and its charts
+(embedded from ``/v1/reports/chart/…``, which accept the cookie) agree.
+
+    GET  /gaps?days=30                          ranked gaps of the last N days, each with an editable draft
+    POST /gaps/accept                           entry_id, question, examples, answer, tag, days, gap
+    GET  /reports?period=day|week&start=&end=   the CX report (start, end: YYYY-MM-DD, end excluded)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from markupsafe import Markup, escape
+from pydantic import ValidationError
+from starlette.datastructures import URL
+
+from knowledge.errors import SourceError
+from knowledge.gaps import FaqDraft, Gap, append_faq_entry
+from triage.api.auth import Caller
+from triage.api.deps import Service, ServiceState
+from triage.api.gaps import report as gap_report
+from triage.api.reports import ReportQuery, _report
+from triage.errors import InputError, NotReadyError
+from triage.faq_gaps import MAX_DAYS, GapReport
+from triage.reports import CES_TARGET, DEFAULT_TIMEZONE, NONE, PERIODS, Bucket, Report, resolve_range, zone
+from triage.tagging import NEEDS_REVIEW
+from triage.web.i18n import KST, strings
+from triage.web.pages import Tags, _redirect, _render, _to_login, language, signed_in, tags_of
+
+log = logging.getLogger("triage.web")
+
+router = APIRouter(include_in_schema=False)
+
+GAP_PERIODS = (7, 30, 90)
+DEFAULT_GAP_DAYS = 30
+CHART_NAMES = ("volume", "auto_answer", "acceptance", "ces", "first_response")
+PLACEHOLDER = "[확인 필요"  # what an extractive or LLM draft leaves where a fact is missing
+SOURCES = ("handoff", "answer_rejected", "low_confidence", "unhelpful", "answered_then_agent")
+WEEKDAYS = {"ko": "월화수목금토일", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
+_faq_file = threading.Lock()  # one accepted entry at a time: append_faq_entry reads, checks the id, appends
+
+
+# --- FAQ gaps -----------------------------------------------------------------------------------------------
+
+@router.get("/gaps")
+def gaps_page(request: Request, svc: Service, days: str | None = None) -> Response:
+    caller = signed_in(request, svc)
+    if caller is None:
+        return _to_login(request)
+    period = _days(days)
+    if period is None:
+        t = strings(language(request))
+        return _render(request, "error.html", {"message": t["gaps_bad_days"].format(max=MAX_DAYS)},
+                       here="/gaps", caller=caller, status=422)
+    flash = None
+    if request.query_params.get("flash") == "faq_added":
+        flash = _added_message(strings(language(request)), svc.settings.accepted_faq_file)
+    return _gaps(request, svc, caller, period, flash=flash)
+
+
+@router.post("/gaps/accept")
+def accept_gap(request: Request, svc: Service, entry_id: Annotated[str, Form()] = "",
+               question: Annotated[str, Form()] = "", examples: Annotated[str, Form()] = "",
+               answer: Annotated[str, Form()] = "", tag: Annotated[str, Form()] = "",
+               days: Annotated[str, Form()] = "", gap: Annotated[str, Form()] = "") -> Response:
+    caller = signed_in(request, svc)
+    if caller is None:
+        return _to_login(request)
+    t = strings(language(request))
+    period = _days(days) or DEFAULT_GAP_DAYS
+    entry_id, question, answer = entry_id.strip(), _lines(question).strip(), _lines(answer).strip()
+    phrasings = [line.strip() for line in _lines(examples).split("\n") if line.strip()]
+    kept = {"gap": gap, "entry_id": entry_id, "question": question, "examples": "\n".join(phrasings),
+            "answer": answer, "tag": tag}
+
+    def again(message: str) -> Response:
+        return _gaps(request, svc, caller, period, error=message, status=422, kept=kept)
+
+    if tag and tag not in _leaf_tags(tags_of(svc)):
+        return again(t["error_bad_form"])
+    if PLACEHOLDER in answer:
+        return again(t["gap_error_placeholder"])
+    try:
+        draft = FaqDraft(question=question, examples=phrasings, answer=answer)
+    except ValidationError:
+        return again(t["gap_error_question"])
+    path = svc.settings.accepted_faq_file
+    try:
+        with _faq_file:
+            append_faq_entry(path, draft, entry_id, [tag] if tag else [])
+    except SourceError as exc:
+        return again(t["gap_error"].format(message="; ".join(exc.problems)))
+    log.info("event=web_faq_accepted entry=%s agent=%s", entry_id, caller.name)
+    target = URL("/gaps").include_query_params(days=period, flash="faq_added")
+    anchor = f"#{gap}" if gap.startswith("gap-") and _number(gap[4:]) else ""
+    return _redirect(request, f"{target}{anchor}")
+
+
+def _gaps(request: Request, svc: ServiceState, caller: Caller, days: int, *, error: str | None = None,
+          flash: Markup | None = None, status: int = 200, kept: dict[str, str] | None = None) -> Response:
+    lang = language(request)
+    t = strings(lang)
+    here = str(URL("/gaps").include_query_params(days=days))
+    try:
+        found = gap_report(svc, days)
+    except NotReadyError:
+        return _render(request, "error.html", {"message": t["error_not_ready"]}, here=here, caller=caller,
+                       status=503)
+    tags = tags_of(svc)
+    accepted = _accepted_entries(svc.settings.accepted_faq_file)
+    stamp = datetime.now(KST).strftime("%Y%m%d")
+    cards = []
+    for rank, gap in enumerate(found.gaps, 1):
+        mine = kept if kept and kept["gap"] == gap.id else None
+        cards.append({"gap": gap, "rank": rank, "sources": _sources(gap, t),
+                      "already": accepted.get(gap.draft.question),
+                      "form": mine or _draft_form(gap, _free_id(f"gap-{stamp}-{rank}", accepted.values()))})
+    return _render(request, "gaps.html", {
+        "report": found, "cards": cards, "days": days, "periods": GAP_PERIODS,
+        "summary": _gap_summary(found, t), "leaf_tags": [(tag, tags.name(tag)) for tag in _leaf_tags(tags)],
+        "placeholder": PLACEHOLDER, "error": error, "flash": flash,
+        "exports": {"md": f"/v1/gaps/export.md?days={days}", "csv": f"/v1/gaps/export.csv?days={days}"},
+    }, here=here, caller=caller, status=status)
+
+
+def _days(value: str | None) -> int | None:
+    """The period in days (30 when not given); None for anything but a whole number of 1 to MAX_DAYS."""
+    if value is None or not value.strip():
+        return DEFAULT_GAP_DAYS
+    value = value.strip()
+    return int(value) if _number(value) and 1 <= int(value) <= MAX_DAYS else None
+
+
+def _number(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 6
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # browsers send a textarea's lines as CRLF
+
+
+def _leaf_tags(tags: Tags) -> list[str]:
+    """The taxonomy's leaf tags (what an entry's ``tags`` may hold), by display name."""
+    return [tag for tag in tags.filterable if tag != NEEDS_REVIEW]
+
+
+def _accepted_entries(path: Path) -> dict[str, str]:
+    """question → id of the entries already in the accepted-entries file (empty if it is missing or odd)."""
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
+    except (OSError, yaml.YAMLError):
+        return {}
+    if not isinstance(entries, list):
+        return {}
+    return {str(e.get("question")): str(e.get("id")) for e in entries if isinstance(e, dict) and e.get("id")}
+
+
+def _free_id(base: str, taken: Any) -> str:
+    used = set(taken)
+    if base not in used:
+        return base
+    n = 2
+    while f"{base}-{n}" in used:
+        n += 1
+    return f"{base}-{n}"
+
+
+def _draft_form(gap: Gap, entry_id: str) -> dict[str, str]:
+    draft = gap.draft
+    return {"gap": gap.id, "entry_id": entry_id, "question": draft.question, "examples": "\n".join(draft.examples),
+            "answer": draft.answer, "tag": ""}
+
+
+def _sources(gap: Gap, t: dict[str, str]) -> list[tuple[str, int]]:
+    known = [(t[f"source_{s}"], gap.sources[s]) for s in SOURCES if gap.sources.get(s)]
+    return known + [(s, n) for s, n in gap.sources.items() if s not in SOURCES and n]
+
+
+def _gap_summary(found: GapReport, t: dict[str, str]) -> str:
+    # GapReport.questions counts both periods (the trend's too): this period's are the gaps' sizes
+    return t["gaps_summary"].format(start=_day(found.period_start), end=_day(found.period_end),
+                                    questions=sum(g.size for g in found.gaps), gaps=len(found.gaps))
+
+
+def _day(moment: datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(KST).strftime("%Y-%m-%d")
+
+
+def _added_message(t: dict[str, str], path: Path) -> Markup:
+    """The flash after accepting, with the file and the command as code (both escaped)."""
+    return escape(t["gap_added"]).format(path=Markup("<code>{}</code>").format(str(path)),
+                                         command=Markup("<code>triage kb build</code>"))
+
+
+# --- the report ---------------------------------------------------------------------------------------------
+
+@router.get("/reports")
+def reports_page(request: Request, svc: Service, period: str = "day", start: str | None = None,
+                 end: str | None = None) -> Response:
+    caller = signed_in(request, svc)
+    if caller is None:
+        return _to_login(request)
+    lang = language(request)
+    t = strings(lang)
+    here = str(URL("/reports").include_query_params(
+        **{k: v for k, v in {"period": period, "start": start, "end": end}.items() if v}))
+    form = {"period": period, "start": start or "", "end": end or ""}
+    try:
+        # the default range ends with today in the report's timezone (the API's resolves it by the UTC date)
+        first, last = resolve_range(period, start, end, today=datetime.now(zone(DEFAULT_TIMEZONE)).date())
+        report = _report(svc, ReportQuery(period, str(first), str(last), DEFAULT_TIMEZONE))  # type: ignore[arg-type]
+    except InputError as exc:
+        return _render(request, "report.html", {
+            "r": None, "form": form, "periods": PERIODS, "error": t["report_bad_input"].format(message=str(exc))},
+            here=here, caller=caller, status=422)
+    form = {"period": report.period, "start": report.start.isoformat(), "end": report.end.isoformat()}
+    query = str(URL("").include_query_params(**form))
+    return _render(request, "report.html", {
+        "r": report, "form": form, "periods": PERIODS, "f": _Formats(lang, t),
+        "last_day": report.end - timedelta(days=1), "target": CES_TARGET,
+        "charts": [(name, f"/v1/reports/chart/{name}.png{query}", t[f"chart_{name}"]) for name in CHART_NAMES],
+        "csv_url": f"/v1/reports/export.csv{query}",
+        "gaps_url": f"/gaps?days={max(1, min(MAX_DAYS, (report.end - report.start).days))}",
+        "rows": _bucket_rows(report),
+        "labels": {b.key: _bucket_label(b, report.period, lang, t) for b in report.buckets},
+    }, here=here, caller=caller)
+
+
+class _Formats:
+    """Numbers as the page shows them, in its language ('데이터 없음' / 'No data' for none)."""
+
+    def __init__(self, lang: str, t: dict[str, str]) -> None:
+        self.lang, self.t = lang, t
+
+    def percent(self, value: float | None, empty: str | None = None) -> str:
+        return self._none(empty) if value is None else f"{value * 100:.0f}%"
+
+    def number(self, value: float | int | None, digits: int = 1, empty: str | None = None) -> str:
+        if value is None:
+            return self._none(empty)
+        return f"{value:,}" if isinstance(value, int) else f"{value:,.{digits}f}"
+
+    def duration(self, minutes: float | None, empty: str | None = None) -> str:
+        """'1분 미만', '42분', '3시간 5분', '2일 4시간' (the inbox's waiting-time words)."""
+        if minutes is None:
+            return self._none(empty)
+        if minutes < 1:
+            return self.t["duration_under_minute"]
+        whole = round(minutes)
+        days, hours, mins = whole // 1440, whole % 1440 // 60, whole % 60
+        if days:
+            return (self.t["wait_days_hours"].format(d=days, h=hours) if hours
+                    else self.t["wait_days"].format(d=days))
+        if hours:
+            return (self.t["wait_hours_minutes"].format(h=hours, m=mins) if mins
+                    else self.t["wait_hours"].format(h=hours))
+        return self.t["wait_minutes"].format(m=mins)
+
+    def tag(self, report: Report, tag: str) -> str:
+        return self.t["tag_none"] if tag == NONE else report.tag_names.get(tag, tag)
+
+    def channel(self, channel: str) -> str:
+        return self.t.get(f"channel_{channel}", channel) if channel != NONE else self.t["channel_unknown"]
+
+    def reason(self, key: str, fallback: str, help_fallback: str) -> tuple[str, str]:
+        return self.t.get(f"reason_{key}", fallback), self.t.get(f"reason_{key}_help", help_fallback)
+
+    def _none(self, empty: str | None) -> str:
+        return self.t["no_data"] if empty is None else empty
+
+
+def _bucket_rows(report: Report) -> list[dict[str, Any]]:
+    return [{"bucket": b, "volume": report.volume.buckets[i], "auto": report.automation.buckets[i],
+             "acceptance": report.acceptance.buckets[i], "first": report.first_response.buckets[i],
+             "ces": report.ces.buckets[i]} for i, b in enumerate(report.buckets)]
+
+
+def _bucket_label(bucket: Bucket, period: str, lang: str, t: dict[str, str]) -> str:
+    """'3/2 (월)' for a day, '3/2~' for a week (its Monday), '(일부)' when the range cuts the week short."""
+    first = date.fromisoformat(bucket.key)
+    if period == "day":
+        return f"{first.month}/{first.day} ({WEEKDAYS.get(lang, WEEKDAYS['ko'])[first.weekday()]})"
+    return f"{first.month}/{first.day}~" + (f" {t['partial']}" if bucket.partial else "")
