@@ -383,8 +383,8 @@ def serve(
         application = create_app(settings, kb_loaded=open_kb(settings, settings.kb_dir), store=store)
     host, port = host or settings.host, port or settings.port
     err.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    err.print(f"agents' inbox: http://{host}:{port}/inbox  (sign in with a key from {settings.initial_keys_file} "
-              "or `triage keys create`)")
+    err.print(f"agents' inbox: http://{host}:{port}/inbox, FAQ gaps: /gaps, CX report: /reports  (sign in with an "
+              f"agent key from {settings.initial_keys_file} or `triage keys create`)")
     if settings.serves_demo and settings.seed_demo_inbox and not store.count_conversations():
         err.print("filling the empty inbox with the demo messages in the background (about a minute)")
     uvicorn.run(application, host=host, port=port, log_level="info")
