@@ -13,7 +13,6 @@ else a redirect to ``/login``; autoescaped templates (gap questions are customer
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -48,7 +47,6 @@ CHART_NAMES = ("volume", "auto_answer", "acceptance", "ces", "first_response")
 PLACEHOLDER = "[확인 필요"  # what an extractive or LLM draft leaves where a fact is missing
 SOURCES = ("handoff", "answer_rejected", "low_confidence", "unhelpful", "answered_then_agent")
 WEEKDAYS = {"ko": "월화수목금토일", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
-_faq_file = threading.Lock()  # one accepted entry at a time: append_faq_entry reads, checks the id, appends
 
 
 # --- FAQ gaps -----------------------------------------------------------------------------------------------
@@ -97,8 +95,7 @@ def accept_gap(request: Request, svc: Service, entry_id: Annotated[str, Form()] 
         return again(t["gap_error_question"])
     path = svc.settings.accepted_faq_file
     try:
-        with _faq_file:
-            append_faq_entry(path, draft, entry_id, [tag] if tag else [])
+        append_faq_entry(path, draft, entry_id, [tag] if tag else [])  # one accept at a time, inside
     except SourceError as exc:
         return again(t["gap_error"].format(message="; ".join(exc.problems)))
     log.info("event=web_faq_accepted entry=%s agent=%s", entry_id, caller.name)
