@@ -307,6 +307,9 @@ def gaps_csv(gaps: Sequence[Gap]) -> str:
     return out.getvalue()
 
 
+_append_lock = threading.Lock()  # read, check the id, append: one accept at a time
+
+
 def append_faq_entry(path: Path, draft: FaqDraft, entry_id: str, tags: Sequence[str] = ()) -> None:
     """Append a draft as a FAQ entry to a YAML file that ``triage kb build --faq`` reads (created if missing).
     The id must be new in that file; a file that is not a FAQ list is left untouched."""
@@ -317,9 +320,6 @@ def append_faq_entry(path: Path, draft: FaqDraft, entry_id: str, tags: Sequence[
                            "left to fill in); write the answer before accepting it"])
     with _append_lock:
         _append(path, draft, entry_id, tags)
-
-
-_append_lock = threading.Lock()  # read, check the id, append: one accept at a time
 
 
 def _append(path: Path, draft: FaqDraft, entry_id: str, tags: Sequence[str]) -> None:
