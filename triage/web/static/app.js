@@ -21,6 +21,8 @@
 
   function showHelp(show) {
     if (!help) return;
+    // closing: let go of the close button at once, or a following Enter would go to a hidden button
+    if (!show && help.contains(document.activeElement)) document.activeElement.blur();
     help.hidden = !show;
     if (show) help.querySelector("button").focus();
   }
