@@ -47,6 +47,7 @@ RAW_GAP_DISTANCE = 0.11
 EXACT_LIMIT = 15000  # the exact path keeps n²/2 distances: 15k questions ≈ 0.9 GB
 MICRO_CLUSTERS = 2000
 REPRESENTATIVES = 3
+WRITTEN_DRAFTS = 10  # the LLM (when configured) drafts the top gaps only; the rest keep the extractive draft
 KEY_TERMS = 5
 # a cluster this close to an entry is about that entry (raw multilingual-e5 cosine: unrelated Korean pairs sit
 # near 0.88, paraphrases above 0.93)
@@ -172,15 +173,14 @@ def find_gaps(questions: Sequence[GapQuestion], vectors: NDArray[np.float32], sn
     frequency: Counter[str] = Counter()
     for tokens in tokenize([q.text for q in questions]):
         frequency.update(set(tokens))
-    gaps = []
+    found: list[tuple[Gap, list[GapQuestion], list[dict[str, str]]]] = []
     for label in np.unique(labels):
         members = [int(i) for i in np.flatnonzero(labels == label)]
         now = [i for i in members if questions[i].at >= period_start]
         if not now:
             continue
         before = len(members) - len(now)
-        vecs = vectors[now]
-        centroid = vecs.mean(axis=0)
+        centroid = vectors[now].mean(axis=0)
         order = sorted(now, key=lambda i: -float(vectors[i] @ centroid))
         texts = [questions[i].text for i in order]
         nearest = _nearest_entry(snapshot, centroid / max(float(np.linalg.norm(centroid)), 1e-12))
@@ -195,20 +195,22 @@ def find_gaps(questions: Sequence[GapQuestion], vectors: NDArray[np.float32], sn
             existing = nearest[0]
         related = _related(snapshot, existing or (nearest[0] if nearest else None))
         members_now = [questions[i] for i in order]
-        draft = (write_draft(members_now, related) if write_draft else None) or extractive_draft(
-            members_now, vectors[order])
-        gaps.append(Gap(
+        found.append((Gap(
             id="", size=len(now), previous_size=before, trend=_trend(len(now), before),
             kind="existing_entry_fails" if existing else "new_entry_needed",
             nearest_faq_id=existing or (nearest[0] if nearest else None),
             nearest_faq_question=_question(snapshot, existing or (nearest[0] if nearest else None)),
             nearest_similarity=round(nearest[1], 4) if nearest else None,
             representatives=texts[:REPRESENTATIVES], key_terms=key_terms(texts, frequency, len(questions)),
-            sources=dict(sources), draft=draft, question_ids=[questions[i].id for i in order],
+            sources=dict(sources), draft=extractive_draft(members_now), question_ids=[questions[i].id for i in order],
             conversation_ids=sorted({q.conversation_id for q in members_now if q.conversation_id is not None}),
-        ))
-    gaps.sort(key=lambda g: (-g.size, -(g.size - g.previous_size), g.representatives[0]))
-    return [g.model_copy(update={"id": f"gap-{n}"}) for n, g in enumerate(gaps, 1)]
+        ), members_now, related))
+    found.sort(key=lambda f: (-f[0].size, -(f[0].size - f[0].previous_size), f[0].representatives[0]))
+    gaps = []
+    for rank, (gap, members_now, related) in enumerate(found, 1):
+        written = write_draft(members_now, related) if write_draft and rank <= WRITTEN_DRAFTS else None
+        gaps.append(gap.model_copy(update={"id": f"gap-{rank}", "draft": written or gap.draft}))
+    return gaps
 
 
 def _trend(now: int, before: int) -> Literal["new", "rising", "steady", "falling"]:
@@ -240,7 +242,7 @@ def _related(snapshot: Snapshot | None, entry_id: str | None) -> list[dict[str, 
     return [{"id": entry.id, "question": entry.question, "answer": entry.answer}] if entry else []
 
 
-def extractive_draft(members: Sequence[GapQuestion], vectors: NDArray[np.float32]) -> FaqDraft:
+def extractive_draft(members: Sequence[GapQuestion]) -> FaqDraft:
     """The most central question, up to three other phrasings, and the most typical reply agents sent (the
     reply nearest to the others in wording); no reply yet → a placeholder for the content team."""
     question = members[0].text

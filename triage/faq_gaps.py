@@ -5,13 +5,14 @@ what agents actually replied."""
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from knowledge.embedding_cache import CachedEmbedder
-from knowledge.gaps import FaqDraft, Gap, GapQuestion, find_gaps
+from knowledge.gaps import DraftWriter, FaqDraft, Gap, GapQuestion, find_gaps
 from triage.config import Settings
 from triage.errors import InputError, LLMError
 from triage.kb import KnowledgeBase
@@ -36,9 +37,17 @@ class GapReport(BaseModel):
     gaps: list[Gap]
 
 
-def llm_draft_writer(llm: LLMClient):  # type: ignore[no-untyped-def]
-    """A draft writer for ``find_gaps`` that asks the LLM; any failure falls back to the extractive draft."""
+_written: OrderedDict[tuple[str, ...], FaqDraft] = OrderedDict()  # LLM drafts by their questions' ids
+WRITTEN_KEPT = 500
+
+
+def llm_draft_writer(llm: LLMClient) -> DraftWriter:
+    """A draft writer for ``find_gaps`` that asks the LLM; any failure falls back to the extractive draft. A
+    cluster of the same questions gets the draft written before, so reloading the page costs no LLM call."""
     def write(members: list[GapQuestion], related: list[dict[str, str]]) -> FaqDraft | None:
+        key = tuple(sorted(m.id for m in members))
+        if key in _written:
+            return _written[key]
         questions = [m.text for m in members[:DRAFT_QUESTIONS]]
         replies = [m.reply for m in members if m.reply][:3]
         prompt = render_prompt("faq_suggestion", language=detect_language(" ".join(questions)), questions=questions,
@@ -48,7 +57,10 @@ def llm_draft_writer(llm: LLMClient):  # type: ignore[no-untyped-def]
         except LLMError as exc:
             log.warning("event=gap_draft_fallback reason=%s", type(exc).__name__)
             return None
-        return draft.model_copy(update={"source": "llm"})
+        _written[key] = draft.model_copy(update={"source": "llm"})
+        while len(_written) > WRITTEN_KEPT:
+            _written.popitem(last=False)
+        return _written[key]
     return write
 
 
