@@ -71,3 +71,18 @@ def test_messages_without_a_channel_or_a_customer_id(store_url):
     assert first.conversation_id == second.conversation_id != anonymous.conversation_id
     assert store.conversation(anonymous.conversation_id).customer is None
     store.close()
+
+
+def test_an_agents_correction_outlives_the_customers_next_message(store_url):
+    from triage.models import FeedbackIn
+
+    store = Store.open(store_url)
+    customer = {"id": "c-fix"}
+    first = store.record_message(Message(text="환불 언제 돼요", channel="chat", customer=customer),
+                                 TriageResult(tag="refund_status", priority="P3", draft="초안"))
+    store.record_feedback(first.suggestion_id, FeedbackIn(action="accept", tag="payment_failed", priority="P2"), "a")
+    store.record_message(Message(text="아직이요", channel="chat", customer=customer),
+                         TriageResult(tag="refund_status", priority="P4", draft="초안"))
+    view = store.conversation(first.conversation_id)
+    assert (view.tag, view.priority) == ("payment_failed", "P2") and len(view.messages) == 2
+    store.close()

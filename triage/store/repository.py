@@ -195,7 +195,10 @@ class Store:
             s.flush()
             conversation.latest_suggestion_id = suggestion.id
             conversation.message_count += 1
-            conversation.priority, conversation.tag = result.priority, result.tag
+            if not conversation.tag_corrected:
+                conversation.tag = result.tag
+            if not conversation.priority_corrected:
+                conversation.priority = result.priority
             conversation.vip = conversation.vip or bool(result.context and result.context.segment == "VIP")
             if conversation.waiting_since is None or at < conversation.waiting_since:
                 conversation.waiting_since = at
@@ -321,8 +324,10 @@ class Store:
             s.add(event)
             s.flush()
             conversation = row.conversation
-            conversation.tag = event.corrected_tag or conversation.tag
-            conversation.priority = event.corrected_priority or conversation.priority
+            if event.corrected_tag:
+                conversation.tag, conversation.tag_corrected = event.corrected_tag, True
+            if event.corrected_priority:
+                conversation.priority, conversation.priority_corrected = event.corrected_priority, True
             if action != "reject" or final:
                 conversation.waiting_since = None  # replied (a rejection with final_text: the agent's own reply)
             if action == "edit" and final:

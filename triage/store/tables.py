@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, false, CheckConstraint, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -58,6 +58,9 @@ class Conversation(Base):
     priority: Mapped[str | None] = mapped_column(String(2))
     tag: Mapped[str | None] = mapped_column(String(64))
     vip: Mapped[bool] = mapped_column(default=False)
+    # an agent's correction outlives the customer's next message (its suggestion still carries its own tag)
+    tag_corrected: Mapped[bool] = mapped_column(default=False, server_default=false())
+    priority_corrected: Mapped[bool] = mapped_column(default=False, server_default=false())
     waiting_since: Mapped[datetime | None] = mapped_column(doc="the oldest customer message not yet replied to")
     # kept with every message, so the inbox query reads one row per conversation
     latest_suggestion_id: Mapped[int | None]

@@ -1,5 +1,5 @@
 """bot outcomes keep the customer's question (redacted), so unhelpful answers can feed the FAQ gaps; the
-report's time ranges get indexes
+report's time ranges get indexes; a conversation remembers that an agent corrected its tag or priority
 
 Revision ID: 0002
 Revises: 0001
@@ -18,6 +18,7 @@ depends_on = None
 
 
 TIMED = ("messages", "feedback_events", "bot_outcomes", "ces_answers")
+CORRECTED = ("tag_corrected", "priority_corrected")
 
 
 def upgrade() -> None:
@@ -25,9 +26,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("question", sa.Text(), nullable=True))
     for table in TIMED:
         op.create_index(f"ix_{table}_created_at", table, ["created_at"])
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        for column in CORRECTED:
+            batch_op.add_column(sa.Column(column, sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        for column in CORRECTED:
+            batch_op.drop_column(column)
     for table in TIMED:
         op.drop_index(f"ix_{table}_created_at", table_name=table)
     with op.batch_alter_table("bot_outcomes", schema=None) as batch_op:
