@@ -7,8 +7,8 @@ SQLite and PostgreSQL have no common date functions. What each section counts, a
 
 1. **Volume**: customer messages (every row of ``messages`` is one), by the message's ``created_at``. The tag
    is the one suggested *for that message* (``suggestions.tag``), or the agent's correction of it when the
-   verdict carried one (``feedback_events.corrected_tag``), not the conversation's current tag (which the
-   latest message overwrites). The channel is the conversation's.
+   verdict carried one (``feedback_events.corrected_tag``), not the conversation's current tag (which follows
+   its latest message unless an agent corrected it). The channel is the conversation's.
 2. **Automation**: of the suggestions made for those messages (bucketed by the message's time), the share
    the pipeline decided ``auto_answer`` (of those with a decision). Hand-offs are grouped by the stored
    result's fields (see ``handoff_category``). The support bot's outcomes (``bot_outcomes``) are counted by
@@ -20,8 +20,8 @@ SQLite and PostgreSQL have no common date functions. What each section counts, a
    with the agent's own ``final_text``. Conversations not replied to yet are counted as waiting.
 5. **CES** (customer effort score, 1-7): answers by their ``created_at``, by the conversation's tag, against
    ``CES_TARGET``.
-6. **Gaps**: questions the knowledge base does not answer, as ``(title, size)`` pairs from the caller (the
-   gap finder lives elsewhere); none given, the section says there are none yet.
+6. **Gaps**: questions the knowledge base does not answer, as ``(title, size)`` pairs from the caller
+   (``triage.faq_gaps.top_gaps``); none given, the section says there are none yet.
 """
 
 from __future__ import annotations
