@@ -3,33 +3,18 @@ customer questions delimited as data, cached per cluster, and the extractive dra
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import numpy as np
 
 from knowledge.gaps import WRITTEN_DRAFTS, GapQuestion, find_gaps
-from tests.triage.test_drafting import completion
+from tests.triage.test_drafting import fake_llm
 from triage.faq_gaps import llm_draft_writer
-from triage.llm import LLMClient
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 DRAFT = {"question": "해외 배송 되나요?", "examples": ["외국으로 보내 주나요"],
          "answer": "지금은 국내 배송만 해요. [확인 필요: 해외 배송 계획]"}
-
-
-def llm(responses: list) -> tuple[LLMClient, list[dict]]:
-    sent: list[dict] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(json.loads(request.content))
-        answer = responses[min(len(sent) - 1, len(responses) - 1)]
-        return answer if isinstance(answer, httpx.Response) else completion(answer)
-
-    client = LLMClient("http://llm.test/v1", "fake", http_client=httpx.Client(transport=httpx.MockTransport(handler)),
-                       sleep=lambda _: None, max_retries=0)
-    return client, sent
 
 
 def questions(n: int) -> tuple[list[GapQuestion], np.ndarray]:
@@ -40,7 +25,7 @@ def questions(n: int) -> tuple[list[GapQuestion], np.ndarray]:
 
 
 def test_the_llm_drafts_the_top_gaps_from_delimited_questions_and_agents_replies():
-    client, sent = llm([DRAFT])
+    client, sent = fake_llm([DRAFT])
     qs, vectors = questions(WRITTEN_DRAFTS + 2)
     gaps = find_gaps(qs, vectors, None, NOW - timedelta(days=1), llm_draft_writer(client))
     assert [g.draft.source for g in gaps] == ["llm"] * WRITTEN_DRAFTS + ["extractive"] * 2
@@ -52,7 +37,7 @@ def test_the_llm_drafts_the_top_gaps_from_delimited_questions_and_agents_replies
 
 
 def test_an_llm_failure_keeps_the_extractive_draft():
-    client, _ = llm([httpx.Response(503, json={"error": "down"})])
+    client, _ = fake_llm([httpx.Response(503, json={"error": "down"})])
     qs = [GapQuestion(id="other-1", text="환불 계좌를 바꾸고 싶어요", at=NOW, source="handoff", language="ko")]
     [gap] = find_gaps(qs, np.ones((1, 16), np.float32), None, NOW - timedelta(days=1), llm_draft_writer(client))
     assert gap.draft.source == "extractive" and gap.draft.question == "환불 계좌를 바꾸고 싶어요"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,13 +13,10 @@ import pytest
 from knowledge.samples import DEMO_DIR
 from knowledge.sources import load_faq_files
 from tests.conftest import api_key, uvicorn_server
+from tests.web.helpers import RESULTS, launch_chromium
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-RESULTS = Path(__file__).resolve().parents[2] / "evals" / "results"
 MESSAGES = [  # text, channel, hours ago
     ("해외 배송 되나요? 미국에 보내고 싶어요", "chat", 2), ("해외로도 보내 주시나요", "email", 5),
     ("일본으로 배송 가능한가요", "chat", 30), ("해외 배송비는 얼마예요?", "app_review", 50),
@@ -33,8 +29,6 @@ ANSWER = "지금은 국내 배송만 해요. 해외 배송은 준비 중이고, 
 
 
 def test_content_lead_reviews_gaps_accepts_a_draft_and_reads_the_report(small_kb, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium fonts-nanum` (DESIGN.md §8)")
     from playwright.sync_api import expect, sync_playwright
 
     var = tmp_path / "var"
@@ -66,7 +60,7 @@ def test_content_lead_reviews_gaps_accepts_a_draft_and_reads_the_report(small_kb
             assert ces.status_code == 201, ces.text
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ko-KR")
                 page.set_default_timeout(30_000)

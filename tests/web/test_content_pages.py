@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from knowledge.samples import DEMO_DIR
 from knowledge.sources import load_faq_files
 from tests.conftest import api_key
+from tests.web.helpers import bearer, browser
 from triage.api.app import create_app
-from triage.api.auth import COOKIE
 from triage.kb import KnowledgeBase
 from triage.web.i18n import KST
 
@@ -44,7 +44,7 @@ def site(small_kb, tmp_path_factory):
         intakes = []
         seeds = [(text, "chat") for text in OVERSEAS + JOBS] + OTHERS
         for n, (text, channel) in enumerate(seeds):
-            response = client.post("/v1/messages", headers=_bearer(keys["agent"]), json={
+            response = client.post("/v1/messages", headers=bearer(keys["agent"]), json={
                 "text": text, "channel": channel, "customer": {"id": f"c-{n}"},
                 "created_at": (now - timedelta(hours=n + 1)).isoformat()})
             assert response.status_code == 201, response.text
@@ -53,24 +53,12 @@ def site(small_kb, tmp_path_factory):
             draft = intake["result"]["draft"] or "안녕하세요."
             edited = {"final_text": draft + "\n확인 후 다시 안내드릴게요."} if action == "edit" else {}
             verdict = client.post(f"/v1/suggestions/{intake['suggestion_id']}/feedback",
-                                  headers=_bearer(keys["agent"]), json={"action": action, **edited})
+                                  headers=bearer(keys["agent"]), json={"action": action, **edited})
             assert verdict.status_code == 201, verdict.text
-        ces = client.post("/v1/bot/ces", headers=_bearer(keys["bot"]),
+        ces = client.post("/v1/bot/ces", headers=bearer(keys["bot"]),
                           json={"conversation_id": intakes[-1]["conversation_id"], "score": 3})
         assert ces.status_code == 201, ces.text
         yield app, keys, settings, kb
-
-
-def _bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def browser(app, key: str | None = None) -> TestClient:
-    """Keeps cookies like a browser and does not follow redirects."""
-    client = TestClient(app, follow_redirects=False)
-    if key is not None:
-        client.cookies.set(COOKIE, key)
-    return client
 
 
 def draft_forms(page: str) -> list[dict[str, str]]:

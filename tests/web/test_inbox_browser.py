@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
 from knowledge.samples import DEMO_DIR
 from tests.conftest import api_key, uvicorn_server
+from tests.web.helpers import RESULTS, launch_chromium
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-RESULTS = Path(__file__).resolve().parents[2] / "evals" / "results"
 APPENDED = "오늘 오후 6시까지 처리 결과를 다시 알려 드릴게요."
 MESSAGES = [  # text, channel, customer, bot path, minutes waiting
     ("앱 디자인 예쁘게 바뀌었네요. 잘 쓰고 있어요", "app_review", {"id": "b-praise"}, [], 2 * 24 * 60),
@@ -36,8 +32,6 @@ MESSAGES = [  # text, channel, customer, bot path, minutes waiting
 
 
 def test_agent_signs_in_opens_the_top_conversation_edits_and_accepts(small_kb, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium fonts-nanum` (DESIGN.md §8)")
     from playwright.sync_api import expect, sync_playwright
 
     var = tmp_path / "var"
@@ -57,7 +51,7 @@ def test_agent_signs_in_opens_the_top_conversation_edits_and_accepts(small_kb, t
             assert response.status_code == 201, response.text
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="ko-KR")
                 page.set_default_timeout(15_000)

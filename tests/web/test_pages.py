@@ -12,6 +12,7 @@ from markupsafe import escape
 
 from knowledge.samples import DEMO_DIR
 from tests.conftest import api_key
+from tests.web.helpers import bearer, browser
 from triage.api.app import create_app
 from triage.api.auth import COOKIE
 from triage.kb import KnowledgeBase
@@ -44,25 +45,13 @@ def site(small_kb, tmp_path_factory):
         now = datetime.now(UTC)
         intakes = {}
         for text, channel, customer, minutes in SEEDS:
-            response = client.post("/v1/messages", headers=_bearer(keys["agent"]), json={
+            response = client.post("/v1/messages", headers=bearer(keys["agent"]), json={
                 "text": text, "channel": channel, "customer": customer,
                 "bot_path": ["주문·결제", "환불"] if customer["id"] == "w-vip" else [],
                 "created_at": (now - timedelta(minutes=minutes, seconds=30)).isoformat()})
             assert response.status_code == 201, response.text
             intakes[customer["id"]] = response.json()
         yield app, keys, intakes
-
-
-def _bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def browser(app, key: str | None = None) -> TestClient:
-    """A client that keeps cookies like a browser and does not follow redirects (so tests see them)."""
-    client = TestClient(app, follow_redirects=False)
-    if key is not None:
-        client.cookies.set(COOKIE, key)
-    return client
 
 
 def conversation_form(page: str) -> dict[str, str]:
@@ -74,11 +63,11 @@ def conversation_form(page: str) -> dict[str, str]:
 
 
 def suggestion(app, keys, suggestion_id: int) -> dict:
-    return browser(app).get(f"/v1/suggestions/{suggestion_id}", headers=_bearer(keys["agent"])).json()
+    return browser(app).get(f"/v1/suggestions/{suggestion_id}", headers=bearer(keys["agent"])).json()
 
 
 def add_conversation(app, keys, text: str, customer_id: str) -> dict:
-    response = browser(app).post("/v1/messages", headers=_bearer(keys["agent"]),
+    response = browser(app).post("/v1/messages", headers=bearer(keys["agent"]),
                                  json={"text": text, "channel": "chat", "customer": {"id": customer_id}})
     assert response.status_code == 201
     return response.json()
@@ -101,7 +90,7 @@ def test_without_a_cookie_every_page_redirects_to_login_and_shows_nothing(site, 
 
 def test_the_api_key_header_alone_does_not_open_the_pages(site):
     app, keys, _ = site
-    response = browser(app).get("/inbox", headers=_bearer(keys["agent"]))
+    response = browser(app).get("/inbox", headers=bearer(keys["agent"]))
     assert response.status_code == 303 and response.headers["location"] == "/login?next=%2Finbox"
 
 
