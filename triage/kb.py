@@ -89,11 +89,17 @@ def answer_model(snapshot: Snapshot) -> tuple[AnswerModel, bool]:
     return AnswerModel.load(DEFAULT_MODEL_FILE), False
 
 
-def taxonomy_for(settings: Settings, snapshot: Snapshot, taxonomy: Path | None = None) -> Taxonomy | None:
-    """The taxonomy given, the configured one, the demo's for the demo KB, else one from the FAQ tags."""
+def taxonomy_file(settings: Settings, taxonomy: Path | None = None) -> Path | None:
+    """The taxonomy file given, the configured one, or the demo's for the demo KB; None: none is set."""
     path = taxonomy or settings.taxonomy
     if path is None and settings.serves_demo:
         path = settings.demo_sources / "taxonomy.yaml"
+    return path
+
+
+def taxonomy_for(settings: Settings, snapshot: Snapshot, taxonomy: Path | None = None) -> Taxonomy | None:
+    """The taxonomy given, the configured one, the demo's for the demo KB, else one from the FAQ tags."""
+    path = taxonomy_file(settings, taxonomy)
     return load_taxonomy(path) if path is not None else taxonomy_from_faq(snapshot)
 
 

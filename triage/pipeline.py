@@ -54,8 +54,7 @@ class Pipeline:
         self.history = ContactHistory(repeat_window)
         # FAQ entries whose auto-answers agents and customers turned down: handed off instead (entry → reason)
         self.distrusted_faqs: dict[str, str] = {}
-        names = {t.id: t.name for t in kb.tagger.taxonomy.tags.values()} if kb.tagger else {}
-        self.drafter = Drafter(kb.snapshot, llm, names)
+        self.drafter = Drafter(kb.snapshot, llm, kb.tagger.taxonomy.names if kb.tagger else {})
 
     @classmethod
     def for_settings(cls, kb: KnowledgeBase, settings: Settings) -> Pipeline:

@@ -376,13 +376,14 @@ def export_report(report: Report, out_dir: Path, log_line: Callable[[str], None]
 
 def tag_names_for(settings: Settings) -> dict[str, str]:
     """Tag id → display name from the configured taxonomy (the demo's for the demo KB); {} when unknown."""
+    from triage.kb import taxonomy_file
     from triage.tagging import load_taxonomy
 
-    path = settings.taxonomy or (settings.demo_sources / "taxonomy.yaml" if settings.serves_demo else None)
+    path = taxonomy_file(settings)
     if path is None:
         return {}
     try:
-        return {tag.id: tag.name for tag in load_taxonomy(path).tags.values()}
+        return load_taxonomy(path).names
     except TriageError:
         return {}
 

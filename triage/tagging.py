@@ -82,6 +82,11 @@ class Taxonomy:
     def name(self, tag_id: str) -> str:
         return self.tags[tag_id].name
 
+    @property
+    def names(self) -> dict[str, str]:
+        """Tag id → display name, for every tag."""
+        return {t.id: t.name for t in self.tags.values()}
+
 
 def _strings(value: Any) -> tuple[str, ...] | None:
     if value is None:

@@ -61,7 +61,7 @@ def _tag_names(svc: ServiceState) -> dict[str, str]:
     """Display names of the tags, from the loaded taxonomy (none while the KB is loading)."""
     pipeline = svc.pipeline
     tagger = pipeline.kb.tagger if pipeline is not None else None
-    return {t.id: t.name for t in tagger.taxonomy.tags.values()} if tagger is not None else {}
+    return tagger.taxonomy.names if tagger is not None else {}
 
 
 def _report(svc: ServiceState, q: ReportQuery, with_gaps: bool = True) -> Report:

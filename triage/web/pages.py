@@ -141,7 +141,7 @@ def tags_of(svc: ServiceState) -> Tags:
     if tagger is None:
         return Tags({}, [], [])
     taxonomy = tagger.taxonomy
-    names = {tag_id: tag.name for tag_id, tag in taxonomy.tags.items()}
+    names = taxonomy.names
     groups: dict[str, list[str]] = {}
     for tag_id in tagger.classes:
         groups.setdefault(names.get(taxonomy.category(tag_id), ""), []).append(tag_id)
