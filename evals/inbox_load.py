@@ -23,11 +23,9 @@ import httpx
 
 from evals.local_server import running_service
 from evals.metrics import nearest_rank
-from knowledge.samples import DEMO_DIR
-from knowledge.sources import jsonl_rows, read_text
 from triage.config import Settings
+from triage.inbox import demo_messages
 from triage.kb import KnowledgeBase
-from triage.models import Message
 from triage.pipeline import Pipeline
 from triage.store import Store
 
@@ -37,7 +35,7 @@ Log = Callable[[str], None]
 def seed(store: Store, settings: Settings, suggestions: int, log: Log) -> list[int]:
     """Store ``suggestions`` real suggestions (the pipeline's results for the demo dev messages, cycled)."""
     pipeline = Pipeline(KnowledgeBase.open(settings))
-    messages = [Message.model_validate(row) for _, row in jsonl_rows(read_text(DEMO_DIR / "dev.jsonl"))]
+    messages = demo_messages()
     results = [pipeline.run(m) for m in messages]
     ids = []
     started = time.perf_counter()

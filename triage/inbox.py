@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
+from knowledge.samples import DEMO_DIR
+from knowledge.sources import jsonl_rows, read_text
 from triage.alerts import AlertDispatcher, alert_text, needs_alert
 from triage.config import Settings
 from triage.errors import InputError
 from triage.models import FeedbackIn, FeedbackRecord, Intake, Message
-from triage.pipeline import Pipeline
+from triage.pipeline import Pipeline, chronological
 from triage.store import Store
 
 log = logging.getLogger("triage.inbox")
@@ -70,3 +73,16 @@ class Inbox:
             stored += 1
         log.info("event=inbox_seeded messages=%d", stored)
         return stored
+
+
+def demo_messages() -> list[Message]:
+    """The demo dev set as customer messages, oldest first (labels dropped), moved in time so that the newest
+    arrives now: a new user sees waits of minutes and hours, not weeks."""
+    rows = [row for _, row in jsonl_rows(read_text(DEMO_DIR / "dev.jsonl"))]
+    messages = [Message.model_validate(row) for row in rows]
+    ordered = [messages[i] for i in chronological(messages)]
+    times = [m.created_at for m in ordered if m.created_at is not None]
+    if not times:
+        return ordered
+    shift = datetime.now(UTC) - max(times)
+    return [m.model_copy(update={"created_at": m.created_at + shift}) if m.created_at else m for m in ordered]

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from knowledge.errors import KnowledgeBaseError
-from knowledge.samples import DEMO_DIR
-from knowledge.sources import jsonl_rows, read_text
 from triage.alerts import AlertDispatcher
 from triage.api.auth import Caller, require
 from triage.config import Settings
 from triage.errors import MessageTooLongError, NotReadyError
-from triage.inbox import Inbox
+from triage.inbox import Inbox, demo_messages
 from triage.kb import KnowledgeBase
-from triage.models import Message
-from triage.pipeline import Pipeline, chronological
+from triage.pipeline import Pipeline
 from triage.store import Store
 
 log = logging.getLogger("triage.api")
@@ -71,19 +67,6 @@ class ServiceState:
         if self.pipeline is None:
             raise NotReadyError(self.load_error or "the knowledge base is still loading; retry shortly")
         return self.pipeline
-
-
-def demo_messages() -> list[Message]:
-    """The demo dev set as customer messages, oldest first (labels dropped), moved in time so that the newest
-    arrives now: a new user sees waits of minutes and hours, not weeks."""
-    rows = [row for _, row in jsonl_rows(read_text(DEMO_DIR / "dev.jsonl"))]
-    messages = [Message.model_validate(row) for row in rows]
-    ordered = [messages[i] for i in chronological(messages)]
-    times = [m.created_at for m in ordered if m.created_at is not None]
-    if not times:
-        return ordered
-    shift = datetime.now(UTC) - max(times)
-    return [m.model_copy(update={"created_at": m.created_at + shift}) if m.created_at else m for m in ordered]
 
 
 def get_service(request: Request) -> ServiceState:
