@@ -22,6 +22,7 @@ class CachedEmbedder:
         self.dim = inner.dim
         self._file = folder / (hashlib.sha256(inner.name.encode()).hexdigest()[:12] + ".npz")
         self._cache: dict[str, NDArray[np.float32]] = {}
+        self._unsaved = False
         if self._file.is_file():
             data = np.load(self._file)
             self._cache = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
@@ -33,6 +34,7 @@ class CachedEmbedder:
             fresh = encode([texts[i] for i in missing])
             for i, v in zip(missing, fresh, strict=True):
                 self._cache[keys[i]] = v
+            self._unsaved = True
         return np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)
 
     def encode_queries(self, texts: list[str]) -> NDArray[np.float32]:
@@ -42,8 +44,10 @@ class CachedEmbedder:
         return self._encode("p", texts, self.inner.encode_passages)
 
     def save(self) -> None:
-        if not self._cache:
+        """Write the cache file, when texts were embedded since it was read or last written."""
+        if not self._unsaved:
             return
         self._file.parent.mkdir(parents=True, exist_ok=True)
         keys = list(self._cache)
         np.savez(self._file, keys=np.array(keys), vectors=np.stack([self._cache[k] for k in keys]))
+        self._unsaved = False

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -73,6 +74,19 @@ def top_gaps(store: Store, kb: KnowledgeBase, settings: Settings, start: date, e
     return [(g.representatives[0], g.size) for g in found.gaps[:count]]
 
 
+_embedders: dict[tuple[str, Path], CachedEmbedder] = {}
+
+
+def _question_embedder(kb: KnowledgeBase, settings: Settings) -> CachedEmbedder:
+    """One cache per model and folder: its file is read once per process, not once per request. It encodes
+    with the KB's current encoder (a reloaded KB brings a new one; the model, and so the vectors, are the same)."""
+    key = (kb.embedder.name, settings.var_dir / "cache" / "gap-questions")
+    if key not in _embedders:
+        _embedders[key] = CachedEmbedder(kb.embedder, key[1])
+    _embedders[key].inner = kb.embedder
+    return _embedders[key]
+
+
 def current_gaps(store: Store, kb: KnowledgeBase, settings: Settings, days: int = 30, end: datetime | None = None,
                  llm: LLMClient | None = None) -> GapReport:
     """Gaps of the last ``days`` days (to ``end``, default now), with the trend against the days before."""
@@ -82,7 +96,7 @@ def current_gaps(store: Store, kb: KnowledgeBase, settings: Settings, days: int 
     start = end - timedelta(days=days)
     previous = start - timedelta(days=days)
     questions = store.gap_questions(previous, end)
-    embedder = CachedEmbedder(kb.embedder, settings.var_dir / "cache" / "gap-questions")
+    embedder = _question_embedder(kb, settings)
     vectors = (embedder.encode_queries([q.text for q in questions]) if questions
                else np.zeros((0, kb.embedder.dim), np.float32))
     embedder.save()
