@@ -12,7 +12,7 @@ from knowledge.samples import DEMO_DIR
 from knowledge.sources import jsonl_rows, read_text
 from triage.alerts import AlertDispatcher, alert_text, needs_alert
 from triage.config import Settings
-from triage.errors import InputError
+from triage.errors import InputError, NotReadyError
 from triage.models import FeedbackIn, FeedbackRecord, Intake, Message
 from triage.pipeline import Pipeline, chronological
 from triage.store import Store
@@ -39,14 +39,16 @@ class Inbox:
     def decide(self, suggestion_id: int, feedback: FeedbackIn, agent: str,
                idempotency_key: str | None = None) -> FeedbackRecord:
         """Store an agent's verdict (the first one wins), then learn from it: a corrected tag at once, an
-        edited reply as a reference (in the same transaction), a rejected auto-answer against its entry."""
-        pipeline = self.pipeline()
-        tagger = pipeline.kb.tagger
-        if feedback.tag is not None and (tagger is None or feedback.tag not in tagger.column):
-            known = ", ".join(tagger.classes) if tagger else "none: this service has no taxonomy"
-            raise InputError(f"unknown tag {feedback.tag!r}; known tags: {known}")
+        edited reply as a reference (in the same transaction), a rejected auto-answer against its entry. Only
+        a corrected tag needs the knowledge base loaded; any other verdict is stored while it loads."""
+        if feedback.tag is not None:
+            tagger = self.pipeline().kb.tagger
+            if tagger is None or feedback.tag not in tagger.column:
+                known = ", ".join(tagger.classes) if tagger else "none: this service has no taxonomy"
+                raise InputError(f"unknown tag {feedback.tag!r}; known tags: {known}")
         decided = self.store.record_feedback(suggestion_id, feedback, agent, idempotency_key)
         if decided.learn_tag is not None:
+            pipeline = self.pipeline()
             with self.lock:
                 pipeline.learn_tag(decided.message_text, decided.learn_tag, self.settings.corrections_file,
                                    str(suggestion_id))
@@ -55,13 +57,19 @@ class Inbox:
         return decided.record
 
     def refresh_distrust(self) -> None:
-        """Stop auto-answering from entries that agents and customers keep turning down."""
+        """Stop auto-answering from entries that agents and customers keep turning down. While the knowledge
+        base loads there is nothing to update: loading ends with this refresh (so a verdict or a bot outcome
+        already stored never fails because of it)."""
+        try:
+            pipeline = self.pipeline()
+        except NotReadyError:
+            return
         limit = self.settings.faq_complaint_limit
         distrusted = {faq: (f"agents or customers turned down this entry's answer {v.complaints} times "
                             f"(accepted {v.approvals}): an agent answers instead")
                       for faq, v in self.store.faq_verdicts().items()
                       if v.complaints >= limit and v.complaints > v.approvals}
-        self.pipeline().distrusted_faqs = distrusted
+        pipeline.distrusted_faqs = distrusted
 
     def seed(self, messages: Iterable[Message]) -> int:
         """Fill an empty inbox (the demo's first start); returns how many messages were stored."""

@@ -262,3 +262,24 @@ def test_admin_reloads_the_kb_and_a_broken_snapshot_keeps_the_current_one(api, k
         assert answer.status_code == 200 and answer.json()["candidate_faq_id"] == "password-reset"
     finally:
         service.settings = kb_settings[0]
+
+
+def test_verdicts_and_bot_outcomes_are_stored_while_the_kb_is_loading(tmp_path):
+    from triage.config import Settings
+    from triage.models import Message, TriageResult
+
+    settings = Settings(kb_dir=tmp_path / "no-index-yet", var_dir=tmp_path)
+    store = Store.open(settings.store_url)
+    intake = store.record_message(Message(text="환불 언제 돼요"), TriageResult(decision="auto_answer", draft="초안"))
+    agent = {"Authorization": f"Bearer {store.create_key('agent', 'agent')}"}
+    bot = {"Authorization": f"Bearer {store.create_key('bot', 'bot')}"}
+    with TestClient(create_app(settings, store=store)) as client:
+        assert client.post("/v1/bot/answer", json={"text": "환불"}, headers=bot).status_code == 503
+        outcome = {"faq_id": "refund", "auto_answered": True, "helpful": False}
+        assert client.post("/v1/bot/outcomes", json=outcome, headers=bot).status_code == 201
+        url = f"/v1/suggestions/{intake.suggestion_id}/feedback"
+        assert client.post(url, json={"action": "reject"}, headers=agent).status_code == 201
+        fixed = client.post(url, json={"action": "accept", "tag": "refund_status"}, headers=agent)
+        assert fixed.status_code == 503  # a corrected tag is checked against the taxonomy, which is not loaded
+    assert store.suggestion(intake.suggestion_id).state == "rejected"
+    store.close()
