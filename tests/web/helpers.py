@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,6 +28,17 @@ def browser(app: Any, key: str | None = None) -> TestClient:
     if key is not None:
         client.cookies.set(COOKIE, key)
     return client
+
+
+def sign_in(page: Any, base: str, path: str, key: str) -> None:
+    """Open ``path`` without a cookie, land on the sign-in form, sign in with ``key``, come back to ``path``."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}{path}")
+    expect(page).to_have_url(re.compile(r"/login\?next=" + re.escape(quote(path, safe=""))))
+    page.fill("#key", key)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
 
 
 def launch_chromium(playwright: Any) -> Any:

@@ -13,7 +13,7 @@ import pytest
 from knowledge.samples import DEMO_DIR
 from knowledge.sources import load_faq_files
 from tests.conftest import api_key, uvicorn_server
-from tests.web.helpers import RESULTS, launch_chromium
+from tests.web.helpers import RESULTS, launch_chromium, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -65,11 +65,7 @@ def test_content_lead_reviews_gaps_accepts_a_draft_and_reads_the_report(small_kb
                 page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ko-KR")
                 page.set_default_timeout(30_000)
 
-                page.goto(f"{base}/gaps")
-                expect(page).to_have_url(re.compile(r"/login\?next=%2Fgaps"))
-                page.fill("#key", key)
-                page.click("button[type=submit]")
-                expect(page).to_have_url(re.compile(r"/gaps$"))
+                sign_in(page, base, "/gaps", key)
                 cards = page.locator("section.gap")
                 expect(cards.first).to_be_visible()
                 assert cards.count() >= 2

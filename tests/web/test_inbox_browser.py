@@ -12,7 +12,7 @@ import pytest
 
 from knowledge.samples import DEMO_DIR
 from tests.conftest import api_key, uvicorn_server
-from tests.web.helpers import RESULTS, launch_chromium
+from tests.web.helpers import RESULTS, launch_chromium, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -56,11 +56,7 @@ def test_agent_signs_in_opens_the_top_conversation_edits_and_accepts(small_kb, t
                 page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="ko-KR")
                 page.set_default_timeout(15_000)
 
-                page.goto(f"{base}/inbox")
-                expect(page).to_have_url(re.compile(r"/login\?next="))  # no cookie: the sign-in page
-                page.fill("#key", key)
-                page.click("button[type=submit]")
-                expect(page).to_have_url(re.compile(r"/inbox$"))
+                sign_in(page, base, "/inbox", key)
 
                 rows = page.locator("#inbox tbody tr")
                 expect(rows).to_have_count(len(MESSAGES))
