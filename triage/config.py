@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     )
     embed_threads: int = Field(default=2, ge=1, le=64, description="Encoder threads (2 is fastest here).")
     max_message_chars: int = Field(default=20_000, ge=1, description="Longer messages get HTTP 413.")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024,
+        description="Larger request bodies get HTTP 413 before they are read (a 20,000-character Korean message is "
+                    "60 kB of JSON, 120 kB with \\u escapes).")
     section_window: float = Field(
         default=0.5, ge=0.0, le=1.0,
         description="Entries of the page the bot sits on rank first when they score at least this share of the "

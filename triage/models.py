@@ -1,26 +1,70 @@
-"""Typed inputs and outputs of every stage (DESIGN.md §4 fixes the JSON shapes)."""
+"""Typed inputs and outputs of every stage (DESIGN.md §4 fixes the JSON shapes).
+
+Inputs are checked here against what the store can hold (``triage.store.tables``), so SQLite and PostgreSQL
+accept and refuse the same things: strings within their column's length, with no NUL character and no lone
+surrogate (PostgreSQL stores neither); integers within a 32-bit column; timestamps with a time zone, between
+1970 and 2200. A value outside is a 422 naming the field, at the edge, never a database error.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 Channel = Literal["chat", "email", "sms", "phone", "app_review", "social"]
 DecisionName = Literal["auto_answer", "handoff"]
+
+# --- what the store can hold ---------------------------------------------------------------------------------
+
+INT32_MAX = 2**31 - 1  # an Integer column (PostgreSQL's integer)
+ID_CHARS = 128  # ids, FAQ ids, key names, pages: String(128)
+TAG_CHARS = 64  # tags: String(64)
+SHORT_CHARS = 32  # a customer's segment and app version: String(32)
+BOT_PATH_ITEMS = 32  # menu steps of the bot before the hand-off
+BOT_PATH_ITEM_CHARS = 128
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def storable(value: str) -> str:
+    """Text every database stores as sent: no NUL character, no lone surrogate (not valid Unicode)."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character (\\u0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (a lone surrogate such as \\ud800 is not)") from None
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return value
+
+
+Text = Annotated[str, AfterValidator(storable)]
+Id = Annotated[str, Field(max_length=ID_CHARS), AfterValidator(storable)]
+Tag = Annotated[str, Field(max_length=TAG_CHARS), AfterValidator(storable)]
+Short = Annotated[str, Field(max_length=SHORT_CHARS), AfterValidator(storable)]
+BotPathItem = Annotated[str, Field(max_length=BOT_PATH_ITEM_CHARS), AfterValidator(storable)]
+Timestamp = Annotated[AwareDatetime, AfterValidator(_in_range),
+                      Field(description="ISO 8601 with a time zone (e.g. +09:00 or Z), 1970 to 2200")]
+RowId = Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 
 class Customer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str | None = None
-    tenure_days: int | None = Field(default=None, ge=0)
-    segment: str | None = None
+    id: Id | None = None
+    tenure_days: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    segment: Short | None = None
     recency: int | None = Field(default=None, ge=1, le=5, description="RFM score 1-5")
     frequency: int | None = Field(default=None, ge=1, le=5, description="RFM score 1-5")
     monetary: int | None = Field(default=None, ge=1, le=5, description="RFM score 1-5")
-    app_version: str | None = None
+    app_version: Short | None = None
 
 
 def _not_blank(value: str) -> str:
@@ -34,13 +78,14 @@ class Message(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str | None = None
-    text: str
+    id: Id | None = None
+    text: Text
     channel: Channel | None = None
     customer: Customer | None = None
-    bot_path: list[str] = Field(default_factory=list)
-    page: str | None = None
-    created_at: datetime | None = None
+    bot_path: list[BotPathItem] = Field(default_factory=list, max_length=BOT_PATH_ITEMS,
+                                        description="the bot's menu steps before the hand-off")
+    page: Id | None = None
+    created_at: Timestamp | None = None
 
     _text_not_blank = field_validator("text")(_not_blank)
 
@@ -140,9 +185,9 @@ class TriageResult(BaseModel):
 class BotAnswerRequest(BaseModel):
     """What the support bot sends: the customer's text and, optionally, the page (section) it sits on."""
 
-    id: str | None = None
-    text: str
-    section: str | None = Field(default=None, description="Entries of this FAQ section rank first.")
+    id: Id | None = None
+    text: Text
+    section: Id | None = Field(default=None, description="Entries of this FAQ section rank first.")
 
     _text_not_blank = field_validator("text")(_not_blank)
 
@@ -150,9 +195,9 @@ class BotAnswerRequest(BaseModel):
 class TagCorrection(BaseModel):
     """An agent's correction of a message's tag."""
 
-    text: str
-    tag: str
-    message_id: str | None = None
+    text: Text
+    tag: Tag
+    message_id: Id | None = None
 
     _text_not_blank = field_validator("text")(_not_blank)
 
@@ -229,8 +274,8 @@ class FeedbackIn(BaseModel):
     ``edit``. A corrected tag is learned at once; an edited reply is kept as a reference reply."""
 
     action: FeedbackAction
-    final_text: str | None = Field(default=None, description="the reply sent (accept: the draft if omitted)")
-    tag: str | None = Field(default=None, description="the right tag, when the suggested one is wrong")
+    final_text: Text | None = Field(default=None, description="the reply sent (accept: the draft if omitted)")
+    tag: Tag | None = Field(default=None, description="the right tag, when the suggested one is wrong")
     priority: Priority | None = Field(default=None, description="the right priority, when the suggested one is wrong")
 
 
@@ -243,9 +288,9 @@ class Intake(BaseModel):
 
 
 class BotOutcomeIn(BaseModel):
-    message_id: str | None = None
-    faq_id: str | None = None
-    question: str | None = Field(default=None, description="the customer's question (stored with personal data "
+    message_id: Id | None = None
+    faq_id: Id | None = None
+    question: Text | None = Field(default=None, description="the customer's question (stored with personal data "
                                                            "redacted; unhelpful answers feed the FAQ gaps)")
     auto_answered: bool
     helpful: bool | None = Field(default=None, description="the customer's 'did this help?' answer")
@@ -253,12 +298,12 @@ class BotOutcomeIn(BaseModel):
 
 
 class CesIn(BaseModel):
-    conversation_id: int
+    conversation_id: RowId
     score: int = Field(ge=1, le=7, description="1 = very hard … 7 = very easy to get the issue solved")
 
 
 class ApiKeyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
+    name: Id = Field(min_length=1)
     role: Role
 
 

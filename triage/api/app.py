@@ -7,31 +7,18 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from knowledge.errors import EmbedderMismatchError, IndexNotFoundError, KnowledgeBaseError, SourceError
 from triage import __version__
 from triage.api.admin import router as admin_router
 from triage.api.bot import router as bot_router
 from triage.api.deps import Agent, Service, ServiceState, check_length
+from triage.api.errors import BodyLimit, install_error_handlers
 from triage.api.gaps import router as gaps_router
 from triage.api.inbox import router as inbox_router
 from triage.api.reports import router as reports_router
 from triage.config import Settings
-from triage.errors import (
-    AuthError,
-    ConflictError,
-    ForbiddenError,
-    InputError,
-    MessageTooLongError,
-    NotFoundError,
-    NotReadyError,
-    StoreError,
-    TriageError,
-)
 from triage.kb import KnowledgeBase
 from triage.models import Message, TagCorrection, TriageResult
 from triage.pipeline import Pipeline
@@ -41,27 +28,6 @@ from triage.web.content_pages import router as content_router
 from triage.web.pages import router as web_router
 
 log = logging.getLogger("triage.api")
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
-
-
-STATUS = [  # most specific first
-    (MessageTooLongError, 413, "message_too_long"),
-    (NotFoundError, 404, "not_found"),
-    (InputError, 422, "invalid_input"),
-    (ConflictError, 409, "conflict"),
-    (ForbiddenError, 403, "forbidden"),
-    (AuthError, 401, "unauthorized"),
-    (NotReadyError, 503, "not_ready"),
-    (StoreError, 503, "store_unavailable"),
-    (SourceError, 422, "invalid_kb_source"),
-    (EmbedderMismatchError, 409, "embedder_mismatch"),
-    (IndexNotFoundError, 503, "no_index"),
-    (KnowledgeBaseError, 500, "kb_error"),
-    (TriageError, 500, "error"),
-]
 
 
 def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store: Store | None = None) -> FastAPI:
@@ -87,22 +53,8 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
                   description="Answers, tags and prioritises customer messages from a knowledge base.")
     app.state.service = state
 
-    @app.exception_handler(TriageError)
-    @app.exception_handler(KnowledgeBaseError)
-    async def known_error(_: Request, exc: Exception) -> JSONResponse:
-        for kind, status, code in STATUS:
-            if isinstance(exc, kind):
-                return _error(status, code, str(exc))
-        return _error(500, "error", str(exc))  # pragma: no cover - STATUS ends with the base classes
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for e in exc.errors():
-            where = ".".join(str(p) for p in e["loc"] if p != "body") or "body"
-            problems.append(f"{where}: {e['msg']}")
-        return _error(422, "invalid_request", "; ".join(problems))
-
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -111,11 +63,13 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
 
     @app.get("/readyz", tags=["health"])
     def readyz(svc: Service) -> dict[str, object]:
-        """The knowledge base is loaded and answers can be served."""
+        """The knowledge base is loaded and the store answers (503 ``not_ready`` or ``store_unavailable``)."""
         pipeline = svc.ready_pipeline()
+        svc.store.ping()
         manifest = pipeline.kb.snapshot.manifest
         return {"status": "ready", "embedder": manifest["embedder"]["name"], "counts": manifest["counts"],
-                "created_at": manifest["created_at"], "calibrated": pipeline.kb.calibrated}
+                "created_at": manifest["created_at"], "calibrated": pipeline.kb.calibrated,
+                "store": svc.store.engine.dialect.name}
 
     @app.post("/v1/triage", tags=["triage"], response_model=TriageResult, dependencies=[Agent])
     def triage(message: Message, svc: Service) -> TriageResult:

@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import Engine, case, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, case, func, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.gaps import GapQuestion, Source
-from triage.errors import ConflictError, InputError, NotFoundError
+from triage.errors import ConflictError, InputError, NotFoundError, StoreError
 from triage.language import detect_language
 from triage.models import (
     BotOutcomeIn,
@@ -36,7 +36,7 @@ from triage.models import (
     TriageResult,
 )
 from triage.privacy import redact_text
-from triage.store.database import open_engine
+from triage.store.database import open_engine, unavailable
 from triage.store.tables import (
     AlertRow,
     ApiKey,
@@ -105,10 +105,21 @@ class Store:
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[Session]:
-        """One transaction, committed on leaving; ``write=True`` for transactions that change rows."""
-        with self._write_lock if write and self._write_lock else nullcontext(), self._sessions() as session, \
-                session.begin():
-            yield session
+        """One transaction, committed on leaving; ``write=True`` for transactions that change rows. A database
+        that cannot be reached raises ``StoreError`` (HTTP 503 ``store_unavailable``), here for every caller."""
+        try:
+            with self._write_lock if write and self._write_lock else nullcontext(), self._sessions() as session, \
+                    session.begin():
+                yield session
+        except DBAPIError as exc:
+            if unavailable(exc):
+                raise StoreError(f"the database is unavailable ({type(exc.orig).__name__}); retry shortly") from exc
+            raise
+
+    def ping(self) -> None:
+        """A cheap round trip (``SELECT 1``); ``StoreError`` when the database cannot be reached."""
+        with self.session() as s:
+            s.execute(text("SELECT 1"))
 
     # --- API keys ---------------------------------------------------------------------------------------
 
