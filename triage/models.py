@@ -55,6 +55,17 @@ Timestamp = Annotated[AwareDatetime, AfterValidator(_in_range),
 RowId = Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or whitespace only")
+    return value
+
+
+# a customer's text: the schema tells generators and clients it needs a non-space character
+MessageText = Annotated[str, AfterValidator(_not_blank), AfterValidator(storable),
+                        Field(json_schema_extra={"minLength": 1, "pattern": r"\S"})]
+
+
 class Customer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -67,27 +78,19 @@ class Customer(BaseModel):
     app_version: Short | None = None
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty or whitespace only")
-    return value
-
-
 class Message(BaseModel):
     """An incoming customer message; only ``text`` is required (``id`` is required in batch files)."""
 
     model_config = ConfigDict(extra="ignore")
 
     id: Id | None = None
-    text: Text
+    text: MessageText
     channel: Channel | None = None
     customer: Customer | None = None
     bot_path: list[BotPathItem] = Field(default_factory=list, max_length=BOT_PATH_ITEMS,
                                         description="the bot's menu steps before the hand-off")
     page: Id | None = None
     created_at: Timestamp | None = None
-
-    _text_not_blank = field_validator("text")(_not_blank)
 
     @field_validator("id", mode="before")
     @classmethod
@@ -186,20 +189,16 @@ class BotAnswerRequest(BaseModel):
     """What the support bot sends: the customer's text and, optionally, the page (section) it sits on."""
 
     id: Id | None = None
-    text: Text
+    text: MessageText
     section: Id | None = Field(default=None, description="Entries of this FAQ section rank first.")
-
-    _text_not_blank = field_validator("text")(_not_blank)
 
 
 class TagCorrection(BaseModel):
     """An agent's correction of a message's tag."""
 
-    text: Text
+    text: MessageText
     tag: Tag
     message_id: Id | None = None
-
-    _text_not_blank = field_validator("text")(_not_blank)
 
 
 # --- the inbox (triage.store): what agents see and send --------------------------------------------------
