@@ -292,6 +292,9 @@ def bench(
     database_url: Annotated[str | None, typer.Option(
         help="inbox part: an EMPTY database to load (it gets thousands of test conversations). "
              "Default: a temporary SQLite file.")] = None,
+    fuzz_seconds: Annotated[float, typer.Option(min=1, help="fuzz part: seconds of schemathesis per database.")] = 600,
+    fuzz_database_url: Annotated[str | None, typer.Option(
+        help="fuzz part: an EMPTY database to fuzz besides a temporary SQLite file (e.g. PostgreSQL).")] = None,
 ) -> None:
     """Measure build throughput, query latency and RSS, exact vs approximate search, and triage latency."""
     from evals.bench import PARTS, run_bench
@@ -301,7 +304,7 @@ def bench(
         raise fail(f"unknown part(s) {', '.join(unknown)}: choose from {', '.join(PARTS)}")
     report = run_bench(get_settings(), [int(s) for s in sizes.split(",") if s],
                        [int(s) for s in ann_sizes.split(",") if s], out_dir, log=err.print, parts=chosen,
-                       database_url=database_url)
+                       database_url=database_url, fuzz_seconds=fuzz_seconds, fuzz_database_url=fuzz_database_url)
     out.print(report, highlight=False, markup=False)
 
 
