@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 Channel = Literal["chat", "email", "sms", "phone", "app_review", "social"]
 DecisionName = Literal["auto_answer", "handoff"]
@@ -31,17 +32,21 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 def storable(value: str) -> str:
     """Text every database stores as sent: no NUL character, no lone surrogate (not valid Unicode)."""
     if "\x00" in value:
-        raise ValueError("must not contain a NUL character (\\u0000)")
+        raise PydanticCustomError("nul_character", "must not contain a NUL character (\\u0000)")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (a lone surrogate such as \\ud800 is not)") from None
+        raise PydanticCustomError("lone_surrogate", "must be valid Unicode (a lone surrogate such as \\ud800 "
+                                                    "is not)") from None
     return value
 
 
-def _in_range(value: datetime) -> datetime:
+def _moment(value: datetime) -> datetime:
+    """A time with a zone (without one it is ambiguous), between 1970 and 2200."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise PydanticCustomError("timezone_required", "needs a time zone, e.g. 2026-03-02T10:00:00+09:00 or …Z")
     if not EARLIEST <= value < LATEST:
-        raise ValueError(f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+        raise PydanticCustomError("time_out_of_range", f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
     return value
 
 
@@ -50,14 +55,14 @@ Id = Annotated[str, Field(max_length=ID_CHARS), AfterValidator(storable)]
 Tag = Annotated[str, Field(max_length=TAG_CHARS), AfterValidator(storable)]
 Short = Annotated[str, Field(max_length=SHORT_CHARS), AfterValidator(storable)]
 BotPathItem = Annotated[str, Field(max_length=BOT_PATH_ITEM_CHARS), AfterValidator(storable)]
-Timestamp = Annotated[AwareDatetime, AfterValidator(_in_range),
+Timestamp = Annotated[datetime, AfterValidator(_moment),
                       Field(description="ISO 8601 with a time zone (e.g. +09:00 or Z), 1970 to 2200")]
 RowId = Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 
 def _not_blank(value: str) -> str:
     if not value.strip():
-        raise ValueError("must not be empty or whitespace only")
+        raise PydanticCustomError("blank", "must not be empty or whitespace only")
     return value
 
 
