@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(default="http://127.0.0.1:8000",
                             description="Where agents open the service; links in team-chat alerts start with it.")
+    web_session_hours: float = Field(
+        default=12, gt=0, le=24 * 90,
+        description="A web-page sign-in lasts this long from signing in (absolute, not extended by use), or until "
+                    "signing out or revoking the key.")
+    api_docs: bool | None = Field(
+        default=None,
+        description="Serve /docs, /redoc and /openapi.json to anyone. Unset: on for the demo KB, off otherwise "
+                    "(then /openapi.json still answers an admin key).")
     alert_webhook_url: str | None = Field(
         default=None, description="Slack-compatible incoming webhook for P1 and VIP conversations. Unset: no alerts.")
     alert_attempts: int = Field(default=4, ge=1, le=10, description="Tries per alert (429, 5xx, refused connection).")
@@ -121,6 +129,14 @@ class Settings(BaseSettings):
     @property
     def serves_demo(self) -> bool:
         return self.kb_dir is None
+
+    @property
+    def web_session_lifetime(self) -> timedelta:
+        return timedelta(hours=self.web_session_hours)
+
+    @property
+    def serves_api_docs(self) -> bool:
+        return self.serves_demo if self.api_docs is None else self.api_docs
 
     @property
     def corrections_file(self) -> Path:

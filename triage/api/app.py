@@ -17,6 +17,7 @@ from triage import __version__
 from triage.api.admin import router as admin_router
 from triage.api.bot import router as bot_router
 from triage.api.deps import Agent, Service, ServiceState, check_length
+from triage.api.docs import add_docs
 from triage.api.gaps import router as gaps_router
 from triage.api.inbox import router as inbox_router
 from triage.api.reports import router as reports_router
@@ -39,6 +40,7 @@ from triage.store import Store
 from triage.web import STATIC_DIR
 from triage.web.content_pages import router as content_router
 from triage.web.pages import router as web_router
+from triage.web.security import SecurityHeaders
 
 log = logging.getLogger("triage.api")
 
@@ -84,8 +86,11 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
             state.alerts.stop()
 
     app = FastAPI(title="CX triage", version=__version__, lifespan=lifespan,
-                  description="Answers, tags and prioritises customer messages from a knowledge base.")
+                  description="Answers, tags and prioritises customer messages from a knowledge base.",
+                  openapi_url=None, docs_url=None, redoc_url=None)  # add_docs: public or for admins only
     app.state.service = state
+    app.add_middleware(SecurityHeaders)
+    add_docs(app, settings.serves_api_docs)
 
     @app.exception_handler(TriageError)
     @app.exception_handler(KnowledgeBaseError)
