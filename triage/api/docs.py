@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from triage.api.auth import require
 
@@ -29,17 +28,21 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' https://cdn.jsdelivr.net {scr
 def add_docs(app: FastAPI, public: bool) -> None:
     """The schema route, and the documentation pages when ``public`` (``app`` is made with no docs URLs)."""
 
-    def schema() -> dict[str, Any]:
-        return app.openapi()
+    def schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    def swagger_ui() -> HTMLResponse:
+        return _with_csp(get_swagger_ui_html(openapi_url=SCHEMA_URL, title=f"{app.title} - Swagger UI"))
+
+    def redoc() -> HTMLResponse:
+        return _with_csp(get_redoc_html(openapi_url=SCHEMA_URL, title=f"{app.title} - ReDoc"))
 
     if not public:
         app.get(SCHEMA_URL, include_in_schema=False, dependencies=[Depends(require("admin"))])(schema)
         return
     app.get(SCHEMA_URL, include_in_schema=False)(schema)
-    app.get("/docs", include_in_schema=False)(
-        lambda: _with_csp(get_swagger_ui_html(openapi_url=SCHEMA_URL, title=f"{app.title} - Swagger UI")))
-    app.get("/redoc", include_in_schema=False)(
-        lambda: _with_csp(get_redoc_html(openapi_url=SCHEMA_URL, title=f"{app.title} - ReDoc")))
+    app.get("/docs", include_in_schema=False)(swagger_ui)
+    app.get("/redoc", include_in_schema=False)(redoc)
 
 
 def _with_csp(page: HTMLResponse) -> HTMLResponse:
