@@ -114,7 +114,7 @@ def test_signing_out_revokes_the_session_in_every_replica(service):
     assert feedback_of(app, keys, intake["suggestion_id"]) == []
 
 
-def test_revoking_the_key_ends_its_sessions(service, small_kb):
+def test_revoking_the_key_ends_its_sessions(service):
     app, _, keys, settings = service
     key = api_key(settings.store_url, "agent")
     client = browser(app, key)

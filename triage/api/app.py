@@ -89,7 +89,6 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
                   description="Answers, tags and prioritises customer messages from a knowledge base.",
                   openapi_url=None, docs_url=None, redoc_url=None)  # add_docs: public or for admins only
     app.state.service = state
-    app.add_middleware(SecurityHeaders)
     add_docs(app, settings.serves_api_docs)
 
     @app.exception_handler(TriageError)
@@ -148,6 +147,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     app.include_router(web_router)
     app.include_router(content_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: every response gets the headers
     return app
 
 
