@@ -1,7 +1,7 @@
 """Web sessions in a real browser against a real server: while an agent is signed in, a page served from another
 port of the same host auto-submits a verdict form to the service (the cookie goes along: same site). It is
 refused and nothing is stored; the agent's own verdict from the page goes through; after signing out, the copied
-cookie opens nothing. Debian's chromium through Playwright (DESIGN.md §8)."""
+cookie opens nothing; the API docs are not public. Debian's chromium through Playwright (DESIGN.md §8)."""
 
 from __future__ import annotations
 
@@ -124,3 +124,7 @@ def test_a_cross_site_form_post_is_refused_and_signing_out_revokes_the_cookie(sm
             assert page_response.status_code == 303 and page_response.headers["location"].startswith("/login")
             api_response = replay.get(f"/v1/suggestions/{intake['suggestion_id']}")
             assert api_response.status_code == 401 and set(api_response.json()) == {"error"}
+        # a KB of its own and TRIAGE_API_DOCS unset: no public docs; the schema for an admin key only
+        assert httpx.get(f"{base}/docs").status_code == 404 and httpx.get(f"{base}/redoc").status_code == 404
+        assert httpx.get(f"{base}/openapi.json").status_code == 401
+        assert api.get("/openapi.json").status_code == 403  # an agent key
