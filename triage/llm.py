@@ -247,7 +247,7 @@ def _chat_completion(answer: object) -> ChatCompletion:
     came instead (the openai client hands back a plain string for another content type, and builds a
     completion without choices from a 200 carrying an ``error`` object)."""
     if not isinstance(answer, ChatCompletion):
-        what = "an empty body" if answer == "" else f"a {type(answer).__name__} (not JSON)"
+        what = "an empty body" if answer == "" else "a body that is not JSON"
         raise LLMUnavailableError(f"the LLM endpoint answered {what} instead of a chat completion")
     error = getattr(answer, "error", None)
     choices = answer.choices
