@@ -224,3 +224,16 @@ def test_a_message_that_is_all_personal_data_is_restated_without_it(kb):
     out = run(kb, "010-2345-6789로 연락 주세요")
     assert out.need.confirm.startswith('"[phone]로 연락 주세요"') and "2345" not in out.draft
     assert not any(f.startswith(("placeholder", "personal_data")) for f in out.lint)
+
+
+def test_a_long_message_is_read_up_to_read_chars(kb):
+    from triage.pipeline import READ_CHARS
+
+    head = ("새벽배송 마감 시간이 궁금해요. " * 200)[:READ_CHARS]
+    tail = "결제가 두 번 됐고 돈이 빠져나갔어요. 당장 환불해 주세요!!! " * 500  # would make it P1 if it were read
+    short, long = run(kb, head), run(kb, head + tail)
+    assert (long.tag, long.priority, long.candidate_faq_id, long.decision, long.draft) == (
+        short.tag, short.priority, short.candidate_faq_id, short.decision, short.draft)
+    assert short.priority != "P1" and "환불" not in long.draft
+    assert any(f"has {len(head + tail)} characters: its first {READ_CHARS} were read" in w for w in long.warnings)
+    assert not any("were read" in w for w in short.warnings)
