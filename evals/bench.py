@@ -25,6 +25,7 @@ import numpy as np
 
 from evals.gap_evals import gap_timing
 from evals.inbox_load import inbox_load, inbox_markdown
+from evals.serving_load import serving_latency, serving_markdown
 from knowledge.chunking import faq_chunks
 from knowledge.index import (
     EMBED_BATCH,
@@ -222,11 +223,11 @@ def triage_latency(settings: Settings, rounds: int = 3) -> dict[str, Any]:
             "stage_p95_ms": {k: round(percentile(v, 95), 2) for k, v in stages.items()}}
 
 
-PARTS = ("build", "query", "ann", "triage", "inbox", "gaps")
+PARTS = ("build", "query", "ann", "triage", "inbox", "gaps", "serving")
 
 
 def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_dir: Path, log: Log = print,
-              parts: tuple[str, ...] = PARTS, database_url: str | None = None) -> str:
+              parts: tuple[str, ...] = PARTS, database_url: str | None = None, serving_seconds: float = 45) -> str:
     """Run the chosen parts; parts not run keep their figures from the previous report in ``out_dir``."""
     previous = out_dir / "bench.json"
     report: dict[str, Any] = json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() else {}
@@ -258,6 +259,8 @@ def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_di
     if "inbox" in parts:
         loaded = inbox_load(settings, log, database_url=database_url)
         report["inbox"] = {**report.get("inbox", {}), loaded["backend"]: loaded}  # one entry per database
+    if "serving" in parts:
+        report["serving"] = serving_latency(settings, log, seconds=serving_seconds)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     text = bench_markdown(report)
@@ -303,6 +306,8 @@ def bench_markdown(r: dict[str, Any]) -> str:
         lines += [f"| {t['questions']} | {t['path']} | {t['seconds']} | {t['clusters']} |" for t in r["gaps"]]
     for backend in r.get("inbox", {}).values():
         lines += inbox_markdown(backend)
+    if r.get("serving"):
+        lines += serving_markdown(r["serving"])
     return "\n".join(lines) + "\n"
 
 

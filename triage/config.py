@@ -61,9 +61,13 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the LLM endpoint.")
     llm_api_key: str | None = Field(
         default=None, description="API key of the LLM endpoint. Unset: a dummy key (local servers need none).")
-    llm_timeout: float = Field(default=20.0, gt=0, description="Seconds per LLM request.")
+    llm_timeout: float = Field(default=15.0, gt=0, description="Seconds per LLM request.")
     llm_budget: float = Field(
-        default=45.0, gt=0, description="Seconds for one LLM call, retries and backoff included.")
+        default=20.0, gt=0, description="Seconds for one LLM call, retries and backoff included.")
+    llm_message_budget: float = Field(
+        default=30.0, gt=0,
+        description="Seconds for all the LLM calls of one message (real need, reply draft, its regeneration); "
+                    "when they are spent the template draft is used. The support bot's rephrasing gets at most 5.")
     llm_max_retries: int = Field(default=2, ge=0, description="Retries of an LLM request on 429, 5xx and timeouts.")
     llm_breaker_failures: int = Field(
         default=3, ge=1, description="Consecutive failed LLM calls that open the circuit (no requests while open).")

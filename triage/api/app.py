@@ -126,17 +126,14 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
         """The full pipeline for one message: answer or hand-off, tag, priority, real need and a reply draft
         for an agent to review (with lint findings)."""
         check_length(message.text, settings)
-        pipeline = svc.ready_pipeline()
-        with svc.lock:
-            return pipeline.run(message)
+        return svc.ready_pipeline().run(message)
 
     @app.post("/v1/triage/corrections", tags=["triage"], status_code=201, dependencies=[Agent])
     def correct_tag(correction: TagCorrection, svc: Service) -> dict[str, str]:
         """An agent fixes a message's tag: stored, and learned at once for the next prediction."""
         check_length(correction.text, settings)
-        pipeline = svc.ready_pipeline()
-        with svc.lock:
-            pipeline.learn_tag(correction.text, correction.tag, settings.corrections_file, correction.message_id)
+        svc.ready_pipeline().learn_tag(correction.text, correction.tag, settings.corrections_file,
+                                       correction.message_id)
         return {"status": "learned", "tag": correction.tag}
 
     app.include_router(bot_router)
