@@ -25,7 +25,7 @@ from triage.kb import kb_path, taxonomy_file
 from triage.store import Store
 
 Log = Callable[[str], None]
-HOOKS = "evals.fuzz_hooks"
+HOOKS = Path(__file__).with_name("fuzz_hooks.py")  # a file: schemathesis runs in out_dir, not in the project
 KEY_NAME = "fuzz-admin"
 REQUEST_TIMEOUT_S = 60  # a slow answer is not a failure here; the service's own timeouts are tested elsewhere
 
@@ -44,12 +44,12 @@ def schemathesis_run(base: str, key: str, out_dir: Path, *, seed: int = 1, secon
         command += ["--max-examples", str(max_examples)]
     if seconds is not None:
         command += ["--max-time", str(max(1, round(seconds)))]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": HOOKS, "TRIAGE_FUZZ_TALLY": str(tally),
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "TRIAGE_FUZZ_TALLY": str(tally),
            "TRIAGE_FUZZ_KEY_NAME": KEY_NAME}
     started = time.monotonic()
     with log_file.open("wb") as log:
         proc = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False,
-                              timeout=(seconds or 600) + 300)
+                              timeout=(seconds or 600) + 300, cwd=out_dir)  # its .schemathesis cache goes there
     if not tally.is_file():
         raise RuntimeError(f"schemathesis exited with {proc.returncode} and counted nothing:\n"
                            f"{log_file.read_text(errors='replace')[-3000:]}")

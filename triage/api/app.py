@@ -14,6 +14,7 @@ from triage import __version__
 from triage.api.admin import router as admin_router
 from triage.api.bot import router as bot_router
 from triage.api.deps import Agent, Service, ServiceState, check_length
+from triage.api.docs import add_docs
 from triage.api.errors import BodyLimit, install_error_handlers
 from triage.api.gaps import router as gaps_router
 from triage.api.inbox import router as inbox_router
@@ -26,6 +27,7 @@ from triage.store import Store
 from triage.web import STATIC_DIR
 from triage.web.content_pages import router as content_router
 from triage.web.pages import router as web_router
+from triage.web.security import SecurityHeaders
 
 log = logging.getLogger("triage.api")
 
@@ -50,8 +52,10 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
             state.alerts.stop()
 
     app = FastAPI(title="CX triage", version=__version__, lifespan=lifespan,
-                  description="Answers, tags and prioritises customer messages from a knowledge base.")
+                  description="Answers, tags and prioritises customer messages from a knowledge base.",
+                  openapi_url=None, docs_url=None, redoc_url=None)  # add_docs: public or for admins only
     app.state.service = state
+    add_docs(app, settings.serves_api_docs)
 
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -76,17 +80,14 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
         """The full pipeline for one message: answer or hand-off, tag, priority, real need and a reply draft
         for an agent to review (with lint findings)."""
         check_length(message.text, settings)
-        pipeline = svc.ready_pipeline()
-        with svc.lock:
-            return pipeline.run(message)
+        return svc.ready_pipeline().run(message)
 
     @app.post("/v1/triage/corrections", tags=["triage"], status_code=201, dependencies=[Agent])
     def correct_tag(correction: TagCorrection, svc: Service) -> dict[str, str]:
         """An agent fixes a message's tag: stored, and learned at once for the next prediction."""
         check_length(correction.text, settings)
-        pipeline = svc.ready_pipeline()
-        with svc.lock:
-            pipeline.learn_tag(correction.text, correction.tag, settings.corrections_file, correction.message_id)
+        svc.ready_pipeline().learn_tag(correction.text, correction.tag, settings.corrections_file,
+                                       correction.message_id)
         return {"status": "learned", "tag": correction.tag}
 
     app.include_router(bot_router)
@@ -97,6 +98,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     app.include_router(web_router)
     app.include_router(content_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: every response gets the headers
     return app
 
 

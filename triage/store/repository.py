@@ -10,11 +10,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import Engine, case, func, select, text, update
+from sqlalchemy import Engine, case, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,6 +48,7 @@ from triage.store.tables import (
     MessageRow,
     ReferenceReply,
     Suggestion,
+    WebSession,
     utcnow,
 )
 
@@ -153,12 +154,42 @@ class Store:
                              .values(revoked_at=utcnow()))
             if done.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFoundError(f"no active key named {name!r}")
+            s.execute(delete(WebSession).where(WebSession.key_id.in_(select(ApiKey.id).where(ApiKey.name == name))))
         self._known_keys.clear()
 
     def api_keys(self) -> list[dict[str, object]]:
         with self.session() as s:
             return [{"name": k.name, "role": k.role, "prefix": k.prefix, "created_at": k.created_at,
                      "revoked": k.revoked_at is not None} for k in s.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+    # --- web sessions -----------------------------------------------------------------------------------
+
+    def open_web_session(self, key: str, lifetime: timedelta) -> str | None:
+        """A new session id for the active key ``key`` (None for an unknown or revoked key), valid for
+        ``lifetime``; only its hash is kept. Expired sessions are deleted on the way."""
+        session_id = secrets.token_urlsafe(KEY_BYTES)
+        now = utcnow()
+        with self.session(write=True) as s:
+            key_id = s.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)))
+            if key_id is None:
+                return None
+            s.execute(delete(WebSession).where(WebSession.expires_at <= now))
+            s.add(WebSession(id_hash=hash_key(session_id), key_id=key_id, created_at=now, expires_at=now + lifetime))
+        return session_id
+
+    def web_session_owner(self, session_id: str) -> tuple[str, Role] | None:
+        """(name, role) of the active key behind an unexpired session, or None. Read from the database every
+        time (no cache): a sign-out or a revoked key ends the session at once, in every replica."""
+        with self.session() as s:
+            row = s.execute(select(ApiKey.name, ApiKey.role).join(WebSession, WebSession.key_id == ApiKey.id)
+                            .where(WebSession.id_hash == hash_key(session_id), WebSession.expires_at > utcnow(),
+                                   ApiKey.revoked_at.is_(None))).first()
+        return (row.name, row.role) if row else None  # type: ignore[return-value]
+
+    def close_web_session(self, session_id: str) -> None:
+        """Sign-out: the session is deleted, so its id opens nothing any more (a no-op for an unknown id)."""
+        with self.session(write=True) as s:
+            s.execute(delete(WebSession).where(WebSession.id_hash == hash_key(session_id)))
 
     # --- intake -----------------------------------------------------------------------------------------
 
