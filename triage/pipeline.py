@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from knowledge.search import SearchResult
 from triage.answering import Decision
@@ -23,6 +24,10 @@ from triage.llm import LLMClient
 from triage.models import Citation, Message, TagCandidate, TriageResult
 from triage.priority import assign_priority, customer_context, situation
 from triage.tagging import NEEDS_REVIEW, TagDecision
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 CITATIONS = 3
 # The pipeline reads a message's first READ_CHARS characters. The encoder reads 512 tokens (about 950 Korean or
@@ -130,9 +135,13 @@ class Pipeline:
         )
         if self.kb.tagger is not None:
             t = time.perf_counter()
+            vector = result.vector  # instructing sentences take no part: the rest is encoded alone, outside the lock
+            if guard.flagged and guard.content.strip():
+                vector = self.kb.embedder.encode_queries([guard.content])[0]
+            locked = time.perf_counter()
             with self.lock:
-                timings["wait"] = (time.perf_counter() - t) * 1000
-                self._triage(message, guard, result, out)
+                timings["wait"] = (time.perf_counter() - locked) * 1000
+                self._triage(message, guard, vector, out)
             timings["triage"] = (time.perf_counter() - t) * 1000
         else:
             out.warnings.append("no taxonomy: set TRIAGE_TAXONOMY (or give the FAQ entries tags) to get a tag "
@@ -150,13 +159,12 @@ class Pipeline:
             tagger.learn(vector, tag)  # refuses an unknown tag
         append_correction(corrections_file, text, tag, message_id)
 
-    def _triage(self, message: Message, guard: InjectionCheck, search: SearchResult, out: TriageResult) -> None:
-        """Tag, repeat contact, priority and context; instructing sentences take no part in them."""
+    def _triage(self, message: Message, guard: InjectionCheck, vector: NDArray[np.float32], out: TriageResult) -> None:
+        """Tag, repeat contact, priority and context; instructing sentences take no part in them (``vector``
+        encodes the message without them)."""
         tagger = self.kb.tagger
         assert tagger is not None
-        content, vector = guard.content, search.vector
-        if guard.flagged and content.strip():
-            vector = self.kb.embedder.encode_queries([content])[0]
+        content = guard.content
         if content.strip():
             tag = tagger.decide(tagger.scores(content, vector, situation(content)[0]))
         else:
