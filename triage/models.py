@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 Channel = Literal["chat", "email", "sms", "phone", "app_review", "social"]
 DecisionName = Literal["auto_answer", "handoff"]
@@ -224,6 +224,22 @@ class ConversationView(BaseModel):
     suggestion: SuggestionView | None = Field(description="the latest suggestion")
 
 
+EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_EVENT = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _sane_event_time(value: datetime | None) -> datetime | None:
+    if value is not None and not EARLIEST_EVENT <= value < LATEST_EVENT:
+        raise ValueError(f"must be from {EARLIEST_EVENT.year} up to (not including) {LATEST_EVENT.year}")
+    return value
+
+
+# When an event happened, for importing history; stored as given. Omitted: the moment it is recorded.
+EventTime = Annotated[AwareDatetime | None, AfterValidator(_sane_event_time), Field(
+    description="when it happened, with a time zone (e.g. 2026-03-02T10:00:00+09:00); "
+                              "default: when it is recorded")]
+
+
 class FeedbackIn(BaseModel):
     """An agent's verdict on a suggestion. ``accept`` with a text that differs from the draft is stored as
     ``edit``. A corrected tag is learned at once; an edited reply is kept as a reference reply."""
@@ -232,6 +248,7 @@ class FeedbackIn(BaseModel):
     final_text: str | None = Field(default=None, description="the reply sent (accept: the draft if omitted)")
     tag: str | None = Field(default=None, description="the right tag, when the suggested one is wrong")
     priority: Priority | None = Field(default=None, description="the right priority, when the suggested one is wrong")
+    created_at: EventTime = None
 
 
 class Intake(BaseModel):
@@ -250,11 +267,13 @@ class BotOutcomeIn(BaseModel):
     auto_answered: bool
     helpful: bool | None = Field(default=None, description="the customer's 'did this help?' answer")
     escalated: bool = False
+    created_at: EventTime = None
 
 
 class CesIn(BaseModel):
     conversation_id: int
     score: int = Field(ge=1, le=7, description="1 = very hard … 7 = very easy to get the issue solved")
+    created_at: EventTime = None
 
 
 class ApiKeyIn(BaseModel):
