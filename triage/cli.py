@@ -88,6 +88,9 @@ def kb_build(
     out_dir: Annotated[Path, typer.Option("--out", help="Index folder; its previous snapshot keeps serving "
                                                         "until the new one is complete.")],
     docs: Annotated[Path | None, typer.Option("--docs", help="Folder of manuals (.md .txt .html).")] = None,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="Accept an FAQ file or manuals folder without any entry (by default an error, "
+                              "so an emptied export cannot replace the served KB).")] = False,
 ) -> None:
     """Validate the sources, embed what changed and swap in a new index snapshot."""
     from knowledge.index import build_snapshot
@@ -97,7 +100,9 @@ def kb_build(
     with clean_errors():
         embedder = embedder_for(settings)
         with progress_bar("embedding") as progress:
-            report = build_snapshot(out_dir, embedder, faq, docs, progress=progress)
+            report = build_snapshot(out_dir, embedder, faq, docs, progress=progress, allow_empty=allow_empty)
+    if report.stale_removed:
+        err.print(f"removed {report.stale_removed} unfinished build folder(s) left by killed builds")
     err.print(f"built {report.path}: {report.entries} FAQ entries, {report.chunks} units "
               f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s")
 

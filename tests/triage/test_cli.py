@@ -38,6 +38,27 @@ def test_kb_build_names_every_bad_row_and_keeps_the_old_snapshot(tmp_path):
     assert (out / "current").resolve() == current
 
 
+def test_kb_build_refuses_an_empty_faq_file_unless_allowed_and_clears_killed_builds(tmp_path):
+    out = tmp_path / "kb"
+    faq = str(FIXTURES / "faq_small.yaml")
+    assert runner.invoke(app, ["kb", "build", "--faq", faq, "--out", str(out)]).exit_code == 0
+    current = (out / "current").resolve()
+    killed = out / "snapshots" / ".building-20260101T000000000000Z"  # a build killed before builds took locks
+    killed.mkdir()
+    empty = tmp_path / "faq-export.csv"
+    empty.write_text("id,question,answer\n", encoding="utf-8")
+    refused = runner.invoke(app, ["kb", "build", "--faq", str(empty), "--out", str(out)])
+    assert refused.exit_code == 2
+    assert f"{empty}: no FAQ entries in the file (pass --allow-empty if that is meant)" in refused.output
+    assert (out / "current").resolve() == current and killed.is_dir()  # nothing touched
+    allowed = runner.invoke(app, ["kb", "build", "--faq", faq, "--faq", str(empty), "--out", str(out),
+                                  "--allow-empty"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "removed 1 unfinished build folder(s) left by killed builds" in allowed.output
+    assert "6 FAQ entries" in allowed.output and not killed.exists()
+    assert (out / "current").resolve() != current
+
+
 def test_ask_json_is_the_result_format():
     result = runner.invoke(app, ["ask", "비밀번호 까먹었어요 어떡해요", "--json"])
     assert result.exit_code == 0, result.output
