@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ app.add_typer(keys_app, name="keys")
 err = Console(stderr=True, soft_wrap=True)  # never wrap "file:line: problem" lines
 out = Console(soft_wrap=True)
 
+BATCH_PROBLEMS_SHOWN = 10  # invalid batch lines named on stderr (all of them are in the output)
 KbOption = Annotated[Path | None, typer.Option("--kb", help="Index folder (default: the demo KB).")]
 TaxonomyOption = Annotated[Path | None, typer.Option(
     "--taxonomy", help="Taxonomy YAML (default: TRIAGE_TAXONOMY, the demo's, or the FAQ entries' tags).")]
@@ -157,30 +159,49 @@ def ask(
 @app.command()
 def batch(
     in_file: Annotated[Path, typer.Option("--in", help="Messages, one JSON object per line.")],
-    out_file: Annotated[Path, typer.Option("--out", help="Results, one per message, in input order.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Results, one per non-blank input line, in input order.")],
     kb: KbOption = None,
     taxonomy: TaxonomyOption = None,
     tag_labels: TagLabelsOption = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Any invalid line fails the whole file (each named file:line) and nothing is written.")]
+        = False,
 ) -> None:
     """Run the pipeline over a file of messages (in time order, so repeat contacts are found; results are
-    written in input order)."""
-    from triage.inputs import read_messages
+    written in input order). An invalid line gets an error result at its place ({"id", "line", "error"}) and
+    the others are processed (exit 0); a file without any valid line is an error (exit 2)."""
+    from triage.inputs import bad_lines, line_problems, message_lines
     from triage.pipeline import Pipeline, chronological
 
     settings = get_settings()
     with clean_errors():
-        messages = read_messages(in_file, settings.max_message_chars)
+        lines = message_lines(in_file, settings.max_message_chars)
+        problems = line_problems(in_file, lines)
+        valid = [line for line in lines if line.message is not None]
+        if problems and (strict or not valid):
+            raise bad_lines(problems)
+        if not lines:
+            raise InputError(f"{in_file}: no messages in the file")
+        results = [json.dumps({"id": line.readable_id, "line": line.lineno,
+                               "error": {"code": "invalid_input", "message": line.problem}}, ensure_ascii=False)
+                   for line in lines]
+        messages = [line.message for line in valid if line.message is not None]
+        position = [i for i, line in enumerate(lines) if line.message is not None]
         pipeline = Pipeline.for_settings(open_kb(settings, kb, taxonomy, tag_labels), settings)
-        results: list[str] = [""] * len(messages)
         with progress_bar("triage") as progress:
             progress(0, len(messages))
             for done, i in enumerate(chronological(messages), 1):
-                results[i] = pipeline.run(messages[i]).model_dump_json()
+                results[position[i]] = pipeline.run(messages[i]).model_dump_json()
                 progress(done, len(messages))
         tmp = out_file.with_name(out_file.name + ".partial")
         tmp.write_text("".join(line + "\n" for line in results), encoding="utf-8")
         tmp.replace(out_file)
-    err.print(f"wrote {len(messages)} results to {out_file}")
+    if problems:
+        shown = problems[:BATCH_PROBLEMS_SHOWN] + [f"… and {len(problems) - BATCH_PROBLEMS_SHOWN} more"] * (
+            len(problems) > BATCH_PROBLEMS_SHOWN)
+        err.print(f"{len(problems)} of {len(lines)} lines invalid: see the output (an error result in place of each)"
+                  + "".join(f"\n  {p}" for p in shown), highlight=False, markup=False)
+    err.print(f"wrote {len(results)} results ({len(messages)} triaged) to {out_file}", highlight=False)
 
 
 @app.command()
