@@ -10,6 +10,10 @@ LLM_SERVER := $(VENV)/.llm-server
 # The browser tests drive Debian's chromium through Playwright (no browser download); fonts-nanum renders
 # Korean in screenshots. Installed through apt when missing (needs root, as on these machines).
 BROWSER := /usr/bin/chromium
+# The date-sensitive tests (marker `clock`) run once more with the clock a year ahead: Debian's libfaketime,
+# preloaded into pytest and every process it starts (uvicorn, chromium). Its multi-threaded build (-m).
+FAKETIME := /usr/bin/faketime
+CLOCK_AHEAD ?= +365d
 
 .PHONY: run test lint eval bench clean demo-model
 
@@ -30,8 +34,12 @@ run: $(STAMP)
 $(BROWSER):
 	apt-get install -y -q chromium fonts-nanum >/dev/null || (apt-get update -q && apt-get install -y -q chromium fonts-nanum >/dev/null)
 
-test: $(STAMP) $(LLM_SERVER) $(BROWSER)
+$(FAKETIME):
+	apt-get install -y -q faketime >/dev/null || (apt-get update -q && apt-get install -y -q faketime >/dev/null)
+
+test: $(STAMP) $(LLM_SERVER) $(BROWSER) $(FAKETIME)
 	$(BIN)/python -m pytest
+	$(FAKETIME) -m -f "$(CLOCK_AHEAD)" $(BIN)/python -m pytest -m clock -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

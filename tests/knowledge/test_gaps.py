@@ -116,6 +116,7 @@ def test_an_accepted_draft_lands_in_a_faq_file_the_kb_build_reads(tmp_path):
     assert yaml.safe_load(not_a_list.read_text(encoding="utf-8")) == {"a": 1}  # left untouched
 
 
+@pytest.mark.clock
 def test_the_store_gathers_what_nobody_could_answer(store_url):
     store = Store.open(store_url)
     at = NOW - timedelta(days=1)
@@ -148,7 +149,8 @@ def test_the_store_gathers_what_nobody_could_answer(store_url):
     assert found["해외 배송 되나요? <PHONE_1>"].faq_id == "delivery-fee"
     assert "환불 언제 돼요? <EMAIL_1>" in found and found["포인트 적립 언제 돼요"].source == "answered_then_agent"
     assert store.gap_questions(NOW + timedelta(days=2), NOW + timedelta(days=3)) == []
-    assert [q.text for q in store.gap_questions(NOW - timedelta(days=9), NOW - timedelta(days=7))] == ["지난주 환불 문의"]
+    last_week = store.gap_questions(NOW - timedelta(days=9), NOW - timedelta(days=7))
+    assert [q.text for q in last_week] == ["지난주 환불 문의"]
     store.close()
 
 
