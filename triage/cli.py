@@ -163,12 +163,11 @@ def batch(
     kb: KbOption = None,
     taxonomy: TaxonomyOption = None,
     tag_labels: TagLabelsOption = None,
-    strict: Annotated[bool, typer.Option(
-        "--strict", help="Any invalid line fails the whole file (each named file:line) and nothing is written.")]
-        = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Any invalid line fails the whole file (each named "
+                                                          "file:line) and nothing is written.")] = False,
 ) -> None:
     """Run the pipeline over a file of messages (in time order, so repeat contacts are found; results are
-    written in input order). An invalid line gets an error result at its place ({"id", "line", "error"}) and
+    written in input order). An invalid line gets an error result in its place ({"id", "line", "error"}) and
     the others are processed (exit 0); a file without any valid line is an error (exit 2)."""
     from triage.inputs import bad_lines, line_problems, message_lines
     from triage.pipeline import Pipeline, chronological
@@ -176,22 +175,21 @@ def batch(
     settings = get_settings()
     with clean_errors():
         lines = message_lines(in_file, settings.max_message_chars)
-        problems = line_problems(in_file, lines)
-        valid = [line for line in lines if line.message is not None]
-        if problems and (strict or not valid):
-            raise bad_lines(problems)
         if not lines:
             raise InputError(f"{in_file}: no messages in the file")
-        results = [json.dumps({"id": line.readable_id, "line": line.lineno,
-                               "error": {"code": "invalid_input", "message": line.problem}}, ensure_ascii=False)
-                   for line in lines]
-        messages = [line.message for line in valid if line.message is not None]
-        position = [i for i, line in enumerate(lines) if line.message is not None]
+        problems = line_problems(in_file, lines)
+        valid = [(i, line.message) for i, line in enumerate(lines) if line.message is not None]
+        if problems and (strict or not valid):
+            raise bad_lines(problems)
+        results = ["" if line.problem is None else json.dumps(
+            {"id": line.readable_id, "line": line.lineno, "error": {"code": "invalid_input", "message": line.problem}},
+            ensure_ascii=False) for line in lines]
+        messages = [message for _, message in valid]
         pipeline = Pipeline.for_settings(open_kb(settings, kb, taxonomy, tag_labels), settings)
         with progress_bar("triage") as progress:
             progress(0, len(messages))
-            for done, i in enumerate(chronological(messages), 1):
-                results[position[i]] = pipeline.run(messages[i]).model_dump_json()
+            for done, k in enumerate(chronological(messages), 1):
+                results[valid[k][0]] = pipeline.run(messages[k]).model_dump_json()
                 progress(done, len(messages))
         tmp = out_file.with_name(out_file.name + ".partial")
         tmp.write_text("".join(line + "\n" for line in results), encoding="utf-8")
