@@ -17,8 +17,9 @@ leaves the previous snapshot serving. Units whose text did not change reuse the 
 
 A build writes into ``snapshots/.building-<stamp>`` while holding an exclusive ``flock`` on the file
 ``snapshots/.building-<stamp>.lock``, taken before the folder exists. The kernel drops the lock when the
-process ends however it ends (kill -9 included), so the next build removes every ``.building-*`` folder whose
-lock it can take (a killed build's) and never one whose lock is held (a build still running).
+process ends however it ends (kill -9 included), so the next build removes every ``.building-*`` folder and
+lock file whose lock it can take (a killed build's) and never one whose lock is held (a build still running).
+No ages or clocks are involved.
 """
 
 from __future__ import annotations
@@ -209,9 +210,6 @@ def _prune(out: Path, keep: Path) -> None:
 
 
 BUILDING = ".building-"
-# A lock file with no folder beside it is left only by a build killed between taking the lock and making the
-# folder (microseconds); it is removed once older than this, when nothing can be about to use it.
-ORPHAN_LOCK_SECONDS = 3600
 
 
 @contextmanager
@@ -219,8 +217,16 @@ def _building(snapshots: Path, stamp: str) -> Iterator[Path]:
     """A fresh ``.building-<stamp>`` folder, locked for as long as this build runs; removed unless renamed."""
     lock_path = snapshots / f"{BUILDING}{stamp}.lock"
     work = snapshots / f"{BUILDING}{stamp}"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # before the folder exists: a visible folder always has its lock held
+    while True:  # another build's clean-up may unlink the file between our open and flock: then lock anew
+        lock = open(lock_path, "a")  # noqa: SIM115 (a context manager below, once locked)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(lock.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        lock.close()
+    with lock:  # taken before the folder exists: a visible folder always has its lock held
         try:
             work.mkdir()
             yield work
@@ -231,29 +237,25 @@ def _building(snapshots: Path, stamp: str) -> Iterator[Path]:
 
 
 def remove_stale_builds(snapshots: Path) -> int:
-    """Remove the ``.building-*`` folders of builds that are no longer running; return how many."""
+    """Remove the ``.building-*`` folders (and lock files) of builds that are no longer running; return how
+    many folders."""
     removed = 0
     if not snapshots.is_dir():
         return 0
     for path in sorted(snapshots.glob(f"{BUILDING}*")):
-        if path.is_dir():
-            lock_path = path.with_name(path.name + ".lock")
-        elif path.suffix == ".lock" and not path.with_suffix("").exists():
-            try:
-                if time.time() - path.stat().st_mtime > ORPHAN_LOCK_SECONDS:
-                    path.unlink(missing_ok=True)
-            except OSError:
-                pass
+        if not path.exists() or (path.suffix == ".lock" and path.with_suffix("").is_dir()):
+            continue  # gone meanwhile, or a lock seen with its folder
+        if path.suffix != ".lock" and not path.is_dir():
             continue
-        else:
-            continue
+        lock_path = path if path.suffix == ".lock" else path.with_name(path.name + ".lock")
         with open(lock_path, "a") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # its build is still running
-            if path.is_dir():  # not renamed by a build that finished meanwhile
-                shutil.rmtree(path, ignore_errors=True)
+            folder = lock_path.with_suffix("")
+            if folder.is_dir():  # not renamed by a build that finished meanwhile
+                shutil.rmtree(folder, ignore_errors=True)
                 removed += 1
             lock_path.unlink(missing_ok=True)
     return removed

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -205,19 +205,19 @@ def test_a_killed_builds_folder_is_removed_by_the_next_build_but_a_running_one_i
     assert load_snapshot(out, embedder).manifest["counts"]["entries"] == 6
 
 
-def test_a_lockless_folder_and_an_old_orphan_lock_are_removed(tmp_path, embedder):
-    """Folders of builds from before the locks, and a lock whose build died before making its folder."""
+def test_a_lockless_folder_and_an_orphan_lock_are_removed_but_a_held_lock_is_kept(tmp_path, embedder):
+    """Folders of builds from before the locks, a lock whose build died before making its folder, and one
+    that a build holds right now (before making its folder)."""
     out = tmp_path / "kb"
     build_snapshot(out, embedder, [FAQ])
-    (out / "snapshots" / ".building-20260101T000000000000Z").mkdir()
-    (out / "snapshots" / ".building-20260101T000000000000Z" / "vectors.npy").write_bytes(b"half")
-    orphan, fresh = out / "snapshots" / ".building-old.lock", out / "snapshots" / ".building-new.lock"
-    orphan.touch()
-    fresh.touch()
-    hours_ago = time.time() - index_module.ORPHAN_LOCK_SECONDS - 60
-    os.utime(orphan, (hours_ago, hours_ago))
-    report = build_snapshot(out, embedder, [FAQ])
-    assert report.stale_removed == 1 and building(out) == [".building-new.lock"]
+    snapshots = out / "snapshots"
+    (snapshots / ".building-20260101T000000000000Z").mkdir()
+    (snapshots / ".building-20260101T000000000000Z" / "vectors.npy").write_bytes(b"half")
+    (snapshots / ".building-dead.lock").touch()
+    with open(snapshots / ".building-alive.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        report = build_snapshot(out, embedder, [FAQ])
+    assert report.stale_removed == 1 and building(out) == [".building-alive.lock"]
 
 
 @pytest.mark.parametrize(("name", "text"), [("faq.jsonl", ""), ("faq.jsonl", "\n  \n"), ("faq.json", "[]"),
