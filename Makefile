@@ -43,7 +43,8 @@ $(FAKETIME):
 
 test: $(STAMP) $(LLM_SERVER) $(BROWSER) $(FAKETIME)
 	$(BIN)/python -m pytest
-	timeout 1800 $(FAKETIME) -m -f "$(CLOCK_AHEAD)" $(BIN)/python -m pytest -m clock -p no:cacheprovider
+	TRIAGE_SCREENSHOTS=var/clock-screenshots timeout 1800 $(FAKETIME) -m -f "$(CLOCK_AHEAD)" \
+		$(BIN)/python -m pytest -m clock -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
