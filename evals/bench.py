@@ -23,8 +23,10 @@ from typing import Any
 import faiss
 import numpy as np
 
+from evals.fuzz import fuzz_markdown, fuzz_service
 from evals.gap_evals import gap_timing
 from evals.inbox_load import inbox_load, inbox_markdown
+from evals.serving_load import serving_latency, serving_markdown
 from knowledge.chunking import faq_chunks
 from knowledge.index import (
     EMBED_BATCH,
@@ -222,11 +224,12 @@ def triage_latency(settings: Settings, rounds: int = 3) -> dict[str, Any]:
             "stage_p95_ms": {k: round(percentile(v, 95), 2) for k, v in stages.items()}}
 
 
-PARTS = ("build", "query", "ann", "triage", "inbox", "gaps")
+PARTS = ("build", "query", "ann", "triage", "inbox", "gaps", "serving", "fuzz")
 
 
 def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_dir: Path, log: Log = print,
-              parts: tuple[str, ...] = PARTS, database_url: str | None = None) -> str:
+              parts: tuple[str, ...] = PARTS, database_url: str | None = None, serving_seconds: float = 45,
+              fuzz_seconds: float = 600, fuzz_database_url: str | None = None) -> str:
     """Run the chosen parts; parts not run keep their figures from the previous report in ``out_dir``."""
     previous = out_dir / "bench.json"
     report: dict[str, Any] = json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() else {}
@@ -258,6 +261,13 @@ def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_di
     if "inbox" in parts:
         loaded = inbox_load(settings, log, database_url=database_url)
         report["inbox"] = {**report.get("inbox", {}), loaded["backend"]: loaded}  # one entry per database
+    if "serving" in parts:
+        report["serving"] = serving_latency(settings, log, seconds=serving_seconds)
+    if "fuzz" in parts:  # SQLite, and the given (empty) database too
+        for url in (None, fuzz_database_url) if fuzz_database_url else (None,):
+            fuzzed = fuzz_service(settings, url, seconds=fuzz_seconds, log=log)
+            fuzzed.pop("log")
+            report["fuzz"] = {**report.get("fuzz", {}), fuzzed["backend"]: fuzzed}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     text = bench_markdown(report)
@@ -303,6 +313,10 @@ def bench_markdown(r: dict[str, Any]) -> str:
         lines += [f"| {t['questions']} | {t['path']} | {t['seconds']} | {t['clusters']} |" for t in r["gaps"]]
     for backend in r.get("inbox", {}).values():
         lines += inbox_markdown(backend)
+    if r.get("serving"):
+        lines += serving_markdown(r["serving"])
+    if r.get("fuzz"):
+        lines += fuzz_markdown(r["fuzz"])
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ per process (about 2 s to start and 0.5 GB warm).
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,10 +30,15 @@ def _kiwi() -> Kiwi:
     return Kiwi()
 
 
+_kiwi_lock = threading.Lock()  # one Kiwi per process, not documented as safe to share: milliseconds a query
+
+
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Content morphemes of each text, lower-cased (``'배송이 늦어요'`` → ``['배송', '늦']``)."""
     out = []
-    for tokens in _kiwi().tokenize(texts):
+    with _kiwi_lock:
+        analysed = _kiwi().tokenize(texts)
+    for tokens in analysed:
         out.append([t.form.lower() for t in tokens if t.tag.startswith(CONTENT_TAGS)])
     return out
 

@@ -311,13 +311,19 @@ def bench(
     sizes: Annotated[str, typer.Option(help="KB sizes in units for query latency.")] = "1000,10000,100000",
     ann_sizes: Annotated[str, typer.Option(help="Vector counts for exact vs HNSW.")] = "100000,1000000",
     out_dir: Annotated[Path, typer.Option("--out", help="Where bench.{json,md} go.")] = Path("evals/results"),
-    parts: Annotated[str, typer.Option(help="Which parts to run: build,query,ann,triage,inbox (others keep "
-                                            "their previous figures).")] = "build,query,ann,triage,inbox",
+    parts: Annotated[str, typer.Option(help="Which parts to run: build,query,ann,triage,inbox,gaps,serving "
+                                            "(others keep their previous figures).")] = "build,query,ann,triage,inbox",
     database_url: Annotated[str | None, typer.Option(
         help="inbox part: an EMPTY database to load (it gets thousands of test conversations). "
              "Default: a temporary SQLite file.")] = None,
+    serving_seconds: Annotated[float, typer.Option(
+        help="serving part: seconds of bot answers per scenario.")] = 45,
+    fuzz_seconds: Annotated[float, typer.Option(min=1, help="fuzz part: seconds of schemathesis per database.")] = 600,
+    fuzz_database_url: Annotated[str | None, typer.Option(
+        help="fuzz part: an EMPTY database to fuzz besides a temporary SQLite file (e.g. PostgreSQL).")] = None,
 ) -> None:
-    """Measure build throughput, query latency and RSS, exact vs approximate search, and triage latency."""
+    """Measure build throughput, query latency and RSS, exact vs approximate search, triage latency, and the
+    bot's latency while long messages or a hanging LLM keep other requests busy (serving)."""
     from evals.bench import PARTS, run_bench
 
     chosen = tuple(p for p in parts.split(",") if p)
@@ -325,7 +331,8 @@ def bench(
         raise fail(f"unknown part(s) {', '.join(unknown)}: choose from {', '.join(PARTS)}")
     report = run_bench(get_settings(), [int(s) for s in sizes.split(",") if s],
                        [int(s) for s in ann_sizes.split(",") if s], out_dir, log=err.print, parts=chosen,
-                       database_url=database_url)
+                       database_url=database_url, serving_seconds=serving_seconds, fuzz_seconds=fuzz_seconds,
+                       fuzz_database_url=fuzz_database_url)
     out.print(report, highlight=False, markup=False)
 
 

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     )
     embed_threads: int = Field(default=2, ge=1, le=64, description="Encoder threads (2 is fastest here).")
     max_message_chars: int = Field(default=20_000, ge=1, description="Longer messages get HTTP 413.")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024,
+        description="Larger request bodies get HTTP 413 before they are read (a 20,000-character Korean message is "
+                    "60 kB of JSON, 120 kB with \\u escapes).")
     section_window: float = Field(
         default=0.5, ge=0.0, le=1.0,
         description="Entries of the page the bot sits on rank first when they score at least this share of the "
@@ -61,9 +65,13 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the LLM endpoint.")
     llm_api_key: str | None = Field(
         default=None, description="API key of the LLM endpoint. Unset: a dummy key (local servers need none).")
-    llm_timeout: float = Field(default=20.0, gt=0, description="Seconds per LLM request.")
+    llm_timeout: float = Field(default=15.0, gt=0, description="Seconds per LLM request.")
     llm_budget: float = Field(
-        default=45.0, gt=0, description="Seconds for one LLM call, retries and backoff included.")
+        default=20.0, gt=0, description="Seconds for one LLM call, retries and backoff included.")
+    llm_message_budget: float = Field(
+        default=30.0, gt=0,
+        description="Seconds for all the LLM calls of one message (real need, reply draft, its regeneration); "
+                    "when they are spent the template draft is used. The support bot's rephrasing gets at most 5.")
     llm_max_retries: int = Field(default=2, ge=0, description="Retries of an LLM request on 429, 5xx and timeouts.")
     llm_breaker_failures: int = Field(
         default=3, ge=1, description="Consecutive failed LLM calls that open the circuit (no requests while open).")
@@ -80,6 +88,14 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(default="http://127.0.0.1:8000",
                             description="Where agents open the service; links in team-chat alerts start with it.")
+    web_session_hours: float = Field(
+        default=12, gt=0, le=24 * 90,
+        description="A web-page sign-in lasts this long from signing in (absolute, not extended by use), or until "
+                    "signing out or revoking the key.")
+    api_docs: bool | None = Field(
+        default=None,
+        description="Serve /docs, /redoc and /openapi.json to anyone. Unset: on for the demo KB, off otherwise "
+                    "(then /openapi.json still answers an admin key).")
     alert_webhook_url: str | None = Field(
         default=None, description="Slack-compatible incoming webhook for P1 and VIP conversations. Unset: no alerts.")
     alert_attempts: int = Field(default=4, ge=1, le=10, description="Tries per alert (429, 5xx, refused connection).")
@@ -121,6 +137,14 @@ class Settings(BaseSettings):
     @property
     def serves_demo(self) -> bool:
         return self.kb_dir is None
+
+    @property
+    def web_session_lifetime(self) -> timedelta:
+        return timedelta(hours=self.web_session_hours)
+
+    @property
+    def serves_api_docs(self) -> bool:
+        return self.serves_demo if self.api_docs is None else self.api_docs
 
     @property
     def corrections_file(self) -> Path:

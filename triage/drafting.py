@@ -7,8 +7,10 @@ feature. Which wording fills it depends on the *kind* of message (``reply_kind``
 
 Template path (the default, no LLM): ``prompts/replies/<lang>.yaml`` filled with the message's specifics.
 LLM path: ``prompts/real_need.prompt.md`` then ``prompts/reply_draft.prompt.md`` on the redacted message;
-the reply is linted and regenerated once if it fails, then falls back to the template. Personal data never
-reaches the LLM: it sees placeholders, restored in what the agent reads.
+the reply is linted and regenerated once if it fails, then falls back to the template. The calls of one
+message share one budget (``TRIAGE_LLM_MESSAGE_BUDGET``); any LLM failure (unreachable, hanging, a broken
+answer, the budget spent) falls back to the template. Personal data never reaches the LLM: it sees
+placeholders, restored in what the agent reads.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ ASK_FOR: tuple[tuple[re.Pattern[str], bool, str, str, re.Pattern[str] | None], .
     (re.compile(r"도용|해킹|로그인|계정|hack|log\s*in|account", re.IGNORECASE), True,
      "가입하신 이메일 주소(비밀번호는 보내지 마세요)", "the email address of your account (never your password)", None),
 )
+# The support bot waits for its rephrased answer: a rephrasing that takes longer is dropped for the KB text
+REPHRASE_BUDGET = 5.0
 AMBIGUOUS_DENSE_GAP = 0.02  # the runner-up entry this close in similarity → ask which one was meant
 MAX_RESTATED = 60
 
@@ -204,7 +208,9 @@ class Drafter:
         lang = "ko" if language == "ko" else "en"
         try:
             prompt = render_prompt("bot_rephrase", message=redact(text).text, language=lang, answer=answer)
-            rephrased = self.llm.complete_json(prompt, Rephrased, max_tokens=400).value.answer.strip()
+            deadline = self.llm.deadline(min(REPHRASE_BUDGET, self.llm.message_budget))
+            reply = self.llm.complete_json(prompt, Rephrased, max_tokens=400, deadline=deadline)
+            rephrased = reply.value.answer.strip()
         except LLMError as exc:
             log.warning("event=rephrase_fallback reason=%s", type(exc).__name__)
             return None
@@ -323,7 +329,9 @@ class Drafter:
         notes = result.context.notes if result.context else []
         common: dict[str, Any] = dict(message=redaction.text, language=language,
                                       tag_name=self._tag_name(result, language), context_notes=notes)
-        need_reply = self.llm.complete_json(render_prompt("real_need", **common, faq=candidates), RealNeed)
+        deadline = self.llm.deadline()  # the need, the reply and its regeneration share one budget
+        need_reply = self.llm.complete_json(render_prompt("real_need", **common, faq=candidates), RealNeed,
+                                            deadline=deadline)
         calls.append(need_reply.call)
         # the agent reads these notes: they name personal data ("[phone]") instead of repeating it
         need = RealNeed.model_validate({k: (label_placeholders(v) if isinstance(v, str) else
@@ -337,7 +345,7 @@ class Drafter:
         for _ in range(2):  # one regeneration when the first draft fails lint
             prompt = render_prompt("reply_draft", **common, faq=answer_from, kind=kind, need=need_reply.value,
                                    explanation_level=level)
-            reply = self.llm.complete_json(prompt, ReplyParts)
+            reply = self.llm.complete_json(prompt, ReplyParts, deadline=deadline)
             regenerated = len(calls) > 1
             calls.append(reply.call)
             parts = reply.value

@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# A keyword's ending is \S{0,10}, not \S*: an unbounded run after each of many keywords in one long "sentence"
+# would be scanned again from every keyword (quadratic).
 INSTRUCTION = re.compile("|".join((
-    r"(이전|위의?|앞의?|기존|모든)\s*(지시|지침|명령|규칙|설정|프롬프트)\S*\s*(은|는|을|를|다|모두)?\s*(무시|잊)",
+    r"(이전|위의?|앞의?|기존|모든)\s*(지시|지침|명령|규칙|설정|프롬프트)\S{0,10}\s*(은|는|을|를|다|모두)?\s*(무시|잊)",
     r"(시스템|system)\s*(프롬프트|prompt)", r"\[\s*(시스템|system|관리자|admin|개발자|developer)\s*\]",
     r"#+\s*(관리자|시스템|개발자|admin|system)\s*(모드|mode)", r"(개발자|디버그|developer|debug)\s*(모드|mode)",
-    r"(우선\s*순위|priority|태그|tag|분류)\S*\s*(를|을)?\s*(P[1-4]|[a-z_]+)\s*(로|으로)\s*(바꿔|변경|설정|지정|분류|처리|올려)",
+    r"(우선\s*순위|priority|태그|tag|분류)\S{0,10}\s*(를|을)?\s*(P[1-4]|[a-z_]+)\s*(로|으로)\s*(바꿔|변경|설정|지정|분류|처리|올려)",
     r"\bP[1-4]\s*(로|으로)\s*(분류|처리|설정|지정|올려|바꿔)",
-    r"(답변|응답|대답)\S*\s*(은|는|을|를)?\s*.{0,60}(로|으로)\s*(고정|하라|해라|작성해)",
+    r"(답변|응답|대답)\S{0,10}\s*(은|는|을|를)?\s*.{0,60}(로|으로)\s*(고정|하라|해라|작성해)",
     r"ignore\s+(all\s+)?(the\s+)?(previous|prior|above|earlier|your)\s+(instructions|rules|prompts?)",
     r"forget\s+(all\s+)?(your|the|previous)\s+(rules|instructions)", r"you\s+are\s+now\b",
     r"(reply|respond|answer)\s+only\s+with", r"\bjailbreak\b", r"너는\s*이제", r"지금부터\s*너는",

@@ -4,7 +4,6 @@ and VIP); an agent's verdict in → stored, then learned from. The API and the w
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -22,14 +21,12 @@ log = logging.getLogger("triage.inbox")
 
 class Inbox:
     def __init__(self, settings: Settings, store: Store, pipeline: Callable[[], Pipeline],
-                 lock: threading.Lock, alerts: AlertDispatcher | None = None) -> None:
-        self.settings, self.store, self.pipeline, self.lock, self.alerts = settings, store, pipeline, lock, alerts
+                 alerts: AlertDispatcher | None = None) -> None:
+        self.settings, self.store, self.pipeline, self.alerts = settings, store, pipeline, alerts
 
     def take(self, message: Message) -> Intake:
         """Run the pipeline on a customer message and store it with its suggestion."""
-        pipeline = self.pipeline()
-        with self.lock:
-            result = pipeline.run(message)
+        result = self.pipeline().run(message)
         alert = alert_text(result, message.channel) if needs_alert(result) else None
         intake = self.store.record_message(message, result, alert)
         if alert is not None and self.alerts is not None:
@@ -48,10 +45,8 @@ class Inbox:
                 raise InputError(f"unknown tag {feedback.tag!r}; known tags: {known}")
         decided = self.store.record_feedback(suggestion_id, feedback, agent, idempotency_key)
         if decided.learn_tag is not None:
-            pipeline = self.pipeline()
-            with self.lock:
-                pipeline.learn_tag(decided.message_text, decided.learn_tag, self.settings.corrections_file,
-                                   str(suggestion_id))
+            self.pipeline().learn_tag(decided.message_text, decided.learn_tag, self.settings.corrections_file,
+                                      str(suggestion_id))
         if decided.record.action == "reject" and not decided.record.replayed:
             self.refresh_distrust()
         return decided.record

@@ -38,8 +38,7 @@ class MessageLine:
 
 
 def _validation_problem(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg'].removeprefix('Value error, ')}"
-                     for e in exc.errors())
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
 
 
 def message_lines(path: Path, max_chars: int, require_id: bool = True) -> list[MessageLine]:

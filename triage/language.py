@@ -9,7 +9,8 @@ HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
 LATIN = re.compile(r"[A-Za-z]")
 LETTER = re.compile(r"[^\W\d_]")
 # markup, links and addresses are not what the customer wrote in (a pasted "<b>" or URL is not English)
-NOT_PROSE = re.compile(r"<[^<>]{0,200}>|https?://\S+|www\.\S+|\S+@\S+")
+# (an address is matched from the start of its word only: from every character, a long run would cost O(n²))
+NOT_PROSE = re.compile(r"<[^<>]{0,200}>|https?://\S+|www\.\S+|(?<!\S)\S+@\S+")
 KOREAN_SHARE = 0.3  # Korean messages often carry English product names, order ids and app versions
 
 

@@ -18,12 +18,18 @@ Structured output, a fallback chain per endpoint:
 
 Retries (the openai client's own are off): 429, 5xx, timeouts and connection errors, at most ``max_retries``
 times, after 0.5 s, 1 s, 2 s ... (or the server's ``Retry-After``), and never past ``budget`` seconds for the
-whole call: each request's timeout is cut to the budget left, and a sleep that would overrun it gives up.
+whole call, nor past the caller's ``deadline`` (one message's LLM calls share one budget, see
+``LLMClient.deadline``): each request's timeout is cut to the time left, and a sleep that would overrun it
+gives up.
+
+An answer that is not a chat completion (a body that is not JSON or is cut off, another content type, an empty
+body, a 200 carrying an ``error`` object and no choices) is an ``LLMUnavailableError`` at once, not retried.
 
 Circuit breaker: ``breaker_failures`` consecutive calls ending in ``LLMUnavailableError`` open the circuit;
 while open, calls fail at once without a request. After ``breaker_cooldown`` seconds one trial call goes
-through: an answer closes the circuit, a failure re-opens it for another cooldown. A dead endpoint thus costs
-one timeout per cooldown, not one per message. Output errors prove the endpoint alive and close it.
+through as a single request (no retries) while the others keep failing at once: an answer closes the circuit,
+a failure re-opens it for another cooldown. A dead endpoint thus costs one timeout per cooldown, not one per
+message. Output errors prove the endpoint alive and close it.
 
 Logs carry names, counts and timings only, never prompt or answer text.
 """
@@ -42,12 +48,13 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
 
 import httpx
 import openai
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from triage.errors import LLMOutputError, LLMUnavailableError
 
 if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+    from openai.types.chat import ChatCompletionMessageParam
 
     from triage.config import Settings
 
@@ -98,11 +105,12 @@ class _Progress:
 
 
 class LLMClient:
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 20.0,
-                 budget: float = 45.0, max_retries: int = 2, breaker_failures: int = 3,
-                 breaker_cooldown: float = 60.0, http_client: httpx.Client | None = None,
+    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 15.0,
+                 budget: float = 20.0, max_retries: int = 2, breaker_failures: int = 3,
+                 breaker_cooldown: float = 60.0, message_budget: float = 30.0, http_client: httpx.Client | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         self.model, self.timeout, self.budget, self.max_retries = model, timeout, budget, max_retries
+        self.message_budget = message_budget
         self.breaker_failures, self.breaker_cooldown = breaker_failures, breaker_cooldown
         self._clock, self._sleep = clock, sleep
         # openai accepts an httpx (legacy) client though its annotation names httpx2's
@@ -120,7 +128,11 @@ class LLMClient:
             return None
         return cls(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout,
                    settings.llm_budget, settings.llm_max_retries, settings.llm_breaker_failures,
-                   settings.llm_breaker_cooldown, http_client=http_client)
+                   settings.llm_breaker_cooldown, settings.llm_message_budget, http_client=http_client)
+
+    def deadline(self, seconds: float | None = None) -> float:
+        """When LLM work started now must end (``seconds``, else one message's budget), for ``complete_json``."""
+        return self._clock() + (self.message_budget if seconds is None else seconds)
 
     @property
     def available(self) -> bool:
@@ -130,20 +142,24 @@ class LLMClient:
                 not self._trial and self._clock() - self._opened_at >= self.breaker_cooldown)
 
     def complete_json(self, prompt: Prompt, schema: type[T], max_tokens: int = 700,
-                      temperature: float = 0.2) -> LLMReply[T]:
+                      temperature: float = 0.2, deadline: float | None = None) -> LLMReply[T]:
+        """The answer, validated; ``deadline`` (from ``deadline()``) bounds this call beside ``budget``."""
         started = self._clock()
         progress = _Progress(level=self._level)
         try:
-            self._admit()
+            budget = self.budget if deadline is None else min(self.budget, deadline - started)
+            if budget <= 0:
+                raise LLMUnavailableError("the LLM budget of this message is spent")
+            trial = self._admit()
             endpoint_ok = False
             try:
-                completion = self._send(prompt, schema, max_tokens, temperature, started, progress)
+                completion = self._send(prompt, schema, max_tokens, temperature, started, budget,
+                                        0 if trial else self.max_retries, progress)
                 endpoint_ok = True
             finally:
                 self._settle(endpoint_ok)
-            choice = completion.choices[0] if completion.choices else None
-            value = _parse(choice.message.content if choice else None, choice.finish_reason if choice else None,
-                           schema)
+            choice = completion.choices[0]
+            value = _parse(choice.message.content, choice.finish_reason, schema)
         except (LLMUnavailableError, LLMOutputError) as exc:
             log.warning("event=llm_failed prompt=%s error=%s attempts=%d latency_ms=%.0f", prompt.name,
                         type(exc).__name__, progress.attempts, (self._clock() - started) * 1000)
@@ -158,20 +174,20 @@ class LLMClient:
         return LLMReply(value=value, call=call)
 
     def _send(self, prompt: Prompt, schema: type[BaseModel], max_tokens: int, temperature: float,
-              started: float, progress: _Progress) -> ChatCompletion:
+              started: float, budget: float, max_retries: int, progress: _Progress) -> ChatCompletion:
         """Requests until one is answered: mode fallbacks at once, retries with backoff, within the budget."""
         schema_json = schema.model_json_schema()
         retries = 0
         while True:
-            left = self.budget - (self._clock() - started)
+            left = budget - (self._clock() - started)
             if left <= 0:
-                raise LLMUnavailableError(f"LLM budget of {self.budget:g} s spent after {progress.attempts} attempt(s)")
+                raise LLMUnavailableError(f"LLM budget of {budget:g} s spent after {progress.attempts} attempt(s)")
             progress.attempts += 1
             try:
-                completion = self._openai.chat.completions.create(
+                completion = _chat_completion(self._openai.chat.completions.create(
                     model=self.model, messages=_messages(prompt, schema_json, progress.level), max_tokens=max_tokens,
                     temperature=temperature, timeout=min(self.timeout, left),
-                    **_response_format(prompt.name, schema_json, progress.level))
+                    **_response_format(prompt.name, schema_json, progress.level)))
                 self._level = progress.level
                 return completion
             except openai.APIStatusError as exc:
@@ -188,25 +204,28 @@ class LLMClient:
                 reason, retry_after = "connection error", None
             except openai.OpenAIError as exc:
                 raise LLMUnavailableError(f"LLM call failed: {type(exc).__name__}") from None
-            if retries >= self.max_retries:
+            except ValueError:  # the openai client parsing a JSON body that is cut off, empty or not JSON
+                raise LLMUnavailableError("the LLM endpoint answered a body that is not valid JSON") from None
+            if retries >= max_retries:
                 raise LLMUnavailableError(f"LLM endpoint unavailable after {progress.attempts} attempt(s): {reason}")
             delay = retry_after if retry_after is not None else min(BACKOFF_FIRST * 2**retries, BACKOFF_CAP)
-            if self._clock() - started + delay >= self.budget:
-                raise LLMUnavailableError(f"LLM budget of {self.budget:g} s left no time to retry after "
+            if self._clock() - started + delay >= budget:
+                raise LLMUnavailableError(f"LLM budget of {budget:g} s left no time to retry after "
                                           f"{progress.attempts} attempt(s): {reason}")
             self._sleep(delay)
             retries += 1
 
-    def _admit(self) -> None:
-        """Raise at once while the circuit is open; after the cooldown let one trial call through."""
+    def _admit(self) -> bool:
+        """Raise at once while the circuit is open; after the cooldown let one trial call through (True)."""
         with self._lock:
             if self._opened_at is None:
-                return
+                return False
             waited = self._clock() - self._opened_at
             if self._trial or waited < self.breaker_cooldown:
                 raise LLMUnavailableError(f"circuit open after {self._failures} failed LLM call(s); "
                                           f"next trial in {max(0.0, self.breaker_cooldown - waited):.0f} s")
             self._trial = True
+            return True
 
     def _settle(self, endpoint_ok: bool) -> None:
         with self._lock:
@@ -221,6 +240,24 @@ class LLMClient:
                                 self.breaker_cooldown)
                     self._opened_at = self._clock()
             self._trial = False
+
+
+def _chat_completion(answer: object) -> ChatCompletion:
+    """The answer if it is a chat completion with a message to read; else ``LLMUnavailableError`` naming what
+    came instead (the openai client hands back a plain string for another content type, and builds a
+    completion without choices from a 200 carrying an ``error`` object)."""
+    if not isinstance(answer, ChatCompletion):
+        what = "an empty body" if answer == "" else "a body that is not JSON"
+        raise LLMUnavailableError(f"the LLM endpoint answered {what} instead of a chat completion")
+    error = getattr(answer, "error", None)
+    choices = answer.choices
+    if error is not None or not isinstance(choices, list) or not choices:
+        what = "an error object" if error is not None else "no choices"
+        raise LLMUnavailableError(f"the LLM endpoint answered {what} instead of a chat completion")
+    message = getattr(choices[0], "message", None)
+    if message is None or not isinstance(getattr(message, "content", None), str | None):
+        raise LLMUnavailableError("the LLM endpoint answered a choice without a message")
+    return answer
 
 
 def _messages(prompt: Prompt, schema_json: dict[str, Any], level: int) -> list[ChatCompletionMessageParam]:

@@ -1,32 +1,86 @@
-"""Typed inputs and outputs of every stage (DESIGN.md §4 fixes the JSON shapes)."""
+"""Typed inputs and outputs of every stage (DESIGN.md §4 fixes the JSON shapes).
+
+Inputs are checked here against what the store can hold (``triage.store.tables``), so SQLite and PostgreSQL
+accept and refuse the same things: strings within their column's length, with no NUL character and no lone
+surrogate (PostgreSQL stores neither); integers within a 32-bit column; timestamps with a time zone, between
+1970 and 2200. A value outside is a 422 naming the field, at the edge, never a database error.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 Channel = Literal["chat", "email", "sms", "phone", "app_review", "social"]
 DecisionName = Literal["auto_answer", "handoff"]
+
+# --- what the store can hold ---------------------------------------------------------------------------------
+
+INT32_MAX = 2**31 - 1  # an Integer column (PostgreSQL's integer)
+ID_CHARS = 128  # ids, FAQ ids, key names, pages: String(128)
+TAG_CHARS = 64  # tags: String(64)
+SHORT_CHARS = 32  # a customer's segment and app version: String(32)
+BOT_PATH_ITEMS = 32  # menu steps of the bot before the hand-off
+BOT_PATH_ITEM_CHARS = 128
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def storable(value: str) -> str:
+    """Text every database stores as sent: no NUL character, no lone surrogate (not valid Unicode)."""
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "must not contain a NUL character (\\u0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("lone_surrogate", "must be valid Unicode (a lone surrogate such as \\ud800 "
+                                                    "is not)") from None
+    return value
+
+
+def _moment(value: datetime) -> datetime:
+    """A time with a zone (without one it is ambiguous), between 1970 and 2200."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise PydanticCustomError("timezone_required", "needs a time zone, e.g. 2026-03-02T10:00:00+09:00 or …Z")
+    if not EARLIEST <= value < LATEST:
+        raise PydanticCustomError("time_out_of_range", f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
+    return value
+
+
+Text = Annotated[str, AfterValidator(storable)]
+Id = Annotated[str, Field(max_length=ID_CHARS), AfterValidator(storable)]
+Tag = Annotated[str, Field(max_length=TAG_CHARS), AfterValidator(storable)]
+Short = Annotated[str, Field(max_length=SHORT_CHARS), AfterValidator(storable)]
+BotPathItem = Annotated[str, Field(max_length=BOT_PATH_ITEM_CHARS), AfterValidator(storable)]
+Timestamp = Annotated[datetime, AfterValidator(_moment),
+                      Field(description="ISO 8601 with a time zone (e.g. +09:00 or Z), 1970 to 2200")]
+RowId = Annotated[int, Field(ge=1, le=INT32_MAX)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be empty or whitespace only")
+    return value
+
+
+# a customer's text: the schema tells generators and clients it needs a non-space character
+MessageText = Annotated[str, AfterValidator(_not_blank), AfterValidator(storable),
+                        Field(json_schema_extra={"minLength": 1, "pattern": r"\S"})]
 
 
 class Customer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str | None = None
-    tenure_days: int | None = Field(default=None, ge=0)
-    segment: str | None = None
+    id: Id | None = None
+    tenure_days: int | None = Field(default=None, ge=0, le=INT32_MAX)
+    segment: Short | None = None
     recency: int | None = Field(default=None, ge=1, le=5, description="RFM score 1-5")
     frequency: int | None = Field(default=None, ge=1, le=5, description="RFM score 1-5")
     monetary: int | None = Field(default=None, ge=1, le=5, description="RFM score 1-5")
-    app_version: str | None = None
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty or whitespace only")
-    return value
+    app_version: Short | None = None
 
 
 class Message(BaseModel):
@@ -34,15 +88,14 @@ class Message(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: str | None = None
-    text: str
+    id: Id | None = None
+    text: MessageText
     channel: Channel | None = None
     customer: Customer | None = None
-    bot_path: list[str] = Field(default_factory=list)
-    page: str | None = None
-    created_at: datetime | None = None
-
-    _text_not_blank = field_validator("text")(_not_blank)
+    bot_path: list[BotPathItem] = Field(default_factory=list, max_length=BOT_PATH_ITEMS,
+                                        description="the bot's menu steps before the hand-off")
+    page: Id | None = None
+    created_at: Timestamp | None = None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -140,21 +193,17 @@ class TriageResult(BaseModel):
 class BotAnswerRequest(BaseModel):
     """What the support bot sends: the customer's text and, optionally, the page (section) it sits on."""
 
-    id: str | None = None
-    text: str
-    section: str | None = Field(default=None, description="Entries of this FAQ section rank first.")
-
-    _text_not_blank = field_validator("text")(_not_blank)
+    id: Id | None = None
+    text: MessageText
+    section: Id | None = Field(default=None, description="Entries of this FAQ section rank first.")
 
 
 class TagCorrection(BaseModel):
     """An agent's correction of a message's tag."""
 
-    text: str
-    tag: str
-    message_id: str | None = None
-
-    _text_not_blank = field_validator("text")(_not_blank)
+    text: MessageText
+    tag: Tag
+    message_id: Id | None = None
 
 
 # --- the inbox (triage.store): what agents see and send --------------------------------------------------
@@ -224,20 +273,9 @@ class ConversationView(BaseModel):
     suggestion: SuggestionView | None = Field(description="the latest suggestion")
 
 
-EARLIEST_EVENT = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_EVENT = datetime(2200, 1, 1, tzinfo=UTC)
-
-
-def _sane_event_time(value: datetime | None) -> datetime | None:
-    if value is not None and not EARLIEST_EVENT <= value < LATEST_EVENT:
-        raise ValueError(f"must be from {EARLIEST_EVENT.year} up to (not including) {LATEST_EVENT.year}")
-    return value
-
-
-# When an event happened, for importing history; stored as given. Omitted: the moment it is recorded.
-EventTime = Annotated[AwareDatetime | None, AfterValidator(_sane_event_time), Field(
-    description="when it happened, with a time zone (e.g. 2026-03-02T10:00:00+09:00); "
-                              "default: when it is recorded")]
+# When an event happened, to import history; stored as given. Omitted: the moment it is recorded.
+EventTime = Annotated[Timestamp | None, Field(description="when it happened, with a time zone (e.g. "
+                                                          "2026-03-02T10:00:00+09:00); default: when it is recorded")]
 
 
 class FeedbackIn(BaseModel):
@@ -245,8 +283,8 @@ class FeedbackIn(BaseModel):
     ``edit``. A corrected tag is learned at once; an edited reply is kept as a reference reply."""
 
     action: FeedbackAction
-    final_text: str | None = Field(default=None, description="the reply sent (accept: the draft if omitted)")
-    tag: str | None = Field(default=None, description="the right tag, when the suggested one is wrong")
+    final_text: Text | None = Field(default=None, description="the reply sent (accept: the draft if omitted)")
+    tag: Tag | None = Field(default=None, description="the right tag, when the suggested one is wrong")
     priority: Priority | None = Field(default=None, description="the right priority, when the suggested one is wrong")
     created_at: EventTime = None
 
@@ -260,9 +298,9 @@ class Intake(BaseModel):
 
 
 class BotOutcomeIn(BaseModel):
-    message_id: str | None = None
-    faq_id: str | None = None
-    question: str | None = Field(default=None, description="the customer's question (stored with personal data "
+    message_id: Id | None = None
+    faq_id: Id | None = None
+    question: Text | None = Field(default=None, description="the customer's question (stored with personal data "
                                                            "redacted; unhelpful answers feed the FAQ gaps)")
     auto_answered: bool
     helpful: bool | None = Field(default=None, description="the customer's 'did this help?' answer")
@@ -271,13 +309,13 @@ class BotOutcomeIn(BaseModel):
 
 
 class CesIn(BaseModel):
-    conversation_id: int
+    conversation_id: RowId
     score: int = Field(ge=1, le=7, description="1 = very hard … 7 = very easy to get the issue solved")
     created_at: EventTime = None
 
 
 class ApiKeyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
+    name: Id = Field(min_length=1)
     role: Role
 
 

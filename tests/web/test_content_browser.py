@@ -13,7 +13,7 @@ import pytest
 from knowledge.samples import DEMO_DIR
 from knowledge.sources import load_faq_files
 from tests.conftest import api_key, uvicorn_server
-from tests.web.helpers import RESULTS, launch_chromium, sign_in
+from tests.web.helpers import RESULTS, csp_errors, launch_chromium, sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.clock]  # the pages count their periods back from now
 
@@ -64,6 +64,7 @@ def test_content_lead_reviews_gaps_accepts_a_draft_and_reads_the_report(small_kb
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="ko-KR")
                 page.set_default_timeout(30_000)
+                blocked = csp_errors(page)
 
                 sign_in(page, base, "/gaps", key)
                 cards = page.locator("section.gap")
@@ -98,6 +99,7 @@ def test_content_lead_reviews_gaps_accepts_a_draft_and_reads_the_report(small_kb
                 expect(page.locator("#kpi-messages .value")).to_have_text(f"{len(MESSAGES)}건")
                 expect(page.locator("#ces-warning")).to_contain_text("목표 6.5점보다 낮아요")
                 page.screenshot(path=str(RESULTS / "report.png"), full_page=True)
+                assert blocked == [], blocked  # script, styles and charts load under the CSP
             finally:
                 browser.close()
 

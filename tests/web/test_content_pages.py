@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from knowledge.samples import DEMO_DIR
 from knowledge.sources import load_faq_files
 from tests.conftest import api_key
-from tests.web.helpers import bearer, browser
+from tests.web.helpers import bearer, browser, with_cookie
 from triage.api.app import create_app
 from triage.kb import KnowledgeBase
 from triage.web.i18n import KST
@@ -80,7 +80,7 @@ def draft_forms(page: str) -> list[dict[str, str]]:
 @pytest.mark.parametrize(("method", "path"), [("get", "/gaps"), ("get", "/reports"), ("post", "/gaps/accept")])
 def test_without_a_cookie_the_pages_redirect_to_login(site, method, path):
     app, keys, _, _ = site
-    for client in (browser(app), browser(app, keys["bot"])):
+    for client in (browser(app), with_cookie(app, keys["bot"])):
         response = getattr(client, method)(path)
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
         assert "해외" not in response.text

@@ -12,7 +12,7 @@ import pytest
 
 from knowledge.samples import DEMO_DIR
 from tests.conftest import api_key, uvicorn_server
-from tests.web.helpers import RESULTS, launch_chromium, sign_in
+from tests.web.helpers import RESULTS, csp_errors, launch_chromium, sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.clock]  # waiting times are counted from now
 
@@ -55,6 +55,7 @@ def test_agent_signs_in_opens_the_top_conversation_edits_and_accepts(small_kb, t
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="ko-KR")
                 page.set_default_timeout(15_000)
+                blocked = csp_errors(page)
 
                 sign_in(page, base, "/inbox", key)
 
@@ -105,6 +106,7 @@ def test_agent_signs_in_opens_the_top_conversation_edits_and_accepts(small_kb, t
                 page.keyboard.insert_text(" 감사합니다.")
                 page.keyboard.press("Control+Enter")  # send the edit from inside the textarea
                 expect(page.locator(".flash")).to_contain_text("저장했어요")
+                assert blocked == [], blocked  # script, styles and charts load under the CSP
             finally:
                 browser.close()
 

@@ -12,7 +12,7 @@ from markupsafe import escape
 
 from knowledge.samples import DEMO_DIR
 from tests.conftest import api_key
-from tests.web.helpers import bearer, browser
+from tests.web.helpers import bearer, browser, csrf_token, with_cookie
 from triage.api.app import create_app
 from triage.api.auth import COOKIE
 from triage.kb import KnowledgeBase
@@ -82,7 +82,8 @@ def add_conversation(app, keys, text: str, customer_id: str) -> dict:
     ("post", "/conversations/1/resolve")])
 def test_without_a_cookie_every_page_redirects_to_login_and_shows_nothing(site, method, path):
     app, keys, _ = site
-    for client in (browser(app), browser(app, "tk_not-a-key"), browser(app, keys["bot"])):
+    # no cookie, a made-up one, and an API key as the cookie (what the cookie held before sessions)
+    for client in (browser(app), with_cookie(app, "not-a-session"), with_cookie(app, keys["agent"])):
         response = getattr(client, method)(path)
         assert response.status_code == 303
         assert response.headers["location"].startswith("/login")
@@ -107,7 +108,7 @@ def test_a_bot_key_is_refused_at_login_with_a_clear_message(site):
     assert unknown.status_code == 401 and "등록되지 않았거나 폐기된 키예요" in unknown.text
 
 
-def test_login_sets_a_lax_httponly_cookie_and_logout_clears_it(site):
+def test_login_sets_a_lax_httponly_session_cookie_that_is_not_the_key(site):
     app, keys, _ = site
     client = browser(app)
     page = client.get("/login")
@@ -115,13 +116,27 @@ def test_login_sets_a_lax_httponly_cookie_and_logout_clears_it(site):
     response = client.post("/login", data={"key": keys["agent"], "next": "/inbox"})
     assert response.status_code == 303 and response.headers["location"] == "/inbox"
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{COOKIE}={keys['agent']};")
+    session = client.cookies[COOKIE]
+    assert cookie.startswith(f"{COOKIE}={session};") and len(session) >= 40
+    assert keys["agent"] not in cookie and keys["agent"][3:] not in session
     assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower() and "Path=/" in cookie
+    assert "Max-Age=43200" in cookie and "Secure" not in cookie  # 12 hours; http://testserver
     assert client.get("/inbox").status_code == 200
     assert client.get("/login").headers["location"] == "/inbox"  # signed in already
-    out = client.post("/logout")
-    assert out.status_code == 303 and out.headers["location"] == "/login"
-    assert client.get("/inbox").status_code == 303
+    assert browser(app, keys["agent"]).cookies[COOKIE] != session  # one session per sign-in
+
+
+def test_the_session_cookie_is_secure_when_the_service_is_public_over_https(site):
+    app, keys, _ = site
+    settings = app.state.service.settings
+    original = settings.public_url
+    settings.public_url = "https://triage.example.com"
+    try:
+        client = TestClient(app, follow_redirects=False, headers={"Origin": "https://triage.example.com"})
+        response = client.post("/login", data={"key": keys["agent"]})
+    finally:
+        settings.public_url = original
+    assert response.status_code == 303 and "; Secure" in response.headers["set-cookie"]
 
 
 def test_login_goes_back_to_the_page_asked_for_but_never_off_site(site):
@@ -224,7 +239,9 @@ def test_an_unknown_conversation_is_404(site):
     for missing in (99999, 10**30):
         response = browser(app, keys["agent"]).get(f"/conversations/{missing}")
         assert response.status_code == 404 and "문의를 찾을 수 없어요" in response.text
-        assert browser(app, keys["agent"]).post(f"/conversations/{missing}/resolve").status_code == 404
+        client = browser(app, keys["agent"])
+        assert client.post(f"/conversations/{missing}/resolve",
+                           data={"csrf_token": csrf_token(client)}).status_code == 404
 
 
 # --- verdicts -------------------------------------------------------------------------------------------------
@@ -307,7 +324,7 @@ def test_reject_then_resolve(site):
     form = conversation_form(client.get(page).text)
     assert client.post(f"{page}/feedback", data={**form, "action": "reject"}).status_code == 303
     assert suggestion(app, keys, intake["suggestion_id"])["feedback"][0]["action"] == "reject"
-    done = client.post(f"{page}/resolve")
+    done = client.post(f"{page}/resolve", data={"csrf_token": form["csrf_token"]})
     assert done.status_code == 303 and done.headers["location"] == "/inbox?flash=resolved"
     assert "해결로 표시했어요" in client.get(done.headers["location"]).text
     open_rows = {c for c, _ in ROW.findall(client.get("/inbox").text)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from triage.api.deps import AdminCaller, Service
-from triage.models import ApiKeyCreated, ApiKeyIn
+from triage.models import ApiKeyCreated, ApiKeyIn, Id
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 SECRET_SETTINGS = ("api_key", "webhook_url", "database_url")
@@ -23,7 +23,7 @@ def list_keys(svc: Service, _: AdminCaller) -> list[dict[str, object]]:
 
 
 @router.delete("/keys/{name}")
-def revoke_key(name: str, svc: Service, _: AdminCaller) -> dict[str, str]:
+def revoke_key(name: Id, svc: Service, _: AdminCaller) -> dict[str, str]:
     svc.store.revoke_key(name)
     return {"status": "revoked"}
 

@@ -7,31 +7,19 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from knowledge.errors import EmbedderMismatchError, IndexNotFoundError, KnowledgeBaseError, SourceError
 from triage import __version__
 from triage.api.admin import router as admin_router
 from triage.api.bot import router as bot_router
 from triage.api.deps import Agent, Service, ServiceState, check_length
+from triage.api.docs import add_docs
+from triage.api.errors import BodyLimit, install_error_handlers
 from triage.api.gaps import router as gaps_router
 from triage.api.inbox import router as inbox_router
 from triage.api.reports import router as reports_router
 from triage.config import Settings
-from triage.errors import (
-    AuthError,
-    ConflictError,
-    ForbiddenError,
-    InputError,
-    MessageTooLongError,
-    NotFoundError,
-    NotReadyError,
-    StoreError,
-    TriageError,
-)
 from triage.kb import KnowledgeBase
 from triage.models import Message, TagCorrection, TriageResult
 from triage.pipeline import Pipeline
@@ -39,29 +27,9 @@ from triage.store import Store
 from triage.web import STATIC_DIR
 from triage.web.content_pages import router as content_router
 from triage.web.pages import router as web_router
+from triage.web.security import SecurityHeaders
 
 log = logging.getLogger("triage.api")
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
-
-
-STATUS = [  # most specific first
-    (MessageTooLongError, 413, "message_too_long"),
-    (NotFoundError, 404, "not_found"),
-    (InputError, 422, "invalid_input"),
-    (ConflictError, 409, "conflict"),
-    (ForbiddenError, 403, "forbidden"),
-    (AuthError, 401, "unauthorized"),
-    (NotReadyError, 503, "not_ready"),
-    (StoreError, 503, "store_unavailable"),
-    (SourceError, 422, "invalid_kb_source"),
-    (EmbedderMismatchError, 409, "embedder_mismatch"),
-    (IndexNotFoundError, 503, "no_index"),
-    (KnowledgeBaseError, 500, "kb_error"),
-    (TriageError, 500, "error"),
-]
 
 
 def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store: Store | None = None) -> FastAPI:
@@ -84,25 +52,13 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
             state.alerts.stop()
 
     app = FastAPI(title="CX triage", version=__version__, lifespan=lifespan,
-                  description="Answers, tags and prioritises customer messages from a knowledge base.")
+                  description="Answers, tags and prioritises customer messages from a knowledge base.",
+                  openapi_url=None, docs_url=None, redoc_url=None)  # add_docs: public or for admins only
     app.state.service = state
+    add_docs(app, settings.serves_api_docs)
 
-    @app.exception_handler(TriageError)
-    @app.exception_handler(KnowledgeBaseError)
-    async def known_error(_: Request, exc: Exception) -> JSONResponse:
-        for kind, status, code in STATUS:
-            if isinstance(exc, kind):
-                return _error(status, code, str(exc))
-        return _error(500, "error", str(exc))  # pragma: no cover - STATUS ends with the base classes
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for e in exc.errors():
-            where = ".".join(str(p) for p in e["loc"] if p != "body") or "body"
-            problems.append(f"{where}: {e['msg']}")
-        return _error(422, "invalid_request", "; ".join(problems))
-
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -111,28 +67,27 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
 
     @app.get("/readyz", tags=["health"])
     def readyz(svc: Service) -> dict[str, object]:
-        """The knowledge base is loaded and answers can be served."""
+        """The knowledge base is loaded and the store answers (503 ``not_ready`` or ``store_unavailable``)."""
         pipeline = svc.ready_pipeline()
+        svc.store.ping()
         manifest = pipeline.kb.snapshot.manifest
         return {"status": "ready", "embedder": manifest["embedder"]["name"], "counts": manifest["counts"],
-                "created_at": manifest["created_at"], "calibrated": pipeline.kb.calibrated}
+                "created_at": manifest["created_at"], "calibrated": pipeline.kb.calibrated,
+                "store": svc.store.engine.dialect.name}
 
     @app.post("/v1/triage", tags=["triage"], response_model=TriageResult, dependencies=[Agent])
     def triage(message: Message, svc: Service) -> TriageResult:
         """The full pipeline for one message: answer or hand-off, tag, priority, real need and a reply draft
         for an agent to review (with lint findings)."""
         check_length(message.text, settings)
-        pipeline = svc.ready_pipeline()
-        with svc.lock:
-            return pipeline.run(message)
+        return svc.ready_pipeline().run(message)
 
     @app.post("/v1/triage/corrections", tags=["triage"], status_code=201, dependencies=[Agent])
     def correct_tag(correction: TagCorrection, svc: Service) -> dict[str, str]:
         """An agent fixes a message's tag: stored, and learned at once for the next prediction."""
         check_length(correction.text, settings)
-        pipeline = svc.ready_pipeline()
-        with svc.lock:
-            pipeline.learn_tag(correction.text, correction.tag, settings.corrections_file, correction.message_id)
+        svc.ready_pipeline().learn_tag(correction.text, correction.tag, settings.corrections_file,
+                                       correction.message_id)
         return {"status": "learned", "tag": correction.tag}
 
     app.include_router(bot_router)
@@ -143,6 +98,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     app.include_router(web_router)
     app.include_router(content_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: every response gets the headers
     return app
 
 

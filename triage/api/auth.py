@@ -1,7 +1,11 @@
-"""API keys with roles. A key comes as ``Authorization: Bearer <key>``, ``X-API-Key: <key>`` or, for the web
-pages, the ``triage_key`` cookie set at sign-in. Roles: ``bot`` (bot endpoints), ``agent`` (inbox, feedback,
-triage), ``admin`` (everything, plus KB reload, keys and settings). No key or an unknown one → 401; a key whose
-role may not do this → 403. Nothing else is read before the key is checked."""
+"""API keys with roles. A key comes as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. Roles: ``bot``
+(bot endpoints), ``agent`` (inbox, feedback, triage), ``admin`` (everything, plus KB reload, keys and settings).
+No key or an unknown one → 401; a key whose role may not do this → 403. Nothing else is read before the key is
+checked.
+
+The web pages' session cookie (``triage_session``, set at sign-in: a session id, never the key) also opens the
+API's GET routes, which change nothing (the report page's charts and the export links); any other method needs
+the key in a header, so no state-changing API route can be reached by a page of another site."""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from fastapi import Request
 from triage.errors import AuthError, ForbiddenError
 from triage.models import Role
 
-COOKIE = "triage_key"
+COOKIE = "triage_session"
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ def presented_key(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
-    return request.headers.get("x-api-key") or request.cookies.get(COOKIE) or None
+    return request.headers.get("x-api-key") or None
 
 
 def require(*roles: Role) -> Callable[[Request], Caller]:
@@ -34,12 +39,21 @@ def require(*roles: Role) -> Callable[[Request], Caller]:
     allowed = {*roles, "admin"}
 
     def check(request: Request) -> Caller:
+        store = request.app.state.service.store
         key = presented_key(request)
-        if key is None:
+        session = request.cookies.get(COOKIE)
+        if key is not None:
+            owner = store.key_owner(key)
+        elif session and request.method in READ_METHODS:
+            owner = store.web_session_owner(session)
+        elif session:
+            raise AuthError(f"the web pages' sign-in cookie opens only GET routes; send the API key for "
+                            f"{request.method}: 'Authorization: Bearer <key>'")
+        else:
             raise AuthError("no API key: send 'Authorization: Bearer <key>' (keys: `triage keys create`)")
-        owner = request.app.state.service.store.key_owner(key)
         if owner is None:
-            raise AuthError("unknown or revoked API key")
+            raise AuthError("unknown or revoked API key" if key is not None
+                            else "the web session has ended (signed out, expired or its key revoked); sign in again")
         caller = Caller(*owner)
         if caller.role not in allowed:
             raise ForbiddenError(f"the role of this key ({caller.role}) may not do this; it needs the role "

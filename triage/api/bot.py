@@ -14,9 +14,7 @@ router = APIRouter(prefix="/v1/bot", tags=["bot"])
 def bot_answer(request: BotAnswerRequest, svc: Service, _: BotCaller) -> TriageResult:
     """Auto-answer from the KB with citations, or hand off to a human."""
     check_length(request.text, svc.settings)
-    pipeline = svc.ready_pipeline()
-    with svc.lock:
-        return pipeline.run(Message(id=request.id, text=request.text), section=request.section, draft=False)
+    return svc.ready_pipeline().run(Message(id=request.id, text=request.text), section=request.section, draft=False)
 
 
 @router.post("/handoff", response_model=Intake, status_code=status.HTTP_201_CREATED)

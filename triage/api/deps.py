@@ -22,8 +22,9 @@ log = logging.getLogger("triage.api")
 
 
 class ServiceState:
-    """The loaded knowledge base, the pipeline over it, the inbox store and the alert sender. Pipeline stages
-    share one lock (the encoder is not re-entrant)."""
+    """The loaded knowledge base, the pipeline over it, the inbox store and the alert sender. The pipeline
+    locks its own shared state (briefly, never around an LLM call); ``lock`` serializes the gap and report
+    pages (their caches) and the swap of a reloaded pipeline."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
@@ -35,7 +36,7 @@ class ServiceState:
                                        attempts=settings.alert_attempts, backoff=settings.alert_backoff,
                                        timeout=settings.alert_timeout)
                        if settings.alert_webhook_url else None)
-        self.inbox = Inbox(settings, store, self.ready_pipeline, self.lock, self.alerts)
+        self.inbox = Inbox(settings, store, self.ready_pipeline, self.alerts)
 
     def load(self) -> None:
         try:
@@ -57,8 +58,10 @@ class ServiceState:
         """Open the knowledge base again (after ``triage kb build``); on failure the serving one stays."""
         fresh = Pipeline.for_settings(KnowledgeBase.open(self.settings), self.settings)
         with self.lock:
-            if self.pipeline is not None:
-                fresh.history, fresh.distrusted_faqs = self.pipeline.history, self.pipeline.distrusted_faqs
+            if (serving := self.pipeline) is not None:
+                with serving.lock:  # runs still in flight on the old pipeline share its history and its lock
+                    fresh.history, fresh.distrusted_faqs = serving.history, serving.distrusted_faqs
+                    fresh.lock = serving.lock
             self.pipeline = fresh
         log.info("event=kb_reloaded path=%s", fresh.kb.snapshot.path)
         return fresh

@@ -12,14 +12,19 @@ from knowledge.gaps import FaqDraft, append_faq_entry, gaps_csv, gaps_markdown
 from triage.api.deps import AgentCaller, Service, ServiceState
 from triage.errors import InputError
 from triage.faq_gaps import MAX_DAYS, GapReport, current_gaps
+from triage.models import Id, Tag, Text
 
 router = APIRouter(prefix="/v1/gaps", tags=["gaps"])
 Days = Annotated[int, Query(ge=1, le=MAX_DAYS, description="the period: the last N days (trend: the N before)")]
 
 
 class AcceptedDraft(FaqDraft):
-    entry_id: str = Field(description="the new entry's id: lowercase letters, digits, '-' or '_'")
-    tags: list[str] = Field(default_factory=list, description="the entry's tag from the taxonomy, if any")
+    question: Text = Field(min_length=1, description="the question in the customers' words")
+    examples: list[Text] = Field(default_factory=list, max_length=50, description="other ways customers asked it")
+    answer: Text
+    entry_id: Id = Field(description="the new entry's id: lowercase letters, digits, '-' or '_'")
+    tags: list[Tag] = Field(default_factory=list, max_length=10, description="the entry's tag from the taxonomy, "
+                                                                              "if any")
 
 
 def report(svc: ServiceState, days: int) -> GapReport:

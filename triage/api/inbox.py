@@ -12,15 +12,18 @@ from triage.models import (
     ConversationView,
     FeedbackIn,
     FeedbackRecord,
+    Id,
     InboxItem,
     Intake,
     Message,
     Priority,
     SuggestionView,
+    Tag,
 )
 from triage.store.repository import InboxSort
 
 router = APIRouter(prefix="/v1", tags=["inbox"])
+MAX_OFFSET = 1_000_000  # far past any inbox an agent pages through; bounds the database's skip
 
 
 @router.post("/messages", response_model=Intake, status_code=status.HTTP_201_CREATED)
@@ -33,9 +36,9 @@ def take_message(message: Message, svc: Service, _: AgentCaller) -> Intake:
 @router.get("/inbox", response_model=list[InboxItem])
 def inbox(svc: Service, _: AgentCaller,
           status_: Annotated[str, Query(alias="status", pattern="^(open|resolved|all)$")] = "open",
-          priority: Priority | None = None, tag: str | None = None, channel: Channel | None = None,
+          priority: Priority | None = None, tag: Tag | None = None, channel: Channel | None = None,
           sort: InboxSort = "priority", limit: Annotated[int, Query(ge=1, le=500)] = 50,
-          offset: Annotated[int, Query(ge=0)] = 0) -> list[InboxItem]:
+          offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> list[InboxItem]:
     """Conversations, most urgent and longest waiting first (``sort=waiting``: longest waiting first)."""
     return svc.store.inbox(status=status_, priority=priority, tag=tag, channel=channel, sort=sort,
                            limit=limit, offset=offset)
@@ -72,7 +75,7 @@ def feedback(suggestion_id: int, verdict: FeedbackIn, svc: Service, caller: Agen
 
 
 @router.get("/reference-replies")
-def reference_replies(svc: Service, _: AgentCaller, faq_id: str | None = None, tag: str | None = None,
+def reference_replies(svc: Service, _: AgentCaller, faq_id: Id | None = None, tag: Tag | None = None,
                       limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[dict[str, object]]:
     """Replies agents edited before sending, kept as examples (personal data redacted)."""
     return svc.store.reference_replies(faq_id, tag, limit)

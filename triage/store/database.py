@@ -1,5 +1,9 @@
 """Engine and migrations. SQLite (a file under ``var/``, WAL) by default; any SQLAlchemy URL otherwise,
-PostgreSQL tested (``postgresql+psycopg://…``). ``open_engine`` upgrades the schema to the latest migration."""
+PostgreSQL tested (``postgresql+psycopg://…``). ``open_engine`` upgrades the schema to the latest migration.
+
+The database is a dependency that can go away: ``unavailable`` tells a lost or refused connection from other
+database errors (``Store.session`` turns it into ``StoreError``, HTTP 503). Pooled connections are checked
+before use (``pool_pre_ping``), so requests recover by themselves once the database is back."""
 
 from __future__ import annotations
 
@@ -10,11 +14,19 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
 from triage.errors import StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+CONNECT_TIMEOUT_S = 5  # a database host that does not answer fails the request instead of hanging it
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached (down, restarting, refused, dropped connection, SQLite file locked or
+    unreadable), as opposed to a query it rejected."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -36,10 +48,11 @@ def create(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(parsed, pool_size=20, max_overflow=40, pool_pre_ping=True)
+    connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if parsed.get_backend_name() == "postgresql" else {}
+    return create_engine(parsed, pool_size=20, max_overflow=40, pool_pre_ping=True, connect_args=connect_args)
 
 
 def migrate(engine: Engine) -> None:
@@ -50,7 +63,7 @@ def migrate(engine: Engine) -> None:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
-    except OperationalError as exc:
+    except (OperationalError, InterfaceError) as exc:
         raise StoreError(f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}: "
                          f"{exc.orig}") from exc
 

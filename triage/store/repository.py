@@ -10,16 +10,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import Engine, case, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, case, delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.gaps import GapQuestion, Source
-from triage.errors import ConflictError, InputError, NotFoundError
+from triage.errors import ConflictError, InputError, NotFoundError, StoreError
 from triage.language import detect_language
 from triage.models import (
     BotOutcomeIn,
@@ -36,7 +36,7 @@ from triage.models import (
     TriageResult,
 )
 from triage.privacy import redact_text
-from triage.store.database import open_engine
+from triage.store.database import open_engine, unavailable
 from triage.store.tables import (
     AlertRow,
     ApiKey,
@@ -48,6 +48,7 @@ from triage.store.tables import (
     MessageRow,
     ReferenceReply,
     Suggestion,
+    WebSession,
     utcnow,
 )
 
@@ -105,10 +106,21 @@ class Store:
 
     @contextmanager
     def session(self, write: bool = False) -> Iterator[Session]:
-        """One transaction, committed on leaving; ``write=True`` for transactions that change rows."""
-        with self._write_lock if write and self._write_lock else nullcontext(), self._sessions() as session, \
-                session.begin():
-            yield session
+        """One transaction, committed on leaving; ``write=True`` for transactions that change rows. A database
+        that cannot be reached raises ``StoreError`` (HTTP 503 ``store_unavailable``), here for every caller."""
+        try:
+            with self._write_lock if write and self._write_lock else nullcontext(), self._sessions() as session, \
+                    session.begin():
+                yield session
+        except DBAPIError as exc:
+            if unavailable(exc):
+                raise StoreError(f"the database is unavailable ({type(exc.orig).__name__}); retry shortly") from exc
+            raise
+
+    def ping(self) -> None:
+        """A cheap round trip (``SELECT 1``); ``StoreError`` when the database cannot be reached."""
+        with self.session() as s:
+            s.execute(text("SELECT 1"))
 
     # --- API keys ---------------------------------------------------------------------------------------
 
@@ -142,12 +154,42 @@ class Store:
                              .values(revoked_at=utcnow()))
             if done.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFoundError(f"no active key named {name!r}")
+            s.execute(delete(WebSession).where(WebSession.key_id.in_(select(ApiKey.id).where(ApiKey.name == name))))
         self._known_keys.clear()
 
     def api_keys(self) -> list[dict[str, object]]:
         with self.session() as s:
             return [{"name": k.name, "role": k.role, "prefix": k.prefix, "created_at": k.created_at,
                      "revoked": k.revoked_at is not None} for k in s.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+    # --- web sessions -----------------------------------------------------------------------------------
+
+    def open_web_session(self, key: str, lifetime: timedelta) -> str | None:
+        """A new session id for the active key ``key`` (None for an unknown or revoked key), valid for
+        ``lifetime``; only its hash is kept. Expired sessions are deleted on the way."""
+        session_id = secrets.token_urlsafe(KEY_BYTES)
+        now = utcnow()
+        with self.session(write=True) as s:
+            key_id = s.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)))
+            if key_id is None:
+                return None
+            s.execute(delete(WebSession).where(WebSession.expires_at <= now))
+            s.add(WebSession(id_hash=hash_key(session_id), key_id=key_id, created_at=now, expires_at=now + lifetime))
+        return session_id
+
+    def web_session_owner(self, session_id: str) -> tuple[str, Role] | None:
+        """(name, role) of the active key behind an unexpired session, or None. Read from the database every
+        time (no cache): a sign-out or a revoked key ends the session at once, in every replica."""
+        with self.session() as s:
+            row = s.execute(select(ApiKey.name, ApiKey.role).join(WebSession, WebSession.key_id == ApiKey.id)
+                            .where(WebSession.id_hash == hash_key(session_id), WebSession.expires_at > utcnow(),
+                                   ApiKey.revoked_at.is_(None))).first()
+        return (row.name, row.role) if row else None  # type: ignore[return-value]
+
+    def close_web_session(self, session_id: str) -> None:
+        """Sign-out: the session is deleted, so its id opens nothing any more (a no-op for an unknown id)."""
+        with self.session(write=True) as s:
+            s.execute(delete(WebSession).where(WebSession.id_hash == hash_key(session_id)))
 
     # --- intake -----------------------------------------------------------------------------------------
 

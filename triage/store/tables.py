@@ -183,6 +183,19 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class WebSession(Base):
+    """A browser signed in to the web pages. The cookie holds a random session id and only its SHA-256 is kept
+    here (like the keys). It belongs to the key it was opened with: revoking the key ends it. It ends at
+    ``expires_at`` (absolute, ``web_session_hours`` after sign-in) or at sign-out, when the row is deleted."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AlertRow(Base):
     """One team-chat alert per conversation: the unique key is what keeps retries from posting twice."""
 

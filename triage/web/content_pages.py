@@ -1,12 +1,12 @@
 """The content team's and CX leads' pages: the FAQ gaps (with accepting a suggested entry) and the report.
 
-Same rules as the agents' pages (``triage.web.pages``): the ``triage_key`` cookie of an agent or admin key,
-else a redirect to ``/login``; autoescaped templates (gap questions are customer text); Korean unless
-``?lang=en``. The numbers come from the same functions as the API, so the page, its exports and its charts
-(embedded from ``/v1/reports/chart/…``, which accept the cookie) agree.
+Same rules as the agents' pages (``triage.web.pages``): the session cookie of an agent or admin, else a redirect
+to ``/login``; the Origin check and the CSRF token on the POST; autoescaped templates (gap questions are customer
+text); Korean unless ``?lang=en``. The numbers come from the same functions as the API, so the page, its exports
+and its charts (embedded from ``/v1/reports/chart/…``: the API's GET routes accept the session cookie) agree.
 
     GET  /gaps?days=30                          ranked gaps of the last N days, each with an editable draft
-    POST /gaps/accept                           entry_id, question, examples, answer, tag, days, gap
+    POST /gaps/accept                           entry_id, question, examples, answer, tag, days, gap, csrf_token
     GET  /reports?period=day|week&start=&end=   the CX report (start, end: YYYY-MM-DD, end excluded)
 """
 
@@ -35,7 +35,7 @@ from triage.faq_gaps import MAX_DAYS, GapReport
 from triage.reports import CES_TARGET, DEFAULT_TIMEZONE, NONE, PERIODS, Bucket, Report, resolve_range, zone
 from triage.tagging import NEEDS_REVIEW
 from triage.web.i18n import KST, strings
-from triage.web.pages import Tags, _redirect, _render, _to_login, language, signed_in, tags_of
+from triage.web.pages import Tags, _redirect, _render, _to_login, language, posted_by, signed_in, tags_of
 
 log = logging.getLogger("triage.web")
 
@@ -71,10 +71,11 @@ def gaps_page(request: Request, svc: Service, days: str | None = None) -> Respon
 def accept_gap(request: Request, svc: Service, entry_id: Annotated[str, Form()] = "",
                question: Annotated[str, Form()] = "", examples: Annotated[str, Form()] = "",
                answer: Annotated[str, Form()] = "", tag: Annotated[str, Form()] = "",
-               days: Annotated[str, Form()] = "", gap: Annotated[str, Form()] = "") -> Response:
-    caller = signed_in(request, svc)
-    if caller is None:
-        return _to_login(request)
+               days: Annotated[str, Form()] = "", gap: Annotated[str, Form()] = "",
+               csrf_token: Annotated[str, Form()] = "") -> Response:
+    caller = posted_by(request, svc, csrf_token)
+    if isinstance(caller, Response):
+        return caller
     t = strings(language(request))
     period = _days(days) or DEFAULT_GAP_DAYS
     entry_id, question, answer = entry_id.strip(), _lines(question).strip(), _lines(answer).strip()

@@ -132,6 +132,10 @@ KO: dict[str, str] = {
     "error_bad_form": "요청이 올바르지 않아요. 페이지를 새로 고친 뒤 다시 시도해 주세요.",
     "error_not_ready": "지식베이스를 불러오는 중이에요. 잠시 후 다시 시도해 주세요.",
     "error_not_found": "문의를 찾을 수 없어요.",
+    "error_cross_site": "다른 사이트에서 보낸 요청이라 처리하지 않았어요. 아무것도 저장되지 않았어요. "
+                        "이 서비스의 페이지에서 다시 시도해 주세요.",
+    "error_csrf_token": "보안 토큰이 없거나 맞지 않아서 처리하지 않았어요. 아무것도 저장되지 않았어요. "
+                        "페이지를 새로 고친 뒤 다시 시도해 주세요.",
     # channels
     "channel_chat": "채팅",
     "channel_email": "이메일",
@@ -390,6 +394,10 @@ EN: dict[str, str] = {
     "error_bad_form": "The request is not valid. Reload the page and try again.",
     "error_not_ready": "The knowledge base is still loading. Try again in a moment.",
     "error_not_found": "No such conversation.",
+    "error_cross_site": "This request came from another site, so it was refused. Nothing was saved. "
+                        "Try again from this service's own pages.",
+    "error_csrf_token": "The security token was missing or wrong, so the request was refused. Nothing was saved. "
+                        "Reload the page and try again.",
     "channel_chat": "Chat",
     "channel_email": "Email",
     "channel_sms": "SMS",

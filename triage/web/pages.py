@@ -1,16 +1,20 @@
 """The agents' web pages: sign-in, the inbox and one conversation with its suggestion.
 
 Server-rendered Jinja (autoescaped: customer and draft text is never marked safe), a little plain JS for
-keyboard shortcuts (``static/app.js``), no build step. Pages read the ``triage_key`` cookie only (set by
-``POST /login``); without a valid agent or admin key every page redirects to ``/login`` (303) and shows no
-data. Verdicts go through ``Inbox.decide`` like the API's, with an idempotency key made when the page is
-rendered, so a double submit stores one verdict.
+keyboard shortcuts (``static/app.js``), no build step. Pages read the ``triage_session`` cookie only: a random
+session id set by ``POST /login`` for an agent or admin key, kept in the database (``Store.open_web_session``)
+until it expires or ``POST /logout`` deletes it. Without a valid session every page redirects to ``/login``
+(303) and shows no data. Every POST must come from this site's own origin and (except ``/login``) carry the
+session's CSRF token (``triage.web.security``), or it is refused with a 403 page and nothing is stored.
+Verdicts go through ``Inbox.decide`` like the API's, with an idempotency key made when the page is rendered,
+so a double submit stores one verdict.
 
     GET  /                                  → /inbox
     GET  /login, POST /login, POST /logout
     GET  /inbox                             ?priority= &tag= &channel= &status=open|resolved|all &sort=priority|waiting
     GET  /conversations/{id}
-    POST /conversations/{id}/feedback       action, final_text, tag, priority, suggestion_id, idempotency_key
+    POST /conversations/{id}/feedback       action, final_text, tag, priority, suggestion_id, idempotency_key,
+                                            csrf_token (every POST but /login carries it)
     POST /conversations/{id}/resolve
 
 The language is Korean unless ``?lang=en`` (remembered in the ``triage_lang`` cookie).
@@ -37,6 +41,7 @@ from triage.store.repository import MAX_ROW_ID
 from triage.tagging import NEEDS_REVIEW
 from triage.web import TEMPLATES_DIR
 from triage.web.i18n import LANG_COOKIE, LANGUAGES, pick_language, strings, waiting, when
+from triage.web.security import form_token, same_origin, valid_form_token
 
 log = logging.getLogger("triage.web")
 
@@ -60,12 +65,28 @@ FLASHES = {"saved": "flash_saved", "resolved": "flash_resolved"}
 # --- who is asking, in which language ---------------------------------------------------------------------
 
 def signed_in(request: Request, svc: ServiceState) -> Caller | None:
-    """The agent or admin behind the page cookie, or None (no cookie, unknown or revoked key, a bot key)."""
-    key = request.cookies.get(COOKIE)
-    owner = svc.store.key_owner(key) if key else None
+    """The agent or admin behind the session cookie, or None (no cookie; a session signed out, expired or of a
+    revoked key)."""
+    session = request.cookies.get(COOKIE)
+    owner = svc.store.web_session_owner(session) if session else None
     if owner is None or owner[1] not in PAGE_ROLES:
         return None
     return Caller(*owner)
+
+
+def posted_by(request: Request, svc: ServiceState, token: str) -> Caller | Response:
+    """Who sent this POST from a page, or the response refusing it: from another origin (or none named) → 403;
+    no session → to /login; a missing or wrong CSRF token → 403. A refused POST changes nothing."""
+    if not same_origin(request, svc.settings.public_url):
+        log.warning("event=web_post_refused reason=origin path=%s", request.url.path)
+        return _refused(request, None, "error_cross_site")
+    caller = signed_in(request, svc)
+    if caller is None:
+        return _to_login(request)
+    if not valid_form_token(request.cookies[COOKIE], token):
+        log.warning("event=web_post_refused reason=csrf_token path=%s agent=%s", request.url.path, caller.name)
+        return _refused(request, caller, "error_csrf_token")
+    return caller
 
 
 def language(request: Request) -> str:
@@ -109,7 +130,9 @@ def _render(request: Request, name: str, context: dict[str, Any], *, here: str,
     t = strings(lang)
     flash_key = FLASHES.get(request.query_params.get("flash", ""))
     switch = URL(here).remove_query_params(["lang", "flash"]).include_query_params(lang=other)
+    session = request.cookies.get(COOKIE)
     page = {"t": t, "lang": lang, "other_lang": other, "switch_url": str(switch), "agent": caller,
+            "csrf_token": form_token(session) if caller and session else "",
             "flash": t[flash_key] if flash_key else None, "error": None, **context}
     response = templates.TemplateResponse(request, name, page, status_code=status)
     response.headers["Cache-Control"] = "no-store"  # customer data: no copies in shared or back-button caches
@@ -171,6 +194,10 @@ def login_page(request: Request, svc: Service, next: str | None = None) -> Respo
 def login(request: Request, svc: Service, key: Annotated[str, Form()] = "",
           next: Annotated[str, Form()] = "/inbox") -> Response:
     t = strings(language(request))
+    if not same_origin(request, svc.settings.public_url):  # no other site may sign anyone in (to its own key)
+        log.warning("event=web_post_refused reason=origin path=/login")
+        return _render(request, "login.html", {"next": "/inbox", "error": t["error_cross_site"]}, here="/login",
+                       status=403)
     key = key.strip()
     owner = svc.store.key_owner(key) if key else None
     if owner is None or owner[1] not in PAGE_ROLES:
@@ -179,18 +206,37 @@ def login(request: Request, svc: Service, key: Annotated[str, Form()] = "",
         log.info("event=web_login_refused status=%d", status)
         return _render(request, "login.html", {"next": _safe_next(next), "error": problem}, here="/login",
                        status=status)
+    lifetime = svc.settings.web_session_lifetime
+    session = svc.store.open_web_session(key, lifetime)
+    if session is None:  # revoked between the two reads
+        return _render(request, "login.html", {"next": _safe_next(next), "error": t["login_unknown_key"]},
+                       here="/login", status=401)
+    if request.cookies.get(COOKIE):
+        svc.store.close_web_session(request.cookies[COOKIE])  # signing in again ends the previous session
     log.info("event=web_login agent=%s role=%s", owner[0], owner[1])
     response = _redirect(request, _safe_next(next))
-    response.set_cookie(COOKIE, key, httponly=True, samesite="lax", path="/",
-                        secure=request.url.scheme == "https")
+    # Lax, not Strict: a link to a conversation in a team-chat alert opens signed in; Lax keeps the cookie off
+    # other sites' POSTs, and the Origin check and the CSRF token refuse those from this site's other ports
+    response.set_cookie(COOKIE, session, max_age=int(lifetime.total_seconds()), httponly=True, samesite="lax",
+                        path="/", secure=_secure(request, svc))
     return response
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, svc: Service, csrf_token: Annotated[str, Form()] = "") -> Response:
+    caller = posted_by(request, svc, csrf_token)
+    if isinstance(caller, Response):
+        return caller
+    svc.store.close_web_session(request.cookies[COOKIE])  # the cookie's value opens nothing any more
+    log.info("event=web_logout agent=%s", caller.name)
     response = _redirect(request, "/login")
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request, svc))
     return response
+
+
+def _secure(request: Request, svc: ServiceState) -> bool:
+    """Cookies only over HTTPS when the service is reached through HTTPS (at public_url or directly)."""
+    return svc.settings.public_url.lower().startswith("https://") or request.url.scheme == "https"
 
 
 @router.get("/inbox")
@@ -232,10 +278,11 @@ def conversation_page(request: Request, conversation_id: int, svc: Service) -> R
 def feedback(request: Request, conversation_id: int, svc: Service,
              action: Annotated[str, Form()] = "", final_text: Annotated[str, Form()] = "",
              tag: Annotated[str, Form()] = "", priority: Annotated[str, Form()] = "",
-             suggestion_id: Annotated[str, Form()] = "", idempotency_key: Annotated[str, Form()] = "") -> Response:
-    caller = signed_in(request, svc)
-    if caller is None:
-        return _to_login(request)
+             suggestion_id: Annotated[str, Form()] = "", idempotency_key: Annotated[str, Form()] = "",
+             csrf_token: Annotated[str, Form()] = "") -> Response:
+    caller = posted_by(request, svc, csrf_token)
+    if isinstance(caller, Response):
+        return caller
     t = strings(language(request))
     kept = {"final_text": final_text, "tag": tag, "priority": priority}
 
@@ -281,10 +328,10 @@ def feedback(request: Request, conversation_id: int, svc: Service,
 
 
 @router.post("/conversations/{conversation_id}/resolve")
-def resolve(request: Request, conversation_id: int, svc: Service) -> Response:
-    caller = signed_in(request, svc)
-    if caller is None:
-        return _to_login(request)
+def resolve(request: Request, conversation_id: int, svc: Service, csrf_token: Annotated[str, Form()] = "") -> Response:
+    caller = posted_by(request, svc, csrf_token)
+    if isinstance(caller, Response):
+        return caller
     try:
         svc.store.resolve(conversation_id)
     except NotFoundError:
@@ -308,6 +355,11 @@ def _not_found(request: Request, caller: Caller) -> Response:
     t = strings(language(request))
     return _render(request, "error.html", {"message": t["error_not_found"]}, here="/inbox", caller=caller,
                    status=404)
+
+
+def _refused(request: Request, caller: Caller | None, reason: str) -> Response:
+    t = strings(language(request))
+    return _render(request, "error.html", {"message": t[reason]}, here="/inbox", caller=caller, status=403)
 
 
 def _conflict_message(svc: ServiceState, suggestion_id: int, caller: Caller, t: dict[str, str]) -> str:

@@ -1,0 +1,151 @@
+"""``triage bench --parts serving``: does the support bot keep its latency while other requests misbehave?
+
+One service under uvicorn on 127.0.0.1 (the KB of the settings, a temporary SQLite store), its LLM endpoint
+the misbehaving server of ``evals.fake_llm_server``. One bot client asks ``/v1/bot/answer`` questions back to
+back through three scenarios of ``seconds`` each, in one run:
+
+- ``undisturbed``: nothing else (the LLM endpoint answers);
+- ``long_messages``: 5 clients keep sending 20,000-character messages to ``/v1/triage``;
+- ``llm_hangs``: the LLM endpoint accepts connections and never answers, and 5 clients keep calling
+  ``/v1/triage`` (the breaker is kept closed, so every one of their calls waits for it until its budget ends).
+
+Figures: the bot's p50/p95 per scenario and each p95 beside the undisturbed one. The clients run on the same
+2-core machine as the server, in this process.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from evals.fake_llm_server import fake_llm_server
+from evals.local_server import running_service
+from evals.metrics import nearest_rank
+from triage.config import Settings
+from triage.inbox import demo_messages
+from triage.store import Store
+
+Log = Callable[[str], None]
+QUESTIONS = ["배송이 아직 안 왔어요 언제 와요?", "환불 신청했는데 돈이 안 들어와요", "비밀번호 바꾸고 싶어요",
+             "쿠폰이 적용이 안 돼요", "새벽배송 지역 확인하고 싶어요", "how do I cancel my order?"]
+CLIENTS = 5
+LONG_CHARS = 20_000
+SCENARIOS = ("undisturbed", "long_messages", "llm_hangs")
+
+
+def long_message(n: int) -> str:
+    """20,000 characters of real customer messages (the demo's), a different stretch for each ``n``."""
+    texts = [m.text for m in demo_messages()]
+    out: list[str] = []
+    i = n
+    while sum(map(len, out)) < LONG_CHARS:
+        out.append(texts[i % len(texts)])
+        i += 7
+    return " ".join(out)[:LONG_CHARS]
+
+
+def _disturb(client: httpx.Client, stop: threading.Event, texts: Callable[[int], str], done: Counter[str]) -> None:
+    n = 0
+    while not stop.is_set():
+        try:
+            status = client.post("/v1/triage", json={"text": texts(n)}).status_code
+            done[f"HTTP {status}"] += 1
+        except httpx.HTTPError as exc:
+            done[type(exc).__name__] += 1
+        n += 1
+
+
+def _scenario(base: str, bot_key: str, agent_key: str, seconds: float,
+              texts: Callable[[int], str] | None) -> dict[str, Any]:
+    """The bot's latencies for ``seconds``, while ``CLIENTS`` threads post ``texts(n)`` to /v1/triage (if any)."""
+    stop = threading.Event()
+    done: Counter[str] = Counter()
+    agents: list[httpx.Client] = []
+    threads: list[threading.Thread] = []
+    if texts is not None:
+        make = texts
+        agents = [httpx.Client(base_url=base, headers={"Authorization": f"Bearer {agent_key}"}, timeout=120)
+                  for _ in range(CLIENTS)]
+        threads = [threading.Thread(target=_disturb, args=(c, stop, lambda n, i=i: make(i * 1000 + n), done))
+                   for i, c in enumerate(agents)]
+    for t in threads:
+        t.start()
+    latencies: list[float] = []
+    failed: Counter[str] = Counter()
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {bot_key}"}, timeout=120) as bot:
+        if threads:
+            time.sleep(2.0)  # the disturbance is under way
+        deadline = time.monotonic() + seconds
+        n = 0
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            response = bot.post("/v1/bot/answer", json={"text": QUESTIONS[n % len(QUESTIONS)]})
+            if response.status_code == 200:
+                latencies.append((time.perf_counter() - started) * 1000)
+            else:
+                failed[f"HTTP {response.status_code}"] += 1
+            n += 1
+    stop.set()
+    for t in threads:
+        t.join()
+    for c in agents:
+        c.close()
+    return {"bot_answers": len(latencies), "bot_failed": dict(failed),
+            "p50_ms": round(statistics.median(latencies), 1), "p95_ms": round(nearest_rank(latencies, 95), 1),
+            "triage_calls": dict(done)}
+
+
+def serving_latency(settings: Settings, log: Log = print, seconds: float = 45) -> dict[str, Any]:
+    """The three scenarios against one service; see the module's docstring."""
+    with tempfile.TemporaryDirectory() as tmp, fake_llm_server("ok") as llm:
+        url = f"sqlite:///{Path(tmp) / 'triage.db'}"
+        store = Store.open(url)
+        bot_key, agent_key = store.create_key("bench-bot", "bot"), store.create_key("bench-agent", "agent")
+        store.close()
+        env = {"TRIAGE_VAR_DIR": str(settings.var_dir.resolve()), "TRIAGE_DATABASE_URL": url,
+               "TRIAGE_SEED_DEMO_INBOX": "false", "TRIAGE_LLM_BASE_URL": llm.url(), "TRIAGE_LLM_MODEL": "fake",
+               "TRIAGE_LLM_BREAKER_FAILURES": "1000000"}
+        if settings.kb_dir:
+            env["TRIAGE_KB_DIR"] = str(settings.kb_dir.resolve())
+        longs = [long_message(n) for n in range(50)]
+        disturbance: dict[str, Callable[[int], str] | None] = {
+            "undisturbed": None,
+            "long_messages": lambda n: longs[n % len(longs)],
+            "llm_hangs": lambda n: QUESTIONS[n % len(QUESTIONS)],
+        }
+        scenarios: dict[str, Any] = {}
+        with running_service(env) as (base, _):
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {bot_key}"}, timeout=120) as warm:
+                for q in QUESTIONS:  # the first answers load Kiwi's model
+                    warm.post("/v1/bot/answer", json={"text": q})
+            for name in SCENARIOS:
+                llm.mode = "hang" if name == "llm_hangs" else "ok"
+                log(f"serving: bot answers for {seconds:g} s, {name}")
+                scenarios[name] = _scenario(base, bot_key, agent_key, seconds, disturbance[name])
+                log(f"  {scenarios[name]}")
+        base_p95 = scenarios["undisturbed"]["p95_ms"]
+        for s in scenarios.values():
+            s["p95_ratio"] = round(s["p95_ms"] / base_p95, 2) if base_p95 else None
+    return {"seconds": seconds, "clients": CLIENTS, "long_chars": LONG_CHARS, "scenarios": scenarios}
+
+
+def serving_markdown(r: dict[str, Any]) -> list[str]:
+    lines = ["", "## The support bot while other requests misbehave", "",
+             f"One service under uvicorn (SQLite); one bot client asks `/v1/bot/answer` back to back for "
+             f"{r['seconds']:g} s per scenario, in one run: undisturbed; while {r['clients']} clients keep sending "
+             f"{r['long_chars']:,}-character messages to `/v1/triage`; while the LLM endpoint accepts and never "
+             f"answers and {r['clients']} clients keep calling `/v1/triage`. Clients and server share the machine.",
+             "", "| scenario | bot answers | p50 ms | p95 ms | p95 / undisturbed | triage calls answered |",
+             "|---|---|---|---|---|---|"]
+    for name, s in r["scenarios"].items():
+        lines.append(f"| {name} | {s['bot_answers']} | {s['p50_ms']} | {s['p95_ms']} | {s['p95_ratio']} | "
+                     f"{', '.join(f'{k}: {v}' for k, v in s['triage_calls'].items()) or '–'} |")
+    return lines

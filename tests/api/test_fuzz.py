@@ -1,0 +1,31 @@
+"""Schemathesis over every OpenAPI route of a real uvicorn, on SQLite and on PostgreSQL, with an admin key: no
+request may get a 5xx. Seeded and bounded for CI; ``triage bench --parts fuzz`` runs it for minutes."""
+
+from __future__ import annotations
+
+import pytest
+
+from evals.fuzz import KEY_NAME, schemathesis_run
+from triage.store import Store
+
+SEED = 20261129
+EXAMPLES = 5  # per route and phase
+BUDGET_S = 30  # a cap: the run stops here even if the phases are not done
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_no_route_answers_5xx_to_schemathesis(served, tmp_path):
+    store = Store.open(served.store_url)
+    try:
+        key = store.create_key(KEY_NAME, "admin")
+    finally:
+        store.close()
+    routes = sum(len(methods) for methods in served.client.get("/openapi.json").json()["paths"].values())
+
+    result = schemathesis_run(served.base, key, tmp_path, seed=SEED, max_examples=EXAMPLES, seconds=BUDGET_S)
+
+    assert result["operations"] == routes, result["log"]
+    assert result["requests"] >= 3 * routes, result["log"]
+    assert result["server_errors"] == 0, result["first_server_error_per_route"]
+    assert result["statuses"].get("401", 0) < result["requests"] // 10  # the key stayed valid throughout
