@@ -10,6 +10,14 @@ LLM_SERVER := $(VENV)/.llm-server
 # The browser tests drive Debian's chromium through Playwright (no browser download); fonts-nanum renders
 # Korean in screenshots. Installed through apt when missing (needs root, as on these machines).
 BROWSER := /usr/bin/chromium
+# The date-sensitive tests (marker `clock`) run once more with the clock a year ahead: Debian's libfaketime
+# (0.9.10, its multi-threaded build: -m), preloaded into pytest and every process it starts (uvicorn,
+# chromium). It shifts the monotonic clock too (with FAKETIME_DONT_FAKE_MONOTONIC=1 time.sleep fails with
+# EINVAL), and Python's timed waits on locks (Event.wait, Queue.get or Lock.acquire with a timeout) then
+# never time out (sem_clockwait is not intercepted): a clock test must not rely on one expiring, and the run
+# is bounded so such a test fails instead of hanging CI.
+FAKETIME := /usr/bin/faketime
+CLOCK_AHEAD ?= +365d
 
 .PHONY: run test lint eval bench clean demo-model
 
@@ -30,8 +38,13 @@ run: $(STAMP)
 $(BROWSER):
 	apt-get install -y -q chromium fonts-nanum >/dev/null || (apt-get update -q && apt-get install -y -q chromium fonts-nanum >/dev/null)
 
-test: $(STAMP) $(LLM_SERVER) $(BROWSER)
+$(FAKETIME):
+	apt-get install -y -q faketime >/dev/null || (apt-get update -q && apt-get install -y -q faketime >/dev/null)
+
+test: $(STAMP) $(LLM_SERVER) $(BROWSER) $(FAKETIME)
 	$(BIN)/python -m pytest
+	TRIAGE_SCREENSHOTS=var/clock-screenshots timeout 1800 $(FAKETIME) -m -f "$(CLOCK_AHEAD)" \
+		$(BIN)/python -m pytest -m clock -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

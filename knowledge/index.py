@@ -14,16 +14,24 @@ Layout of an index folder ``DIR``::
 
 A build writes a fresh ``snapshots/<stamp>`` and only then moves ``current``: a failed or interrupted build
 leaves the previous snapshot serving. Units whose text did not change reuse the previous vectors.
+
+A build writes into ``snapshots/.building-<stamp>`` while holding an exclusive ``flock`` on the file
+``snapshots/.building-<stamp>.lock``, taken before the folder exists. The kernel drops the lock when the
+process ends however it ends (kill -9 included), so the next build removes every ``.building-*`` folder and
+lock file whose lock it can take (a killed build's) and never one whose lock is held (a build still running).
+No ages or clocks are involved.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -201,6 +209,58 @@ def _prune(out: Path, keep: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+BUILDING = ".building-"
+
+
+@contextmanager
+def _building(snapshots: Path, stamp: str) -> Iterator[Path]:
+    """A fresh ``.building-<stamp>`` folder, locked for as long as this build runs; removed unless renamed."""
+    lock_path = snapshots / f"{BUILDING}{stamp}.lock"
+    work = snapshots / f"{BUILDING}{stamp}"
+    while True:  # another build's clean-up may unlink the file between our open and flock: then lock anew
+        lock = open(lock_path, "a")  # noqa: SIM115 (a context manager below, once locked)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(lock.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        lock.close()
+    with lock:  # taken before the folder exists: a visible folder always has its lock held
+        try:
+            work.mkdir()
+            yield work
+        finally:
+            if work.exists():
+                shutil.rmtree(work, ignore_errors=True)
+            lock_path.unlink(missing_ok=True)
+
+
+def remove_stale_builds(snapshots: Path) -> int:
+    """Remove the ``.building-*`` folders (and lock files) of builds that are no longer running; return how
+    many folders."""
+    removed = 0
+    if not snapshots.is_dir():
+        return 0
+    for path in sorted(snapshots.glob(f"{BUILDING}*")):
+        if not path.exists() or (path.suffix == ".lock" and path.with_suffix("").is_dir()):
+            continue  # gone meanwhile, or a lock seen with its folder
+        if path.suffix != ".lock" and not path.is_dir():
+            continue
+        lock_path = path if path.suffix == ".lock" else path.with_name(path.name + ".lock")
+        with open(lock_path, "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its build is still running
+            folder = lock_path.with_suffix("")
+            if folder.is_dir():  # not renamed by a build that finished meanwhile
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+            lock_path.unlink(missing_ok=True)
+    return removed
+
+
 @dataclass
 class BuildReport:
     path: Path
@@ -210,6 +270,7 @@ class BuildReport:
     reused: int
     seconds: float
     embed_seconds: float
+    stale_removed: int = 0
 
 
 def build_snapshot(
@@ -219,16 +280,21 @@ def build_snapshot(
     docs_dir: Path | None = None,
     progress: Progress | None = None,
     extra_manifest: dict[str, Any] | None = None,
+    allow_empty: bool = False,
 ) -> BuildReport:
-    """Validate the sources, embed what changed, write a new snapshot and make it current."""
+    """Validate the sources, embed what changed, write a new snapshot and make it current. A source without
+    any entry (an FAQ file, the manuals folder) is an error unless ``allow_empty``; a KB with nothing at all
+    is always one (nothing could be searched)."""
     started = time.perf_counter()
-    entries = load_faq_files(faq_files)  # raises SourceError before anything is written
-    manuals = load_manuals(docs_dir) if docs_dir else []
+    # raises SourceError before anything is written
+    entries = load_faq_files(faq_files, allow_empty=allow_empty)
+    manuals = load_manuals(docs_dir, allow_empty=allow_empty) if docs_dir else []
     chunks = faq_chunks(entries) + manual_chunks(manuals)
     if not chunks:
-        raise KnowledgeBaseError("the knowledge base is empty: give at least one FAQ file or a manuals folder")
+        raise KnowledgeBaseError("the knowledge base would be empty: give at least one FAQ entry or manual")
 
     out = Path(out)
+    stale_removed = remove_stale_builds(out / "snapshots")
     cache, previous = _previous_vectors(out, embedder.name)
     hashes = [unit_hash(embedder.name, c) for c in chunks]
     missing = [i for i, h in enumerate(hashes) if h not in cache]
@@ -244,10 +310,8 @@ def build_snapshot(
 
     (out / "snapshots").mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    work = out / "snapshots" / f".building-{stamp}"
     final = out / "snapshots" / stamp
-    try:
-        work.mkdir()
+    with _building(out / "snapshots", stamp) as work:
         with open(work / "entries.jsonl", "w", encoding="utf-8") as fh:
             for entry in entries:
                 fh.write(json.dumps(_entry_dict(entry), ensure_ascii=False) + "\n")
@@ -281,10 +345,7 @@ def build_snapshot(
         (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         os.rename(work, final)
         _swap_current(out, final)
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
     _prune(out, final)
     return BuildReport(path=final, entries=len(entries), chunks=len(chunks), embedded=len(missing),
                        reused=len(chunks) - len(missing), seconds=time.perf_counter() - started,
-                       embed_seconds=embed_seconds)
+                       embed_seconds=embed_seconds, stale_removed=stale_removed)

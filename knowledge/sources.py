@@ -171,8 +171,12 @@ def _entry(row: Any, origin: str, problems: list[str]) -> FaqEntry | None:
     return FaqEntry(**values, metadata=metadata, origin=origin)
 
 
-def load_faq_files(paths: Iterable[Path]) -> list[FaqEntry]:
-    """Load FAQ entries from every file; raise ``SourceError`` naming every bad row and duplicate id."""
+EMPTY_HINT = "pass --allow-empty if that is meant"
+
+
+def load_faq_files(paths: Iterable[Path], allow_empty: bool = False) -> list[FaqEntry]:
+    """Load FAQ entries from every file; raise ``SourceError`` naming every bad row and duplicate id, and
+    (unless ``allow_empty``) every file that holds no entry at all: an emptied export must not empty the KB."""
     problems: list[str] = []
     entries: list[FaqEntry] = []
     for path in paths:
@@ -186,7 +190,9 @@ def load_faq_files(paths: Iterable[Path]) -> list[FaqEntry]:
         except SourceError as exc:
             problems.extend(exc.problems)
             continue
+        rows = 0
         for lineno, row in reader(text):
+            rows += 1
             origin = f"{path}:{lineno}"
             if isinstance(row, SyntaxError):
                 problems.append(f"{origin}: {row.msg}")
@@ -194,6 +200,8 @@ def load_faq_files(paths: Iterable[Path]) -> list[FaqEntry]:
             entry = _entry(row, origin, problems)
             if entry is not None:
                 entries.append(entry)
+        if not rows and not allow_empty:
+            problems.append(f"{path}: no FAQ entries in the file ({EMPTY_HINT})")
     seen: dict[str, list[str]] = {}
     for entry in entries:
         seen.setdefault(entry.id, []).append(entry.origin)
@@ -268,8 +276,9 @@ def _title(text: str, fallback: str) -> str:
     return fallback
 
 
-def load_manuals(folder: Path) -> list[Manual]:
-    """Every .md/.txt/.html file under ``folder``, sorted by path; raise ``SourceError`` for unreadable ones."""
+def load_manuals(folder: Path, allow_empty: bool = False) -> list[Manual]:
+    """Every .md/.txt/.html file under ``folder``, sorted by path; raise ``SourceError`` for unreadable ones
+    and (unless ``allow_empty``) for a folder without any."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SourceError([f"{folder}: manuals folder not found"])
@@ -288,6 +297,8 @@ def load_manuals(folder: Path) -> list[Manual]:
             problems.append(f"{path}: empty document")
             continue
         manuals.append(Manual(id=rel, title=_title(text, rel), text=text))
+    if not manuals and not problems and not allow_empty:
+        problems.append(f"{folder}: no manuals ({' '.join(sorted(MANUAL_SUFFIXES))}) in the folder ({EMPTY_HINT})")
     if problems:
         raise SourceError(problems)
     return manuals

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ app.add_typer(keys_app, name="keys")
 err = Console(stderr=True, soft_wrap=True)  # never wrap "file:line: problem" lines
 out = Console(soft_wrap=True)
 
+BATCH_PROBLEMS_SHOWN = 10  # invalid batch lines named on stderr (all of them are in the output)
 KbOption = Annotated[Path | None, typer.Option("--kb", help="Index folder (default: the demo KB).")]
 TaxonomyOption = Annotated[Path | None, typer.Option(
     "--taxonomy", help="Taxonomy YAML (default: TRIAGE_TAXONOMY, the demo's, or the FAQ entries' tags).")]
@@ -88,6 +90,9 @@ def kb_build(
     out_dir: Annotated[Path, typer.Option("--out", help="Index folder; its previous snapshot keeps serving "
                                                         "until the new one is complete.")],
     docs: Annotated[Path | None, typer.Option("--docs", help="Folder of manuals (.md .txt .html).")] = None,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="Accept an FAQ file or manuals folder without any entry (by default an error, "
+                              "so an emptied export cannot replace the served KB).")] = False,
 ) -> None:
     """Validate the sources, embed what changed and swap in a new index snapshot."""
     from knowledge.index import build_snapshot
@@ -97,7 +102,9 @@ def kb_build(
     with clean_errors():
         embedder = embedder_for(settings)
         with progress_bar("embedding") as progress:
-            report = build_snapshot(out_dir, embedder, faq, docs, progress=progress)
+            report = build_snapshot(out_dir, embedder, faq, docs, progress=progress, allow_empty=allow_empty)
+    if report.stale_removed:
+        err.print(f"removed {report.stale_removed} unfinished build folder(s) left by killed builds")
     err.print(f"built {report.path}: {report.entries} FAQ entries, {report.chunks} units "
               f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s")
 
@@ -152,30 +159,47 @@ def ask(
 @app.command()
 def batch(
     in_file: Annotated[Path, typer.Option("--in", help="Messages, one JSON object per line.")],
-    out_file: Annotated[Path, typer.Option("--out", help="Results, one per message, in input order.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Results, one per non-blank input line, in input order.")],
     kb: KbOption = None,
     taxonomy: TaxonomyOption = None,
     tag_labels: TagLabelsOption = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Any invalid line fails the whole file (each named "
+                                                          "file:line) and nothing is written.")] = False,
 ) -> None:
     """Run the pipeline over a file of messages (in time order, so repeat contacts are found; results are
-    written in input order)."""
-    from triage.inputs import read_messages
+    written in input order). An invalid line gets an error result in its place ({"id", "line", "error"}) and
+    the others are processed (exit 0); a file without any valid line is an error (exit 2)."""
+    from triage.inputs import bad_lines, line_problems, message_lines
     from triage.pipeline import Pipeline, chronological
 
     settings = get_settings()
     with clean_errors():
-        messages = read_messages(in_file, settings.max_message_chars)
+        lines = message_lines(in_file, settings.max_message_chars)
+        if not lines:
+            raise InputError(f"{in_file}: no messages in the file")
+        problems = line_problems(in_file, lines)
+        valid = [(i, line.message) for i, line in enumerate(lines) if line.message is not None]
+        if problems and (strict or not valid):
+            raise bad_lines(problems)
+        results = ["" if line.problem is None else json.dumps(
+            {"id": line.readable_id, "line": line.lineno, "error": {"code": "invalid_input", "message": line.problem}},
+            ensure_ascii=False) for line in lines]
+        messages = [message for _, message in valid]
         pipeline = Pipeline.for_settings(open_kb(settings, kb, taxonomy, tag_labels), settings)
-        results: list[str] = [""] * len(messages)
         with progress_bar("triage") as progress:
             progress(0, len(messages))
-            for done, i in enumerate(chronological(messages), 1):
-                results[i] = pipeline.run(messages[i]).model_dump_json()
+            for done, k in enumerate(chronological(messages), 1):
+                results[valid[k][0]] = pipeline.run(messages[k]).model_dump_json()
                 progress(done, len(messages))
         tmp = out_file.with_name(out_file.name + ".partial")
         tmp.write_text("".join(line + "\n" for line in results), encoding="utf-8")
         tmp.replace(out_file)
-    err.print(f"wrote {len(messages)} results to {out_file}")
+    if problems:
+        shown = problems[:BATCH_PROBLEMS_SHOWN] + [f"… and {len(problems) - BATCH_PROBLEMS_SHOWN} more"] * (
+            len(problems) > BATCH_PROBLEMS_SHOWN)
+        err.print(f"{len(problems)} of {len(lines)} lines invalid: see the output (an error result in place of each)"
+                  + "".join(f"\n  {p}" for p in shown), highlight=False, markup=False)
+    err.print(f"wrote {len(results)} results ({len(messages)} triaged) to {out_file}", highlight=False)
 
 
 @app.command()

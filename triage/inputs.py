@@ -4,6 +4,7 @@ named as ``file:line: field: problem`` before anything runs."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,34 +15,67 @@ from triage.errors import InputError
 from triage.models import Message
 
 
-def _fail(problems: list[str]) -> InputError:
+def bad_lines(problems: list[str]) -> InputError:
     return InputError(f"{len(problems)} bad line(s):\n  " + "\n  ".join(problems))
 
 
-def read_message_rows(path: Path, max_chars: int, require_id: bool = True) -> list[tuple[Message, dict[str, Any]]]:
-    """Every message of a JSONL file with its raw row (which may carry labels); ``text`` required and at
-    most ``max_chars`` long, ``id`` required when ``require_id``."""
-    problems: list[str] = []
-    rows: list[tuple[Message, dict[str, Any]]] = []
+@dataclass(frozen=True)
+class MessageLine:
+    """One non-blank line of a message file: the message and its raw row, or what is wrong with it."""
+
+    lineno: int
+    message: Message | None
+    row: Any
+    problem: str | None = None
+
+    @property
+    def readable_id(self) -> str | None:
+        """The line's ``id`` when it can be read, even from an invalid line (to report it by)."""
+        if self.message is not None:
+            return self.message.id
+        raw = self.row.get("id") if isinstance(self.row, dict) else None
+        return str(raw) if isinstance(raw, (str, int)) and not isinstance(raw, bool) else None
+
+
+def _validation_problem(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
+
+
+def message_lines(path: Path, max_chars: int, require_id: bool = True) -> list[MessageLine]:
+    """Every non-blank line of a JSONL message file, checked: ``text`` required and at most ``max_chars``
+    long, ``id`` required when ``require_id``."""
+    lines: list[MessageLine] = []
     for lineno, row in jsonl_rows(read_text(path)):
-        where = f"{path}:{lineno}"
         if isinstance(row, SyntaxError):
-            problems.append(f"{where}: {row.msg}")
+            lines.append(MessageLine(lineno, None, None, row.msg))
             continue
         try:
             message = Message.model_validate(row)
         except ValidationError as exc:
-            fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
-            problems.append(f"{where}: {fields}")
+            lines.append(MessageLine(lineno, None, row, _validation_problem(exc)))
             continue
+        problems = []
         if require_id and message.id is None:
-            problems.append(f"{where}: id: required in a batch file")
+            problems.append("id: required in a batch file")
         if len(message.text) > max_chars:
-            problems.append(f"{where}: text: {len(message.text)} characters; the limit is {max_chars}")
-        rows.append((message, row))
-    if problems:
-        raise _fail(problems)
-    return rows
+            problems.append(f"text: {len(message.text)} characters; the limit is {max_chars}")
+        lines.append(MessageLine(lineno, None, row, "; ".join(problems)) if problems else
+                     MessageLine(lineno, message, row))
+    return lines
+
+
+def line_problems(path: Path, lines: list[MessageLine]) -> list[str]:
+    """``file:line: problem`` for every invalid line."""
+    return [f"{path}:{line.lineno}: {line.problem}" for line in lines if line.problem is not None]
+
+
+def read_message_rows(path: Path, max_chars: int, require_id: bool = True) -> list[tuple[Message, dict[str, Any]]]:
+    """Every message of a JSONL file with its raw row (which may carry labels); any invalid line fails the
+    whole file, naming every one."""
+    lines = message_lines(path, max_chars, require_id)
+    if problems := line_problems(path, lines):
+        raise bad_lines(problems)
+    return [(line.message, line.row) for line in lines if line.message is not None]
 
 
 def read_messages(path: Path, max_chars: int) -> list[Message]:
@@ -64,7 +98,7 @@ def _labeled_rows(path: Path, field: str, problem: Callable[[dict[str, Any]], st
         else:
             rows.append((str(row["text"]), row[field]))
     if problems:
-        raise _fail(problems)
+        raise bad_lines(problems)
     return rows
 
 

@@ -273,6 +273,11 @@ class ConversationView(BaseModel):
     suggestion: SuggestionView | None = Field(description="the latest suggestion")
 
 
+# When an event happened, to import history; stored as given. Omitted: the moment it is recorded.
+EventTime = Annotated[Timestamp | None, Field(description="when it happened, with a time zone (e.g. "
+                                                          "2026-03-02T10:00:00+09:00); default: when it is recorded")]
+
+
 class FeedbackIn(BaseModel):
     """An agent's verdict on a suggestion. ``accept`` with a text that differs from the draft is stored as
     ``edit``. A corrected tag is learned at once; an edited reply is kept as a reference reply."""
@@ -281,6 +286,7 @@ class FeedbackIn(BaseModel):
     final_text: Text | None = Field(default=None, description="the reply sent (accept: the draft if omitted)")
     tag: Tag | None = Field(default=None, description="the right tag, when the suggested one is wrong")
     priority: Priority | None = Field(default=None, description="the right priority, when the suggested one is wrong")
+    created_at: EventTime = None
 
 
 class Intake(BaseModel):
@@ -299,11 +305,13 @@ class BotOutcomeIn(BaseModel):
     auto_answered: bool
     helpful: bool | None = Field(default=None, description="the customer's 'did this help?' answer")
     escalated: bool = False
+    created_at: EventTime = None
 
 
 class CesIn(BaseModel):
     conversation_id: RowId
     score: int = Field(ge=1, le=7, description="1 = very hard … 7 = very easy to get the issue solved")
+    created_at: EventTime = None
 
 
 class ApiKeyIn(BaseModel):

@@ -12,6 +12,8 @@ from triage.kb import KnowledgeBase
 from triage.store import Store
 from triage.store.repository import LOW_CONFIDENCE
 
+pytestmark = pytest.mark.clock  # the gaps' window is counted back from now
+
 UNANSWERED = ["해외 배송 되나요? 미국에 보내고 싶어요", "해외로도 보내 주시나요", "일본으로 배송 가능한가요",
               "물류센터 알바 채용 공고 어디서 봐요?", "하루마켓 알바 채용 공고는 어디서 봐요?"]
 

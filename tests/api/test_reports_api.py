@@ -18,6 +18,8 @@ from triage.kb import KnowledgeBase
 from triage.models import FeedbackIn, Message, TriageResult
 from triage.store import Store
 
+pytestmark = pytest.mark.clock  # a period defaults to the days up to today
+
 SEOUL = ZoneInfo("Asia/Seoul")
 RANGE = {"period": "day", "start": "2026-03-02", "end": "2026-03-04"}
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -69,6 +69,7 @@ def test_injection_is_flagged_never_answered_and_does_not_get_what_it_asks(servi
     assert body["priority"] != "P1" and body["tag"] != "account_hacked"
 
 
+@pytest.mark.clock
 def test_repeat_contact_from_the_same_customer_only(service):
     client, _ = service
     first = {"id": "r1", "text": "비밀번호를 잊어버렸어요. 재설정 메일이 안 와요", "channel": "chat",

@@ -116,6 +116,7 @@ def test_an_accepted_draft_lands_in_a_faq_file_the_kb_build_reads(tmp_path):
     assert yaml.safe_load(not_a_list.read_text(encoding="utf-8")) == {"a": 1}  # left untouched
 
 
+@pytest.mark.clock
 def test_the_store_gathers_what_nobody_could_answer(store_url):
     store = Store.open(store_url)
     at = NOW - timedelta(days=1)
@@ -130,12 +131,17 @@ def test_the_store_gathers_what_nobody_could_answer(store_url):
     keep("쿠폰 어디서 써요", decision="auto_answer", faq_id="coupon", candidate_faq_id="coupon", confidence=0.8)
     keep("포인트 적립 언제 돼요", decision="auto_answer", faq_id="points", candidate_faq_id="points", confidence=0.95,
          path=["포인트"])
-    store.record_feedback(rejected.suggestion_id, FeedbackIn(action="reject"), "agent")
-    store.record_feedback(handoff.suggestion_id, FeedbackIn(action="edit", final_text="해외 배송은 아직 안 해요."), "a")
+    store.record_feedback(rejected.suggestion_id, FeedbackIn(action="reject", created_at=at), "agent")
+    store.record_feedback(handoff.suggestion_id, FeedbackIn(action="edit", final_text="해외 배송은 아직 안 해요.",
+                                                            created_at=at), "a")
     store.record_bot_outcome(BotOutcomeIn(faq_id="refund", auto_answered=True, helpful=False,
-                                          question="환불 언제 돼요? kim@example.com"))
-    store.record_bot_outcome(BotOutcomeIn(faq_id="refund", auto_answered=True, helpful=True, question="환불 됐어요"))
-    found = {q.text: q for q in store.gap_questions(NOW - timedelta(days=30), NOW + timedelta(days=1))}
+                                          question="환불 언제 돼요? kim@example.com", created_at=at))
+    store.record_bot_outcome(BotOutcomeIn(faq_id="refund", auto_answered=True, helpful=True, question="환불 됐어요",
+                                          created_at=at))
+    # an outcome of the week before, stored with its own time, stays out of a window after it
+    store.record_bot_outcome(BotOutcomeIn(faq_id="refund", auto_answered=True, helpful=False,
+                                          question="지난주 환불 문의", created_at=NOW - timedelta(days=8)))
+    found = {q.text: q for q in store.gap_questions(NOW - timedelta(days=7), NOW + timedelta(days=1))}
     assert {q.source for q in found.values()} == {"handoff", "answer_rejected", "low_confidence", "unhelpful",
                                                   "answered_then_agent"}
     assert "비밀번호 잊었어요" not in found and not any("P1로" in t for t in found)  # answered well; an injection
@@ -143,6 +149,8 @@ def test_the_store_gathers_what_nobody_could_answer(store_url):
     assert found["해외 배송 되나요? <PHONE_1>"].faq_id == "delivery-fee"
     assert "환불 언제 돼요? <EMAIL_1>" in found and found["포인트 적립 언제 돼요"].source == "answered_then_agent"
     assert store.gap_questions(NOW + timedelta(days=2), NOW + timedelta(days=3)) == []
+    last_week = store.gap_questions(NOW - timedelta(days=9), NOW - timedelta(days=7))
+    assert [q.text for q in last_week] == ["지난주 환불 문의"]
     store.close()
 
 

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from knowledge import index as index_module
-from knowledge.errors import EmbedderMismatchError, IndexNotFoundError, SourceError
+from knowledge.errors import EmbedderMismatchError, IndexNotFoundError, KnowledgeBaseError, SourceError
 from knowledge.index import build_snapshot, load_snapshot, resolve
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -153,11 +157,100 @@ def test_calibration_is_carried_forward_only_for_the_same_model(tmp_path, embedd
     assert not (resolve(out) / "calibration.json").exists()
 
 
-def test_pruning_leaves_a_build_in_progress_alone(tmp_path, embedder):
+# A build in another process that stops for good once its .building-* folder exists (until it is killed).
+HANGING_BUILD = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from knowledge import index
+
+class Ones:
+    name, dim = "ones", 8
+    def encode_queries(self, texts):
+        return np.full((len(texts), 8), 8 ** -0.5, np.float32)
+    encode_passages = encode_queries
+
+def hang(vectors):
+    print("writing", flush=True)
+    time.sleep(600)
+
+index.dense_index = hang
+index.build_snapshot(Path(sys.argv[1]), Ones(), [Path(sys.argv[2])])
+"""
+
+
+def building(out: Path) -> list[str]:
+    return sorted(p.name for p in (out / "snapshots").iterdir() if p.name.startswith(".building"))
+
+
+def test_a_killed_builds_folder_is_removed_by_the_next_build_but_a_running_one_is_not(tmp_path, embedder):
     out = tmp_path / "kb"
     build_snapshot(out, embedder, [FAQ])
-    in_progress = out / "snapshots" / ".building-other"
-    in_progress.mkdir()
-    for _ in range(index_module.KEEP_SNAPSHOTS + 1):
-        build_snapshot(out, embedder, [FAQ])
-    assert in_progress.is_dir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    other = subprocess.Popen([sys.executable, "-c", HANGING_BUILD, str(out), str(FAQ)], env=env,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline() == "writing\n"
+        [folder] = [name for name in building(out) if not name.endswith(".lock")]
+        assert building(out) == [folder, folder + ".lock"]
+        report = build_snapshot(out, embedder, [FAQ])  # a concurrent build leaves the running one alone
+        assert report.stale_removed == 0 and building(out) == [folder, folder + ".lock"]
+    finally:
+        other.kill()  # SIGKILL: no clean-up of its own
+        other.wait(timeout=60)
+    assert building(out) == [folder, folder + ".lock"]
+    served = resolve(out)
+    report = build_snapshot(out, embedder, [FAQ])
+    assert report.stale_removed == 1 and building(out) == [] and resolve(out) != served
+    assert load_snapshot(out, embedder).manifest["counts"]["entries"] == 6
+
+
+def test_a_lockless_folder_and_an_orphan_lock_are_removed_but_a_held_lock_is_kept(tmp_path, embedder):
+    """Folders of builds from before the locks, a lock whose build died before making its folder, and one
+    that a build holds right now (before making its folder)."""
+    out = tmp_path / "kb"
+    build_snapshot(out, embedder, [FAQ])
+    snapshots = out / "snapshots"
+    (snapshots / ".building-20260101T000000000000Z").mkdir()
+    (snapshots / ".building-20260101T000000000000Z" / "vectors.npy").write_bytes(b"half")
+    (snapshots / ".building-dead.lock").touch()
+    with open(snapshots / ".building-alive.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        report = build_snapshot(out, embedder, [FAQ])
+    assert report.stale_removed == 1 and building(out) == [".building-alive.lock"]
+
+
+@pytest.mark.parametrize(("name", "text"), [("faq.jsonl", ""), ("faq.jsonl", "\n  \n"), ("faq.json", "[]"),
+                                            ("faq.yaml", "# 나중에 채울 예정\n"), ("faq.csv", "id,question,answer\n")])
+def test_an_faq_file_without_entries_is_refused_unless_allowed(tmp_path, embedder, name, text):
+    out = tmp_path / "kb"
+    build_snapshot(out, embedder, [FAQ], DOCS)
+    served = resolve(out)
+    empty = tmp_path / name
+    empty.write_text(text, encoding="utf-8")
+    for sources in ([empty], [FAQ, empty]):
+        with pytest.raises(SourceError, match=rf"{empty}: no FAQ entries in the file \(pass --allow-empty"):
+            build_snapshot(out, embedder, sources, DOCS)
+        assert resolve(out) == served and building(out) == []
+    report = build_snapshot(out, embedder, [FAQ, empty], DOCS, allow_empty=True)
+    assert report.entries == 6 and resolve(out) != served
+    manuals_only = build_snapshot(out, embedder, [empty], DOCS, allow_empty=True)
+    assert manuals_only.entries == 0 and manuals_only.chunks > 0
+
+
+def test_an_empty_manuals_folder_is_refused_unless_allowed_and_an_empty_kb_always(tmp_path, embedder):
+    out = tmp_path / "kb"
+    build_snapshot(out, embedder, [FAQ], DOCS)
+    served = resolve(out)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.pdf").write_bytes(b"%PDF")  # not a manual format
+    with pytest.raises(SourceError, match=rf"{docs}: no manuals \(.htm .html .md .txt\) in the folder"):
+        build_snapshot(out, embedder, [FAQ], docs)
+    assert resolve(out) == served
+    assert build_snapshot(out, embedder, [FAQ], docs, allow_empty=True).chunks == 17
+    empty = tmp_path / "faq.jsonl"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="would be empty"):
+        build_snapshot(out, embedder, [empty], docs, allow_empty=True)
+    assert load_snapshot(out, embedder).manifest["counts"]["entries"] == 6

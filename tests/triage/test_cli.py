@@ -38,6 +38,27 @@ def test_kb_build_names_every_bad_row_and_keeps_the_old_snapshot(tmp_path):
     assert (out / "current").resolve() == current
 
 
+def test_kb_build_refuses_an_empty_faq_file_unless_allowed_and_clears_killed_builds(tmp_path):
+    out = tmp_path / "kb"
+    faq = str(FIXTURES / "faq_small.yaml")
+    assert runner.invoke(app, ["kb", "build", "--faq", faq, "--out", str(out)]).exit_code == 0
+    current = (out / "current").resolve()
+    killed = out / "snapshots" / ".building-20260101T000000000000Z"  # a build killed before builds took locks
+    killed.mkdir()
+    empty = tmp_path / "faq-export.csv"
+    empty.write_text("id,question,answer\n", encoding="utf-8")
+    refused = runner.invoke(app, ["kb", "build", "--faq", str(empty), "--out", str(out)])
+    assert refused.exit_code == 2
+    assert f"{empty}: no FAQ entries in the file (pass --allow-empty if that is meant)" in refused.output
+    assert (out / "current").resolve() == current and killed.is_dir()  # nothing touched
+    allowed = runner.invoke(app, ["kb", "build", "--faq", faq, "--faq", str(empty), "--out", str(out),
+                                  "--allow-empty"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "removed 1 unfinished build folder(s) left by killed builds" in allowed.output
+    assert "6 FAQ entries" in allowed.output and not killed.exists()
+    assert (out / "current").resolve() != current
+
+
 def test_ask_json_is_the_result_format():
     result = runner.invoke(app, ["ask", "비밀번호 까먹었어요 어떡해요", "--json"])
     assert result.exit_code == 0, result.output
@@ -73,7 +94,62 @@ def test_batch_writes_one_result_per_message_in_order(tmp_path):
         assert (r["decision"] == "auto_answer") == (r["faq_id"] is not None) == (r["answer"] is not None)
 
 
-def test_batch_names_bad_lines_and_writes_nothing(tmp_path, monkeypatch):
+def test_batch_of_a_real_export_processes_the_valid_lines_and_marks_the_invalid_in_place(tmp_path):
+    """A history export (the demo's dev messages, with their labels and times) with the usual damage."""
+    rows = (FIXTURES.parent.parent / "knowledge/samples/demo/dev.jsonl").read_text(encoding="utf-8").splitlines()[:60]
+    damage = {7: json.dumps({**json.loads(rows[7]), "text": ""}),  # an empty message
+              19: json.dumps({**json.loads(rows[19]), "text": "   "}, ensure_ascii=False),  # and a blank one
+              30: rows[30][:45],  # cut off mid-line
+              41: json.dumps({"id": "dev-042", "channel": "chat"}),  # no text at all
+              52: json.dumps({**json.loads(rows[52]), "customer": {"id": "C1", "recency": 9}}, ensure_ascii=False),
+              55: json.dumps({**json.loads(rows[55]), "id": None}, ensure_ascii=False)}
+    lines = [damage.get(i, row) for i, row in enumerate(rows)]
+    lines.insert(10, "")  # blank lines are skipped (and still counted in line numbers)
+    export = tmp_path / "export.jsonl"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "results.jsonl"
+
+    result = runner.invoke(app, ["batch", "--in", str(export), "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert "6 of 60 lines invalid: see the output" in result.output
+    assert f"{export}:8: text: must not be empty or whitespace only" in result.output
+    assert "wrote 60 results (54 triaged)" in result.output
+    results = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(results) == 60
+    errors = {i: r for i, r in enumerate(results) if "error" in r}
+    assert errors == {
+        7: {"id": "dev-008", "line": 8, "error": {"code": "invalid_input",
+                                                  "message": "text: must not be empty or whitespace only"}},
+        19: {"id": "dev-020", "line": 21, "error": {"code": "invalid_input",
+                                                    "message": "text: must not be empty or whitespace only"}},
+        30: {"id": None, "line": 32, "error": {"code": "invalid_input", "message": errors[30]["error"]["message"]}},
+        41: {"id": "dev-042", "line": 43, "error": {"code": "invalid_input", "message": "text: Field required"}},
+        52: {"id": "dev-053", "line": 54, "error": {"code": "invalid_input",
+                                                    "message": errors[52]["error"]["message"]}},
+        55: {"id": None, "line": 57, "error": {"code": "invalid_input", "message": "id: required in a batch file"}}}
+    assert errors[30]["error"]["message"].startswith("invalid JSON")
+    assert errors[52]["error"]["message"].startswith("customer.recency: ")
+    triaged = [(i, r) for i, r in enumerate(results) if i not in errors]
+    assert [r["id"] for _, r in triaged] == [json.loads(rows[i])["id"] for i, _ in triaged]  # in input order
+    assert all(r["decision"] in ("auto_answer", "handoff") and r["priority"] for _, r in triaged)
+
+
+def test_batch_with_no_valid_line_is_an_error(tmp_path):
+    messages = tmp_path / "in.jsonl"
+    messages.write_text('{"id": "a", "text": ""}\n{"id": "b"}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["batch", "--in", str(messages), "--out", str(out)])
+    assert result.exit_code == 2
+    assert f"{messages}:1: text: must not be empty" in result.output and f"{messages}:2: text: Field required" \
+        in result.output
+    assert not out.exists()
+    messages.write_text("\n", encoding="utf-8")
+    empty = runner.invoke(app, ["batch", "--in", str(messages), "--out", str(out)])
+    assert empty.exit_code == 2 and "no messages in the file" in empty.output and not out.exists()
+
+
+def test_strict_batch_names_bad_lines_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("TRIAGE_MAX_MESSAGE_CHARS", "50")
     config.get_settings.cache_clear()
     messages = tmp_path / "in.jsonl"
@@ -81,7 +157,7 @@ def test_batch_names_bad_lines_and_writes_nothing(tmp_path, monkeypatch):
                         '{"id": "c", "text": "x", "customer": {"recency": 9}}\n'
                         '{"id": "d", "text": "' + "가" * 51 + '"}\n{"id": "e", "text": "x"\n', encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    result = runner.invoke(app, ["batch", "--in", str(messages), "--out", str(out)])
+    result = runner.invoke(app, ["batch", "--in", str(messages), "--out", str(out), "--strict"])
     assert result.exit_code == 2
     assert f"{messages}:2: text:" in result.output
     assert f"{messages}:3: id: required" in result.output

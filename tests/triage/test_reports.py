@@ -22,6 +22,8 @@ from triage.reports import Report, build_report, handoff_category, percentile, r
 from triage.store import Store
 from triage.store.tables import utcnow
 
+pytestmark = pytest.mark.clock  # reports count days in a time zone; a period defaults to the days up to today
+
 SEOUL = ZoneInfo("Asia/Seoul")
 PNG = b"\x89PNG\r\n\x1a\n"
 DRAFT = "주문하신 상품은 내일 도착해요"
@@ -154,12 +156,14 @@ def test_hand_off_categories_read_fields_before_text():
 
 
 def test_bot_outcomes_are_counted_by_their_own_time(store):
+    at = kst(2026, 3, 3, 0, 10)  # 2 March in UTC
     for helpful, escalated in ((True, False), (True, False), (False, True), (None, False)):
-        store.record_bot_outcome(BotOutcomeIn(faq_id="f-1", auto_answered=True, helpful=helpful, escalated=escalated))
-    store.record_bot_outcome(BotOutcomeIn(auto_answered=False, escalated=True))
-    today = today_kst()
+        store.record_bot_outcome(BotOutcomeIn(faq_id="f-1", auto_answered=True, helpful=helpful, escalated=escalated,
+                                              created_at=at))
+    store.record_bot_outcome(BotOutcomeIn(auto_answered=False, escalated=True, created_at=at))
+    store.record_bot_outcome(BotOutcomeIn(auto_answered=True, helpful=False, created_at=at + timedelta(days=1)))
 
-    report = build_report(store, "day", today - timedelta(days=1), today + timedelta(days=1))
+    report = build_report(store, "day", "2026-03-02", "2026-03-04")
 
     bot = report.automation.bot
     assert (bot.outcomes, bot.auto_answered, bot.helpful, bot.unhelpful, bot.escalated) == (5, 4, 2, 1, 2)
@@ -167,6 +171,7 @@ def test_bot_outcomes_are_counted_by_their_own_time(store):
     assert [b.outcomes for b in report.automation.bot_buckets] == [0, 5]
     assert not report.empty and report.volume.messages == 0
     assert build_report(store, "day", "2026-03-02", "2026-03-03").automation.bot.outcomes == 0
+    assert build_report(store, "day", "2026-03-04", "2026-03-05").automation.bot.outcomes == 1
 
 
 # --- acceptance -----------------------------------------------------------------------------------------
@@ -199,26 +204,27 @@ def test_acceptance_shares_and_edit_distances(store):
 # --- first response ------------------------------------------------------------------------------------
 
 def test_first_response_time_from_the_first_message_to_the_first_reply(store):
-    now = utcnow()
+    now = kst(2026, 3, 2, 15)  # the verdicts carry this time: every reply lands at 15:00
     # replied after 30 minutes: the customer wrote again meanwhile, the reply is on the newer suggestion
     add(store, now - timedelta(minutes=30), customer="c-a")
     second = add(store, now - timedelta(minutes=5), customer="c-a")
-    store.record_feedback(second.suggestion_id, FeedbackIn(action="edit", final_text=DRAFT + " 감사합니다"), "alice")
-    store.record_feedback(add(store, now - timedelta(minutes=90)).suggestion_id, FeedbackIn(action="accept"), "al")
+    store.record_feedback(second.suggestion_id, FeedbackIn(action="edit", final_text=DRAFT + " 감사합니다",
+                                                           created_at=now), "alice")
+    store.record_feedback(add(store, now - timedelta(minutes=90)).suggestion_id,
+                          FeedbackIn(action="accept", created_at=now), "al")
     own_reply = add(store, now - timedelta(minutes=10))  # a rejection with the agent's own reply is a reply
-    store.record_feedback(own_reply.suggestion_id, FeedbackIn(action="reject", final_text="제가 확인해 볼게요"), "al")
+    store.record_feedback(own_reply.suggestion_id, FeedbackIn(action="reject", final_text="제가 확인해 볼게요",
+                                                              created_at=now), "al")
     silent = add(store, now - timedelta(minutes=20))  # a rejection without a reply is not
-    store.record_feedback(silent.suggestion_id, FeedbackIn(action="reject"), "al")
+    store.record_feedback(silent.suggestion_id, FeedbackIn(action="reject", created_at=now), "al")
     add(store, now - timedelta(minutes=40))  # nobody answered yet
-    elapsed = (utcnow() - now).total_seconds() / 60
-    today = today_kst()
 
-    report = build_report(store, "day", today - timedelta(days=1), today + timedelta(days=1))
+    report = build_report(store, "day", "2026-03-01", "2026-03-03")
 
     frt = report.first_response
     assert (frt.conversations, frt.answered, frt.waiting) == (5, 3, 2)
-    assert frt.median_minutes == pytest.approx(30, abs=elapsed + 0.01)
-    assert frt.p90_minutes == pytest.approx(30 + 0.8 * 60, abs=elapsed + 0.01)  # linear between 30 and 90
+    assert frt.median_minutes == pytest.approx(30)
+    assert frt.p90_minutes == pytest.approx(30 + 0.8 * 60)  # linear between 30 and 90
     assert sum(b.conversations for b in frt.buckets) == 5 and sum(b.answered for b in frt.buckets) == 3
 
 
@@ -238,10 +244,9 @@ def test_ces_by_tag_against_the_target(store):
     for tag, values in scores.items():
         for score in values:
             intake = add(store, kst(2026, 3, 2, 10), tag=tag)
-            store.record_ces(intake.conversation_id, score)
-    today = today_kst()
+            store.record_ces(intake.conversation_id, score, kst(2026, 3, 3, 9))  # counted on the day it was given
 
-    report = build_report(store, "day", today, today + timedelta(days=1))
+    report = build_report(store, "day", "2026-03-03", "2026-03-04")
 
     ces = report.ces
     assert ces.target == 6.5 and ces.answers == 5
@@ -249,6 +254,7 @@ def test_ces_by_tag_against_the_target(store):
     assert [(t.tag, t.answers, t.average, t.below_target) for t in ces.by_tag] == [
         ("delivery_delay", 2, 5.5, True), ("refund_status", 2, 6.5, False), ("login_problem", 1, 7.0, False)]
     assert ces.buckets[0].answers == 5
+    assert build_report(store, "day", "2026-03-02", "2026-03-03").ces.answers == 0
 
 
 # --- edges --------------------------------------------------------------------------------------------
@@ -323,27 +329,27 @@ def test_durations_read_like_speech():
 
 # --- export -------------------------------------------------------------------------------------------
 
-def fill(store: Store) -> None:
-    now = utcnow()
+def fill(store: Store, now: datetime) -> None:
+    """Four conversations with verdicts and CES answers, and a bot outcome, in the hour before ``now``."""
     for i, (tag, channel) in enumerate((("refund_status", "chat"), ("delivery_delay", "email"),
                                         ("refund_status", "sms"), ("login_problem", "chat"))):
         intake = add(store, now - timedelta(minutes=20 + 10 * i), tag=tag, channel=channel,
                      decision="auto_answer" if i % 2 else "handoff", candidate_faq_id="f-1" if i else None)
         store.record_feedback(intake.suggestion_id, FeedbackIn(action=("accept", "edit", "reject", "accept")[i],
-                                                               final_text=DRAFT + "?" if i == 1 else None), "alice")
-        store.record_ces(intake.conversation_id, 5 + i % 3)
-    store.record_bot_outcome(BotOutcomeIn(faq_id="f-1", auto_answered=True, helpful=True))
+                                                               final_text=DRAFT + "?" if i == 1 else None,
+                                                               created_at=now), "alice")
+        store.record_ces(intake.conversation_id, 5 + i % 3, now)
+    store.record_bot_outcome(BotOutcomeIn(faq_id="f-1", auto_answered=True, helpful=True, created_at=now))
 
 
 def test_run_report_writes_the_page_charts_csv_and_json(store, store_url, tmp_path):
-    fill(store)
+    fill(store, kst(2026, 3, 5, 15))
     settings = Settings(var_dir=tmp_path / "var", database_url=store_url)
     lines: list[str] = []
 
-    page = run_report(settings, "day", None, None, None, lines.append)
+    page = run_report(settings, "day", "2026-03-02", "2026-03-09", None, lines.append)
 
-    today = today_kst()
-    folder = tmp_path / "var" / "reports" / f"day-{today - timedelta(days=6)}-{today + timedelta(days=1)}"
+    folder = tmp_path / "var" / "reports" / "day-2026-03-02-2026-03-09"
     assert page == folder / "report.html"
     assert {p.name for p in folder.iterdir()} == {"report.html", "report.csv", "report.json",
                                                  *(f"{name}.png" for name in CHARTS)}
@@ -368,6 +374,20 @@ def test_run_report_writes_the_page_charts_csv_and_json(store, store_url, tmp_pa
     report = Report.model_validate(json.loads((folder / "report.json").read_text(encoding="utf-8")))
     assert report.volume.messages == 4 and report.acceptance.decided == 4
     assert any("page" in line for line in lines) and any("4 messages" in line for line in lines)
+
+
+def test_run_report_covers_the_seven_days_through_today_by_default(store, store_url, tmp_path):
+    fill(store, utcnow())
+    settings = Settings(var_dir=tmp_path / "var", database_url=store_url)
+    before = today_kst()
+    page = run_report(settings, "day", None, None, None, lambda _: None)
+    days = {before, today_kst()}  # midnight may pass meanwhile
+
+    assert page in {tmp_path / "var" / "reports" / f"day-{d - timedelta(days=6)}-{d + timedelta(days=1)}"
+                    / "report.html" for d in days}
+    report = Report.model_validate(json.loads((page.parent / "report.json").read_text(encoding="utf-8")))
+    assert report.end - timedelta(days=1) in days and len(report.buckets) == 7
+    assert report.volume.messages == 4 and report.acceptance.decided == 4 and report.ces.answers == 4
 
 
 def test_an_empty_period_exports_charts_that_say_no_data(store, tmp_path):

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from pydantic import ValidationError
+from sqlalchemy import select, text
 
 from triage.errors import StoreError
-from triage.models import Message, TriageResult
+from triage.models import BotOutcomeIn, CesIn, FeedbackIn, Message, TriageResult
 from triage.store import Store
-from triage.store.tables import Base
+from triage.store.tables import Base, BotOutcome, CesAnswer, FeedbackEvent, Suggestion
 
 
 def test_migrations_create_exactly_the_models_and_run_again_safely(store_url):
@@ -31,6 +32,35 @@ def test_times_come_back_as_the_same_utc_moment(store_url):
     [message] = store.conversation(intake.conversation_id).messages
     assert message.created_at == seoul and message.created_at.tzinfo == UTC
     store.close()
+
+
+@pytest.mark.clock
+def test_imported_verdicts_outcomes_and_ces_answers_keep_their_own_time(store_url):
+    store = Store.open(store_url)
+    then = datetime(2025, 6, 30, 23, 10, tzinfo=timezone(timedelta(hours=9)))
+    intake = store.record_message(Message(text="환불 언제 돼요", created_at=then), TriageResult(draft="초안"))
+    store.record_feedback(intake.suggestion_id, FeedbackIn(action="accept", created_at=then), "agent")
+    store.record_bot_outcome(BotOutcomeIn(auto_answered=True, helpful=False, question="q", created_at=then))
+    store.record_ces(intake.conversation_id, 6, then)
+    before = datetime.now(UTC)
+    store.record_bot_outcome(BotOutcomeIn(auto_answered=False))  # no time given: the moment it is recorded
+    with store.session() as s:
+        assert s.scalar(select(FeedbackEvent.created_at)) == then
+        assert s.scalar(select(Suggestion.decided_at)) == then
+        assert s.scalar(select(CesAnswer.created_at)) == then
+        imported, live = s.scalars(select(BotOutcome.created_at).order_by(BotOutcome.id))
+        assert imported == then and live >= before - timedelta(seconds=1)
+    store.close()
+
+
+@pytest.mark.parametrize("model", [BotOutcomeIn, CesIn, FeedbackIn])
+@pytest.mark.parametrize(("value", "says"), [("2025-06-30T23:10:00", "time zone"), ("1969-12-31T23:59:59Z", "1970"),
+                                             ("2200-01-01T00:00:00Z", "2200")])
+def test_an_event_time_needs_a_time_zone_and_a_sane_year(model, value, says):
+    fields = {"auto_answered": True, "conversation_id": 1, "score": 4, "action": "reject"}
+    with pytest.raises(ValidationError, match=says) as caught:
+        model.model_validate({**fields, "created_at": value})
+    assert caught.value.errors()[0]["loc"] == ("created_at",)
 
 
 def test_sqlite_runs_in_wal_mode_with_full_sync(tmp_path):

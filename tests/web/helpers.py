@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from triage.api.auth import COOKIE
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]  # DESIGN.md §8
-RESULTS = Path(__file__).resolve().parents[2] / "evals" / "results"
+# Screenshots for a person to look at; the clock run (`make test`) sends its own, dated a year ahead, elsewhere.
+RESULTS = Path(os.environ.get("TRIAGE_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "evals" / "results")
 
 
 def bearer(key: str) -> dict[str, str]:

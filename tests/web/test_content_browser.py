@@ -15,7 +15,7 @@ from knowledge.sources import load_faq_files
 from tests.conftest import api_key, uvicorn_server
 from tests.web.helpers import RESULTS, csp_errors, launch_chromium, sign_in
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]  # the pages count their periods back from now
 
 MESSAGES = [  # text, channel, hours ago
     ("해외 배송 되나요? 미국에 보내고 싶어요", "chat", 2), ("해외로도 보내 주시나요", "email", 5),

@@ -14,7 +14,7 @@ from knowledge.samples import DEMO_DIR
 from tests.conftest import api_key, uvicorn_server
 from tests.web.helpers import RESULTS, csp_errors, launch_chromium, sign_in
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]  # waiting times are counted from now
 
 APPENDED = "오늘 오후 6시까지 처리 결과를 다시 알려 드릴게요."
 MESSAGES = [  # text, channel, customer, bot path, minutes waiting

@@ -19,6 +19,8 @@ from triage.kb import KnowledgeBase
 from triage.models import Message
 from triage.web.i18n import EN, KO, LANG_COOKIE, waiting
 
+pytestmark = pytest.mark.clock  # waiting times and report periods are counted from now
+
 ROW = re.compile(r'<tr data-href="/conversations/(\d+)" data-priority="(P\d)?"')
 SEEDS = [  # text, channel, customer, minutes waiting
     ("앱 디자인이 예뻐졌네요. 잘 쓰고 있어요", "app_review", {"id": "w-praise"}, 30),

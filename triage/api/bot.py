@@ -37,5 +37,5 @@ def bot_outcome(outcome: BotOutcomeIn, svc: Service, _: BotCaller) -> dict[str, 
 @router.post("/ces", status_code=status.HTTP_201_CREATED)
 def customer_effort(answer: CesIn, svc: Service, _: BotCaller) -> dict[str, str]:
     """The customer's effort score (1 very hard … 7 very easy) for a conversation."""
-    svc.store.record_ces(answer.conversation_id, answer.score)
+    svc.store.record_ces(answer.conversation_id, answer.score, answer.created_at)
     return {"status": "recorded"}

@@ -333,7 +333,7 @@ class Store:
             raise
 
     def _decide(self, suggestion_id: int, feedback: FeedbackIn, agent: str, key: str | None) -> Decided:
-        now = utcnow()
+        now = feedback.created_at or utcnow()
         with self.session(write=True) as s:
             row = _get(s, Suggestion, suggestion_id)
             action, final = feedback.action, feedback.final_text
@@ -401,18 +401,20 @@ class Store:
 
     def record_bot_outcome(self, outcome: BotOutcomeIn) -> int:
         with self.session(write=True) as s:
-            row = BotOutcome(**outcome.model_dump(exclude={"question"}),
-                             question=redact_text(outcome.question) if outcome.question else None)
+            row = BotOutcome(**outcome.model_dump(exclude={"question", "created_at"}),
+                             question=redact_text(outcome.question) if outcome.question else None,
+                             created_at=outcome.created_at or utcnow())
             s.add(row)
             s.flush()
             return row.id
 
-    def record_ces(self, conversation_id: int, score: int) -> None:
+    def record_ces(self, conversation_id: int, score: int, created_at: datetime | None = None) -> None:
+        """The customer's effort score; ``created_at`` when it was given (default: now)."""
         if not 1 <= score <= 7:
             raise InputError(f"a CES score is 1 (very hard) to 7 (very easy), not {score}")
         with self.session(write=True) as s:
             _get(s, Conversation, conversation_id)
-            s.add(CesAnswer(conversation_id=conversation_id, score=score))
+            s.add(CesAnswer(conversation_id=conversation_id, score=score, created_at=created_at or utcnow()))
 
     def faq_verdicts(self) -> dict[str, FaqVerdicts]:
         """Per FAQ entry: auto-answers that agents accepted or customers found helpful, against those agents
