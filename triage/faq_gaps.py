@@ -5,6 +5,7 @@ what agents actually replied."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -58,10 +59,10 @@ def llm_draft_writer(llm: LLMClient) -> DraftWriter:
         except LLMError as exc:
             log.warning("event=gap_draft_fallback reason=%s", type(exc).__name__)
             return None
-        _written[key] = draft.model_copy(update={"source": "llm"})
+        written = _written[key] = draft.model_copy(update={"source": "llm"})
         while len(_written) > WRITTEN_KEPT:
             _written.popitem(last=False)
-        return _written[key]
+        return written
     return write
 
 
@@ -75,6 +76,7 @@ def top_gaps(store: Store, kb: KnowledgeBase, settings: Settings, start: date, e
 
 
 _embedders: dict[tuple[str, Path], CachedEmbedder] = {}
+_embedding = threading.Lock()
 
 
 def _question_embedder(kb: KnowledgeBase, settings: Settings) -> CachedEmbedder:
@@ -96,10 +98,11 @@ def current_gaps(store: Store, kb: KnowledgeBase, settings: Settings, days: int 
     start = end - timedelta(days=days)
     previous = start - timedelta(days=days)
     questions = store.gap_questions(previous, end)
-    embedder = _question_embedder(kb, settings)
-    vectors = (embedder.encode_queries([q.text for q in questions]) if questions
-               else np.zeros((0, kb.embedder.dim), np.float32))
-    embedder.save()
+    with _embedding:  # the question cache is shared by every request; the LLM drafts below run outside it
+        embedder = _question_embedder(kb, settings)
+        vectors = (embedder.encode_queries([q.text for q in questions]) if questions
+                   else np.zeros((0, kb.embedder.dim), np.float32))
+        embedder.save()
     writer = llm_draft_writer(llm) if llm is not None and llm.available else None
     gaps = find_gaps(questions, vectors, kb.snapshot, start, writer)
     log.info("event=gaps_found questions=%d gaps=%d", len(questions), len(gaps))

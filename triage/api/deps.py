@@ -23,8 +23,8 @@ log = logging.getLogger("triage.api")
 
 class ServiceState:
     """The loaded knowledge base, the pipeline over it, the inbox store and the alert sender. The pipeline
-    locks its own shared state (briefly, never around an LLM call); ``lock`` serializes the gap and report
-    pages (their caches) and the swap of a reloaded pipeline."""
+    locks its own shared state (briefly, never around an LLM call); ``lock`` serializes the swap of a reloaded
+    pipeline."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings

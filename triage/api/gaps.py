@@ -29,8 +29,7 @@ class AcceptedDraft(FaqDraft):
 
 def report(svc: ServiceState, days: int) -> GapReport:
     pipeline = svc.ready_pipeline()
-    with svc.lock:  # the encoder is shared with the pipeline
-        return current_gaps(svc.store, pipeline.kb, svc.settings, days, llm=pipeline.drafter.llm)
+    return current_gaps(svc.store, pipeline.kb, svc.settings, days, llm=pipeline.drafter.llm)
 
 
 @router.get("", response_model=GapReport)

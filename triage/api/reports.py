@@ -69,9 +69,8 @@ def _report(svc: ServiceState, q: ReportQuery, with_gaps: bool = True) -> Report
     today = datetime.now(zone(q.timezone)).date()  # "today" where the days are counted, not in UTC
     start, end = resolve_range(q.period, parse_date(q.start, "start"), parse_date(q.end, "end"), today=today)
     gaps = None
-    if with_gaps and svc.pipeline is not None:  # while the KB loads the report has no gaps
-        with svc.lock:
-            gaps = top_gaps(svc.store, svc.pipeline.kb, svc.settings, start, end, q.timezone)
+    if with_gaps and (pipeline := svc.pipeline) is not None:  # while the KB loads the report has no gaps
+        gaps = top_gaps(svc.store, pipeline.kb, svc.settings, start, end, q.timezone)
     return build_report(svc.store, q.period, start, end, timezone=q.timezone, tag_names=_tag_names(svc), gaps=gaps)
 
 
