@@ -62,7 +62,7 @@ def jsonl_rows(text: str) -> Iterator[tuple[int, Any]]:
         try:
             yield lineno, json.loads(line)
         except json.JSONDecodeError as exc:
-            yield lineno, SyntaxError(f"invalid JSON ({exc.msg})")
+            yield lineno, SyntaxError(f"invalid JSON ({exc.msg} column {exc.colno})")
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -87,7 +87,7 @@ def _rows_json(text: str) -> Iterator[tuple[int, Any]]:
         try:
             value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            yield _line_of(text, exc.pos), SyntaxError(f"invalid JSON ({exc.msg})")
+            yield _line_of(text, exc.pos), SyntaxError(f"invalid JSON ({exc.msg} column {exc.colno})")
             return
         yield _line_of(text, pos), value
         pos = end
