@@ -20,6 +20,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 RESULTS = Path(os.environ.get("TRIAGE_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "evals" / "results")
 
 
+def small_kb_service(small_kb: Path, tmp_path: Path, **env: str) -> tuple[dict[str, str], str]:
+    """The environment of a service on the small KB with the demo taxonomy and its own SQLite store, and an agent
+    key made before the server starts (the store is created and migrated here); ``env`` adds settings."""
+    from knowledge.samples import DEMO_DIR
+    from tests.conftest import api_key
+
+    var = tmp_path / "var"
+    var.mkdir()
+    store_url = f"sqlite:///{var}/triage.db"
+    key = api_key(store_url, "agent")
+    return {"TRIAGE_KB_DIR": str(small_kb), "TRIAGE_VAR_DIR": str(var), "TRIAGE_DATABASE_URL": store_url,
+            "TRIAGE_TAXONOMY": str(DEMO_DIR / "taxonomy.yaml"), **env}, key
+
+
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 

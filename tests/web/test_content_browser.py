@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
-from knowledge.samples import DEMO_DIR
 from knowledge.sources import load_faq_files
 from tests.conftest import api_key, uvicorn_server
-from tests.web.helpers import RESULTS, csp_errors, launch_chromium, sign_in
+from tests.web.helpers import RESULTS, csp_errors, launch_chromium, sign_in, small_kb_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.clock]  # the pages count their periods back from now
 
@@ -31,13 +31,8 @@ ANSWER = "지금은 국내 배송만 해요. 해외 배송은 준비 중이고, 
 def test_content_lead_reviews_gaps_accepts_a_draft_and_reads_the_report(small_kb, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    var = tmp_path / "var"
-    var.mkdir()
-    store_url = f"sqlite:///{var}/triage.db"
-    key = api_key(store_url, "agent")  # before the server starts: the store is created and migrated here
-    bot = api_key(store_url, "bot")
-    env = {"TRIAGE_KB_DIR": str(small_kb), "TRIAGE_VAR_DIR": str(var), "TRIAGE_DATABASE_URL": store_url,
-           "TRIAGE_TAXONOMY": str(DEMO_DIR / "taxonomy.yaml")}
+    env, key = small_kb_service(small_kb, tmp_path)
+    bot = api_key(env["TRIAGE_DATABASE_URL"], "bot")
     RESULTS.mkdir(parents=True, exist_ok=True)
     with uvicorn_server(env) as (base, _), httpx.Client(base_url=base, timeout=60,
                                                          headers={"Authorization": f"Bearer {key}"}) as api:
@@ -103,6 +98,6 @@ def test_content_lead_reviews_gaps_accepts_a_draft_and_reads_the_report(small_kb
             finally:
                 browser.close()
 
-    entries = load_faq_files([var / "faq" / "accepted.yaml"])
+    entries = load_faq_files([Path(env["TRIAGE_VAR_DIR"]) / "faq" / "accepted.yaml"])
     assert [(e.id, e.question, e.answer, list(e.tags)) for e in entries] == [
         ("overseas-shipping", question, ANSWER, ["delivery_info"])]

@@ -10,9 +10,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from knowledge.samples import DEMO_DIR
-from tests.conftest import api_key, uvicorn_server
-from tests.web.helpers import RESULTS, csp_errors, launch_chromium, sign_in
+from tests.conftest import uvicorn_server
+from tests.web.helpers import RESULTS, csp_errors, launch_chromium, sign_in, small_kb_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.clock]  # waiting times are counted from now
 
@@ -34,12 +33,7 @@ MESSAGES = [  # text, channel, customer, bot path, minutes waiting
 def test_agent_signs_in_opens_the_top_conversation_edits_and_accepts(small_kb, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    var = tmp_path / "var"
-    var.mkdir()
-    store_url = f"sqlite:///{var}/triage.db"
-    key = api_key(store_url, "agent")  # before the server starts: the store is created and migrated here
-    env = {"TRIAGE_KB_DIR": str(small_kb), "TRIAGE_VAR_DIR": str(var), "TRIAGE_DATABASE_URL": store_url,
-           "TRIAGE_TAXONOMY": str(DEMO_DIR / "taxonomy.yaml"), "TRIAGE_LATEST_APP_VERSION": "5.4.0"}
+    env, key = small_kb_service(small_kb, tmp_path, TRIAGE_LATEST_APP_VERSION="5.4.0")
     RESULTS.mkdir(parents=True, exist_ok=True)
     with uvicorn_server(env) as (base, _), httpx.Client(base_url=base, timeout=30,
                                                          headers={"Authorization": f"Bearer {key}"}) as api:
@@ -114,7 +108,7 @@ def test_agent_signs_in_opens_the_top_conversation_edits_and_accepts(small_kb, t
         second = api.get(f"/v1/suggestions/{second_id}").json()
     from triage.store import Store
 
-    store = Store.open(store_url)
+    store = Store.open(env["TRIAGE_DATABASE_URL"])
     try:
         owner = store.key_owner(key)
     finally:

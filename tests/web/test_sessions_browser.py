@@ -15,9 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from knowledge.samples import DEMO_DIR
-from tests.conftest import api_key, uvicorn_server
-from tests.web.helpers import csp_errors, launch_chromium, sign_in
+from tests.conftest import uvicorn_server
+from tests.web.helpers import csp_errors, launch_chromium, sign_in, small_kb_service
 from triage.api.auth import COOKIE
 
 pytestmark = pytest.mark.integration
@@ -57,12 +56,7 @@ def attacker_site(target: str, fields: dict[str, str]) -> Iterator[str]:
 def test_a_cross_site_form_post_is_refused_and_signing_out_revokes_the_cookie(small_kb, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    var = tmp_path / "var"
-    var.mkdir()
-    store_url = f"sqlite:///{var}/triage.db"
-    key = api_key(store_url, "agent")  # before the server starts: the store is created and migrated here
-    env = {"TRIAGE_KB_DIR": str(small_kb), "TRIAGE_VAR_DIR": str(var), "TRIAGE_DATABASE_URL": store_url,
-           "TRIAGE_TAXONOMY": str(DEMO_DIR / "taxonomy.yaml")}
+    env, key = small_kb_service(small_kb, tmp_path)
     with uvicorn_server(env) as (base, _), httpx.Client(base_url=base, timeout=30,
                                                          headers={"Authorization": f"Bearer {key}"}) as api:
         intake = api.post("/v1/messages", json={"text": "배송지를 바꾸고 싶어요", "channel": "chat",
