@@ -165,16 +165,20 @@ def batch(
     tag_labels: TagLabelsOption = None,
     strict: Annotated[bool, typer.Option("--strict", help="Any invalid line fails the whole file (each named "
                                                           "file:line) and nothing is written.")] = False,
+    timezone: Annotated[str | None, typer.Option(help="Read a created_at written without a time zone as a time "
+                                                      "in this IANA zone (e.g. Asia/Seoul). Unset: such a line "
+                                                      "is invalid.")] = None,
 ) -> None:
     """Run the pipeline over a file of messages (in time order, so repeat contacts are found; results are
     written in input order). An invalid line gets an error result in its place ({"id", "line", "error"}) and
     the others are processed (exit 0); a file without any valid line is an error (exit 2)."""
     from triage.inputs import bad_lines, line_problems, message_lines
     from triage.pipeline import Pipeline, chronological
+    from triage.reports import zone
 
     settings = get_settings()
     with clean_errors():
-        lines = message_lines(in_file, settings.max_message_chars)
+        lines = message_lines(in_file, settings.max_message_chars, zone=zone(timezone) if timezone else None)
         if not lines:
             raise InputError(f"{in_file}: no messages in the file")
         problems = line_problems(in_file, lines)
@@ -199,6 +203,9 @@ def batch(
             len(problems) > BATCH_PROBLEMS_SHOWN)
         err.print(f"{len(problems)} of {len(lines)} lines invalid: see the output (an error result in place of each)"
                   + "".join(f"\n  {p}" for p in shown), highlight=False, markup=False)
+        if timezone is None and any("needs a time zone" in p for p in problems):
+            err.print("times without a zone: an export of local times? --timezone Asia/Seoul (or its zone) reads "
+                      "them in that zone", highlight=False, markup=False)
     err.print(f"wrote {len(results)} results ({len(messages)} triaged) to {out_file}", highlight=False)
 
 

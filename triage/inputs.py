@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -41,14 +43,31 @@ def _validation_problem(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
 
 
-def message_lines(path: Path, max_chars: int, require_id: bool = True) -> list[MessageLine]:
+def _in_zone(row: Any, zone: ZoneInfo) -> Any:
+    """The row with a ``created_at`` written without a time zone read as a time in ``zone`` (exports of local
+    times); any other value is left for validation to judge."""
+    value = row.get("created_at") if isinstance(row, dict) else None
+    if not isinstance(value, str):
+        return row
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return row
+    return {**row, "created_at": moment.replace(tzinfo=zone).isoformat()} if moment.tzinfo is None else row
+
+
+def message_lines(path: Path, max_chars: int, require_id: bool = True,
+                  zone: ZoneInfo | None = None) -> list[MessageLine]:
     """Every non-blank line of a JSONL message file, checked: ``text`` required and at most ``max_chars``
-    long, ``id`` required when ``require_id``."""
+    long, ``id`` required when ``require_id``; a ``created_at`` without a time zone is read in ``zone`` (None:
+    it is invalid)."""
     lines: list[MessageLine] = []
     for lineno, row in jsonl_rows(read_text(path)):
         if isinstance(row, SyntaxError):
             lines.append(MessageLine(lineno, None, None, row.msg))
             continue
+        if zone is not None:
+            row = _in_zone(row, zone)
         try:
             message = Message.model_validate(row)
         except ValidationError as exc:

@@ -224,3 +224,24 @@ def test_an_unknown_taxonomy_file_is_named(tmp_path):
     result = runner.invoke(app, ["ask", "환불 언제 돼요?", "--taxonomy", str(missing)])
     assert result.exit_code == 2
     assert f"{missing}: no such taxonomy file" in result.output
+
+
+def test_batch_reads_local_times_in_the_zone_given(tmp_path):
+    messages = tmp_path / "in.jsonl"
+    messages.write_text('{"id": "a", "text": "환불 언제 돼요?", "created_at": "2026-03-02T10:00:00", '
+                        '"customer": {"id": "C1"}}\n'
+                        '{"id": "b", "text": "환불 아직이에요?", "created_at": "2026-03-02T11:00:00+09:00", '
+                        '"customer": {"id": "C1"}}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    plain = runner.invoke(app, ["batch", "--in", str(messages), "--out", str(out)])
+    assert plain.exit_code == 0 and "1 of 2 lines invalid" in plain.output and "--timezone" in plain.output
+    assert json.loads(out.read_text(encoding="utf-8").splitlines()[0])["error"]["message"].startswith(
+        "created_at: needs a time zone")
+
+    zoned = runner.invoke(app, ["batch", "--in", str(messages), "--out", str(out), "--timezone", "Asia/Seoul"])
+    assert zoned.exit_code == 0, zoned.output
+    first, second = (json.loads(line) for line in out.read_text(encoding="utf-8").splitlines())
+    assert "error" not in first and second["duplicate_of"] == "a"  # one hour apart in Seoul: a repeat contact
+
+    wrong = runner.invoke(app, ["batch", "--in", str(messages), "--out", str(out), "--timezone", "Seoul"])
+    assert wrong.exit_code == 2 and "unknown timezone 'Seoul'" in wrong.output
