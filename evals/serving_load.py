@@ -150,6 +150,41 @@ def serving_latency(settings: Settings, log: Log = print, seconds: float = 45) -
     return {"seconds": seconds, "clients": CLIENTS, "long_chars": LONG_CHARS, "scenarios": scenarios}
 
 
+def message_cost(settings: Settings, rounds: int = 7) -> dict[str, Any]:
+    """What one message costs the pipeline (no LLM, one process) by its length, the lengths taking turns:
+    medians of ``rounds`` runs after a warm-up. Texts are the demo's messages run together (those an injection
+    check flags left out, since a flagged message is encoded twice), plus a long one with an injection."""
+    from triage.guard import check_injection
+    from triage.kb import KnowledgeBase
+    from triage.models import Message
+    from triage.pipeline import Pipeline
+
+    pipeline = Pipeline(KnowledgeBase.open(settings), settings.repeat_window)
+    plain = " ".join([m.text for m in demo_messages() if not check_injection(m.text).flagged] * 20)
+    texts = {"chat": QUESTIONS[0], "500": plain[:500], "2,000": plain[:2_000], "20,000": plain[:LONG_CHARS],
+             "20,000, injection flagged": long_message(3)}
+    for text in texts.values():
+        pipeline.run(Message(text=text))
+    runs: dict[str, list[float]] = {name: [] for name in texts}
+    for _ in range(rounds):
+        for name, text in texts.items():
+            started = time.perf_counter()
+            pipeline.run(Message(text=text))
+            runs[name].append((time.perf_counter() - started) * 1000)
+    chat = statistics.median(runs["chat"])
+    return {name: {"chars": len(texts[name]), "median_ms": round(statistics.median(ms), 1),
+                   "times_chat": round(statistics.median(ms) / chat, 1)} for name, ms in runs.items()}
+
+
+def cost_markdown(r: dict[str, Any]) -> list[str]:
+    lines = ["", "## What a message costs by its length", "",
+             "The pipeline without an LLM in one process (the settings' KB), the lengths taking turns, medians of 7 "
+             "runs. It reads a message up to `READ_CHARS` and the encoder up to its 512-token window.", "",
+             "| message | characters | median ms | × a chat message |", "|---|---|---|---|"]
+    lines += [f"| {name} | {c['chars']:,} | {c['median_ms']} | {c['times_chat']} |" for name, c in r.items()]
+    return lines
+
+
 def serving_markdown(r: dict[str, Any]) -> list[str]:
     lines = ["", "## The support bot while other requests misbehave", "",
              f"One service under uvicorn (SQLite); one bot client asks `/v1/bot/answer` back to back for "

@@ -318,8 +318,9 @@ def bench(
     sizes: Annotated[str, typer.Option(help="KB sizes in units for query latency.")] = "1000,10000,100000",
     ann_sizes: Annotated[str, typer.Option(help="Vector counts for exact vs HNSW.")] = "100000,1000000",
     out_dir: Annotated[Path, typer.Option("--out", help="Where bench.{json,md} go.")] = Path("evals/results"),
-    parts: Annotated[str, typer.Option(help="Which parts to run: build,query,ann,triage,inbox,gaps,serving "
-                                            "(others keep their previous figures).")] = "build,query,ann,triage,inbox",
+    parts: Annotated[str, typer.Option(
+        help="Which parts to run: build,query,ann,triage,inbox,gaps,length,serving,fuzz (others keep their "
+             "previous figures).")] = "build,query,ann,triage,inbox",
     database_url: Annotated[str | None, typer.Option(
         help="inbox part: an EMPTY database to load (it gets thousands of test conversations). "
              "Default: a temporary SQLite file.")] = None,
@@ -329,8 +330,9 @@ def bench(
     fuzz_database_url: Annotated[str | None, typer.Option(
         help="fuzz part: an EMPTY database to fuzz besides a temporary SQLite file (e.g. PostgreSQL).")] = None,
 ) -> None:
-    """Measure build throughput, query latency and RSS, exact vs approximate search, triage latency, and the
-    bot's latency while long messages or a hanging LLM keep other requests busy (serving)."""
+    """Measure build throughput, query latency and RSS, exact vs approximate search, triage latency, a
+    message's cost by its length (length), the bot's latency while long messages or a hanging LLM keep other
+    requests busy (serving), and 5xx under schemathesis (fuzz)."""
     from evals.bench import PARTS, run_bench
 
     chosen = tuple(p for p in parts.split(",") if p)
