@@ -57,6 +57,12 @@ def _prompt_source(name: str) -> str:
     return (PROMPTS_DIR / f"{name}.prompt.md").read_text(encoding="utf-8")
 
 
+@lru_cache
+def _prompt_template(name: str) -> Template:
+    """Compiled once per process: compiling costs milliseconds of the interpreter that every request shares."""
+    return _environment().from_string(_prompt_source(name))
+
+
 def render_prompt(name: str, **variables: Any) -> Prompt:
     """Render ``prompts/<name>.prompt.md``; ``message``, ``questions`` and ``replies`` are escaped as data."""
     if "message" in variables:
@@ -65,7 +71,7 @@ def render_prompt(name: str, **variables: Any) -> Prompt:
         if listed in variables:
             variables[listed] = [as_data(q) for q in variables[listed]]
     source = _prompt_source(name)
-    rendered = _environment().from_string(source).render(**variables)
+    rendered = _prompt_template(name).render(**variables)
     parts = _SECTION.split(rendered)
     sections = dict(zip(parts[1::2], (p.strip() for p in parts[2::2]), strict=True))
     if set(sections) != {"system", "user"}:
