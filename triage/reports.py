@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_, select
 
 from triage.errors import InputError
+from triage.models import EARLIEST, LATEST
 from triage.store import Store
 from triage.store.tables import (
     BotOutcome,
@@ -62,7 +63,7 @@ CES_TARGET = 6.5
 NONE = "none"  # the dimension of a message without a tag or channel
 DECIDED_STATES = ("accepted", "edited", "rejected")
 DATE_FORMAT_HINT = "YYYY-MM-DD, e.g. 2026-03-02"
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2200, 1, 1)  # the days a report can name (the store's range)
+FIRST_DAY, LAST_DAY = EARLIEST.date(), LATEST.date()  # the days a report can name (the store's range)
 WEEKDAYS_KO = "월화수목금토일"
 
 # hand-off categories: key → (Korean label, a short plain explanation), in the order they are checked

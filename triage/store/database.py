@@ -63,7 +63,9 @@ def migrate(engine: Engine) -> None:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
-    except (OperationalError, InterfaceError) as exc:
+    except DBAPIError as exc:
+        if not unavailable(exc):
+            raise
         raise StoreError(f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}: "
                          f"{exc.orig}") from exc
 
