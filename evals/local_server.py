@@ -55,8 +55,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def running_service(env: dict[str, str], ready_timeout: float = 180) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The service under uvicorn with ``env`` on top of this process's environment; yields (base URL, process)
-    once /readyz answers. Its output goes to a file (a pipe nobody reads could fill up and block it)."""
+    """The service as users start it (``triage serve``: uvicorn, and the message worker process) with ``env`` on
+    top of this process's environment; yields (base URL, process) once /readyz answers. Its output goes to a
+    file (a pipe nobody reads could fill up and block it)."""
     import os
 
     port = free_port()
@@ -64,8 +65,7 @@ def running_service(env: dict[str, str], ready_timeout: float = 180) -> Iterator
         log_file = Path(tmp) / "server.log"
         with log_file.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", "triage.api.app:app_from_environment",
-                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                [str(Path(sys.executable).with_name("triage")), "serve", "--host", "127.0.0.1", "--port", str(port)],
                 env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:

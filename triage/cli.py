@@ -76,12 +76,15 @@ def clean_errors() -> Iterator[None]:
 
 
 def open_kb(settings: Settings, kb: Path | None, taxonomy: Path | None = None,
-            tag_labels: Path | None = None) -> KnowledgeBase:
-    """Open the index and train the tagger; a progress bar appears only if the demo index has to be built."""
+            tag_labels: Path | None = None, store: Store | None = None) -> KnowledgeBase:
+    """Open the index and train the tagger (with the corrections agents stored in ``store``, if given); a
+    progress bar appears only if the demo index has to be built."""
     from triage.kb import KnowledgeBase  # imported here: loading it loads FAISS and the encoder
 
+    corrections = store.tag_corrections() if store is not None else []
     with progress_bar("building the demo index") as progress:
-        return KnowledgeBase.open(settings, kb, progress=progress, taxonomy=taxonomy, tag_labels=tag_labels)
+        return KnowledgeBase.open(settings, kb, progress=progress, taxonomy=taxonomy, tag_labels=tag_labels,
+                                  corrections=corrections)
 
 
 @kb_app.command("build")
@@ -130,7 +133,8 @@ def ask(
             raise InputError("the message text must not be empty") from exc
         if len(text) > settings.max_message_chars:
             raise InputError(f"the message has {len(text)} characters; the limit is {settings.max_message_chars}")
-        result = Pipeline.for_settings(open_kb(settings, kb, taxonomy), settings).run(message, section=section)
+        knowledge = open_kb(settings, kb, taxonomy, store=Store.open(settings.store_url))
+        result = Pipeline.for_settings(knowledge, settings).assess(message, section=section)[0]
     if as_json:
         out.print_json(result.model_dump_json())
         return
@@ -189,7 +193,8 @@ def batch(
             {"id": line.readable_id, "line": line.lineno, "error": {"code": "invalid_input", "message": line.problem}},
             ensure_ascii=False) for line in lines]
         messages = [message for _, message in valid]
-        pipeline = Pipeline.for_settings(open_kb(settings, kb, taxonomy, tag_labels), settings)
+        pipeline = Pipeline.for_settings(open_kb(settings, kb, taxonomy, tag_labels, Store.open(settings.store_url)),
+                                         settings)
         with progress_bar("triage") as progress:
             progress(0, len(messages))
             for done, k in enumerate(chronological(messages), 1):
@@ -416,11 +421,14 @@ def serve(
     settings = get_settings()
     if kb is not None:
         settings = settings.model_copy(update={"kb_dir": kb})
+    if "message_worker" not in settings.model_fields_set and ":memory:" not in settings.store_url \
+            and settings.store_url != "sqlite://":
+        settings = settings.model_copy(update={"message_worker": True})
     with clean_errors():
         store = Store.open(settings.store_url)
         if not store.api_keys():
             write_initial_keys(store, settings.initial_keys_file)
-        application = create_app(settings, kb_loaded=open_kb(settings, settings.kb_dir), store=store)
+        application = create_app(settings, kb_loaded=open_kb(settings, settings.kb_dir, store=store), store=store)
     host, port = host or settings.host, port or settings.port
     err.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     err.print(f"agents' inbox: http://{host}:{port}/inbox, FAQ gaps: /gaps, CX report: /reports  (sign in with an "

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     )
     embed_threads: int = Field(default=2, ge=1, le=64, description="Encoder threads for batches and index builds "
                                "(2 is fastest here); one text is always encoded on one thread.")
+    message_worker: bool = Field(
+        default=False,
+        description="Triage agents' messages (inbox, hand-offs, /v1/triage) in a worker process of their own, so "
+                    "the support bot's answers never wait on their work. `triage serve` turns it on unless this is "
+                    "set; it needs a database that both processes can open (not SQLite in memory).")
     max_message_chars: int = Field(default=20_000, ge=1, description="Longer messages get HTTP 413.")
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024,
@@ -149,7 +154,7 @@ class Settings(BaseSettings):
 
     @property
     def corrections_file(self) -> Path:
-        """Agents' tag corrections, appended as they arrive and learned from at every start."""
+        """Where earlier versions kept agents' tag corrections; imported into the store at the first start."""
         return self.var_dir / "feedback" / "tag_corrections.jsonl"
 
 

@@ -10,6 +10,7 @@
     │   └── ForbiddenError      a valid key whose role may not do this (HTTP 403)
     ├── NotReadyError           no knowledge base loaded yet (HTTP 503)
     ├── StoreError              the database cannot be reached or migrated (HTTP 503)
+    ├── WorkerError             the message worker process stopped while running a message (HTTP 503)
     └── LLMError                the LLM gave no usable answer; callers fall back to the template path
         ├── LLMUnavailableError endpoint down, timeout, HTTP error after retries, budget spent, circuit open
         └── LLMOutputError      the answer is not valid JSON or fails the schema (raw text on ``.raw``, never logged)
@@ -54,6 +55,10 @@ class NotReadyError(TriageError):
 
 
 class StoreError(TriageError):
+    pass
+
+
+class WorkerError(TriageError):
     pass
 
 

@@ -1,9 +1,10 @@
 """Repeat contacts: the same customer asking about the same thing again, on any channel, within a window.
 
-The history is kept in memory per customer (bounded by the window), fed by every message the pipeline
-sees. "The same thing" means the same tag (not ``needs_review``) and a message vector at least
-``SAME_ISSUE_SIMILARITY`` close, or a near-identical message whatever its tag. Different customers asking
-the same thing are never repeats.
+The service keeps the history in its database (``StoredHistory``: every stored message, so every process and
+replica sees the same, and a restart forgets nothing); a batch or an evaluation keeps it in memory per customer
+(``ContactHistory``, bounded by the window). "The same thing" means the same tag (not ``needs_review``) and a
+message vector at least ``SAME_ISSUE_SIMILARITY`` close, or a near-identical message whatever its tag. Different
+customers asking the same thing are never repeats.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from triage.tagging import NEEDS_REVIEW
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from triage.store import Store
+
 SAME_ISSUE_SIMILARITY = 0.80  # with the same tag (multilingual-e5 cosine; unrelated Korean pairs sit near 0.75)
 SAME_TEXT_SIMILARITY = 0.95  # whatever the tag
 MAX_PER_CUSTOMER = 50
@@ -35,6 +38,9 @@ class Contact:
     vector: NDArray[np.float32]
 
 
+CustomerContact = tuple[str, Contact]  # a customer's id and one of their contacts, to be recorded
+
+
 def as_utc(moment: datetime | None) -> datetime:
     """Naive times are taken as UTC; a missing time is now."""
     if moment is None:
@@ -43,21 +49,31 @@ def as_utc(moment: datetime | None) -> datetime:
 
 
 class ContactHistory:
+    """The history in process memory: for a batch file or an evaluation, where one pipeline sees every message.
+    The service keeps it in the database instead (``StoredHistory``), shared by its processes and replicas."""
+
     def __init__(self, window: timedelta) -> None:
         self.window = window
         self._contacts: dict[str, deque[Contact]] = defaultdict(lambda: deque(maxlen=MAX_PER_CUSTOMER))
         self._lock = threading.Lock()
 
-    def find_repeat(self, customer_id: str, at: datetime, vector: NDArray[np.float32], tag: str) -> Contact | None:
-        """The most recent earlier contact of this customer on the same issue within the window."""
-        with self._lock:
-            earlier = [c for c in self._contacts.get(customer_id, ()) if at - self.window <= c.at <= at]
-        for contact in reversed(earlier):
+    def find_repeat(self, customer_id: str, at: datetime, vector: NDArray[np.float32], tag: str,
+                    message_id: str | None = None) -> Contact | None:
+        """The most recent earlier contact of this customer on the same issue within the window. A contact with
+        the same ``message_id`` is the same message sent again (a retry), never a repeat of itself."""
+        for contact in reversed(self._earlier(customer_id, at)):
+            if message_id is not None and contact.message_id == message_id:
+                continue
             similarity = float(np.dot(contact.vector, vector))
             if similarity >= SAME_TEXT_SIMILARITY or (
                     tag != NEEDS_REVIEW and contact.tag == tag and similarity >= SAME_ISSUE_SIMILARITY):
                 return contact
         return None
+
+    def _earlier(self, customer_id: str, at: datetime) -> list[Contact]:
+        """The customer's contacts from ``at - window`` to ``at``, oldest first."""
+        with self._lock:
+            return [c for c in self._contacts.get(customer_id, ()) if at - self.window <= c.at <= at]
 
     def record(self, customer_id: str, contact: Contact) -> None:
         with self._lock:
@@ -65,3 +81,18 @@ class ContactHistory:
             contacts.append(contact)
             while contacts and contacts[0].at < contact.at - self.window:
                 contacts.popleft()
+
+
+class StoredHistory(ContactHistory):
+    """The service's history: the ``contacts`` table, written in the same transaction as the message it
+    belongs to (``Store.record_message``), read by every process and replica of the service."""
+
+    def __init__(self, store: Store, window: timedelta) -> None:
+        super().__init__(window)
+        self.store = store
+
+    def _earlier(self, customer_id: str, at: datetime) -> list[Contact]:
+        return self.store.recent_contacts(customer_id, at - self.window, at, MAX_PER_CUSTOMER)
+
+    def record(self, customer_id: str, contact: Contact) -> None:
+        self.store.record_contact(customer_id, contact)

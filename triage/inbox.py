@@ -11,8 +11,9 @@ from knowledge.samples import DEMO_DIR
 from knowledge.sources import jsonl_rows, read_text
 from triage.alerts import AlertDispatcher, alert_text, needs_alert
 from triage.config import Settings
-from triage.errors import InputError, NotReadyError
-from triage.models import FeedbackIn, FeedbackRecord, Intake, Message
+from triage.history import CustomerContact
+from triage.learning import StoreFollower
+from triage.models import FeedbackIn, FeedbackRecord, Intake, Message, TriageResult
 from triage.pipeline import Pipeline, chronological
 from triage.store import Store
 
@@ -21,14 +22,17 @@ log = logging.getLogger("triage.inbox")
 
 class Inbox:
     def __init__(self, settings: Settings, store: Store, pipeline: Callable[[], Pipeline],
+                 assess: Callable[[Message], tuple[TriageResult, CustomerContact | None]], follower: StoreFollower,
                  alerts: AlertDispatcher | None = None) -> None:
         self.settings, self.store, self.pipeline, self.alerts = settings, store, pipeline, alerts
+        self.assess, self.follower = assess, follower
 
     def take(self, message: Message) -> Intake:
-        """Run the pipeline on a customer message and store it with its suggestion."""
-        result = self.pipeline().run(message)
+        """Run the pipeline on a customer message and store it with its suggestion and its place in the
+        repeat-contact history (one transaction)."""
+        result, contact = self.assess(message)
         alert = alert_text(result, message.channel) if needs_alert(result) else None
-        intake = self.store.record_message(message, result, alert)
+        intake = self.store.record_message(message, result, alert, contact)
         if alert is not None and self.alerts is not None:
             self.alerts.kick()
         return intake
@@ -39,41 +43,34 @@ class Inbox:
         edited reply as a reference (in the same transaction), a rejected auto-answer against its entry. Only
         a corrected tag needs the knowledge base loaded; any other verdict is stored while it loads."""
         if feedback.tag is not None:
-            tagger = self.pipeline().kb.tagger
-            if tagger is None or feedback.tag not in tagger.column:
-                known = ", ".join(tagger.classes) if tagger else "none: this service has no taxonomy"
-                raise InputError(f"unknown tag {feedback.tag!r}; known tags: {known}")
+            self.pipeline().check_tag(feedback.tag)
         decided = self.store.record_feedback(suggestion_id, feedback, agent, idempotency_key)
-        if decided.learn_tag is not None:
-            self.pipeline().learn_tag(decided.message_text, decided.learn_tag, self.settings.corrections_file,
-                                      str(suggestion_id))
+        if decided.learn_tag is not None and decided.correction_id is not None:
+            self.pipeline().learn_tag(decided.message_text, decided.learn_tag)
+            self.follower.learned(decided.correction_id)
         if decided.record.action == "reject" and not decided.record.replayed:
-            self.refresh_distrust()
+            self.follower.follow(force=True)
         return decided.record
 
-    def refresh_distrust(self) -> None:
-        """Stop auto-answering from entries that agents and customers keep turning down. While the knowledge
-        base loads there is nothing to update: loading ends with this refresh (so a verdict or a bot outcome
-        already stored never fails because of it)."""
-        try:
-            pipeline = self.pipeline()
-        except NotReadyError:
-            return
-        limit = self.settings.faq_complaint_limit
-        distrusted = {faq: (f"agents or customers turned down this entry's answer {v.complaints} times "
-                            f"(accepted {v.approvals}): an agent answers instead")
-                      for faq, v in self.store.faq_verdicts().items()
-                      if v.complaints >= limit and v.complaints > v.approvals}
-        pipeline.distrusted_faqs = distrusted
+    def correct_tag(self, text: str, tag: str, message_id: str | None = None) -> None:
+        """An agent fixes a message's tag: stored, then learned at once (and by every other process within
+        about a second, see ``triage.learning``)."""
+        pipeline = self.pipeline()
+        pipeline.check_tag(tag)
+        correction_id = self.store.add_correction(text, tag, message_id)
+        pipeline.learn_tag(text, tag)
+        self.follower.learned(correction_id)
 
     def seed(self, messages: Iterable[Message]) -> int:
-        """Fill an empty inbox (the demo's first start); returns how many messages were stored."""
-        if self.store.count_conversations():
-            return 0
-        stored = 0
-        for message in messages:
-            self.take(message)
-            stored += 1
+        """Fill an empty inbox (the demo's first start); returns how many messages were stored. Replicas
+        starting together seed once: one fills the inbox while the others wait, then find it full."""
+        with self.store.exclusive("seed"):
+            if self.store.count_conversations():
+                return 0
+            stored = 0
+            for message in messages:
+                self.take(message)
+                stored += 1
         log.info("event=inbox_seeded messages=%d", stored)
         return stored
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,6 @@ from knowledge.search import Searcher
 from knowledge.sources import MANUAL_SUFFIXES
 from triage.answering import DEFAULT_MODEL_FILE, Answerer, AnswerModel
 from triage.config import Settings
-from triage.corrections import read_corrections
 from triage.inputs import read_tag_labels
 from triage.tagging import Tagger, Taxonomy, load_taxonomy, taxonomy_from_faq, train_tagger
 
@@ -104,15 +104,15 @@ def taxonomy_for(settings: Settings, snapshot: Snapshot, taxonomy: Path | None =
 
 
 def tagger_for(settings: Settings, snapshot: Snapshot, embedder: Embedder, taxonomy: Taxonomy,
-               tag_labels: Path | None = None) -> Tagger:
-    """Train the tagger on the taxonomy, the FAQ, the labeled file and every stored correction; texts seen
-    before are not embedded again (cache under var/)."""
+               tag_labels: Path | None = None, corrections: Sequence[tuple[str, str]] = ()) -> Tagger:
+    """Train the tagger on the taxonomy, the FAQ, the labeled file and agents' corrections (text, tag) (those
+    whose tag still exists); texts seen before are not embedded again (cache under var/)."""
     labels = tag_labels or settings.tag_labels
     if labels is None and settings.serves_demo:
         labels = settings.demo_sources / "calibration.jsonl"
     known = set(taxonomy.tags)
     labeled = read_tag_labels(labels, known) if labels is not None else []
-    corrections = read_corrections(settings.corrections_file, known)
+    corrections = [(text, tag) for text, tag in corrections if tag in known]
     cached = CachedEmbedder(embedder, settings.var_dir / "cache" / "embeddings")
     tagger = train_tagger(taxonomy, cached, snapshot, labeled, corrections)
     cached.save()
@@ -127,6 +127,7 @@ class KnowledgeBase:
     calibrated: bool
     tagger: Tagger | None = None
     latest_app_version: str | None = None
+    corrections_up_to: int = 0  # the newest stored correction the tagger was trained with
 
     @property
     def embedder(self) -> Embedder:
@@ -134,12 +135,16 @@ class KnowledgeBase:
 
     @classmethod
     def open(cls, settings: Settings, kb: Path | None = None, progress: Progress | None = None,
-             taxonomy: Path | None = None, tag_labels: Path | None = None) -> KnowledgeBase:
+             taxonomy: Path | None = None, tag_labels: Path | None = None,
+             corrections: Sequence[tuple[int, str, str]] = ()) -> KnowledgeBase:
+        """The index (given, configured or the demo's), its answer model and a tagger trained with
+        ``corrections`` (the store's: id, text, tag)."""
         embedder = embedder_for(settings)
         snapshot = load_snapshot(kb_path(settings, kb, progress), embedder)
         model, calibrated = answer_model(snapshot)
         tax = taxonomy_for(settings, snapshot, taxonomy)
-        tagger = tagger_for(settings, snapshot, embedder, tax, tag_labels) if tax is not None else None
+        pairs = [(text, tag) for _, text, tag in corrections]
+        tagger = tagger_for(settings, snapshot, embedder, tax, tag_labels, pairs) if tax is not None else None
         latest = settings.latest_app_version or (DEMO_LATEST_APP_VERSION if settings.serves_demo else None)
         return cls(snapshot, Searcher(snapshot, embedder, settings.section_window), Answerer(model), calibrated,
-                   tagger, latest)
+                   tagger, latest, max((i for i, _, _ in corrections), default=0))

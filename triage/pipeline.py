@@ -7,17 +7,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from knowledge.search import SearchResult
 from triage.answering import Decision
 from triage.config import Settings
-from triage.corrections import append_correction
 from triage.drafting import Drafter
 from triage.errors import InputError
 from triage.guard import InjectionCheck, check_injection
-from triage.history import Contact, ContactHistory, as_utc
+from triage.history import Contact, ContactHistory, CustomerContact, as_utc
 from triage.kb import KnowledgeBase
 from triage.language import detect_language
 from triage.llm import LLMClient
@@ -55,34 +53,46 @@ def chronological(messages: Sequence[Message]) -> list[int]:
 
 
 class Pipeline:
-    """Answer, tag, prioritize and describe one message. Holds the repeat-contact history, so one
-    pipeline should see all the messages of a service (or of a batch file).
+    """Answer, tag, prioritize and describe one message. Reads and feeds a repeat-contact history: in memory by
+    default, so one pipeline should see all the messages of a batch file; the service's is in its store.
 
     Safe to run from many threads: ``lock`` covers only the short part that shares mutable state (the tagger
     that learns, the repeat-contact history). Search runs outside it (the encoder, FAISS and BM25 are safe to
     share), and so do LLM calls and the template draft: a slow or hanging LLM delays only its own message."""
 
     def __init__(self, kb: KnowledgeBase, repeat_window: timedelta = timedelta(hours=72),
-                 llm: LLMClient | None = None, rephrase_answers: bool = False) -> None:
+                 llm: LLMClient | None = None, rephrase_answers: bool = False,
+                 history: ContactHistory | None = None) -> None:
         self.kb = kb
         self.rephrase_answers = rephrase_answers
         self.lock = threading.Lock()
-        self.history = ContactHistory(repeat_window)
+        self.history = history or ContactHistory(repeat_window)
         # FAQ entries whose auto-answers agents and customers turned down: handed off instead (entry → reason)
         self.distrusted_faqs: dict[str, str] = {}
         self.drafter = Drafter(kb.snapshot, llm, kb.tagger.taxonomy.names if kb.tagger else {})
 
     @classmethod
-    def for_settings(cls, kb: KnowledgeBase, settings: Settings) -> Pipeline:
+    def for_settings(cls, kb: KnowledgeBase, settings: Settings, history: ContactHistory | None = None) -> Pipeline:
         """The service's pipeline: its repeat window, and the LLM endpoint when one is configured."""
-        return cls(kb, settings.repeat_window, LLMClient.from_settings(settings), settings.llm_rephrase_answers)
+        return cls(kb, settings.repeat_window, LLMClient.from_settings(settings), settings.llm_rephrase_answers,
+                   history)
 
     def run(self, message: Message, section: str | None = None, draft: bool = True) -> TriageResult:
-        """All stages; ``draft=False`` (the support bot) skips the real need and the reply draft."""
+        """All stages, the message joining the repeat-contact history; ``draft=False`` (the support bot) skips
+        the real need and the reply draft."""
+        out, contact = self.assess(message, section, draft)
+        if contact is not None:
+            self.history.record(*contact)
+        return out
+
+    def assess(self, message: Message, section: str | None = None,
+               draft: bool = True) -> tuple[TriageResult, CustomerContact | None]:
+        """All stages, without recording the message: the result, and the contact to record if the message is
+        kept (the service stores it with the message, in one transaction; a preview is never recorded)."""
         started = time.perf_counter()
         text = message.text[:READ_CHARS]
         guard = check_injection(text)
-        out, result, timings = self._analyse(message, text, guard, section)
+        out, result, contact, timings = self._analyse(message, text, guard, section)
         if len(message.text) > READ_CHARS:
             out.warnings.append(f"the message has {len(message.text)} characters: its first {READ_CHARS} were read "
                                 "(the whole message is kept for the agent)")
@@ -101,10 +111,10 @@ class Pipeline:
             timings["draft"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         out.timings_ms = {k: round(v, 2) for k, v in timings.items()}
-        return out
+        return out, contact
 
-    def _analyse(self, message: Message, text: str, guard: InjectionCheck,
-                 section: str | None) -> tuple[TriageResult, SearchResult, dict[str, float]]:
+    def _analyse(self, message: Message, text: str, guard: InjectionCheck, section: str | None
+                 ) -> tuple[TriageResult, SearchResult, CustomerContact | None, dict[str, float]]:
         """Search, answer, then tag, repeat contact and priority (under ``lock``)."""
         result = self.kb.searcher.search(text, k=8, section=section or message.page)
         timings = dict(result.timings_ms)
@@ -133,6 +143,7 @@ class Pipeline:
             flags=["prompt_injection"] if guard.flagged else [],
             warnings=warnings,
         )
+        contact = None
         if self.kb.tagger is not None:
             t = time.perf_counter()
             vector = result.vector  # instructing sentences take no part: the rest is encoded alone, outside the lock
@@ -141,25 +152,33 @@ class Pipeline:
             locked = time.perf_counter()
             with self.lock:
                 timings["wait"] = (time.perf_counter() - locked) * 1000
-                self._triage(message, guard, vector, out)
+                contact = self._triage(message, guard, vector, out)
             timings["triage"] = (time.perf_counter() - t) * 1000
         else:
             out.warnings.append("no taxonomy: set TRIAGE_TAXONOMY (or give the FAQ entries tags) to get a tag "
                                 "and a priority")
-        return out, result, timings
+        return out, result, contact, timings
 
-    def learn_tag(self, text: str, tag: str, corrections_file: Path, message_id: str | None = None) -> None:
-        """An agent's tag correction: learned at once (the next prediction for this or a near-identical
-        message follows it), then stored durably before the call returns, for every later start."""
+    def check_tag(self, tag: str) -> None:
+        """``InputError`` unless ``tag`` is one this pipeline's tagger can learn."""
         tagger = self.kb.tagger
         if tagger is None:
             raise InputError("this service has no taxonomy, so there is no tag to correct (set TRIAGE_TAXONOMY)")
+        if tag not in tagger.column:
+            raise InputError(f"unknown tag {tag!r}; known tags: {', '.join(tagger.classes)}")
+
+    def learn_tag(self, text: str, tag: str) -> None:
+        """An agent's tag correction, learned at once: the next prediction for this or a near-identical message
+        follows it. (The service stores it first: see ``triage.learning``.)"""
+        self.check_tag(tag)
+        tagger = self.kb.tagger
+        assert tagger is not None
         vector = self.kb.embedder.encode_queries([text[:READ_CHARS]])[0]
         with self.lock:
-            tagger.learn(vector, tag)  # refuses an unknown tag
-        append_correction(corrections_file, text, tag, message_id)
+            tagger.learn(vector, tag)
 
-    def _triage(self, message: Message, guard: InjectionCheck, vector: NDArray[np.float32], out: TriageResult) -> None:
+    def _triage(self, message: Message, guard: InjectionCheck, vector: NDArray[np.float32],
+                out: TriageResult) -> CustomerContact | None:
         """Tag, repeat contact, priority and context; instructing sentences take no part in them (``vector``
         encodes the message without them)."""
         tagger = self.kb.tagger
@@ -170,17 +189,17 @@ class Pipeline:
         else:
             tag = TagDecision(NEEDS_REVIEW, 0.0, [], "지시문 말고는 내용이 없어요")
         customer = message.customer
-        repeat = None
+        repeat, contact = None, None
         if customer is not None and customer.id:
             at = as_utc(message.created_at)
-            earlier = self.history.find_repeat(customer.id, at, vector, tag.tag)
+            earlier = self.history.find_repeat(customer.id, at, vector, tag.tag, message.id)
             if earlier is not None:
                 out.duplicate_of = earlier.message_id
                 channel = f" {earlier.channel}" if earlier.channel else ""
                 hours = self.history.window.total_seconds() / 3600
                 repeat = (f"{hours:g}시간 안에 같은 문의가 다시 왔어요 "
                           f"(이전{channel} 문의 {earlier.message_id or '(id 없음)'})")
-            self.history.record(customer.id, Contact(message.id, message.channel, at, tag.tag, vector))
+            contact = (customer.id, Contact(message.id, message.channel, at, tag.tag, vector))
         priority = assign_priority(tag.tag, tagger.taxonomy, content, customer, repeat, tag.competing)
         out.tag, out.tag_confidence, out.tag_reason = tag.tag, round(tag.confidence, 4), tag.reason
         out.tag_candidates = [TagCandidate(tag=t, score=round(p, 4)) for t, p in tag.runners_up]
@@ -189,3 +208,4 @@ class Pipeline:
             out.reasons.append("지시문 삽입 시도가 있어 자동 답변하지 않았고, "
                                "그 부분은 분류와 우선순위에 쓰지 않았어요")
         out.context = customer_context(customer, message.bot_path, self.kb.latest_app_version)
+        return contact

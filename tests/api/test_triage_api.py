@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -13,6 +11,7 @@ from triage.api.app import create_app
 from triage.kb import KnowledgeBase
 from triage.models import Message
 from triage.pipeline import Pipeline
+from triage.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +77,23 @@ def test_repeat_contact_from_the_same_customer_only(service):
              "customer": {"id": "c-repeat"}, "created_at": "2026-11-21T09:00:00+09:00"}
     other = {**again, "id": "r3", "customer": {"id": "someone-else"}}
     late = {**again, "id": "r4", "created_at": "2026-11-25T09:00:00+09:00"}
-    assert client.post("/v1/triage", json=first).json()["duplicate_of"] is None
+    assert client.post("/v1/messages", json=first).json()["result"]["duplicate_of"] is None
     repeat = client.post("/v1/triage", json=again).json()
     assert repeat["duplicate_of"] == "r1" and any("r1" in r for r in repeat["reasons"])
     assert client.post("/v1/triage", json=other).json()["duplicate_of"] is None
-    assert client.post("/v1/triage", json=late).json()["duplicate_of"] is None  # 96 h after r2's window start
+    assert client.post("/v1/triage", json=late).json()["duplicate_of"] is None  # 96 h after r1
+
+
+@pytest.mark.clock
+def test_a_preview_never_joins_the_history_and_a_retry_is_not_a_repeat_of_itself(service):
+    client, _ = service
+    preview = {"id": "p1", "text": "배송지 주소를 바꾸고 싶어요", "channel": "chat", "customer": {"id": "c-preview"},
+               "created_at": "2026-11-20T10:00:00+09:00"}
+    real = {**preview, "id": "p2", "created_at": "2026-11-20T10:05:00+09:00"}
+    assert client.post("/v1/triage", json=preview).json()["duplicate_of"] is None
+    assert client.post("/v1/messages", json=real).json()["result"]["duplicate_of"] is None  # not of the preview
+    retried = client.post("/v1/messages", json=real).json()["result"]  # the same message sent again
+    assert retried["duplicate_of"] is None
 
 
 def test_a_correction_changes_the_next_prediction_and_is_stored(service):
@@ -93,9 +104,9 @@ def test_a_correction_changes_the_next_prediction_and_is_stored(service):
     response = client.post("/v1/triage/corrections", json={"text": text, "tag": target, "message_id": "x1"})
     assert response.status_code == 201
     assert client.post("/v1/triage", json={"text": text}).json()["tag"] == target
-    stored = [json.loads(line) for line in settings.corrections_file.read_text(encoding="utf-8").splitlines()]
-    assert stored[-1]["tag"] == target and stored[-1]["message_id"] == "x1"
-    restarted = Pipeline(KnowledgeBase.open(settings))  # a new process learns the stored corrections
+    stored = Store.open(settings.store_url).tag_corrections()
+    assert stored[-1][1:] == (text, target)
+    restarted = Pipeline(KnowledgeBase.open(settings, corrections=stored))  # a new process trains with them
     assert restarted.run(Message(text=text)).tag == target
 
 
@@ -124,7 +135,7 @@ def test_stored_corrections_keep_no_personal_data(service):
     client, settings = service
     text = "환불 계좌 바꾸고 싶어요 제 번호 010-9876-5432"
     assert client.post("/v1/triage/corrections", json={"text": text, "tag": "refund_status"}).status_code == 201
-    stored = settings.corrections_file.read_text(encoding="utf-8")
+    stored = Store.open(settings.store_url).tag_corrections()[-1][1]
     assert "010-9876-5432" not in stored and "<PHONE_1>" in stored
 
 

@@ -21,7 +21,7 @@ def test_migrations_create_exactly_the_models_and_run_again_safely(store_url):
     Store.open(store_url).close()  # a second start: already at head, nothing to do
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
     store.close()
 
 

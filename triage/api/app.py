@@ -22,7 +22,6 @@ from triage.api.reports import router as reports_router
 from triage.config import Settings
 from triage.kb import KnowledgeBase
 from triage.models import Message, TagCorrection, TriageResult
-from triage.pipeline import Pipeline
 from triage.store import Store
 from triage.web import STATIC_DIR
 from triage.web.content_pages import router as content_router
@@ -37,7 +36,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     ``settings.store_url``, migrated to the newest schema."""
     state = ServiceState(settings, store or Store.open(settings.store_url))
     if kb_loaded is not None:
-        state.pipeline = Pipeline.for_settings(kb_loaded, settings)
+        state.pipeline = state.open_pipeline(kb_loaded)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +49,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
         yield
         if state.alerts is not None:
             state.alerts.stop()
+        state.close()
 
     app = FastAPI(title="CX triage", version=__version__, lifespan=lifespan,
                   description="Answers, tags and prioritises customer messages from a knowledge base.",
@@ -80,14 +80,13 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
         """The full pipeline for one message: answer or hand-off, tag, priority, real need and a reply draft
         for an agent to review (with lint findings)."""
         check_length(message.text, settings)
-        return svc.ready_pipeline().run(message)
+        return svc.assess(message)[0]  # a preview: neither the message nor its contact is kept
 
     @app.post("/v1/triage/corrections", tags=["triage"], status_code=201, dependencies=[Agent])
     def correct_tag(correction: TagCorrection, svc: Service) -> dict[str, str]:
         """An agent fixes a message's tag: stored, and learned at once for the next prediction."""
         check_length(correction.text, settings)
-        svc.ready_pipeline().learn_tag(correction.text, correction.tag, settings.corrections_file,
-                                       correction.message_id)
+        svc.inbox.correct_tag(correction.text, correction.tag, correction.message_id)
         return {"status": "learned", "tag": correction.tag}
 
     app.include_router(bot_router)

@@ -14,7 +14,8 @@ router = APIRouter(prefix="/v1/bot", tags=["bot"])
 def bot_answer(request: BotAnswerRequest, svc: Service, _: BotCaller) -> TriageResult:
     """Auto-answer from the KB with citations, or hand off to a human."""
     check_length(request.text, svc.settings)
-    return svc.ready_pipeline().run(Message(id=request.id, text=request.text), section=request.section, draft=False)
+    message = Message(id=request.id, text=request.text)  # no customer: the bot's questions are not contacts
+    return svc.ready_pipeline().assess(message, section=request.section, draft=False)[0]
 
 
 @router.post("/handoff", response_model=Intake, status_code=status.HTTP_201_CREATED)
@@ -30,7 +31,7 @@ def bot_outcome(outcome: BotOutcomeIn, svc: Service, _: BotCaller) -> dict[str, 
     Unhelpful auto-answers count against their FAQ entry."""
     outcome_id = svc.store.record_bot_outcome(outcome)
     if outcome.helpful is False:
-        svc.inbox.refresh_distrust()
+        svc.follower.follow(force=True)
     return {"id": outcome_id}
 
 

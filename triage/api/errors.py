@@ -24,6 +24,7 @@ from triage.errors import (
     NotReadyError,
     StoreError,
     TriageError,
+    WorkerError,
 )
 
 STATUS = [  # most specific first
@@ -35,6 +36,7 @@ STATUS = [  # most specific first
     (AuthError, 401, "unauthorized"),
     (NotReadyError, 503, "not_ready"),
     (StoreError, 503, "store_unavailable"),
+    (WorkerError, 503, "worker_unavailable"),
     (SourceError, 422, "invalid_kb_source"),
     (EmbedderMismatchError, 409, "embedder_mismatch"),
     (IndexNotFoundError, 503, "no_index"),

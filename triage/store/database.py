@@ -7,12 +7,16 @@ before use (``pool_pre_ping``), so requests recover by themselves once the datab
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
@@ -55,12 +59,38 @@ def create(url: str) -> Engine:
     return create_engine(parsed, pool_size=20, max_overflow=40, pool_pre_ping=True, connect_args=connect_args)
 
 
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[None]:
+    """Held by one process at a time across every process and replica on this database: a PostgreSQL advisory
+    lock, or an flock on a file beside the SQLite database (other databases: no lock)."""
+    url = engine.url
+    if url.get_backend_name() == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
+    elif url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        with open(f"{url.database}.{name}.lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+    else:
+        yield
+
+
 def migrate(engine: Engine) -> None:
-    """Upgrade the schema to the newest migration (idempotent; safe at every start)."""
+    """Upgrade the schema to the newest migration (idempotent; safe at every start, and when replicas start
+    together: one migrates while the others wait, then finds nothing to do)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as connection:
+        with exclusive(engine, "migrate"), engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except DBAPIError as exc:

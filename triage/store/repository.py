@@ -8,11 +8,12 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
+import numpy as np
 from rapidfuzz.distance import Levenshtein
 from sqlalchemy import Engine, case, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.gaps import GapQuestion, Source
 from triage.errors import ConflictError, InputError, NotFoundError, StoreError
+from triage.history import Contact, CustomerContact
 from triage.language import detect_language
 from triage.models import (
     BotOutcomeIn,
@@ -36,18 +38,20 @@ from triage.models import (
     TriageResult,
 )
 from triage.privacy import redact_text
-from triage.store.database import open_engine, unavailable
+from triage.store.database import exclusive, open_engine, unavailable
 from triage.store.tables import (
     AlertRow,
     ApiKey,
     BotOutcome,
     CesAnswer,
+    ContactRow,
     Conversation,
     CustomerRow,
     FeedbackEvent,
     MessageRow,
     ReferenceReply,
     Suggestion,
+    TagCorrection,
     WebSession,
     utcnow,
 )
@@ -77,6 +81,7 @@ class Decided:
     record: FeedbackRecord
     message_text: str
     learn_tag: str | None  # the corrected tag, to teach the tag classifier
+    correction_id: int | None = None  # the stored correction (same transaction as the verdict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,11 @@ class Store:
             if unavailable(exc):
                 raise StoreError(f"the database is unavailable ({type(exc.orig).__name__}); retry shortly") from exc
             raise
+
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        """Held by one process at a time across all the service's processes and replicas (see
+        ``database.exclusive``)."""
+        return exclusive(self.engine, name)
 
     def ping(self) -> None:
         """A cheap round trip (``SELECT 1``); ``StoreError`` when the database cannot be reached."""
@@ -193,18 +203,23 @@ class Store:
 
     # --- intake -----------------------------------------------------------------------------------------
 
-    def record_message(self, message: Message, result: TriageResult, alert_text: str | None = None) -> Intake:
+    def record_message(self, message: Message, result: TriageResult, alert_text: str | None = None,
+                       contact: CustomerContact | None = None) -> Intake:
         """Store a customer message and the pipeline's suggestion for it. The message joins the customer's open
         conversation on the same channel, or starts one; the conversation's older open suggestion is
-        superseded. ``alert_text`` queues a team-chat alert (at most one per conversation)."""
+        superseded. ``alert_text`` queues a team-chat alert (at most one per conversation); ``contact`` joins
+        the repeat-contact history in the same transaction (a message that failed to be stored never does)."""
         try:
-            return self._record_message(message, result, alert_text)
+            return self._record_message(message, result, alert_text, contact)
         except IntegrityError:  # the same new customer stored at the same moment by another request: once more
-            return self._record_message(message, result, alert_text)
+            return self._record_message(message, result, alert_text, contact)
 
-    def _record_message(self, message: Message, result: TriageResult, alert_text: str | None) -> Intake:
+    def _record_message(self, message: Message, result: TriageResult, alert_text: str | None,
+                        contact: CustomerContact | None) -> Intake:
         now = utcnow()
         with self.session(write=True) as s:
+            if contact is not None:
+                s.add(_contact_row(*contact))
             customer = message.customer
             customer_id = customer.id if customer is not None and customer.id else None
             conversation = None
@@ -376,7 +391,14 @@ class Store:
                 s.add(ReferenceReply(feedback_id=event.id, faq_id=row.faq_id, tag=event.corrected_tag or row.tag,
                                      question=redact_text(row.message.text), reply=redact_text(final),
                                      created_at=now))
-            return Decided(_record(event), row.message.text, event.corrected_tag)
+            correction = None
+            if event.corrected_tag:
+                correction = TagCorrection(text=redact_text(row.message.text), tag=event.corrected_tag,
+                                           message_id=str(suggestion_id), created_at=now)
+                s.add(correction)
+                s.flush()
+            return Decided(_record(event), row.message.text, event.corrected_tag,
+                           correction.id if correction else None)
 
     def _replay(self, key: str, suggestion_id: int, agent: str) -> Decided | None:
         with self.session() as s:
@@ -396,6 +418,51 @@ class Store:
                 c.status, c.resolved_at, c.waiting_since = "resolved", utcnow(), None
                 s.execute(update(Suggestion).where(Suggestion.conversation_id == c.id, Suggestion.state == "open")
                           .values(state="superseded"))
+
+    # --- what every process learns from: corrections, repeat contacts, a version to follow ----------------
+
+    def add_correction(self, text: str, tag: str, message_id: str | None = None) -> int:
+        """Store an agent's tag correction (personal data in the text replaced by placeholders); its id."""
+        with self.session(write=True) as s:
+            row = TagCorrection(text=redact_text(text), tag=tag, message_id=message_id, created_at=utcnow())
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def tag_corrections(self, after_id: int = 0) -> list[tuple[int, str, str]]:
+        """(id, text, tag) of the corrections stored after ``after_id``, oldest first."""
+        with self.session() as s:
+            rows = s.execute(select(TagCorrection.id, TagCorrection.text, TagCorrection.tag)
+                             .where(TagCorrection.id > after_id).order_by(TagCorrection.id))
+            return [(i, t, tag) for i, t, tag in rows]
+
+    def import_corrections(self, rows: list[tuple[str, str, str | None]]) -> int:
+        """Corrections from the JSONL file earlier versions kept under var/ (text, tag, message id), in one
+        transaction; how many were stored."""
+        with self.session(write=True) as s:
+            s.add_all(TagCorrection(text=redact_text(t), tag=tag, message_id=m, created_at=utcnow())
+                      for t, tag, m in rows)
+        return len(rows)
+
+    def record_contact(self, customer_id: str, contact: Contact) -> None:
+        with self.session(write=True) as s:
+            s.add(_contact_row(customer_id, contact))
+
+    def recent_contacts(self, customer_id: str, start: datetime, end: datetime, limit: int) -> list[Contact]:
+        """The customer's contacts from ``start`` to ``end``, oldest first (the newest ``limit``)."""
+        with self.session() as s:
+            rows = s.scalars(select(ContactRow).where(ContactRow.customer_id == customer_id,
+                                                      ContactRow.at >= start, ContactRow.at <= end)
+                             .order_by(ContactRow.at.desc(), ContactRow.id.desc()).limit(limit)).all()
+        return [Contact(r.message_id, r.channel, r.at, r.tag, np.frombuffer(r.vector, np.float32))
+                for r in reversed(rows)]
+
+    def learning_version(self) -> tuple[int, int, int]:
+        """Changes whenever something the pipelines learn from is stored: a tag correction, an agent's verdict,
+        a bot outcome (the newest id of each). Cheap enough to ask once a second."""
+        with self.session() as s:
+            return tuple(int(s.scalar(select(func.coalesce(func.max(table.id), 0))) or 0)  # type: ignore[return-value]
+                         for table in (TagCorrection, FeedbackEvent, BotOutcome))
 
     # --- the bot and the customer -----------------------------------------------------------------------
 
@@ -533,6 +600,11 @@ def _gap_source(suggestion: Suggestion, message: MessageRow, result: dict[str, A
     if (result.get("confidence") or 0.0) < LOW_CONFIDENCE:
         return "low_confidence"
     return "answered_then_agent" if message.bot_path else None  # the bot answered, yet the customer asked a person
+
+
+def _contact_row(customer_id: str, contact: Contact) -> ContactRow:
+    return ContactRow(customer_id=customer_id, message_id=contact.message_id, channel=contact.channel, at=contact.at,
+                      tag=contact.tag, vector=np.asarray(contact.vector, np.float32).tobytes())
 
 
 def _get(s: Session, table: type[T], row_id: int) -> T:

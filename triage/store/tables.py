@@ -6,7 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -140,6 +151,35 @@ class ReferenceReply(Base):
     question: Mapped[str] = mapped_column(Text)
     reply: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TagCorrection(Base):
+    """An agent's tag correction (the text redacted), learned by every process of the service: at once by the one
+    that took it, within seconds by the others (they follow ``id``), and as a training row at every start."""
+
+    __tablename__ = "tag_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    tag: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContactRow(Base):
+    """A customer's stored message as the repeat-contact check reads it: when, on which channel, its tag and its
+    vector (float32 bytes). A customer has few contacts within the window, so they are compared in numpy."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (Index("ix_contacts_customer_at", "customer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(128))
+    message_id: Mapped[str | None] = mapped_column(String(128))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime]
+    tag: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class BotOutcome(Base):

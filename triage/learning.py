@@ -1,0 +1,87 @@
+"""What a pipeline learns from the store, so that every process and replica of the service agrees: agents' tag
+corrections and the FAQ entries whose answers agents and customers keep turning down.
+
+A process follows the store by a version (the newest correction, verdict and bot outcome ids), asked at most once
+a second before a message is handled: a correction or a rejection stored by another process or replica is
+followed within about a second, without a restart. The process that stores a correction learns it at once, from
+the text as the agent saw it; the others learn it from the stored text (personal data replaced by placeholders)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from triage.errors import StoreError
+from triage.pipeline import Pipeline
+from triage.store import Store
+
+log = logging.getLogger("triage.learning")
+
+FOLLOW_EVERY_S = 1.0
+
+
+def distrusted_entries(store: Store, complaint_limit: int) -> dict[str, str]:
+    """FAQ entries turned down at least ``complaint_limit`` times and more often than accepted → why."""
+    return {faq: (f"agents or customers turned down this entry's answer {v.complaints} times "
+                  f"(accepted {v.approvals}): an agent answers instead")
+            for faq, v in store.faq_verdicts().items()
+            if v.complaints >= complaint_limit and v.complaints > v.approvals}
+
+
+class StoreFollower:
+    """Keeps one process's pipeline up to date with the store (see the module's docstring)."""
+
+    def __init__(self, store: Store, complaint_limit: int, every_s: float = FOLLOW_EVERY_S) -> None:
+        self.store, self.complaint_limit, self.every_s = store, complaint_limit, every_s
+        self._lock = threading.Lock()
+        self._pipeline: Pipeline | None = None
+        self._version: tuple[int, int, int] | None = None
+        self._learned_up_to = 0  # the newest correction id this pipeline has learned
+        self._learned_here: set[int] = set()  # newer corrections this process learned as they were made
+        self._checked = float("-inf")
+
+    def start(self, pipeline: Pipeline, learned_up_to: int) -> None:
+        """A newly loaded pipeline, trained on the corrections up to ``learned_up_to``; followed from now on."""
+        with self._lock:
+            self._pipeline, self._version = pipeline, None
+            self._learned_up_to, self._learned_here = learned_up_to, set()
+            self._checked = float("-inf")
+        self.follow(force=True)
+
+    def learned(self, correction_id: int) -> None:
+        """This process has just learned the correction ``correction_id`` itself."""
+        with self._lock:
+            self._learned_here.add(correction_id)
+
+    def follow(self, force: bool = False) -> None:
+        """Learn what the store gained since the last look (at most once every ``every_s`` unless ``force``).
+        Requests never queue for it: while one thread looks, the others go on. A store that cannot be reached
+        is looked at again a second later (a bot answer needs no database)."""
+        if not self._lock.acquire(blocking=force):
+            return
+        try:
+            self._follow(force)
+        except StoreError as exc:
+            log.warning("event=follow_store_failed error=%s", exc)
+        finally:
+            self._lock.release()
+
+    def _follow(self, force: bool) -> None:
+        now = time.monotonic()
+        pipeline = self._pipeline
+        if pipeline is None or (not force and now - self._checked < self.every_s):
+            return
+        self._checked = now
+        version = self.store.learning_version()
+        if version == self._version:
+            return
+        if version[0] != (self._version or (-1,))[0]:
+            for correction_id, text, tag in self.store.tag_corrections(self._learned_up_to):
+                if correction_id not in self._learned_here and pipeline.kb.tagger is not None \
+                        and tag in pipeline.kb.tagger.column:
+                    pipeline.learn_tag(text, tag)
+                self._learned_up_to = correction_id
+            self._learned_here = {i for i in self._learned_here if i > self._learned_up_to}
+        pipeline.distrusted_faqs = distrusted_entries(self.store, self.complaint_limit)
+        self._version = version

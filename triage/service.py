@@ -1,0 +1,99 @@
+"""The service as one object: the knowledge base and the pipeline over it, the store, the inbox and the alerts.
+API routes and web pages reach everything through it (``request.app.state.service``).
+
+State that replicas share lives in the store: the repeat-contact history (``StoredHistory``), the tag corrections
+and the verdicts the pipeline learns from (followed by ``StoreFollower``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from knowledge.errors import KnowledgeBaseError
+from triage.alerts import AlertDispatcher
+from triage.config import Settings
+from triage.corrections import import_legacy_file
+from triage.errors import NotReadyError, StoreError
+from triage.history import CustomerContact, StoredHistory
+from triage.inbox import Inbox, demo_messages
+from triage.kb import KnowledgeBase
+from triage.learning import StoreFollower
+from triage.message_worker import MessageWorker
+from triage.models import Message, TriageResult
+from triage.pipeline import Pipeline
+from triage.store import Store
+
+log = logging.getLogger("triage.service")
+
+
+class ServiceState:
+    """The loaded knowledge base, the pipeline over it, the inbox store and the alert sender. The pipeline
+    locks its own shared state (briefly, never around an LLM call); ``lock`` serializes the swap of a reloaded
+    pipeline."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.pipeline: Pipeline | None = None
+        self.load_error: str | None = None
+        self.lock = threading.Lock()
+        self.history = StoredHistory(store, settings.repeat_window)
+        self.follower = StoreFollower(store, settings.faq_complaint_limit)
+        self.alerts = (AlertDispatcher(store, settings.alert_webhook_url, settings.public_url,
+                                       attempts=settings.alert_attempts, backoff=settings.alert_backoff,
+                                       timeout=settings.alert_timeout)
+                       if settings.alert_webhook_url else None)
+        self.worker = MessageWorker(settings) if settings.message_worker else None
+        self.inbox = Inbox(settings, store, self.ready_pipeline, self.assess, self.follower, self.alerts)
+        import_legacy_file(store, settings.corrections_file)
+
+    def open_pipeline(self, kb: KnowledgeBase | None = None) -> Pipeline:
+        """A pipeline over ``kb`` (default: the settings' knowledge base, trained with every stored correction),
+        following the store from now on: it learns the corrections its tagger was not trained with."""
+        if kb is None:
+            kb = KnowledgeBase.open(self.settings, corrections=self.store.tag_corrections())
+        pipeline = Pipeline.for_settings(kb, self.settings, self.history)
+        self.follower.start(pipeline, kb.corrections_up_to)
+        return pipeline
+
+    def load(self) -> None:
+        try:
+            self.pipeline = self.open_pipeline()
+            log.info("event=kb_loaded path=%s", self.pipeline.kb.snapshot.path)
+        except (KnowledgeBaseError, OSError, StoreError) as exc:
+            self.load_error = str(exc)
+            log.error("event=kb_load_failed error=%s", type(exc).__name__)
+            return
+        self.after_load()
+
+    def after_load(self) -> None:
+        """On the demo's first start, fill the inbox with the demo messages."""
+        if self.settings.serves_demo and self.settings.seed_demo_inbox:
+            self.inbox.seed(demo_messages())
+
+    def reload(self) -> Pipeline:
+        """Open the knowledge base again (after ``triage kb build``); on failure the serving one stays."""
+        fresh = self.open_pipeline()
+        with self.lock:
+            self.pipeline = fresh  # runs in flight finish on the old one; both share the store's history
+        log.info("event=kb_reloaded path=%s", fresh.kb.snapshot.path)
+        return fresh
+
+    def assess(self, message: Message) -> tuple[TriageResult, CustomerContact | None]:
+        """An agent's message through every stage (in the message worker when there is one): the result, and
+        the contact to record if the message is kept."""
+        pipeline = self.ready_pipeline()
+        if self.worker is None:
+            return pipeline.assess(message)
+        return self.worker.assess(message, pipeline.kb.snapshot.path)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+
+    def ready_pipeline(self) -> Pipeline:
+        """The serving pipeline, up to date with the store; ``NotReadyError`` while the knowledge base loads."""
+        if self.pipeline is None:
+            raise NotReadyError(self.load_error or "the knowledge base is still loading; retry shortly")
+        self.follower.follow()
+        return self.pipeline
