@@ -1,16 +1,18 @@
 """``triage bench --parts serving``: does the support bot keep its latency while other requests misbehave?
 
-One service under uvicorn on 127.0.0.1 (the KB of the settings, a temporary SQLite store), its LLM endpoint
-the misbehaving server of ``evals.fake_llm_server``. One bot client asks ``/v1/bot/answer`` questions back to
-back through three scenarios of ``seconds`` each, in one run (in ``ROUNDS`` turns of ``seconds / ROUNDS``):
+Two services under ``triage serve`` on 127.0.0.1 (the KB of the settings, a temporary SQLite store each), their LLM
+endpoint the misbehaving server of ``evals.fake_llm_server``: one as shipped (agents' messages in the message
+worker process), one with everything in one process (``MODES``). One bot client asks ``/v1/bot/answer`` questions
+back to back through three scenarios of ``seconds`` each per service, in one run (in ``ROUNDS`` turns of
+``seconds / ROUNDS``, the services and scenarios taking turns):
 
 - ``undisturbed``: nothing else (the LLM endpoint answers);
 - ``long_messages``: 5 clients keep sending 20,000-character messages to ``/v1/triage``;
 - ``llm_hangs``: the LLM endpoint accepts connections and never answers, and 5 clients keep calling
   ``/v1/triage`` (the breaker is kept closed, so every one of their calls waits for it until its budget ends).
 
-Figures: the bot's p50/p95 per scenario and each p95 beside the undisturbed one. The clients run on the same
-2-core machine as the server, in this process.
+Figures: the bot's p50/p95 per service and scenario, and each p95 beside the same service's undisturbed one. The
+clients run on the same 2-core machine as the servers, in this process.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,8 @@ QUESTIONS = ["배송이 아직 안 왔어요 언제 와요?", "환불 신청했�
 CLIENTS = 5
 LONG_CHARS = 20_000
 SCENARIOS = ("undisturbed", "long_messages", "llm_hangs")
+# ``triage serve`` as shipped (agents' messages in the message worker process) beside everything in one process
+MODES = {"message_worker": "true", "one_process": "false"}
 ROUNDS = 3
 
 
@@ -113,41 +118,47 @@ def _figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def serving_latency(settings: Settings, log: Log = print, seconds: float = 45) -> dict[str, Any]:
-    """The three scenarios against one service; see the module's docstring."""
-    with tempfile.TemporaryDirectory() as tmp, fake_llm_server("ok") as llm:
-        url = f"sqlite:///{Path(tmp) / 'triage.db'}"
-        store = Store.open(url)
-        bot_key, agent_key = store.create_key("bench-bot", "bot"), store.create_key("bench-agent", "agent")
-        store.close()
-        env = {"TRIAGE_VAR_DIR": str(settings.var_dir.resolve()), "TRIAGE_DATABASE_URL": url,
-               "TRIAGE_SEED_DEMO_INBOX": "false", "TRIAGE_LLM_BASE_URL": llm.url(), "TRIAGE_LLM_MODEL": "fake",
-               "TRIAGE_LLM_BREAKER_FAILURES": "1000000"}
-        if settings.kb_dir:
-            env["TRIAGE_KB_DIR"] = str(settings.kb_dir.resolve())
+    """The three scenarios against two services started alike but for ``MODES`` (each with its own SQLite
+    store), the modes and scenarios taking turns; see the module's docstring."""
+    with tempfile.TemporaryDirectory() as tmp, fake_llm_server("ok") as llm, ExitStack() as services:
         longs = [long_message(n) for n in range(50)]
         disturbance: dict[str, Callable[[int], str] | None] = {
             "undisturbed": None,
             "long_messages": lambda n: longs[n % len(longs)],
             "llm_hangs": lambda n: QUESTIONS[n % len(QUESTIONS)],
         }
-        scenarios: dict[str, Any] = {}
-        with running_service(env) as (base, _):
+        running: dict[str, tuple[str, str, str]] = {}
+        for mode, worker in MODES.items():
+            url = f"sqlite:///{Path(tmp) / mode}.db"
+            store = Store.open(url)
+            bot_key, agent_key = store.create_key("bench-bot", "bot"), store.create_key("bench-agent", "agent")
+            store.close()
+            env = {"TRIAGE_VAR_DIR": str(settings.var_dir.resolve()), "TRIAGE_DATABASE_URL": url,
+                   "TRIAGE_SEED_DEMO_INBOX": "false", "TRIAGE_LLM_BASE_URL": llm.url(), "TRIAGE_LLM_MODEL": "fake",
+                   "TRIAGE_LLM_BREAKER_FAILURES": "1000000", "TRIAGE_MESSAGE_WORKER": worker}
+            if settings.kb_dir:
+                env["TRIAGE_KB_DIR"] = str(settings.kb_dir.resolve())
+            base, _ = services.enter_context(running_service(env))
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {bot_key}"}, timeout=120) as warm:
                 for q in QUESTIONS:  # the first answers load Kiwi's model
                     warm.post("/v1/bot/answer", json={"text": q})
-            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in SCENARIOS}
-            for r in range(ROUNDS):  # the scenarios take turns, so the machine's other load falls on each alike
+            running[mode] = (base, bot_key, agent_key)
+        runs: dict[str, dict[str, list[dict[str, Any]]]] = {m: {name: [] for name in SCENARIOS} for m in MODES}
+        for r in range(ROUNDS):  # modes and scenarios take turns, so the machine's other load falls on each alike
+            for mode, (base, bot_key, agent_key) in running.items():
                 for name in SCENARIOS:
                     llm.mode = "hang" if name == "llm_hangs" else "ok"
-                    log(f"serving: round {r + 1}/{ROUNDS}, bot answers for {seconds / ROUNDS:g} s, {name}")
-                    runs[name].append(_scenario(base, bot_key, agent_key, seconds / ROUNDS, disturbance[name]))
-            for name in SCENARIOS:
-                scenarios[name] = _figures(runs[name])
-                log(f"  {name}: {scenarios[name]}")
+                    log(f"serving: round {r + 1}/{ROUNDS}, {mode}, bot answers for {seconds / ROUNDS:g} s, {name}")
+                    runs[mode][name].append(_scenario(base, bot_key, agent_key, seconds / ROUNDS, disturbance[name]))
+    modes: dict[str, Any] = {}
+    for mode in MODES:
+        scenarios = {name: _figures(runs[mode][name]) for name in SCENARIOS}
         base_p95 = scenarios["undisturbed"]["p95_ms"]
-        for s in scenarios.values():
-            s["p95_ratio"] = round(s["p95_ms"] / base_p95, 2) if base_p95 else None
-    return {"seconds": seconds, "clients": CLIENTS, "long_chars": LONG_CHARS, "scenarios": scenarios}
+        for name, figures in scenarios.items():
+            figures["p95_ratio"] = round(figures["p95_ms"] / base_p95, 2) if base_p95 else None
+            log(f"  {mode}, {name}: {figures}")
+        modes[mode] = scenarios
+    return {"seconds": seconds, "clients": CLIENTS, "long_chars": LONG_CHARS, "modes": modes}
 
 
 def message_cost(settings: Settings, rounds: int = 7) -> dict[str, Any]:
@@ -187,14 +198,17 @@ def cost_markdown(r: dict[str, Any]) -> list[str]:
 
 def serving_markdown(r: dict[str, Any]) -> list[str]:
     lines = ["", "## The support bot while other requests misbehave", "",
-             f"One service under uvicorn (SQLite); one bot client asks `/v1/bot/answer` back to back for "
-             f"{r['seconds']:g} s per scenario, in one run (the scenarios take turns, {ROUNDS} rounds): "
-             f"undisturbed; while {r['clients']} clients keep sending "
-             f"{r['long_chars']:,}-character messages to `/v1/triage`; while the LLM endpoint accepts and never "
-             f"answers and {r['clients']} clients keep calling `/v1/triage`. Clients and server share the machine.",
-             "", "| scenario | bot answers | p50 ms | p95 ms | p95 / undisturbed | triage calls answered |",
-             "|---|---|---|---|---|---|"]
-    for name, s in r["scenarios"].items():
-        lines.append(f"| {name} | {s['bot_answers']} | {s['p50_ms']} | {s['p95_ms']} | {s['p95_ratio']} | "
-                     f"{', '.join(f'{k}: {v}' for k, v in s['triage_calls'].items()) or '–'} |")
+             f"Two services under `triage serve` (SQLite each), started alike but for `TRIAGE_MESSAGE_WORKER`: "
+             f"agents' messages in the message worker process (as shipped), or everything in one process. One bot "
+             f"client asks `/v1/bot/answer` back to back for {r['seconds']:g} s per scenario and service, in one "
+             f"run (services and scenarios taking turns, {ROUNDS} rounds): undisturbed; while {r['clients']} "
+             f"clients keep sending {r['long_chars']:,}-character messages to `/v1/triage`; while the LLM endpoint "
+             f"accepts and never answers and {r['clients']} clients keep calling `/v1/triage`. Clients and servers "
+             "share the machine's 2 cores.", "",
+             "| service | scenario | bot answers | p50 ms | p95 ms | p95 / undisturbed | triage calls answered |",
+             "|---|---|---|---|---|---|---|"]
+    for mode, scenarios in r["modes"].items():
+        for name, s in scenarios.items():
+            lines.append(f"| {mode} | {name} | {s['bot_answers']} | {s['p50_ms']} | {s['p95_ms']} | "
+                         f"{s['p95_ratio']} | {', '.join(f'{k}: {v}' for k, v in s['triage_calls'].items()) or '–'} |")
     return lines

@@ -20,8 +20,10 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -37,8 +39,18 @@ log = logging.getLogger("triage.worker")
 
 NICE = 10  # the kernel gives a nice-0 process (the bot's) about 90% of a contended core against this one
 THREADS = 16  # messages at once (most wait for the LLM); more queue
-Job = tuple[int, dict[str, Any], str]  # request id, the message as JSON, the snapshot folder to use
+Job = tuple[int, dict[str, Any] | None, str]  # request id, the message as JSON (None: load only), the snapshot
+Outcome = tuple[TriageResult, CustomerContact | None]  # what ``Pipeline.assess`` returns
 Reply = tuple[int, bool, Any]  # request id, ok, (result JSON, contact) or the exception
+
+
+@dataclass
+class _Link:
+    """One worker process, its pipe and the requests waiting for it."""
+
+    conn: Connection
+    process: multiprocessing.process.BaseProcess
+    pending: dict[int, Future[Outcome | None]] = field(default_factory=dict)
 
 
 class MessageWorker:
@@ -46,71 +58,88 @@ class MessageWorker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # the worker's own work is bounded (the LLM budget); past this, something is wrong with it
+        self.timeout = settings.llm_message_budget + 60
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._pending: dict[int, Future[tuple[TriageResult, CustomerContact | None]]] = {}
-        self._conn: Connection | None = None
-        self._process: multiprocessing.process.BaseProcess | None = None
+        self._link: _Link | None = None
 
-    def assess(self, message: Message, snapshot: Path) -> tuple[TriageResult, CustomerContact | None]:
+    def prepare(self, snapshot: Path) -> None:
+        """Start the worker if needed and have it load ``snapshot`` now (at start and after a reload), so that
+        no message waits for the load."""
+        self._call(None, snapshot)
+
+    def assess(self, message: Message, snapshot: Path) -> Outcome:
         """The pipeline's ``assess`` for ``message``, run in the worker on the snapshot at ``snapshot``."""
-        future: Future[tuple[TriageResult, CustomerContact | None]] = Future()
+        done = self._call(message.model_dump(mode="json"), snapshot)
+        assert done is not None
+        return done
+
+    def _call(self, message: dict[str, Any] | None, snapshot: Path) -> Outcome | None:
+        future: Future[Outcome | None] = Future()
         with self._lock:
-            conn = self._connection()
+            link = self._live_link()
             request_id = next(self._ids)
-            self._pending[request_id] = future
+            link.pending[request_id] = future
             try:
-                conn.send((request_id, message.model_dump(mode="json"), str(snapshot)))
+                link.conn.send((request_id, message, str(snapshot)))
             except (OSError, ValueError) as exc:
-                del self._pending[request_id]
+                del link.pending[request_id]
                 raise WorkerError(f"the message worker is gone ({exc}); retry") from exc
-        return future.result()
+        try:
+            return future.result(timeout=self.timeout)
+        except TimeoutError as exc:
+            with self._lock:
+                link.pending.pop(request_id, None)
+            raise WorkerError(f"the message worker gave no answer in {self.timeout:g} s; retry") from exc
 
     def close(self) -> None:
         with self._lock:
-            conn, process, self._conn, self._process = self._conn, self._process, None, None
-        if conn is not None:
-            conn.close()  # the worker reads EOF and exits
-        if process is not None:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
+            link, self._link = self._link, None
+        if link is not None:
+            link.conn.close()  # the worker reads EOF and exits
+            link.process.join(timeout=10)
+            if link.process.is_alive():
+                link.process.kill()
 
-    def _connection(self) -> Connection:
-        """The live worker's pipe, starting a worker first if there is none (called under ``_lock``)."""
-        if self._conn is not None and self._process is not None and self._process.is_alive():
-            return self._conn
+    def _live_link(self) -> _Link:
+        """The live worker, starting one first if there is none (called under ``_lock``)."""
+        if self._link is not None and self._link.process.is_alive():
+            return self._link
         context = multiprocessing.get_context("spawn")  # no fork: the service has threads and an event loop
         ours, theirs = context.Pipe()
         process = context.Process(target=serve, args=(theirs, self.settings),
                                   name="triage-message-worker", daemon=True)
         process.start()
         theirs.close()
-        self._conn, self._process = ours, process
-        threading.Thread(target=self._read, args=(ours,), name="message-worker-reader", daemon=True).start()
+        self._link = _Link(ours, process)
+        threading.Thread(target=self._read, args=(self._link,), name="message-worker-reader", daemon=True).start()
         log.info("event=message_worker_started pid=%s", process.pid)
-        return ours
+        return self._link
 
-    def _read(self, conn: Connection) -> None:
-        """Hand each reply to the request waiting for it; when the pipe breaks, fail those still waiting."""
+    def _read(self, link: _Link) -> None:
+        """Hand each of this worker's replies to the request waiting for it; when its pipe breaks, fail its
+        requests still waiting."""
         while True:
             try:
-                request_id, ok, payload = conn.recv()
+                request_id, ok, payload = link.conn.recv()
             except (EOFError, OSError):
                 break
             with self._lock:
-                future = self._pending.pop(request_id, None)
+                future = link.pending.pop(request_id, None)
             if future is None:
                 continue
-            if ok:
+            if ok and payload is None:
+                future.set_result(None)
+            elif ok:
                 result, contact = payload
                 future.set_result((TriageResult.model_validate(result), contact))
             else:
                 future.set_exception(payload)
         with self._lock:
-            if self._conn is conn:
-                self._conn = None
-            waiting, self._pending = self._pending, {}
+            if self._link is link:
+                self._link = None
+            waiting, link.pending = link.pending, {}
         for future in waiting.values():
             future.set_exception(WorkerError("the message worker stopped while triaging this message; retry"))
 
@@ -118,6 +147,7 @@ class MessageWorker:
 def serve(conn: Connection, settings: Settings) -> None:
     """The worker process: run each message it receives on a thread, reply with the result or the error."""
     os.nice(NICE)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group: the service stops its worker
     from triage.kb import KnowledgeBase
     from triage.store import Store
 
@@ -141,9 +171,12 @@ def serve(conn: Connection, settings: Settings) -> None:
         reply: Reply
         try:
             pipeline = pipeline_for(snapshot)
-            follower.follow()
-            result, contact = pipeline.assess(Message.model_validate(message))
-            reply = (request_id, True, (result.model_dump(mode="json"), contact))
+            if message is None:  # prepare: the snapshot is loaded
+                reply = (request_id, True, None)
+            else:
+                follower.follow()
+                result, contact = pipeline.assess(Message.model_validate(message))
+                reply = (request_id, True, (result.model_dump(mode="json"), contact))
         except Exception as exc:
             reply = (request_id, False, exc if _picklable(exc) else WorkerError(f"{type(exc).__name__}: {exc}"))
         with send_lock, contextlib.suppress(OSError, ValueError):  # ValueError/OSError: the service is gone

@@ -44,6 +44,7 @@ class ServiceState:
                                        timeout=settings.alert_timeout)
                        if settings.alert_webhook_url else None)
         self.worker = MessageWorker(settings) if settings.message_worker else None
+        self.worker_prepared = threading.Event()  # the worker has loaded the knowledge base (or failed to)
         self.inbox = Inbox(settings, store, self.ready_pipeline, self.assess, self.follower, self.alerts)
         import_legacy_file(store, settings.corrections_file)
 
@@ -67,13 +68,22 @@ class ServiceState:
         self.after_load()
 
     def after_load(self) -> None:
-        """On the demo's first start, fill the inbox with the demo messages."""
+        """Start the message worker on the same snapshot; on the demo's first start, fill the inbox with the
+        demo messages."""
+        if self.worker is not None and self.pipeline is not None:
+            try:
+                self.worker.prepare(self.pipeline.kb.snapshot.path)
+            except Exception as exc:  # the next message starts a worker again; the service keeps serving
+                log.error("event=message_worker_failed error=%s", exc)
+            self.worker_prepared.set()
         if self.settings.serves_demo and self.settings.seed_demo_inbox:
             self.inbox.seed(demo_messages())
 
     def reload(self) -> Pipeline:
         """Open the knowledge base again (after ``triage kb build``); on failure the serving one stays."""
         fresh = self.open_pipeline()
+        if self.worker is not None:
+            self.worker.prepare(fresh.kb.snapshot.path)  # the worker serves the new snapshot before the service does
         with self.lock:
             self.pipeline = fresh  # runs in flight finish on the old one; both share the store's history
         log.info("event=kb_reloaded path=%s", fresh.kb.snapshot.path)
@@ -90,6 +100,12 @@ class ServiceState:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.close()
+
+    def check_ready(self) -> None:
+        """``NotReadyError`` until the knowledge base is loaded, in the message worker too when there is one."""
+        self.ready_pipeline()
+        if self.worker is not None and not self.worker_prepared.is_set():
+            raise NotReadyError("the message worker is loading the knowledge base; retry shortly")
 
     def ready_pipeline(self) -> Pipeline:
         """The serving pipeline, up to date with the store; ``NotReadyError`` while the knowledge base loads."""

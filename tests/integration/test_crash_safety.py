@@ -1,5 +1,5 @@
 """Kill the server (SIGKILL) in the middle of a feedback load: every verdict it acknowledged is in the store
-afterwards, once, on SQLite (WAL, synchronous=FULL) and on PostgreSQL."""
+afterwards, once, with the tag correction it carried, on SQLite (WAL, synchronous=FULL) and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import time
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from knowledge.samples import DEMO_DIR
 from tests.conftest import uvicorn_server
 from triage.models import FeedbackIn, Message, TriageResult
 from triage.store import Store
+from triage.store.tables import TagCorrection
 
 pytestmark = pytest.mark.integration
 SUGGESTIONS = 300
@@ -47,7 +49,8 @@ def test_killing_the_server_mid_feedback_loses_nothing_acknowledged(small_kb, tm
                 text = f"환불은 3영업일 안에 돼요. 확인 번호 {sid}-{n}. 더 궁금한 점 있으세요?"
                 try:
                     response = client.post(f"/v1/suggestions/{sid}/feedback", headers={"Idempotency-Key": idem},
-                                           json={"action": "edit", "final_text": text})
+                                           json={"action": "edit", "final_text": text,
+                                                 "tag": "delivery_info" if sid % 2 else None})
                 except httpx.HTTPError:
                     return  # the server is gone
                 if response.status_code == 201:
@@ -72,6 +75,10 @@ def test_killing_the_server_mid_feedback_loses_nothing_acknowledged(small_kb, tm
         view = reopened.suggestion(record["suggestion_id"])
         assert [e.id for e in view.feedback] == [record["id"]], idem
         assert view.feedback[0].final_text == record["final_text"] and view.state == "edited"
+    corrected = {int(record["suggestion_id"]) for record in acknowledged.values() if record["suggestion_id"] % 2}
+    with reopened.session() as session:
+        learned = {int(m) for m in session.scalars(select(TagCorrection.message_id))}
+    assert corrected and corrected <= learned  # no acknowledged correction is lost to the kill
     # a client that never saw its answer retries with the same key: stored once, not twice
     retried = [i for i in ids if f"crash-{i}" not in acknowledged][:5]
     for sid in retried:

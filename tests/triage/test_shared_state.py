@@ -5,6 +5,7 @@ earlier version's corrections file is imported once. On SQLite and PostgreSQL.""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -114,3 +115,16 @@ def test_an_earlier_versions_corrections_file_is_imported_once(small_kb, tmp_pat
     kb = KnowledgeBase.open(settings, corrections=stored)
     assert kb.corrections_up_to == stored[-1][0]
     store.close()
+
+
+def test_replicas_seeding_together_fill_the_inbox_once(replicas):
+    one, two = replicas("one"), replicas("two")
+    messages = [message(f"s{n}", text, f"c-s{n}", T0 + timedelta(minutes=n))
+                for n, text in enumerate(["환불 언제 돼요?", "배송이 안 와요", "쿠폰이 안 돼요"])]
+    seeded: list[int] = []
+    threads = [threading.Thread(target=lambda s=s: seeded.append(s.inbox.seed(messages))) for s in (one, two)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(seeded) == [0, 3] and one.store.count_conversations() == 3

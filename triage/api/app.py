@@ -67,7 +67,9 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
 
     @app.get("/readyz", tags=["health"])
     def readyz(svc: Service) -> dict[str, object]:
-        """The knowledge base is loaded and the store answers (503 ``not_ready`` or ``store_unavailable``)."""
+        """The knowledge base is loaded (by the message worker too) and the store answers (503 ``not_ready`` or
+        ``store_unavailable``)."""
+        svc.check_ready()
         pipeline = svc.ready_pipeline()
         svc.store.ping()
         manifest = pipeline.kb.snapshot.manifest
