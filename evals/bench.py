@@ -25,7 +25,7 @@ import numpy as np
 
 from evals.fuzz import fuzz_markdown, fuzz_service
 from evals.gap_evals import gap_timing
-from evals.inbox_load import inbox_load, inbox_markdown
+from evals.inbox_load import inbox_load, inbox_markdown, replica_load, replica_markdown
 from evals.serving_load import cost_markdown, message_cost, serving_latency, serving_markdown
 from knowledge.chunking import faq_chunks
 from knowledge.index import (
@@ -224,7 +224,7 @@ def triage_latency(settings: Settings, rounds: int = 3) -> dict[str, Any]:
             "stage_p95_ms": {k: round(percentile(v, 95), 2) for k, v in stages.items()}}
 
 
-PARTS = ("build", "query", "ann", "triage", "inbox", "gaps", "length", "serving", "fuzz")
+PARTS = ("build", "query", "ann", "triage", "inbox", "gaps", "length", "serving", "fuzz", "replicas")
 
 
 def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_dir: Path, log: Log = print,
@@ -261,6 +261,10 @@ def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_di
     if "inbox" in parts:
         loaded = inbox_load(settings, log, database_url=database_url)
         report["inbox"] = {**report.get("inbox", {}), loaded["backend"]: loaded}  # one entry per database
+    if "replicas" in parts:
+        if not database_url:
+            raise ValueError("--parts replicas needs --database-url: an empty PostgreSQL database both replicas share")
+        report["replicas"] = replica_load(settings, database_url, log)
     if "length" in parts:
         log("message cost by length")
         report["length"] = message_cost(settings)
@@ -319,6 +323,8 @@ def bench_markdown(r: dict[str, Any]) -> str:
         lines += inbox_markdown(backend)
     if r.get("length"):
         lines += cost_markdown(r["length"])
+    if r.get("replicas"):
+        lines += replica_markdown(r["replicas"])
     if r.get("serving"):
         lines += serving_markdown(r["serving"])
     if r.get("fuzz"):

@@ -197,7 +197,7 @@ def reference_lint(rows: list[tuple[Message, dict[str, Any]]], references: list[
     findings = [lint_reply(ref, "en", [kb.snapshot.entries[labels["expected_faq_id"]].answer], m.text)
                 for (m, labels), ref in zip(rows, references, strict=True)]
     return {"pass_rate": round(sum(not f for f in findings) / len(findings), 4),
-            "findings": dict(Counter(x.split(":")[0] for f in findings for x in f).most_common())}
+            "findings": dict(Counter(x.code for f in findings for x in f).most_common())}
 
 
 def drafts_markdown(r: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from evals.local_server import running_service
 from evals.metrics import nearest_rank
 from triage.config import Settings
 from triage.inbox import demo_messages
-from triage.kb import KnowledgeBase
+from triage.kb import KnowledgeBase, ensure_demo_index
 from triage.pipeline import Pipeline
 from triage.store import Store
 
@@ -80,12 +81,14 @@ async def _agent(client: httpx.AsyncClient, mine: list[int], deadline: float, th
             await asyncio.sleep(think * random.uniform(0.5, 1.5))  # reading the conversation, typing
 
 
-async def _load(base: str, keys: list[str], ids: list[int], seconds: float, think: float = 0) -> dict[str, Any]:
+async def _load(bases: list[str], keys: list[str], ids: list[int], seconds: float,
+                think: float = 0) -> dict[str, Any]:
+    """The agents (one per key, spread over the servers at ``bases``) for ``seconds``."""
     latencies: dict[str, list[float]] = defaultdict(list)
     outcomes: dict[str, int] = defaultdict(int)
     limits = httpx.Limits(max_connections=len(keys))
-    clients = [httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {k}"}, timeout=30,
-                                 limits=limits) for k in keys]
+    clients = [httpx.AsyncClient(base_url=bases[i % len(bases)], headers={"Authorization": f"Bearer {k}"},
+                                 timeout=30, limits=limits) for i, k in enumerate(keys)]
     started = time.monotonic()
     deadline = started + seconds
     await asyncio.gather(*(_agent(c, ids[i::len(keys)], deadline, think, latencies, outcomes, i)
@@ -128,13 +131,52 @@ def inbox_load(settings: Settings, log: Log = print, agents: int = 50, seconds: 
             for n, think in enumerate(thinks):
                 log(f"inbox load: {agents} agents for {seconds:g} s against {base}, think time {think:g} s")
                 share = ids[n::len(thinks)]  # each run verdicts suggestions of its own
-                runs.append(asyncio.run(_load(base, keys, share, seconds, think)))
+                runs.append(asyncio.run(_load([base], keys, share, seconds, think)))
                 log(f"  {runs[-1]}")
         report: dict[str, Any] = {"runs": runs}
         report["backend"] = store.engine.url.get_backend_name()
         report["suggestions_seeded"] = suggestions
         store.close()
     return report
+
+
+def replica_load(settings: Settings, database_url: str, log: Log = print, agents: int = 50, seconds: float = 60,
+                 suggestions: int = 12000, replicas: tuple[int, ...] = (1, 2)) -> dict[str, Any]:
+    """The agents with no think time against one, then two ``triage serve`` replicas on one (empty) database,
+    each with its own var/, the agents spread over them; one seeding, each run on suggestions of its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(database_url)
+        log(f"replica load: seeding {suggestions} suggestions into {store.engine.url.get_backend_name()}")
+        ids = seed(store, settings, suggestions, log)
+        keys = [store.create_key(f"replica-agent-{i}", "agent") for i in range(agents)]
+        runs = []
+        for n, count in enumerate(replicas):
+            with ExitStack() as stack:
+                bases = []
+                for r in range(count):
+                    env = {"TRIAGE_VAR_DIR": str(Path(tmp) / f"var-{n}-{r}"), "TRIAGE_DATABASE_URL": database_url,
+                           "TRIAGE_SEED_DEMO_INBOX": "false",
+                           "TRIAGE_KB_DIR": str((settings.kb_dir or ensure_demo_index(settings)).resolve())}
+                    bases.append(stack.enter_context(running_service(env))[0])
+                log(f"replica load: {agents} agents for {seconds:g} s against {count} replica(s)")
+                run = asyncio.run(_load(bases, keys, ids[n::len(replicas)], seconds))
+                runs.append({"replicas": count, **run})
+                log(f"  {runs[-1]}")
+        backend = store.engine.url.get_backend_name()
+        store.close()
+    return {"backend": backend, "suggestions_seeded": suggestions, "runs": runs}
+
+
+def replica_markdown(r: dict[str, Any]) -> list[str]:
+    lines = ["", f"## One and two replicas on {r['backend']} (50 agents, no think time)", "",
+             "The inbox load above with no think time, against one `triage serve`, then two on the same database "
+             "(each with its own var/, the agents spread over them), in one run; the load generator shares the "
+             "2 cores with them.", "",
+             "| replicas | requests | requests/s | verdicts/s | p50 ms | p95 ms | errors |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {run['replicas']} | {run['requests']} | {run['throughput_rps']} | {run['verdicts_per_s']} | "
+              f"{run['p50_ms']} | {run['p95_ms']} | {run['errors']} |" for run in r["runs"]]
+    return lines
 
 
 def inbox_markdown(r: dict[str, Any]) -> list[str]:

@@ -12,11 +12,13 @@ back to back through three scenarios of ``seconds`` each per service, in one run
   ``/v1/triage`` (the breaker is kept closed, so every one of their calls waits for it until its budget ends).
 
 Figures: the bot's p50/p95 per service and scenario, and each p95 beside the same service's undisturbed one. The
-clients run on the same 2-core machine as the servers, in this process.
+clients run on the same 2-core machine as the servers: the bot client in this process, the disturbing clients in
+another (in one process, their encoding of 20,000-character bodies delayed the bot client itself).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import statistics
 import tempfile
 import threading
@@ -58,37 +60,51 @@ def long_message(n: int) -> str:
     return " ".join(out)[:LONG_CHARS]
 
 
-def _disturb(client: httpx.Client, stop: threading.Event, texts: Callable[[int], str], done: Counter[str]) -> None:
-    n = 0
-    while not stop.is_set():
-        try:
-            status = client.post("/v1/triage", json={"text": texts(n)}).status_code
-            done[f"HTTP {status}"] += 1
-        except httpx.HTTPError as exc:
-            done[type(exc).__name__] += 1
-        n += 1
+def _texts(kind: str) -> Callable[[int], str]:
+    """The n-th text a disturbing client sends: 20,000-character messages, or the bot's short questions."""
+    if kind == "long_messages":
+        longs = [long_message(n) for n in range(50)]
+        return lambda n: longs[n % len(longs)]
+    return lambda n: QUESTIONS[n % len(QUESTIONS)]
 
 
-def _scenario(base: str, bot_key: str, agent_key: str, seconds: float,
-              texts: Callable[[int], str] | None) -> dict[str, Any]:
-    """The bot's latencies for ``seconds``, while ``CLIENTS`` threads post ``texts(n)`` to /v1/triage (if any)."""
-    stop = threading.Event()
-    done: Counter[str] = Counter()
-    agents: list[httpx.Client] = []
-    threads: list[threading.Thread] = []
-    if texts is not None:
-        make = texts
-        agents = [httpx.Client(base_url=base, headers={"Authorization": f"Bearer {agent_key}"}, timeout=120)
-                  for _ in range(CLIENTS)]
-        threads = [threading.Thread(target=_disturb, args=(c, stop, lambda n, i=i: make(i * 1000 + n), done))
-                   for i, c in enumerate(agents)]
+def _disturb(base: str, agent_key: str, kind: str, stop: Any, counts: Any) -> None:
+    """In a process of its own (so that encoding 20,000-character bodies never shares an interpreter with the
+    bot client being timed): ``CLIENTS`` threads post texts to /v1/triage until ``stop`` is set."""
+    texts, done = _texts(kind), Counter[str]()
+
+    def client(i: int) -> None:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {agent_key}"}, timeout=120) as c:
+            n = 0
+            while not stop.is_set():
+                try:
+                    done[f"HTTP {c.post('/v1/triage', json={'text': texts(i * 1000 + n)}).status_code}"] += 1
+                except httpx.HTTPError as exc:
+                    done[type(exc).__name__] += 1
+                n += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
     for t in threads:
         t.start()
+    for t in threads:
+        t.join()
+    counts.put(dict(done))
+
+
+def _scenario(base: str, bot_key: str, agent_key: str, seconds: float, kind: str) -> dict[str, Any]:
+    """The bot's latencies for ``seconds``, while ``CLIENTS`` clients in another process post to /v1/triage
+    (``kind``: ``undisturbed`` for none)."""
+    context = multiprocessing.get_context("spawn")
+    stop, counts = context.Event(), context.Queue()
+    disturber = None
+    if kind != "undisturbed":
+        disturber = context.Process(target=_disturb, args=(base, agent_key, kind, stop, counts))
+        disturber.start()
     latencies: list[float] = []
     failed: Counter[str] = Counter()
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {bot_key}"}, timeout=120) as bot:
-        if threads:
-            time.sleep(2.0)  # the disturbance is under way
+        if disturber is not None:
+            time.sleep(4.0)  # the disturbing process has started and its requests are under way
         deadline = time.monotonic() + seconds
         n = 0
         while time.monotonic() < deadline:
@@ -100,10 +116,9 @@ def _scenario(base: str, bot_key: str, agent_key: str, seconds: float,
                 failed[f"HTTP {response.status_code}"] += 1
             n += 1
     stop.set()
-    for t in threads:
-        t.join()
-    for c in agents:
-        c.close()
+    done: Counter[str] = Counter(counts.get() if disturber is not None else {})
+    if disturber is not None:
+        disturber.join()
     return {"latencies": latencies, "bot_failed": failed, "triage_calls": done}
 
 
@@ -121,12 +136,6 @@ def serving_latency(settings: Settings, log: Log = print, seconds: float = 45) -
     """The three scenarios against two services started alike but for ``MODES`` (each with its own SQLite
     store), the modes and scenarios taking turns; see the module's docstring."""
     with tempfile.TemporaryDirectory() as tmp, fake_llm_server("ok") as llm, ExitStack() as services:
-        longs = [long_message(n) for n in range(50)]
-        disturbance: dict[str, Callable[[int], str] | None] = {
-            "undisturbed": None,
-            "long_messages": lambda n: longs[n % len(longs)],
-            "llm_hangs": lambda n: QUESTIONS[n % len(QUESTIONS)],
-        }
         running: dict[str, tuple[str, str, str]] = {}
         for mode, worker in MODES.items():
             url = f"sqlite:///{Path(tmp) / mode}.db"
@@ -149,7 +158,7 @@ def serving_latency(settings: Settings, log: Log = print, seconds: float = 45) -
                 for name in SCENARIOS:
                     llm.mode = "hang" if name == "llm_hangs" else "ok"
                     log(f"serving: round {r + 1}/{ROUNDS}, {mode}, bot answers for {seconds / ROUNDS:g} s, {name}")
-                    runs[mode][name].append(_scenario(base, bot_key, agent_key, seconds / ROUNDS, disturbance[name]))
+                    runs[mode][name].append(_scenario(base, bot_key, agent_key, seconds / ROUNDS, name))
     modes: dict[str, Any] = {}
     for mode in MODES:
         scenarios = {name: _figures(runs[mode][name]) for name in SCENARIOS}

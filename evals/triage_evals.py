@@ -20,7 +20,8 @@ from triage.inputs import read_message_rows
 from triage.kb import KnowledgeBase, embedder_for
 from triage.models import Message
 from triage.pipeline import Pipeline, chronological
-from triage.priority import assign_priority, situation
+from triage.priority import assign_priority
+from triage.signals import situation
 from triage.tagging import (
     NEEDS_REVIEW,
     PRIORITIES,

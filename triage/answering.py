@@ -20,7 +20,7 @@ import numpy as np
 
 from knowledge.samples import DEMO_DIR
 from knowledge.search import Hit, SearchResult
-from triage.models import DecisionName
+from triage.models import DecisionName, HandoffReason
 
 FEATURES = ("score", "margin", "dense", "dense_margin", "lexical", "lexical_top")
 DEFAULT_MODEL_FILE = DEMO_DIR / "answer_model.json"
@@ -84,6 +84,7 @@ class Decision:
     reason: str
     hit: Hit | None  # the best FAQ hit (answered with, or the candidate when handing off)
     features: dict[str, float]
+    handoff_reason: HandoffReason | None = None  # the code of ``reason`` for a hand-off
 
 
 class Answerer:
@@ -94,7 +95,7 @@ class Answerer:
         faq = result.faq_hits
         feats = features(faq)
         if not faq:
-            return Decision("handoff", 0.0, "no FAQ entry matched the message", None, feats)
+            return Decision("handoff", 0.0, "no FAQ entry matched the message", None, feats, "no_match")
         top = faq[0]
         confidence = self.model.confidence(feats)
         threshold = self.model.threshold
@@ -102,13 +103,16 @@ class Answerer:
             reason = (f"confidence {confidence:.2f} ≥ {threshold:.2f}: '{top.entry_id}' matched "
                       f"(score {feats['score']:.3f}, similarity {feats['dense']:.3f}, margin {feats['margin']:.3f})")
             return Decision("auto_answer", confidence, reason, top, feats)
+        code: HandoffReason
         if len(faq) > 1 and feats["dense_margin"] < AMBIGUOUS_MARGIN:
-            reason = (f"ambiguous: '{top.entry_id}' and '{faq[1].entry_id}' are almost equally close "
-                      f"(similarity margin {feats['dense_margin']:.3f}); confidence {confidence:.2f} < {threshold:.2f}")
+            code, reason = "ambiguous", (
+                f"ambiguous: '{top.entry_id}' and '{faq[1].entry_id}' are almost equally close "
+                f"(similarity margin {feats['dense_margin']:.3f}); confidence {confidence:.2f} < {threshold:.2f}")
         else:
-            reason = (f"no FAQ entry answers it confidently: best '{top.entry_id}' "
-                      f"(similarity {feats['dense']:.3f}); confidence {confidence:.2f} < {threshold:.2f}")
-        return Decision("handoff", confidence, reason, top, feats)
+            code, reason = "not_confident", (
+                f"no FAQ entry answers it confidently: best '{top.entry_id}' "
+                f"(similarity {feats['dense']:.3f}); confidence {confidence:.2f} < {threshold:.2f}")
+        return Decision("handoff", confidence, reason, top, feats, code)
 
 
 NO_ANSWER_SHARE = 0.3  # assumed share of incoming messages the KB cannot answer (see prior_weights)

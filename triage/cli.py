@@ -1,4 +1,8 @@
-"""The ``triage`` command: the product's front door for building, asking, batching, evaluating, serving."""
+"""The ``triage`` command: the product's front door for building, asking, batching, evaluating, serving.
+
+Over 400 lines because it holds one thin command per product action; the work lives in the modules they
+call.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from triage.store import Store
 
 if TYPE_CHECKING:
     from triage.kb import KnowledgeBase
+    from triage.pipeline import Pipeline
 
 app = typer.Typer(help="CX triage: answer, tag and prioritise customer messages from a knowledge base.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -87,6 +92,22 @@ def open_kb(settings: Settings, kb: Path | None, taxonomy: Path | None = None,
                                   corrections=corrections)
 
 
+def service_pipeline(settings: Settings, kb: Path | None, taxonomy: Path | None = None,
+                     tag_labels: Path | None = None) -> Pipeline:
+    """The pipeline the service would run: trained with the store's corrections, handing off from the entries
+    agents and customers turned down (its repeat-contact history is its own, in memory)."""
+    from triage.learning import distrusted_entries
+    from triage.pipeline import Pipeline
+
+    store = Store.open(settings.store_url)
+    try:
+        pipeline = Pipeline.for_settings(open_kb(settings, kb, taxonomy, tag_labels, store), settings)
+        pipeline.distrusted_faqs = distrusted_entries(store, settings.faq_complaint_limit)
+    finally:
+        store.close()
+    return pipeline
+
+
 @kb_app.command("build")
 def kb_build(
     faq: Annotated[list[Path], typer.Option("--faq", help="FAQ file (.jsonl .json .yaml .yml .csv); repeatable.")],
@@ -123,7 +144,6 @@ def ask(
     """Answer and triage one message: auto-answer or hand-off with citations, tag, priority, real need and a
     reply draft."""
     from triage.models import Message
-    from triage.pipeline import Pipeline
 
     settings = get_settings()
     with clean_errors():
@@ -133,8 +153,7 @@ def ask(
             raise InputError("the message text must not be empty") from exc
         if len(text) > settings.max_message_chars:
             raise InputError(f"the message has {len(text)} characters; the limit is {settings.max_message_chars}")
-        knowledge = open_kb(settings, kb, taxonomy, store=Store.open(settings.store_url))
-        result = Pipeline.for_settings(knowledge, settings).assess(message, section=section)[0]
+        result = service_pipeline(settings, kb, taxonomy).assess(message, section=section)[0]
     if as_json:
         out.print_json(result.model_dump_json())
         return
@@ -177,7 +196,7 @@ def batch(
     written in input order). An invalid line gets an error result in its place ({"id", "line", "error"}) and
     the others are processed (exit 0); a file without any valid line is an error (exit 2)."""
     from triage.inputs import bad_lines, line_problems, message_lines
-    from triage.pipeline import Pipeline, chronological
+    from triage.pipeline import chronological
     from triage.reports import zone
 
     settings = get_settings()
@@ -193,8 +212,7 @@ def batch(
             {"id": line.readable_id, "line": line.lineno, "error": {"code": "invalid_input", "message": line.problem}},
             ensure_ascii=False) for line in lines]
         messages = [message for _, message in valid]
-        pipeline = Pipeline.for_settings(open_kb(settings, kb, taxonomy, tag_labels, Store.open(settings.store_url)),
-                                         settings)
+        pipeline = service_pipeline(settings, kb, taxonomy, tag_labels)
         with progress_bar("triage") as progress:
             progress(0, len(messages))
             for done, k in enumerate(chronological(messages), 1):
@@ -324,11 +342,12 @@ def bench(
     ann_sizes: Annotated[str, typer.Option(help="Vector counts for exact vs HNSW.")] = "100000,1000000",
     out_dir: Annotated[Path, typer.Option("--out", help="Where bench.{json,md} go.")] = Path("evals/results"),
     parts: Annotated[str, typer.Option(
-        help="Which parts to run: build,query,ann,triage,inbox,gaps,length,serving,fuzz (others keep their "
-             "previous figures).")] = "build,query,ann,triage,inbox",
+        help="Which parts to run: build,query,ann,triage,inbox,gaps,length,serving,fuzz,replicas (others keep "
+             "their previous figures).")] = "build,query,ann,triage,inbox",
     database_url: Annotated[str | None, typer.Option(
-        help="inbox part: an EMPTY database to load (it gets thousands of test conversations). "
-             "Default: a temporary SQLite file.")] = None,
+        help="inbox and replicas parts: an EMPTY database to load (it gets thousands of test conversations; "
+             "one part per database). Default for inbox: a temporary SQLite file; replicas needs one "
+             "(PostgreSQL).")] = None,
     serving_seconds: Annotated[float, typer.Option(
         help="serving part: seconds of bot answers per scenario.")] = 45,
     fuzz_seconds: Annotated[float, typer.Option(min=1, help="fuzz part: seconds of schemathesis per database.")] = 600,
@@ -337,7 +356,8 @@ def bench(
 ) -> None:
     """Measure build throughput, query latency and RSS, exact vs approximate search, triage latency, a
     message's cost by its length (length), the bot's latency while long messages or a hanging LLM keep other
-    requests busy (serving), and 5xx under schemathesis (fuzz)."""
+    requests busy (serving), 5xx under schemathesis (fuzz), and the inbox load on one and two replicas
+    (replicas)."""
     from evals.bench import PARTS, run_bench
 
     chosen = tuple(p for p in parts.split(",") if p)

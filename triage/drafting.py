@@ -29,10 +29,10 @@ from triage.errors import LLMError
 from triage.language import detect_language
 from triage.llm import LLMCall, LLMClient
 from triage.models import DraftInfo, RealNeed, TriageResult
-from triage.priority import ANGER_OR_URGENCY, SAYS_REPEAT, SITUATIONS, situation_name
 from triage.privacy import find_personal_data, label_placeholders, redact
 from triage.prompting import ReplyTemplates, render_prompt, reply_templates
-from triage.reply_lint import lint_reply
+from triage.reply_lint import Finding, lint_reply
+from triage.signals import SITUATIONS, Signals
 from triage.tagging import NEEDS_REVIEW
 
 log = logging.getLogger("triage.drafting")
@@ -98,11 +98,11 @@ ADDED_FACTS = {"unsupported_claim", "unsupported_promise", "link_not_in_kb", "pe
 DIGITS = re.compile(r"\d+")
 
 
-def added_facts(text: str, source: str, language: str) -> list[str]:
+def added_facts(text: str, source: str, language: str) -> list[Finding]:
     """Why ``text`` is not faithful to ``source``: numbers, dates, promises or links that the source lacks."""
-    problems = [f for f in lint_reply(text, language, [source]) if f.split(":")[0] in ADDED_FACTS]
+    problems = [f for f in lint_reply(text, language, [source]) if f.code in ADDED_FACTS]
     numbers = set(DIGITS.findall(source.replace(",", "")))
-    problems += [f"unsupported_number: {n}" for n in DIGITS.findall(text.replace(",", "")) if n not in numbers]
+    problems += [Finding("unsupported_number", n) for n in DIGITS.findall(text.replace(",", "")) if n not in numbers]
     return problems
 
 
@@ -110,7 +110,7 @@ def added_facts(text: str, source: str, language: str) -> list[str]:
 class Drafted:
     need: RealNeed
     draft: str
-    lint: list[str]
+    lint: list[Finding]
     info: DraftInfo
 
 
@@ -118,9 +118,9 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text) if s and s.strip()]
 
 
-def reply_kind(text: str, found: str | None, answered: bool, repeat: bool) -> str:
-    """answered, handoff, account_specific, complaint, bug_report, feature_request or praise; ``found`` is
-    the message's situation (``situation_name``)."""
+def reply_kind(text: str, signals: Signals, answered: bool, repeat: bool) -> str:
+    """answered, handoff, account_specific, complaint, bug_report, feature_request or praise."""
+    found = signals.situation
     trouble = found in TROUBLE
     if PRAISE.search(text) and not trouble and not COMPLAINT.search(text):
         return "praise"
@@ -128,7 +128,7 @@ def reply_kind(text: str, found: str | None, answered: bool, repeat: bool) -> st
         return "feature_request"
     if BUG.search(text) and found not in ("money_at_risk", "account_taken", "card_lost"):
         return "bug_report"
-    if repeat or ANGER_OR_URGENCY.search(text) or SAYS_REPEAT.search(text) or COMPLAINT.search(text):
+    if repeat or signals.anger or signals.says_repeat or COMPLAINT.search(text):
         return "complaint"
     if answered:
         return "answered"
@@ -175,11 +175,12 @@ class Drafter:
         self.llm = llm
         self.tag_names = tag_names or {}
 
-    def draft(self, text: str, result: TriageResult, search: SearchResult) -> Drafted:
-        """``text`` is the message without instructing sentences; ``result`` holds the earlier stages."""
+    def draft(self, text: str, result: TriageResult, search: SearchResult, signals: Signals | None = None) -> Drafted:
+        """``text`` is the message without instructing sentences, ``signals`` what it says (read from ``text``
+        when not given); ``result`` holds the earlier stages."""
         language = "ko" if result.language == "ko" else "en"
         hit = self._answer_hit(result, search)
-        template = self._template_draft(text, language, result, search, hit)
+        template = self._template_draft(text, language, result, search, hit, signals or Signals.read(text))
         if self.llm is None or not self.llm.available:
             if self.llm is not None:
                 template.info.fallback_reason = "the LLM endpoint is unavailable (circuit open)"
@@ -216,7 +217,7 @@ class Drafter:
             return None
         problems = added_facts(rephrased, answer, lang)
         if problems:
-            log.info("event=rephrase_rejected codes=%s", ",".join(p.split(":")[0] for p in problems))
+            log.info("event=rephrase_rejected codes=%s", ",".join(p.code for p in problems))
             return None
         return rephrased
 
@@ -262,10 +263,10 @@ class Drafter:
 
     # -- template path ------------------------------------------------------------------------------------
     def _template_draft(self, text: str, language: str, result: TriageResult, search: SearchResult,
-                        hit: Hit | None) -> Drafted:
+                        hit: Hit | None, signals: Signals) -> Drafted:
         t = reply_templates(language)
-        situation = situation_name(text)
-        kind = reply_kind(text, situation, hit is not None, result.duplicate_of is not None)
+        situation = signals.situation
+        kind = reply_kind(text, signals, hit is not None, result.duplicate_of is not None)
         found = situation or "none"
         tag_name = self._tag_name(result, language)
         level = result.context.explanation_level if result.context else "standard"
@@ -286,9 +287,9 @@ class Drafter:
             missing_info=asks,
         )
         empathy = [t.render(f"thanks.{kind}")] if t.has(f"thanks.{kind}") else []
-        if result.duplicate_of or SAYS_REPEAT.search(text):
+        if result.duplicate_of or signals.says_repeat:
             empathy.append(t.render("repeat"))
-        elif ANGER_OR_URGENCY.search(text):
+        elif signals.anger:
             empathy.append(t.render("anger"))
         elif kind == "complaint":
             empathy.append(t.render("complaint"))
@@ -340,7 +341,7 @@ class Drafter:
         allowed = {e["id"] for e in answer_from}
         level = result.context.explanation_level if result.context else "standard"
         kind = template.info.kind
-        problems: list[str] = []
+        problems: list[Finding] = []
         regenerated = False
         for _ in range(2):  # one regeneration when the first draft fails lint
             prompt = render_prompt("reply_draft", **common, faq=answer_from, kind=kind, need=need_reply.value,
@@ -353,7 +354,7 @@ class Drafter:
                                                                         parts.alternative, parts.closing) if p.strip()))
             cited = [c for c in parts.cited_ids if c in allowed]
             problems = lint_reply(draft, language, self._sources(list(allowed)), text)
-            problems += [f"unknown_citation: KB에 없는 항목을 인용했어요 ({c})"
+            problems += [Finding("unknown_citation", f"KB에 없는 항목을 인용했어요 ({c})")
                          for c in parts.cited_ids if c not in allowed]
             if not problems:
                 info = DraftInfo(
@@ -362,9 +363,8 @@ class Drafter:
                     structure={"empathy": bool(parts.empathy.strip()), "confirm": bool(parts.confirm.strip()),
                                "answer": bool(parts.answer.strip()), "closing": "?" in parts.closing})
                 return Drafted(need, draft, problems, info)
-        log.info("event=draft_fallback reason=lint codes=%s", ",".join(p.split(":")[0] for p in problems))
-        template.info.fallback_reason = "the LLM draft failed lint twice: " + "; ".join(
-            p.split(":")[0] for p in problems)
+        log.info("event=draft_fallback reason=lint codes=%s", ",".join(p.code for p in problems))
+        template.info.fallback_reason = "the LLM draft failed lint twice: " + "; ".join(p.code for p in problems)
         template.info.regenerated = True
         return Drafted(need, template.draft, template.lint, template.info)
 

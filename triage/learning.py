@@ -1,5 +1,5 @@
 """What a pipeline learns from the store, so that every process and replica of the service agrees: agents' tag
-corrections and the FAQ entries whose answers agents and customers keep turning down.
+corrections, the FAQ entries whose answers agents and customers keep turning down, and the snapshot to serve.
 
 A process follows the store by a version (the newest correction, verdict and bot outcome ids), asked at most once
 a second before a message is handled: a correction or a rejection stored by another process or replica is
@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from triage.errors import StoreError
 from triage.pipeline import Pipeline
 from triage.store import Store
+from triage.store.repository import FollowedVersion
 
 log = logging.getLogger("triage.learning")
 
@@ -32,11 +34,13 @@ def distrusted_entries(store: Store, complaint_limit: int) -> dict[str, str]:
 class StoreFollower:
     """Keeps one process's pipeline up to date with the store (see the module's docstring)."""
 
-    def __init__(self, store: Store, complaint_limit: int, every_s: float = FOLLOW_EVERY_S) -> None:
+    def __init__(self, store: Store, complaint_limit: int, every_s: float = FOLLOW_EVERY_S,
+                 on_snapshot: Callable[[str], None] | None = None) -> None:
         self.store, self.complaint_limit, self.every_s = store, complaint_limit, every_s
+        self.on_snapshot = on_snapshot  # called with the snapshot to serve when another replica published one
         self._lock = threading.Lock()
         self._pipeline: Pipeline | None = None
-        self._version: tuple[int, int, int] | None = None
+        self._version: FollowedVersion | None = None
         self._learned_up_to = 0  # the newest correction id this pipeline has learned
         self._learned_here: set[int] = set()  # newer corrections this process learned as they were made
         self._checked = float("-inf")
@@ -47,7 +51,7 @@ class StoreFollower:
             self._pipeline, self._version = pipeline, None
             self._learned_up_to, self._learned_here = learned_up_to, set()
             self._checked = float("-inf")
-        self.follow(force=True)
+            self._follow(force=True, adopt_snapshot=False)  # it was just loaded: it publishes, not follows
 
     def learned(self, correction_id: int) -> None:
         """This process has just learned the correction ``correction_id`` itself."""
@@ -67,16 +71,16 @@ class StoreFollower:
         finally:
             self._lock.release()
 
-    def _follow(self, force: bool) -> None:
+    def _follow(self, force: bool, adopt_snapshot: bool = True) -> None:
         now = time.monotonic()
         pipeline = self._pipeline
         if pipeline is None or (not force and now - self._checked < self.every_s):
             return
         self._checked = now
-        version = self.store.learning_version()
+        version = self.store.followed_version()
         if version == self._version:
             return
-        if version[0] != (self._version or (-1,))[0]:
+        if self._version is None or version.correction != self._version.correction:
             for correction_id, text, tag in self.store.tag_corrections(self._learned_up_to):
                 if correction_id not in self._learned_here and pipeline.kb.tagger is not None \
                         and tag in pipeline.kb.tagger.column:
@@ -85,3 +89,6 @@ class StoreFollower:
             self._learned_here = {i for i in self._learned_here if i > self._learned_up_to}
         pipeline.distrusted_faqs = distrusted_entries(self.store, self.complaint_limit)
         self._version = version
+        if adopt_snapshot and self.on_snapshot and version.snapshot \
+                and version.snapshot != str(pipeline.kb.snapshot.path):
+            self.on_snapshot(version.snapshot)

@@ -16,6 +16,10 @@ from pydantic_core import PydanticCustomError
 
 Channel = Literal["chat", "email", "sms", "phone", "app_review", "social"]
 DecisionName = Literal["auto_answer", "handoff"]
+# why a message was handed off, for programs (reports, routing): no FAQ entry came close; the best one was not close
+# enough; two entries were almost equally close; the message tries to instruct the system; agents and customers
+# kept turning the entry's answer down
+HandoffReason = Literal["no_match", "not_confident", "ambiguous", "prompt_injection", "distrusted_entry"]
 
 # --- what the store can hold ---------------------------------------------------------------------------------
 
@@ -163,6 +167,8 @@ class TriageResult(BaseModel):
     id: str | None = None
     decision: DecisionName | None = None
     decision_reason: str | None = None
+    handoff_reason: HandoffReason | None = Field(
+        default=None, description="the hand-off's reason as a code (decision_reason says it in words)")
     faq_id: str | None = None
     candidate_faq_id: str | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)

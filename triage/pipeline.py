@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from knowledge.search import SearchResult
 from triage.answering import Decision
 from triage.config import Settings
+from triage.customer import customer_context
 from triage.drafting import Drafter
 from triage.errors import InputError
 from triage.guard import InjectionCheck, check_injection
@@ -20,7 +21,8 @@ from triage.kb import KnowledgeBase
 from triage.language import detect_language
 from triage.llm import LLMClient
 from triage.models import Citation, Message, TagCandidate, TriageResult
-from triage.priority import assign_priority, customer_context, situation
+from triage.priority import assign_priority
+from triage.signals import Signals
 from triage.tagging import NEEDS_REVIEW, TagDecision
 
 if TYPE_CHECKING:
@@ -92,7 +94,8 @@ class Pipeline:
         started = time.perf_counter()
         text = message.text[:READ_CHARS]
         guard = check_injection(text)
-        out, result, contact, timings = self._analyse(message, text, guard, section)
+        signals = Signals.read(guard.content)  # instructing sentences say nothing about the customer's situation
+        out, result, contact, timings = self._analyse(message, text, guard, signals, section)
         if len(message.text) > READ_CHARS:
             out.warnings.append(f"the message has {len(message.text)} characters: its first {READ_CHARS} were read "
                                 "(the whole message is kept for the agent)")
@@ -105,15 +108,15 @@ class Pipeline:
             out.warnings.append("the message holds nothing but instructions to the system: no draft")
         elif draft:
             t = time.perf_counter()
-            drafted = self.drafter.draft(guard.content, out, result)
+            drafted = self.drafter.draft(guard.content, out, result, signals)
             out.need, out.real_need, out.draft = drafted.need, drafted.need.real_need, drafted.draft
-            out.lint, out.drafting = drafted.lint, drafted.info
+            out.lint, out.drafting = [str(f) for f in drafted.lint], drafted.info
             timings["draft"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         out.timings_ms = {k: round(v, 2) for k, v in timings.items()}
         return out, contact
 
-    def _analyse(self, message: Message, text: str, guard: InjectionCheck, section: str | None
+    def _analyse(self, message: Message, text: str, guard: InjectionCheck, signals: Signals, section: str | None
                  ) -> tuple[TriageResult, SearchResult, CustomerContact | None, dict[str, float]]:
         """Search, answer, then tag, repeat contact and priority (under ``lock``)."""
         result = self.kb.searcher.search(text, k=8, section=section or message.page)
@@ -121,10 +124,11 @@ class Pipeline:
         t = time.perf_counter()
         decision = self.kb.answerer.decide(result)
         if guard.flagged:
-            decision = replace(decision, decision="handoff",
+            decision = replace(decision, decision="handoff", handoff_reason="prompt_injection",
                                reason="the message tries to instruct the system: never auto-answered")
         elif decision.decision == "auto_answer" and decision.hit and decision.hit.entry_id in self.distrusted_faqs:
-            decision = replace(decision, decision="handoff", reason=self.distrusted_faqs[decision.hit.entry_id])
+            decision = replace(decision, decision="handoff", handoff_reason="distrusted_entry",
+                               reason=self.distrusted_faqs[decision.hit.entry_id])
         timings["answer"] = (time.perf_counter() - t) * 1000
         answered = decision.decision == "auto_answer" and decision.hit is not None
         warnings = [] if self.kb.calibrated else ["this index has no calibration of its own: "
@@ -133,6 +137,7 @@ class Pipeline:
             id=message.id,
             decision=decision.decision,
             decision_reason=decision.reason,
+            handoff_reason=decision.handoff_reason,
             faq_id=decision.hit.entry_id if answered and decision.hit else None,
             candidate_faq_id=decision.hit.entry_id if decision.hit else None,
             confidence=round(decision.confidence, 4),
@@ -152,7 +157,7 @@ class Pipeline:
             locked = time.perf_counter()
             with self.lock:
                 timings["wait"] = (time.perf_counter() - locked) * 1000
-                contact = self._triage(message, guard, vector, out)
+                contact = self._triage(message, guard, signals, vector, out)
             timings["triage"] = (time.perf_counter() - t) * 1000
         else:
             out.warnings.append("no taxonomy: set TRIAGE_TAXONOMY (or give the FAQ entries tags) to get a tag "
@@ -177,7 +182,7 @@ class Pipeline:
         with self.lock:
             tagger.learn(vector, tag)
 
-    def _triage(self, message: Message, guard: InjectionCheck, vector: NDArray[np.float32],
+    def _triage(self, message: Message, guard: InjectionCheck, signals: Signals, vector: NDArray[np.float32],
                 out: TriageResult) -> CustomerContact | None:
         """Tag, repeat contact, priority and context; instructing sentences take no part in them (``vector``
         encodes the message without them)."""
@@ -185,7 +190,7 @@ class Pipeline:
         assert tagger is not None
         content = guard.content
         if content.strip():
-            tag = tagger.decide(tagger.scores(content, vector, situation(content)[0]))
+            tag = tagger.decide(tagger.scores(content, vector, signals.level))
         else:
             tag = TagDecision(NEEDS_REVIEW, 0.0, [], "지시문 말고는 내용이 없어요")
         customer = message.customer
@@ -200,7 +205,7 @@ class Pipeline:
                 repeat = (f"{hours:g}시간 안에 같은 문의가 다시 왔어요 "
                           f"(이전{channel} 문의 {earlier.message_id or '(id 없음)'})")
             contact = (customer.id, Contact(message.id, message.channel, at, tag.tag, vector))
-        priority = assign_priority(tag.tag, tagger.taxonomy, content, customer, repeat, tag.competing)
+        priority = assign_priority(tag.tag, tagger.taxonomy, signals, customer, repeat, tag.competing)
         out.tag, out.tag_confidence, out.tag_reason = tag.tag, round(tag.confidence, 4), tag.reason
         out.tag_candidates = [TagCandidate(tag=t, score=round(p, 4)) for t, p in tag.runners_up]
         out.priority, out.reasons = priority.priority, priority.reasons

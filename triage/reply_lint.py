@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from triage.language import detect_language
 from triage.privacy import PLACEHOLDER, find_personal_data
@@ -43,45 +44,56 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
-def lint_reply(draft: str, language: str, sources: Iterable[str], message: str = "") -> list[str]:
+class Finding(NamedTuple):
+    """One thing to fix: a code for programs, a message for the agent; shown as ``code: message``."""
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def lint_reply(draft: str, language: str, sources: Iterable[str], message: str = "") -> list[Finding]:
     """Findings for ``draft`` written to a customer in ``language``; ``sources`` are the KB texts it may
     rely on (cited answers, passages and their URLs), ``message`` the customer's own text."""
     sources_text = "\n".join(sources)
     sources_flat, sources_words = _squash(sources_text), URL.sub(" ", sources_text).lower()
     known = _squash(sources_text + "\n" + message)
     flat = _squash(draft)
-    findings: list[str] = []
+    findings: list[Finding] = []
     lang = language if language in MAX_CHARS else "en"
     for phrase in boilerplate_phrases(lang):
         if _squash(phrase) in flat:
-            findings.append(f"boilerplate: 상투적인 문구 '{phrase}' 대신 고객 상황을 구체적으로 말해 주세요")
+            findings.append(Finding("boilerplate", f"상투적인 문구 '{phrase}' 대신 고객 상황을 구체적으로 말해 주세요"))
     if len(APOLOGY.findall(draft)) > 1:
-        findings.append("repeated_apology: 사과는 한 번이면 충분해요")
+        findings.append(Finding("repeated_apology", "사과는 한 번이면 충분해요"))
     leaked = sorted({m.kind for m in find_personal_data(draft) if _squash(m.value) not in sources_flat})
     if leaked:
-        findings.append(f"personal_data: 고객 개인정보({', '.join(leaked)})를 답장에 되풀이하지 마세요")
+        findings.append(Finding("personal_data", f"고객 개인정보({', '.join(leaked)})를 답장에 되풀이하지 마세요"))
     if PLACEHOLDER.search(draft):
-        findings.append("placeholder: 개인정보 자리표시자가 남아 있어요")
+        findings.append(Finding("placeholder", "개인정보 자리표시자가 남아 있어요"))
     for match in PROMISE.finditer(draft):
         word = next((stem for key, stem in PROMISE_STEM.items() if key in match.group(0).lower()), "")
         if word and word not in sources_words:
-            findings.append(f"unsupported_promise: KB에 없는 약속이에요 ('{match.group(0)}')")
+            findings.append(Finding("unsupported_promise", f"KB에 없는 약속이에요 ('{match.group(0)}')"))
     for pattern in (QUANTITY, RELATIVE_DATE):
         for match in pattern.finditer(draft):
             if _squash(match.group(0)) not in known:
-                findings.append(f"unsupported_claim: KB에도 고객 메시지에도 없는 수치·날짜예요 ('{match.group(0)}')")
+                findings.append(Finding("unsupported_claim",
+                                        f"KB에도 고객 메시지에도 없는 수치·날짜예요 ('{match.group(0)}')"))
     allowed_links = {u.rstrip(".,") for u in URL.findall(sources_text)}
     for url in URL.findall(draft):
         if url.rstrip(".,") not in allowed_links:
-            findings.append(f"link_not_in_kb: KB에 없는 링크예요 ({url})")
+            findings.append(Finding("link_not_in_kb", f"KB에 없는 링크예요 ({url})"))
     written = detect_language(draft)
     if lang in ("ko", "en") and written != lang:
-        findings.append(f"wrong_language: 고객은 {lang}로 썼는데 답장은 {written}예요")
+        findings.append(Finding("wrong_language", f"고객은 {lang}로 썼는데 답장은 {written}예요"))
     paragraphs = [p for p in draft.strip().split("\n") if p.strip()]
     if not paragraphs or "?" not in paragraphs[-1]:
-        findings.append("no_closing_question: 더 필요한 것이 없는지 묻는 질문으로 마무리해 주세요")
+        findings.append(Finding("no_closing_question", "더 필요한 것이 없는지 묻는 질문으로 마무리해 주세요"))
     if len(draft.strip()) < MIN_CHARS:
-        findings.append(f"too_short: {len(draft.strip())}자예요")
+        findings.append(Finding("too_short", f"{len(draft.strip())}자예요"))
     elif len(draft) > MAX_CHARS[lang]:
-        findings.append(f"too_long: {len(draft)}자예요 (최대 {MAX_CHARS[lang]}자)")
+        findings.append(Finding("too_long", f"{len(draft)}자예요 (최대 {MAX_CHARS[lang]}자)"))
     return list(dict.fromkeys(findings))

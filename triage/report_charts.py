@@ -5,6 +5,9 @@ template is ``triage/web/templates/report_page.html``), a CSV of the numbers and
 and returns the page's path. Charts are drawn without pyplot (one ``Figure`` each, under a lock), so the API
 can draw them from several threads; Korean labels use NanumGothic when it is installed and fall back to
 matplotlib's default font (Korean then shows as boxes) when it is not.
+
+Over 400 lines because the charts, the page, the CSV and the JSON are renderings of one report; most lines
+draw charts.
 """
 
 from __future__ import annotations

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
+from pathlib import Path
 
 from knowledge.errors import KnowledgeBaseError
 from triage.alerts import AlertDispatcher
 from triage.config import Settings
 from triage.corrections import import_legacy_file
 from triage.errors import NotReadyError, StoreError
+from triage.faq_gaps import GapReport, current_gaps, top_gaps
 from triage.history import CustomerContact, StoredHistory
 from triage.inbox import Inbox, demo_messages
 from triage.kb import KnowledgeBase
@@ -21,6 +24,7 @@ from triage.learning import StoreFollower
 from triage.message_worker import MessageWorker
 from triage.models import Message, TriageResult
 from triage.pipeline import Pipeline
+from triage.reports import Period, Report, build_report, parse_date, resolve_range, zone
 from triage.store import Store
 
 log = logging.getLogger("triage.service")
@@ -38,7 +42,10 @@ class ServiceState:
         self.load_error: str | None = None
         self.lock = threading.Lock()
         self.history = StoredHistory(store, settings.repeat_window)
-        self.follower = StoreFollower(store, settings.faq_complaint_limit)
+        # replicas serving a configured KB follow each other's reloads (the demo's index is each replica's own)
+        self.follower = StoreFollower(store, settings.faq_complaint_limit,
+                                      on_snapshot=self.follow_snapshot if settings.kb_dir is not None else None)
+        self._following = threading.Lock()  # one reload to another replica's snapshot at a time
         self.alerts = (AlertDispatcher(store, settings.alert_webhook_url, settings.public_url,
                                        attempts=settings.alert_attempts, backoff=settings.alert_backoff,
                                        timeout=settings.alert_timeout)
@@ -48,11 +55,12 @@ class ServiceState:
         self.inbox = Inbox(settings, store, self.ready_pipeline, self.assess, self.follower, self.alerts)
         import_legacy_file(store, settings.corrections_file)
 
-    def open_pipeline(self, kb: KnowledgeBase | None = None) -> Pipeline:
-        """A pipeline over ``kb`` (default: the settings' knowledge base, trained with every stored correction),
-        following the store from now on: it learns the corrections its tagger was not trained with."""
+    def open_pipeline(self, kb: KnowledgeBase | None = None, snapshot: Path | None = None) -> Pipeline:
+        """A pipeline over ``kb`` (default: the settings' knowledge base, or ``snapshot``, trained with every
+        stored correction), following the store from now on: it learns the corrections its tagger was not
+        trained with."""
         if kb is None:
-            kb = KnowledgeBase.open(self.settings, corrections=self.store.tag_corrections())
+            kb = KnowledgeBase.open(self.settings, snapshot, corrections=self.store.tag_corrections())
         pipeline = Pipeline.for_settings(kb, self.settings, self.history)
         self.follower.start(pipeline, kb.corrections_up_to)
         return pipeline
@@ -68,8 +76,9 @@ class ServiceState:
         self.after_load()
 
     def after_load(self) -> None:
-        """Start the message worker on the same snapshot; on the demo's first start, fill the inbox with the
-        demo messages."""
+        """Tell the other replicas which snapshot this one serves, start the message worker on it; on the demo's
+        first start, fill the inbox with the demo messages."""
+        self.publish_snapshot()
         if self.worker is not None and self.pipeline is not None:
             try:
                 self.worker.prepare(self.pipeline.kb.snapshot.path)
@@ -79,15 +88,40 @@ class ServiceState:
         if self.settings.serves_demo and self.settings.seed_demo_inbox:
             self.inbox.seed(demo_messages())
 
-    def reload(self) -> Pipeline:
-        """Open the knowledge base again (after ``triage kb build``); on failure the serving one stays."""
-        fresh = self.open_pipeline()
+    def reload(self, snapshot: Path | None = None) -> Pipeline:
+        """Open the knowledge base again (after ``triage kb build``) and have every replica follow; on failure
+        the serving one stays. ``snapshot``: the one another replica published (followed, not published)."""
+        fresh = self.open_pipeline(snapshot=snapshot)
         if self.worker is not None:
             self.worker.prepare(fresh.kb.snapshot.path)  # the worker serves the new snapshot before the service does
         with self.lock:
             self.pipeline = fresh  # runs in flight finish on the old one; both share the store's history
         log.info("event=kb_reloaded path=%s", fresh.kb.snapshot.path)
+        if snapshot is None:
+            self.publish_snapshot()
         return fresh
+
+    def publish_snapshot(self) -> None:
+        """Tell the other replicas which snapshot this one serves (a configured KB only: see ``follower``)."""
+        if self.settings.kb_dir is None or self.pipeline is None:
+            return
+        try:
+            self.store.publish_snapshot(str(self.pipeline.kb.snapshot.path))
+        except StoreError as exc:  # the others follow at the next reload
+            log.error("event=kb_publish_failed error=%s", exc)
+
+    def follow_snapshot(self, snapshot: str) -> None:
+        """Another replica serves ``snapshot``: load it in the background (requests go on meanwhile)."""
+        def load() -> None:
+            try:
+                self.reload(Path(snapshot))
+            except Exception as exc:  # the current snapshot keeps serving
+                log.error("event=kb_follow_failed path=%s error=%s", snapshot, exc)
+            finally:
+                self._following.release()
+
+        if self._following.acquire(blocking=False):
+            threading.Thread(target=load, name="kb-follower", daemon=True).start()
 
     def assess(self, message: Message) -> tuple[TriageResult, CustomerContact | None]:
         """An agent's message through every stage (in the message worker when there is one): the result, and
@@ -96,6 +130,25 @@ class ServiceState:
         if self.worker is None:
             return pipeline.assess(message)
         return self.worker.assess(message, pipeline.kb.snapshot.path)
+
+    def report(self, period: Period, start: str | None, end: str | None, timezone: str,
+               with_gaps: bool = True) -> Report:
+        """The CX leads' report for the days ``[start, end)`` (``YYYY-MM-DD`` in ``timezone``; None: the
+        period's default range up to today there); ``with_gaps`` adds the top FAQ gaps (they need the encoder:
+        charts and CSV skip them; while the knowledge base loads there are none)."""
+        today = datetime.now(zone(timezone)).date()  # "today" where the days are counted, not in UTC
+        first, last = resolve_range(period, parse_date(start, "start"), parse_date(end, "end"), today=today)
+        pipeline = self.pipeline
+        gaps = top_gaps(self.store, pipeline.kb, self.settings, first, last, timezone) \
+            if with_gaps and pipeline is not None else None
+        tagger = pipeline.kb.tagger if pipeline is not None else None
+        return build_report(self.store, period, first, last, timezone=timezone,
+                            tag_names=tagger.taxonomy.names if tagger is not None else {}, gaps=gaps)
+
+    def gaps(self, days: int) -> GapReport:
+        """The FAQ gaps of the last ``days`` days, with a suggested entry each."""
+        pipeline = self.ready_pipeline()
+        return current_gaps(self.store, pipeline.kb, self.settings, days, llm=pipeline.drafter.llm)
 
     def close(self) -> None:
         if self.worker is not None:

@@ -4,6 +4,7 @@ win, and keep all of it across a restart of both. Replicas starting together mig
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ from tests.conftest import api_key, uvicorn_server
 
 pytestmark = pytest.mark.integration
 FOLLOW_S = 5  # the issue's bound for a correction to reach the other replica (the service looks once a second)
+RELOAD_S = 60  # a replica loads the published snapshot in the background, its message worker too
 TEXT = "배송지 바꾸면 환불 받을 수 있나요"
 
 
@@ -82,6 +84,26 @@ def test_two_replicas_share_corrections_history_and_verdicts_across_a_restart(sm
         later = one.post("/v1/messages", json={"id": "h3", "text": "비밀번호 재설정 메일이 계속 안 와요",
                                                "channel": "chat", "customer": {"id": "c-replica"}})
         assert later.json()["result"]["duplicate_of"] == "h2"
+
+
+def test_an_admin_reload_on_one_replica_reaches_the_other(small_kb, tmp_path, postgres_url, embedder):
+    from knowledge.index import build_snapshot
+    from tests.conftest import FIXTURES
+
+    kb = tmp_path / "kb"  # the replicas' shared KB folder, a copy the test may build into
+    shutil.copytree(small_kb, kb, symlinks=True)
+    with two_replicas(kb, tmp_path, postgres_url) as (one, two):
+        before = two.get("/readyz").json()["counts"]
+        extra = tmp_path / "extra.yaml"
+        extra.write_text("- id: gift-wrap\n  question: 선물 포장 되나요?\n"
+                         "  answer: 주문할 때 선물 포장을 고르면 돼요.\n", encoding="utf-8")
+        build_snapshot(kb, embedder, [FIXTURES / "faq_small.yaml", extra], FIXTURES / "manuals")
+        reloaded = one.post("/v1/admin/kb/reload")
+        assert reloaded.status_code == 200 and reloaded.json()["counts"] != before
+        published = time.monotonic()
+        while two.get("/readyz").json()["counts"] != reloaded.json()["counts"]:
+            assert time.monotonic() - published < RELOAD_S, "the other replica did not follow the reload"
+            time.sleep(0.5)
 
 
 MIGRATE = "import sys; from triage.store import Store; Store.open(sys.argv[1]).close()"

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from triage.customer import customer_context, customer_segment
 from triage.models import Customer
-from triage.priority import assign_priority, customer_context, customer_segment, situation
+from triage.priority import assign_priority
+from triage.signals import situation
 from triage.tagging import Taxonomy, load_taxonomy
 
 DEMO_TAXONOMY = Path(__file__).parents[2] / "knowledge" / "samples" / "demo" / "taxonomy.yaml"

@@ -13,7 +13,7 @@ GOOD = ("결제 취소 후 환불이 아직 안 보여서 걱정되셨겠어요.
 
 
 def codes(draft: str, language: str = "ko", message: str = "") -> set[str]:
-    return {f.split(":")[0] for f in lint_reply(draft, language, KB, message)}
+    return {f.code for f in lint_reply(draft, language, KB, message)}
 
 
 def test_a_specific_grounded_draft_passes():

@@ -19,15 +19,24 @@ from triage.store import Store
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # fixed: the history window is measured from the messages' times
 
 
+@pytest.fixture(scope="module")
+def own_kb(tmp_path_factory, embedder):
+    """The small fixture KB built for this module: the session's is calibrated by other tests, which changes
+    what it auto-answers."""
+    from tests.conftest import build_small_kb
+
+    return build_small_kb(tmp_path_factory.mktemp("shared-state-kb") / "index", embedder)
+
+
 @pytest.fixture
-def replicas(small_kb, tmp_path, store_url):
+def replicas(own_kb, tmp_path, store_url):
     """Two services on one store, each with its own var/ and its own knowledge base in memory."""
     from triage.config import Settings
 
     made = []
 
     def start(name: str) -> ServiceState:
-        settings = Settings(kb_dir=small_kb, var_dir=tmp_path / name, taxonomy=DEMO_DIR / "taxonomy.yaml",
+        settings = Settings(kb_dir=own_kb, var_dir=tmp_path / name, taxonomy=DEMO_DIR / "taxonomy.yaml",
                             faq_complaint_limit=2, database_url=store_url)
         service = ServiceState(settings, Store.open(store_url))
         service.load()

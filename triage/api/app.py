@@ -1,4 +1,4 @@
-"""The FastAPI application: error mapping, health and triage routes; the bot, inbox, admin and web routers."""
+"""The FastAPI application: the service object, error mapping, limits, the API routers and the web pages."""
 
 from __future__ import annotations
 
@@ -11,17 +11,18 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from triage import __version__
-from triage.api.admin import router as admin_router
-from triage.api.bot import router as bot_router
-from triage.api.deps import Agent, Service, ServiceState, check_length
+from triage.api.deps import ServiceState
 from triage.api.docs import add_docs
 from triage.api.errors import BodyLimit, install_error_handlers
-from triage.api.gaps import router as gaps_router
-from triage.api.inbox import router as inbox_router
-from triage.api.reports import router as reports_router
+from triage.api.routes.admin import router as admin_router
+from triage.api.routes.bot import router as bot_router
+from triage.api.routes.gaps import router as gaps_router
+from triage.api.routes.health import router as health_router
+from triage.api.routes.inbox import router as inbox_router
+from triage.api.routes.reports import router as reports_router
+from triage.api.routes.triage import router as triage_router
 from triage.config import Settings
 from triage.kb import KnowledgeBase
-from triage.models import Message, TagCorrection, TriageResult
 from triage.store import Store
 from triage.web import STATIC_DIR
 from triage.web.content_pages import router as content_router
@@ -60,37 +61,8 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["health"])
-    def readyz(svc: Service) -> dict[str, object]:
-        """The knowledge base is loaded (by the message worker too) and the store answers (503 ``not_ready`` or
-        ``store_unavailable``)."""
-        svc.check_ready()
-        pipeline = svc.ready_pipeline()
-        svc.store.ping()
-        manifest = pipeline.kb.snapshot.manifest
-        return {"status": "ready", "embedder": manifest["embedder"]["name"], "counts": manifest["counts"],
-                "created_at": manifest["created_at"], "calibrated": pipeline.kb.calibrated,
-                "store": svc.store.engine.dialect.name}
-
-    @app.post("/v1/triage", tags=["triage"], response_model=TriageResult, dependencies=[Agent])
-    def triage(message: Message, svc: Service) -> TriageResult:
-        """The full pipeline for one message: answer or hand-off, tag, priority, real need and a reply draft
-        for an agent to review (with lint findings)."""
-        check_length(message.text, settings)
-        return svc.assess(message)[0]  # a preview: neither the message nor its contact is kept
-
-    @app.post("/v1/triage/corrections", tags=["triage"], status_code=201, dependencies=[Agent])
-    def correct_tag(correction: TagCorrection, svc: Service) -> dict[str, str]:
-        """An agent fixes a message's tag: stored, and learned at once for the next prediction."""
-        check_length(correction.text, settings)
-        svc.inbox.correct_tag(correction.text, correction.tag, correction.message_id)
-        return {"status": "learned", "tag": correction.tag}
-
+    app.include_router(health_router)
+    app.include_router(triage_router)
     app.include_router(bot_router)
     app.include_router(inbox_router)
     app.include_router(admin_router)

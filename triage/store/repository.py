@@ -1,5 +1,9 @@
 """The inbox's reads and writes. Every write is one transaction; a call returns only after its commit, so
-whatever the API acknowledged is on disk (SQLite: WAL with ``synchronous=FULL``)."""
+whatever the API acknowledged is on disk (SQLite: WAL with ``synchronous=FULL``).
+
+Over 400 lines because it is the store's one repository: each method is one transaction, grouped by what it
+serves (keys, intake, reads, feedback, shared state, the bot, alerts).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -50,6 +54,7 @@ from triage.store.tables import (
     FeedbackEvent,
     MessageRow,
     ReferenceReply,
+    ServiceValue,
     Suggestion,
     TagCorrection,
     WebSession,
@@ -61,6 +66,7 @@ FIRST_LINE_CHARS = 80
 KEY_BYTES = 32
 KEY_CACHE_SECONDS = 10.0
 LOW_CONFIDENCE = 0.85  # an auto-answer below this confidence counts as a weak answer for the FAQ gaps
+SERVING_SNAPSHOT = "serving_snapshot"
 MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer; larger ids cannot exist
 T = TypeVar("T", Conversation, Suggestion)
 
@@ -82,6 +88,13 @@ class Decided:
     message_text: str
     learn_tag: str | None  # the corrected tag, to teach the tag classifier
     correction_id: int | None = None  # the stored correction (same transaction as the verdict)
+
+
+class FollowedVersion(NamedTuple):
+    correction: int
+    verdict: int
+    bot_outcome: int
+    snapshot: str | None
 
 
 @dataclass(frozen=True)
@@ -457,12 +470,19 @@ class Store:
         return [Contact(r.message_id, r.channel, r.at, r.tag, np.frombuffer(r.vector, np.float32))
                 for r in reversed(rows)]
 
-    def learning_version(self) -> tuple[int, int, int]:
-        """Changes whenever something the pipelines learn from is stored: a tag correction, an agent's verdict,
-        a bot outcome (the newest id of each). Cheap enough to ask once a second."""
+    def followed_version(self) -> FollowedVersion:
+        """Changes whenever something every process follows is stored: a tag correction, an agent's verdict, a
+        bot outcome (the newest id of each), the snapshot to serve. Cheap enough to ask once a second."""
         with self.session() as s:
-            return tuple(int(s.scalar(select(func.coalesce(func.max(table.id), 0))) or 0)  # type: ignore[return-value]
-                         for table in (TagCorrection, FeedbackEvent, BotOutcome))
+            ids = [int(s.scalar(select(func.coalesce(func.max(table.id), 0))) or 0)
+                   for table in (TagCorrection, FeedbackEvent, BotOutcome)]
+            snapshot = s.scalar(select(ServiceValue.value).where(ServiceValue.key == SERVING_SNAPSHOT))
+            return FollowedVersion(ids[0], ids[1], ids[2], snapshot)
+
+    def publish_snapshot(self, path: str) -> None:
+        """The index snapshot every replica should serve from now on."""
+        with self.session(write=True) as s:
+            s.merge(ServiceValue(key=SERVING_SNAPSHOT, value=path, updated_at=utcnow()))
 
     # --- the bot and the customer -----------------------------------------------------------------------
 

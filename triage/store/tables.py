@@ -166,6 +166,17 @@ class TagCorrection(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ServiceValue(Base):
+    """A value every replica of the service follows; ``serving_snapshot``: the index snapshot folder the
+    replicas serve (the last one loaded or reloaded)."""
+
+    __tablename__ = "service_values"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ContactRow(Base):
     """A customer's stored message as the repeat-contact check reads it: when, on which channel, its tag and its
     vector (float32 bytes). A customer has few contacts within the window, so they are compared in numpy."""

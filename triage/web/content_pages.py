@@ -28,8 +28,6 @@ from knowledge.errors import SourceError
 from knowledge.gaps import FaqDraft, Gap, append_faq_entry
 from triage.api.auth import Caller
 from triage.api.deps import Service, ServiceState
-from triage.api.gaps import report as gap_report
-from triage.api.reports import ReportQuery, _report
 from triage.errors import InputError, NotReadyError
 from triage.faq_gaps import MAX_DAYS, GapReport
 from triage.reports import CES_TARGET, DEFAULT_TIMEZONE, NONE, PERIODS, Bucket, Report, resolve_range, zone
@@ -111,7 +109,7 @@ def _gaps(request: Request, svc: ServiceState, caller: Caller, days: int, *, err
     t = strings(lang)
     here = str(URL("/gaps").include_query_params(days=days))
     try:
-        found = gap_report(svc, days)
+        found = svc.gaps(days)
     except NotReadyError:
         return _render(request, "error.html", {"message": t["error_not_ready"]}, here=here, caller=caller,
                        status=503)
@@ -217,7 +215,7 @@ def reports_page(request: Request, svc: Service, period: str = "day", start: str
     try:
         # the default range ends with today in the report's timezone (the API's resolves it by the UTC date)
         first, last = resolve_range(period, start, end, today=datetime.now(zone(DEFAULT_TIMEZONE)).date())
-        report = _report(svc, ReportQuery(period, str(first), str(last), DEFAULT_TIMEZONE))  # type: ignore[arg-type]
+        report = svc.report(period, str(first), str(last), DEFAULT_TIMEZONE)  # type: ignore[arg-type]
     except InputError as exc:
         return _render(request, "report.html", {
             "r": None, "form": form, "periods": PERIODS, "error": t["report_bad_input"].format(message=str(exc))},

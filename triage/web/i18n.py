@@ -2,6 +2,8 @@
 
 One dict per language with the same keys (a test checks it); templates read them as ``t.key``. Formatting
 that depends on the language (waiting time, dates) lives here too.
+
+Over 400 lines because it holds two dictionaries of page words with the same keys; its code is short.
 """
 
 from __future__ import annotations

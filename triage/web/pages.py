@@ -18,6 +18,9 @@ so a double submit stores one verdict.
     POST /conversations/{id}/resolve
 
 The language is Korean unless ``?lang=en`` (remembered in the ``triage_lang`` cookie).
+
+Over 400 lines because every agent page lives here with the helpers they share (sign-in, inbox, conversation,
+verdict forms); the content team's pages are in ``content_pages.py``.
 """
 
 from __future__ import annotations

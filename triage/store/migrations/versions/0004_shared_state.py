@@ -1,6 +1,6 @@
 """state every process of the service shares: agents' tag corrections (until now a JSONL file under var/, imported
 at the first start, see ``Store.import_corrections``) and the customers' recent contacts with their vectors (until
-now in process memory), so replicas agree and a restart forgets nothing
+now in process memory) and the index snapshot the replicas serve, so replicas agree and a restart forgets nothing
 
 Revision ID: 0004
 Revises: 0003
@@ -40,9 +40,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_contacts_customer_at", "contacts", ["customer_id", "at"])
+    op.create_table(
+        "service_values",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("service_values")
     op.drop_index("ix_contacts_customer_at", table_name="contacts")
     op.drop_table("contacts")
     op.drop_table("tag_corrections")

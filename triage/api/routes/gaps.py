@@ -9,9 +9,9 @@ from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
 from knowledge.gaps import FaqDraft, append_faq_entry, gaps_csv, gaps_markdown
-from triage.api.deps import AgentCaller, Service, ServiceState
+from triage.api.deps import AgentCaller, Service
 from triage.errors import InputError
-from triage.faq_gaps import MAX_DAYS, GapReport, current_gaps
+from triage.faq_gaps import MAX_DAYS, GapReport
 from triage.models import Id, Tag, Text
 
 router = APIRouter(prefix="/v1/gaps", tags=["gaps"])
@@ -27,27 +27,22 @@ class AcceptedDraft(FaqDraft):
                                                                               "if any")
 
 
-def report(svc: ServiceState, days: int) -> GapReport:
-    pipeline = svc.ready_pipeline()
-    return current_gaps(svc.store, pipeline.kb, svc.settings, days, llm=pipeline.drafter.llm)
-
-
 @router.get("", response_model=GapReport)
 def gaps(svc: Service, _: AgentCaller, days: Days = 30) -> GapReport:
     """Questions nobody could answer, clustered by meaning, largest first, each with a suggested entry."""
-    return report(svc, days)
+    return svc.gaps(days)
 
 
 @router.get("/export.md", response_class=PlainTextResponse)
 def export_markdown(svc: Service, _: AgentCaller, days: Days = 30) -> PlainTextResponse:
-    found = report(svc, days)
+    found = svc.gaps(days)
     title = f"FAQ 공백 {found.period_start:%Y-%m-%d} ~ {found.period_end:%Y-%m-%d}"
     return PlainTextResponse(gaps_markdown(found.gaps, title), media_type="text/markdown; charset=utf-8")
 
 
 @router.get("/export.csv", response_class=PlainTextResponse)
 def export_csv(svc: Service, _: AgentCaller, days: Days = 30) -> PlainTextResponse:
-    return PlainTextResponse(gaps_csv(report(svc, days).gaps), media_type="text/csv; charset=utf-8")
+    return PlainTextResponse(gaps_csv(svc.gaps(days).gaps), media_type="text/csv; charset=utf-8")
 
 
 @router.post("/accept", status_code=status.HTTP_201_CREATED)

@@ -12,24 +12,13 @@ weeks (``week``), today included. A bad date, an unknown timezone or ``end`` ≤
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from triage.api.deps import AgentCaller, Service, ServiceState
 from triage.errors import NotFoundError
-from triage.faq_gaps import top_gaps
-from triage.reports import (
-    DATE_FORMAT_HINT,
-    DEFAULT_TIMEZONE,
-    Period,
-    Report,
-    build_report,
-    parse_date,
-    resolve_range,
-    zone,
-)
+from triage.reports import DATE_FORMAT_HINT, DEFAULT_TIMEZONE, Period, Report, parse_date
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -57,21 +46,8 @@ def report_query(
 Query_ = Annotated[ReportQuery, Depends(report_query)]
 
 
-def _tag_names(svc: ServiceState) -> dict[str, str]:
-    """Display names of the tags, from the loaded taxonomy (none while the KB is loading)."""
-    pipeline = svc.pipeline
-    tagger = pipeline.kb.tagger if pipeline is not None else None
-    return tagger.taxonomy.names if tagger is not None else {}
-
-
 def _report(svc: ServiceState, q: ReportQuery, with_gaps: bool = True) -> Report:
-    """The report; ``with_gaps`` adds the top FAQ gaps (they need the encoder: charts and CSV skip them)."""
-    today = datetime.now(zone(q.timezone)).date()  # "today" where the days are counted, not in UTC
-    start, end = resolve_range(q.period, parse_date(q.start, "start"), parse_date(q.end, "end"), today=today)
-    gaps = None
-    if with_gaps and (pipeline := svc.pipeline) is not None:  # while the KB loads the report has no gaps
-        gaps = top_gaps(svc.store, pipeline.kb, svc.settings, start, end, q.timezone)
-    return build_report(svc.store, q.period, start, end, timezone=q.timezone, tag_names=_tag_names(svc), gaps=gaps)
+    return svc.report(q.period, q.start, q.end, q.timezone, with_gaps)
 
 
 def _filename(report: Report, suffix: str) -> str:

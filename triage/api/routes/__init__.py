@@ -1,0 +1,1 @@
+"""The API's routers, one module per audience: health, triage, bot, inbox, admin, gaps, reports."""

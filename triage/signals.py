@@ -1,0 +1,100 @@
+"""What a message says about its situation, read once per message: the situation it describes (money at risk,
+an account taken over, a lost card, an outage, something blocked, a how-to question, information or praise),
+anger or urgency, and a customer saying they have asked before. Tagging, priority and the reply draft all read
+the same ``Signals`` (Korean and English cues)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from triage.tagging import Priority
+
+
+def _cues(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(patterns), re.IGNORECASE)
+
+
+# Situations (Korean and English). Spacing in Korean varies, hence the \s* everywhere.
+MONEY_AT_RISK = _cues(
+    r"(이중|중복)\s*(결제|청구|출금|승인)", r"두\s*번\s*(결제|청구|출금|승인|빠져|나갔)", r"결제가?\s*두\s*번",
+    r"돈이?\s*(만\s*)?(빠져|나갔|사라|없어)", r"(빠져나갔|출금됐|출금되었)",
+    r"(모르는|안\s*한|한\s*적\s*없는)\s*(결제|출금|주문)",
+    r"(결제|승인)(은|는)?\s*(됐|되었)는데.{0,15}(주문|내역|목록).{0,8}(없|안\s*(보|떠|나와))",
+    r"주문\s*(한\s*)?(게|것이|적)?\s*없(는데|어요)",
+    r"charged\s+twice", r"double[-\s]charged?", r"unauthori[sz]ed\s+(charge|payment|transaction|order)",
+    r"money\s+(is\s+)?(gone|missing|taken)")
+ACCOUNT_TAKEN = _cues(
+    r"도용", r"해킹", r"누가\s*(제|내)\s*(계정|아이디)", r"(모르는|낯선)\s*(기기|로그인|주소)", r"개인\s*정보\s*유출",
+    r"다른\s*사람\s*(이름|정보|주문)", r"hacked", r"someone\s+(else\s+)?(logged|accessed|used)", r"data\s+leak")
+CARD_LOST = _cues(r"카드\S*\s*(분실|도난|잃어버)", r"(lost|stolen)\s+(my\s+)?(credit\s+|debit\s+)?card")
+OUTAGE = _cues(r"장애", r"먹통", r"(다들|모두|전부|친구들도\s*다)\s*안\s*(돼|되)",
+               r"서버\s*(가|이)?\s*(다운|터졌|안)", r"outage", r"(site|app|service)\s+is\s+down")
+BLOCKED = _cues(
+    r"(실패|오류|에러|오작동|튕겨|튕기|꺼져|꺼지|멈춰(요|서|있|버)|멈추고|멈춤|먹통|하얀\s*화면|안\s*열려|안\s*넘어가|잠겼|잠겨)",
+    r"(결제|로그인|인증|해지|취소|환불|적용)\S*\s*(이|가)?\s*안\s*(돼|되|됨|와|들어)", r"(안|못)\s*받았",
+    r"아직\s*(도\s*)?(안\s*(와|왔|옴|들어)|못\s*받|출고\s*안|그대로)",
+    r"(지났|늦어|지연|누락|빠져\s*있|파손|깨져|터져|벌레)",
+    r"\bfail(ed|s|ing)?\b", r"\berror\b", r"declined", r"\bstuck\b", r"crash", r"(doesn'?t|does\s+not|not)\s+work",
+    r"can'?t\s+log\s*in", r"(hasn'?t|never)\s+(arrived|come)", r"cracked|broken|damaged|missing")
+HOW_TO = _cues(r"어떻게", r"(되|될)(나요|까요)", r"방법", r"하려면", r"어디(서|에서|로)",
+               r"(수|게)\s*있(나요|어요|을까요)", r"가능(한가요|해요|할까요)", r"\bhow\s+(do|can|to)\b", r"\bcan\s+i\b",
+               r"\bwhere\b")
+INFO_OR_PRAISE = _cues(r"좋겠어요", r"(만들어|추가해|생기면|생겼으면|늘려)\s*(주|좋)", r"제안", r"건의", r"칭찬",
+                       r"감사\s*인사", r"친절(해서|하셔서|했어요)", r"최고(예요|에요|입니다)",
+                       r"궁금해요", r"언제\s*다시",
+                       r"feature\s+request", r"would\s+be\s+(nice|great)", r"\bthank(s| you)\b", r"\blove\b")
+ANGER_OR_URGENCY = _cues(r"당장", r"빨리\s*(좀|요|해|처리|주세요|보내|답|연락|확인|부탁)",
+                         r"급해|급합니다|급하게", r"화나|화가|열받", r"짜증", r"어이없|어이가\s*없",
+                         r"사기", r"장난\s*해|장난하", r"최악", r"실망", r"ㅡㅡ|-_-|;;", r"!{3,}",
+                         r"소비자\s*(원|보호)|고소|신고",
+                         r"\basap\b", r"immediately", r"urgent", r"furious|angry|unacceptable|ridiculous|scam",
+                         r"worst")
+SAYS_REPEAT = _cues(r"(두|세|네|다섯|2|3|4|5)\s*번째\s*(문의|연락|전화|요청|말씀|누락)",
+                    r"(다시|또)\s*(문의|연락|전화)", r"몇\s*번(을|이나|째)", r"(답|연락|답변)\S*\s*(이|도)?\s*없",
+                    r"(again|second|third)\s+time",
+                    r"no\s+(one|reply|response)")
+
+
+# (name, pattern, level, reason), most urgent first; the name selects the reply draft's empathy
+SITUATIONS: tuple[tuple[str, re.Pattern[str], Priority, str], ...] = (
+    ("money_at_risk", MONEY_AT_RISK, "P1", "돈이 빠져나갔거나 위험한 상황이에요"),
+    ("account_taken", ACCOUNT_TAKEN, "P1", "계정 도용이나 개인정보 노출이 의심돼요"),
+    ("card_lost", CARD_LOST, "P1", "카드 분실·도난 상황이에요"),
+    ("outage", OUTAGE, "P1", "여러 고객에게 영향을 주는 장애일 수 있어요"),
+    ("blocked", BLOCKED, "P2", "결제·배송·이용이 막혀 있거나 오류가 나요"),
+    ("how_to", HOW_TO, "P3", "이용 방법을 묻는 질문이에요"),
+    ("info_or_praise", INFO_OR_PRAISE, "P4", "정보 문의, 제안이나 칭찬이에요"),
+)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """``situation``: the name of the most urgent situation described (a ``SITUATIONS`` name) or None, with the
+    level it calls for and why (quoting the customer); ``anger`` and ``says_repeat``: the customer's words, or
+    None."""
+
+    situation: str | None
+    level: Priority | None
+    why: str | None
+    anger: str | None
+    says_repeat: str | None
+
+    @classmethod
+    def read(cls, text: str) -> Signals:
+        name: str | None = None
+        level: Priority | None = None
+        why: str | None = None
+        for candidate, pattern, candidate_level, reason in SITUATIONS:
+            if (match := pattern.search(text)) is not None:
+                name, level, why = candidate, candidate_level, f"{reason} ('{match.group(0).strip()}')"
+                break
+        anger, repeat = ANGER_OR_URGENCY.search(text), SAYS_REPEAT.search(text)
+        return cls(name, level, why, anger.group(0).strip() if anger else None,
+                   repeat.group(0).strip() if repeat else None)
+
+
+def situation(text: str) -> tuple[Priority | None, str | None]:
+    """The level the message's situation calls for, and the reason, or (None, None) when it says nothing."""
+    signals = Signals.read(text)
+    return signals.level, signals.why
