@@ -22,7 +22,7 @@ from triage.inbox import Inbox, demo_messages
 from triage.kb import KnowledgeBase
 from triage.learning import StoreFollower
 from triage.message_worker import MessageWorker
-from triage.models import Message, TriageResult
+from triage.models import FeedbackIn, FeedbackRecord, Intake, Message, TriageResult
 from triage.pipeline import Pipeline
 from triage.reports import Period, Report, build_report, parse_date, resolve_range, zone
 from triage.store import Store
@@ -122,6 +122,29 @@ class ServiceState:
 
         if self._following.acquire(blocking=False):
             threading.Thread(target=load, name="kb-follower", daemon=True).start()
+
+    # --- what the API routes, the web pages and the CLI offer, each once ---------------------------------
+
+    def triage(self, message: Message) -> TriageResult:
+        """A preview of the full pipeline: neither the message nor its contact is kept."""
+        return self.assess(message)[0]
+
+    def bot_answer(self, message: Message, section: str | None = None) -> TriageResult:
+        """The support bot's answer or hand-off (no draft), in this process: it never waits for agents' work."""
+        return self.ready_pipeline().assess(message, section=section, draft=False)[0]
+
+    def take_message(self, message: Message) -> Intake:
+        """A customer message into the inbox, with its suggestion."""
+        return self.inbox.take(message)
+
+    def decide(self, suggestion_id: int, feedback: FeedbackIn, agent: str,
+               idempotency_key: str | None = None) -> FeedbackRecord:
+        """An agent's verdict on a suggestion (the first one wins), learned from."""
+        return self.inbox.decide(suggestion_id, feedback, agent, idempotency_key)
+
+    def correct_tag(self, text: str, tag: str, message_id: str | None = None) -> None:
+        """An agent's tag correction: stored, learned at once here and by every replica within a second."""
+        self.inbox.correct_tag(text, tag, message_id)
 
     def assess(self, message: Message) -> tuple[TriageResult, CustomerContact | None]:
         """An agent's message through every stage (in the message worker when there is one): the result, and

@@ -313,7 +313,7 @@ def feedback(request: Request, conversation_id: int, svc: Service,
         priority=priority if priority in PRIORITIES and priority != result.priority else None)  # type: ignore[arg-type]
     queue_before = svc.store.inbox(status="open", sort="priority", limit=500)
     try:
-        record = svc.inbox.decide(suggestion.id, verdict, caller.name, idempotency_key or None)
+        record = svc.decide(suggestion.id, verdict, caller.name, idempotency_key or None)
     except ConflictError:
         return again(_conflict_message(svc, suggestion.id, caller, t), 409, keep=False)
     except NotFoundError:

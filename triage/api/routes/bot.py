@@ -15,14 +15,14 @@ def bot_answer(request: BotAnswerRequest, svc: Service, _: BotCaller) -> TriageR
     """Auto-answer from the KB with citations, or hand off to a human."""
     check_length(request.text, svc.settings)
     message = Message(id=request.id, text=request.text)  # no customer: the bot's questions are not contacts
-    return svc.ready_pipeline().assess(message, section=request.section, draft=False)[0]
+    return svc.bot_answer(message, request.section)
 
 
 @router.post("/handoff", response_model=Intake, status_code=status.HTTP_201_CREATED)
 def bot_handoff(message: Message, svc: Service, _: BotCaller) -> Intake:
     """The bot passes a conversation to a human: it joins the inbox with a suggestion for the agent."""
     check_length(message.text, svc.settings)
-    return svc.inbox.take(message)
+    return svc.take_message(message)
 
 
 @router.post("/outcomes", status_code=status.HTTP_201_CREATED)

@@ -30,7 +30,7 @@ MAX_OFFSET = 1_000_000  # far past any inbox an agent pages through; bounds the 
 def take_message(message: Message, svc: Service, _: AgentCaller) -> Intake:
     """A customer message from a channel (email, chat, SMS, app review): triaged and queued in the inbox."""
     check_length(message.text, svc.settings)
-    return svc.inbox.take(message)
+    return svc.take_message(message)
 
 
 @router.get("/inbox", response_model=list[InboxItem])
@@ -68,7 +68,7 @@ def feedback(suggestion_id: int, verdict: FeedbackIn, svc: Service, caller: Agen
              idempotency_key: Annotated[str | None, Header(max_length=128)] = None) -> FeedbackRecord:
     """Accept, edit or reject a suggestion, optionally with the right tag and priority. The first verdict
     wins; another agent's later one gets 409. Retrying with the same ``Idempotency-Key`` header is safe."""
-    record = svc.inbox.decide(suggestion_id, verdict, caller.name, idempotency_key)
+    record = svc.decide(suggestion_id, verdict, caller.name, idempotency_key)
     if record.replayed:
         response.status_code = status.HTTP_200_OK
     return record

@@ -15,7 +15,7 @@ def triage(message: Message, svc: Service) -> TriageResult:
     """The full pipeline for one message: answer or hand-off, tag, priority, real need and a reply draft
     for an agent to review (with lint findings)."""
     check_length(message.text, svc.settings)
-    return svc.assess(message)[0]  # a preview: neither the message nor its contact is kept
+    return svc.triage(message)
 
 
 @router.post("/corrections", status_code=201)
@@ -23,5 +23,5 @@ def correct_tag(correction: TagCorrection, svc: Service) -> dict[str, str]:
     """An agent fixes a message's tag: stored, and learned at once for the next prediction (by every other
     process and replica within about a second)."""
     check_length(correction.text, svc.settings)
-    svc.inbox.correct_tag(correction.text, correction.tag, correction.message_id)
+    svc.correct_tag(correction.text, correction.tag, correction.message_id)
     return {"status": "learned", "tag": correction.tag}
