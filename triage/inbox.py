@@ -48,8 +48,8 @@ class Inbox:
         if decided.learn_tag is not None and decided.correction_id is not None:
             self.pipeline().learn_tag(decided.message_text, decided.learn_tag)
             self.follower.learned(decided.correction_id)
-        if decided.record.action == "reject" and not decided.record.replayed:
-            self.follower.follow(force=True)
+        if decided.record.action == "reject" and not decided.record.replayed and decided.answered_from:
+            self.follower.recheck(decided.answered_from)
         return decided.record
 
     def correct_tag(self, text: str, tag: str, message_id: str | None = None) -> None:

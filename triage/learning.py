@@ -23,11 +23,12 @@ log = logging.getLogger("triage.learning")
 FOLLOW_EVERY_S = 1.0
 
 
-def distrusted_entries(store: Store, complaint_limit: int) -> dict[str, str]:
-    """FAQ entries turned down at least ``complaint_limit`` times and more often than accepted → why."""
+def distrusted_entries(store: Store, complaint_limit: int, faq_id: str | None = None) -> dict[str, str]:
+    """FAQ entries (or ``faq_id`` alone) turned down at least ``complaint_limit`` times and more often than
+    accepted → why."""
     return {faq: (f"agents or customers turned down this entry's answer {v.complaints} times "
                   f"(accepted {v.approvals}): an agent answers instead")
-            for faq, v in store.faq_verdicts().items()
+            for faq, v in store.faq_verdicts(faq_id).items()
             if v.complaints >= complaint_limit and v.complaints > v.approvals}
 
 
@@ -39,6 +40,7 @@ class StoreFollower:
         self.store, self.complaint_limit, self.every_s = store, complaint_limit, every_s
         self.on_snapshot = on_snapshot  # called with the snapshot to serve when another replica published one
         self._lock = threading.Lock()
+        self._swap = threading.Lock()  # around replacing the pipeline's distrusted entries
         self._pipeline: Pipeline | None = None
         self._version: FollowedVersion | None = None
         self._learned_up_to = 0  # the newest correction id this pipeline has learned
@@ -57,6 +59,17 @@ class StoreFollower:
         """This process has just learned the correction ``correction_id`` itself."""
         with self._lock:
             self._learned_here.add(correction_id)
+
+    def recheck(self, faq_id: str) -> None:
+        """An auto-answer from ``faq_id`` was just turned down here: whether to distrust the entry is decided at
+        once, from its verdicts alone (cheap: every other entry waits for the next look)."""
+        pipeline = self._pipeline
+        if pipeline is None:
+            return
+        verdict = distrusted_entries(self.store, self.complaint_limit, faq_id)
+        with self._swap:
+            distrusted = {k: v for k, v in pipeline.distrusted_faqs.items() if k != faq_id}
+            pipeline.distrusted_faqs = distrusted | verdict
 
     def follow(self, force: bool = False) -> None:
         """Learn what the store gained since the last look (at most once every ``every_s`` unless ``force``).
@@ -87,7 +100,9 @@ class StoreFollower:
                     pipeline.learn_tag(text, tag)
                 self._learned_up_to = correction_id
             self._learned_here = {i for i in self._learned_here if i > self._learned_up_to}
-        pipeline.distrusted_faqs = distrusted_entries(self.store, self.complaint_limit)
+        distrusted = distrusted_entries(self.store, self.complaint_limit)
+        with self._swap:
+            pipeline.distrusted_faqs = distrusted
         self._version = version
         if adopt_snapshot and self.on_snapshot and version.snapshot \
                 and version.snapshot != str(pipeline.kb.snapshot.path):

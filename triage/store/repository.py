@@ -88,6 +88,7 @@ class Decided:
     message_text: str
     learn_tag: str | None  # the corrected tag, to teach the tag classifier
     correction_id: int | None = None  # the stored correction (same transaction as the verdict)
+    answered_from: str | None = None  # the FAQ entry of an auto-answer suggestion
 
 
 class FollowedVersion(NamedTuple):
@@ -411,7 +412,8 @@ class Store:
                 s.add(correction)
                 s.flush()
             return Decided(_record(event), row.message.text, event.corrected_tag,
-                           correction.id if correction else None)
+                           correction.id if correction else None,
+                           row.faq_id if row.decision == "auto_answer" else None)
 
     def _replay(self, key: str, suggestion_id: int, agent: str) -> Decided | None:
         with self.session() as s:
@@ -503,24 +505,26 @@ class Store:
             _get(s, Conversation, conversation_id)
             s.add(CesAnswer(conversation_id=conversation_id, score=score, created_at=created_at or utcnow()))
 
-    def faq_verdicts(self) -> dict[str, FaqVerdicts]:
-        """Per FAQ entry: auto-answers that agents accepted or customers found helpful, against those agents
-        rejected or customers found unhelpful."""
+    def faq_verdicts(self, faq_id: str | None = None) -> dict[str, FaqVerdicts]:
+        """Per FAQ entry (or for ``faq_id`` alone): auto-answers that agents accepted or customers found helpful,
+        against those agents rejected or customers found unhelpful."""
         counts: dict[str, list[int]] = {}
         with self.session() as s:
             agent_rows = s.execute(
                 select(Suggestion.faq_id, Suggestion.state, func.count())
                 .where(Suggestion.decision == "auto_answer", Suggestion.faq_id.is_not(None),
-                       Suggestion.state.in_(("accepted", "edited", "rejected")))
+                       Suggestion.state.in_(("accepted", "edited", "rejected")),
+                       *([Suggestion.faq_id == faq_id] if faq_id is not None else []))
                 .group_by(Suggestion.faq_id, Suggestion.state))
-            for faq_id, state, n in agent_rows:
-                counts.setdefault(str(faq_id), [0, 0])[state == "rejected"] += n
+            for entry, state, n in agent_rows:
+                counts.setdefault(str(entry), [0, 0])[state == "rejected"] += n
             bot_rows = s.execute(
                 select(BotOutcome.faq_id, BotOutcome.helpful, func.count())
-                .where(BotOutcome.auto_answered, BotOutcome.faq_id.is_not(None), BotOutcome.helpful.is_not(None))
+                .where(BotOutcome.auto_answered, BotOutcome.faq_id.is_not(None), BotOutcome.helpful.is_not(None),
+                       *([BotOutcome.faq_id == faq_id] if faq_id is not None else []))
                 .group_by(BotOutcome.faq_id, BotOutcome.helpful))
-            for faq_id, helpful, n in bot_rows:
-                counts.setdefault(str(faq_id), [0, 0])[not helpful] += n
+            for entry, helpful, n in bot_rows:
+                counts.setdefault(str(entry), [0, 0])[not helpful] += n
         return {faq: FaqVerdicts(a, c) for faq, (a, c) in counts.items()}
 
     def gap_questions(self, start: datetime, end: datetime) -> list[GapQuestion]:

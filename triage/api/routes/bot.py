@@ -30,8 +30,8 @@ def bot_outcome(outcome: BotOutcomeIn, svc: Service, _: BotCaller) -> dict[str, 
     """How a bot conversation ended: auto-answered or not, the customer's 'did this help?', escalated.
     Unhelpful auto-answers count against their FAQ entry."""
     outcome_id = svc.store.record_bot_outcome(outcome)
-    if outcome.helpful is False:
-        svc.follower.follow(force=True)
+    if outcome.helpful is False and outcome.auto_answered and outcome.faq_id:
+        svc.follower.recheck(outcome.faq_id)
     return {"id": outcome_id}
 
 
