@@ -57,17 +57,22 @@ class ServiceState:
 
     def open_pipeline(self, kb: KnowledgeBase | None = None, snapshot: Path | None = None) -> Pipeline:
         """A pipeline over ``kb`` (default: the settings' knowledge base, or ``snapshot``, trained with every
-        stored correction), following the store from now on: it learns the corrections its tagger was not
-        trained with."""
+        stored correction)."""
         if kb is None:
             kb = KnowledgeBase.open(self.settings, snapshot, corrections=self.store.tag_corrections())
-        pipeline = Pipeline.for_settings(kb, self.settings, self.history)
-        self.follower.start(pipeline, kb.corrections_up_to)
-        return pipeline
+        return Pipeline.for_settings(kb, self.settings, self.history)
+
+    def serve(self, pipeline: Pipeline) -> None:
+        """Serve ``pipeline`` from now on, following the store: it learns the corrections its tagger was not
+        trained with, and the entries to distrust."""
+        with self.lock:
+            self.pipeline = pipeline  # runs in flight finish on the old one; both share the store's history
+        self.follower.start(pipeline, pipeline.kb.corrections_up_to)
 
     def load(self) -> None:
         try:
-            self.pipeline = self.open_pipeline()
+            self.serve(self.open_pipeline())
+            assert self.pipeline is not None
             log.info("event=kb_loaded path=%s", self.pipeline.kb.snapshot.path)
         except (KnowledgeBaseError, OSError, StoreError) as exc:
             self.load_error = str(exc)
@@ -94,8 +99,7 @@ class ServiceState:
         fresh = self.open_pipeline(snapshot=snapshot)
         if self.worker is not None:
             self.worker.prepare(fresh.kb.snapshot.path)  # the worker serves the new snapshot before the service does
-        with self.lock:
-            self.pipeline = fresh  # runs in flight finish on the old one; both share the store's history
+        self.serve(fresh)
         log.info("event=kb_reloaded path=%s", fresh.kb.snapshot.path)
         if snapshot is None:
             self.publish_snapshot()

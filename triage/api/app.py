@@ -37,7 +37,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     ``settings.store_url``, migrated to the newest schema."""
     state = ServiceState(settings, store or Store.open(settings.store_url))
     if kb_loaded is not None:
-        state.pipeline = state.open_pipeline(kb_loaded)
+        state.serve(state.open_pipeline(kb_loaded))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
