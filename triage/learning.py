@@ -100,9 +100,11 @@ class StoreFollower:
                     pipeline.learn_tag(text, tag)
                 self._learned_up_to = correction_id
             self._learned_here = {i for i in self._learned_here if i > self._learned_up_to}
-        distrusted = distrusted_entries(self.store, self.complaint_limit)
-        with self._swap:
-            pipeline.distrusted_faqs = distrusted
+        if self._version is None or (version.verdict, version.bot_outcome) != (self._version.verdict,
+                                                                               self._version.bot_outcome):
+            distrusted = distrusted_entries(self.store, self.complaint_limit)  # only verdicts change it
+            with self._swap:
+                pipeline.distrusted_faqs = distrusted
         self._version = version
         if adopt_snapshot and self.on_snapshot and version.snapshot \
                 and version.snapshot != str(pipeline.kb.snapshot.path):

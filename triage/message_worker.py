@@ -20,6 +20,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -193,8 +194,6 @@ def serve(conn: Connection, settings: Settings) -> None:
 
 
 def _picklable(exc: BaseException) -> bool:
-    import pickle
-
     try:
         pickle.loads(pickle.dumps(exc))
     except Exception:

@@ -181,11 +181,13 @@ class ServiceState:
         if self.worker is not None:
             self.worker.close()
 
-    def check_ready(self) -> None:
-        """``NotReadyError`` until the knowledge base is loaded, in the message worker too when there is one."""
-        self.ready_pipeline()
+    def check_ready(self) -> Pipeline:
+        """The serving pipeline; ``NotReadyError`` until the knowledge base is loaded, in the message worker too
+        when there is one."""
+        pipeline = self.ready_pipeline()
         if self.worker is not None and not self.worker_prepared.is_set():
             raise NotReadyError("the message worker is loading the knowledge base; retry shortly")
+        return pipeline
 
     def ready_pipeline(self) -> Pipeline:
         """The serving pipeline, up to date with the store; ``NotReadyError`` while the knowledge base loads."""

@@ -19,8 +19,7 @@ def healthz() -> dict[str, str]:
 def readyz(svc: Service) -> dict[str, object]:
     """The knowledge base is loaded (by the message worker too) and the store answers (503 ``not_ready`` or
     ``store_unavailable``)."""
-    svc.check_ready()
-    pipeline = svc.ready_pipeline()
+    pipeline = svc.check_ready()
     svc.store.ping()
     manifest = pipeline.kb.snapshot.manifest
     return {"status": "ready", "embedder": manifest["embedder"]["name"], "counts": manifest["counts"],
