@@ -281,10 +281,13 @@ def build_snapshot(
     progress: Progress | None = None,
     extra_manifest: dict[str, Any] | None = None,
     allow_empty: bool = False,
+    finish: Callable[[Path], dict[str, Any]] | None = None,
 ) -> BuildReport:
     """Validate the sources, embed what changed, write a new snapshot and make it current. A source without
     any entry (an FAQ file, the manuals folder) is an error unless ``allow_empty``; a KB with nothing at all
-    is always one (nothing could be searched)."""
+    is always one (nothing could be searched). ``finish`` runs on the complete snapshot folder before it
+    becomes current (the service calibrates it there); what it returns is added to the manifest, and if it
+    fails the build fails."""
     started = time.perf_counter()
     # raises SourceError before anything is written
     entries = load_faq_files(faq_files, allow_empty=allow_empty)
@@ -295,7 +298,7 @@ def build_snapshot(
 
     out = Path(out)
     stale_removed = remove_stale_builds(out / "snapshots")
-    cache, previous = _previous_vectors(out, embedder.name)
+    cache, _ = _previous_vectors(out, embedder.name)
     hashes = [unit_hash(embedder.name, c) for c in chunks]
     missing = [i for i, h in enumerate(hashes) if h not in cache]
     embed_started = time.perf_counter()
@@ -326,10 +329,7 @@ def build_snapshot(
         classifier = EntryClassifier.train(vectors[faq_rows], [chunks[i].entry_id for i in faq_rows])
         if classifier is not None:
             classifier.save(work / "classifier.npz")
-        if previous and (previous / "calibration.json").is_file():
-            # The answer model depends on the embedder, not on the entries: carry it forward.
-            shutil.copy2(previous / "calibration.json", work / "calibration.json")
-        manifest = {
+        manifest: dict[str, Any] = {
             "format": FORMAT_VERSION,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "embedder": {"name": embedder.name, "dim": embedder.dim},
@@ -343,6 +343,10 @@ def build_snapshot(
             **(extra_manifest or {}),
         }
         (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        if finish is not None:
+            manifest.update(finish(work))
+            (work / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
+                                                encoding="utf-8")
         os.rename(work, final)
         _swap_current(out, final)
     _prune(out, final)

@@ -52,9 +52,17 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
+        return cls.from_tokens(tokenize(texts))
+
+    @classmethod
+    def from_tokens(cls, tokens: list[list[str]]) -> LexicalIndex:
+        """From units already tokenized (``tokenize``), e.g. a subset of a KB's units."""
         bm25 = bm25s.BM25()
-        bm25.index([tokens or [""] for tokens in tokenize(texts)], show_progress=False)
-        return cls(bm25, len(texts))
+        bm25.index([t or [""] for t in tokens], show_progress=False)
+        return cls(bm25, len(tokens))
+
+    def tokens(self, query: str) -> list[str]:
+        return tokenize([query])[0]
 
     def save(self, folder: Path) -> None:
         self._bm25.save(str(folder))
@@ -65,7 +73,7 @@ class LexicalIndex:
 
     def scores(self, query: str) -> NDArray[np.float32]:
         """BM25 score of every unit for the query (zeros when the query has no content words)."""
-        tokens = [t for t in tokenize([query])[0] if t in self._bm25.vocab_dict]
+        tokens = [t for t in self.tokens(query) if t in self._bm25.vocab_dict]
         if not tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

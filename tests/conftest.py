@@ -32,8 +32,19 @@ def build_small_kb(out: Path, embedder) -> Path:
     """Build the small fixture KB into ``out`` (for modules that need a snapshot nobody else calibrates)."""
     from knowledge.index import build_snapshot
 
-    build_snapshot(out, embedder, [FIXTURES / "faq_small.yaml"], FIXTURES / "manuals")
+    build_snapshot(out, embedder, [FIXTURES / "faq_small.yaml"], FIXTURES / "manuals", finish=demo_model)
     return out
+
+
+def demo_model(snapshot_folder: Path) -> dict:
+    """``build_snapshot``'s finish step for test KBs: the demo's labeled answer model. A handful of entries is too
+    few to calibrate itself (it would hand everything off), and tests of answering need one that answers."""
+    import shutil
+
+    from triage.answering import DEFAULT_MODEL_FILE
+
+    shutil.copy2(DEFAULT_MODEL_FILE, snapshot_folder / "calibration.json")
+    return {"calibration": {"source": "labels", "file": DEFAULT_MODEL_FILE.name}}
 
 
 @pytest.fixture

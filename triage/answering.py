@@ -4,8 +4,9 @@ Features of the best FAQ hit: its ranking score and similarity, their margins to
 entry, and keyword (BM25) agreement. A logistic model turns them into the probability that the top entry
 really answers the message; ``triage calibrate`` fits it on labeled messages and picks the threshold (see
 ``fit_answer_model``: precision and hand-off recall judged at their lower confidence bounds, labels weighted
-to the expected share of unanswerable traffic). The model is stored with the index snapshot
-(``calibration.json``); a snapshot without one uses the model shipped for the demo KB.
+to the expected share of unanswerable traffic). ``triage kb build`` fits it on the KB's own phrasings
+(``triage.calibration.self_calibrate``) and ``triage calibrate --labels`` on labeled messages; it is stored
+with the index snapshot (``calibration.json``). The demo KB ships the model fitted on its labels.
 """
 
 from __future__ import annotations
@@ -99,6 +100,10 @@ class Answerer:
         top = faq[0]
         confidence = self.model.confidence(feats)
         threshold = self.model.threshold
+        if threshold > 1.0:
+            why = self.model.meta.get("why_no_answers", "the calibration allows no auto-answer")
+            return Decision("handoff", confidence, f"never auto-answered on this KB: {why}", top, feats,
+                            "not_calibrated")
         if confidence >= threshold:
             reason = (f"confidence {confidence:.2f} ≥ {threshold:.2f}: '{top.entry_id}' matched "
                       f"(score {feats['score']:.3f}, similarity {feats['dense']:.3f}, margin {feats['margin']:.3f})")
@@ -175,6 +180,12 @@ def fit_answer_model(rows: list[dict[str, float]], correct: list[bool], answerab
         "fit_coverage": float(chosen[y == 1].mean()) if (y == 1).any() else None,
     })
     return model
+
+
+def never_answer(meta: dict[str, Any]) -> AnswerModel:
+    """A model that hands everything off (its threshold is above any confidence); ``meta`` says why."""
+    return AnswerModel(weights=[0.0] * len(FEATURES), bias=0.0, mean=[0.0] * len(FEATURES),
+                       scale=[1.0] * len(FEATURES), threshold=1.01, meta=meta)
 
 
 def wilson_lower(rate: np.ndarray | float, n: np.ndarray | float) -> np.ndarray:

@@ -1,16 +1,39 @@
-"""``triage calibrate``: fit the auto-answer model on labeled messages and store it with the snapshot."""
+"""Calibrating the auto-answer model: from the KB's own content at build time (no labels), and from labeled
+messages (``triage calibrate``). Either is stored with the snapshot as ``calibration.json``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import faiss
+import numpy as np
+
+from knowledge.classifier import EntryClassifier
 from knowledge.index import Snapshot
+from knowledge.lexical import LexicalIndex, tokenize
 from knowledge.search import Searcher
-from triage.answering import NO_ANSWER_SHARE, AnswerModel, features, fit_answer_model, label_outcomes
+from triage.answering import (
+    NO_ANSWER_SHARE,
+    AnswerModel,
+    features,
+    fit_answer_model,
+    label_outcomes,
+    never_answer,
+)
 from triage.errors import InputError
 from triage.inputs import read_labels
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from knowledge.embedders import Embedder
+
+SELF_TARGET_PRECISION = 0.9
 
 
 def calibrate_snapshot(searcher: Searcher, labels: Path, target_precision: float,
@@ -28,9 +51,131 @@ def calibrate_snapshot(searcher: Searcher, labels: Path, target_precision: float
         tops.append(result.faq_hits[0].entry_id if result.faq_hits else None)
     correct, answerable = label_outcomes(tops, [expected for _, expected in pairs])
     model = fit_answer_model(rows, correct, answerable, target_precision, no_answer_share, meta={
+        "source": "labels",
         "embedder": snapshot.embedder_name,
         "labels": str(labels),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     })
-    (snapshot.path / "calibration.json").write_text(json.dumps(model.to_dict(), indent=2), encoding="utf-8")
+    write_calibration(snapshot.path, model)
     return model
+
+
+def write_calibration(folder: Path, model: AnswerModel) -> None:
+    (folder / "calibration.json").write_text(json.dumps(model.to_dict(), indent=2), encoding="utf-8")
+
+
+def calibration_summary(model: AnswerModel) -> dict[str, Any]:
+    """What calibrated a KB and what it promises, for its manifest and ``/readyz``."""
+    keys = ("source", "labels", "target_precision", "no_answer_share", "fit_precision", "fit_coverage",
+            "n_labels", "held_out_answerable", "held_out_unanswerable", "why_no_answers")
+    return {"threshold": round(model.threshold, 4), **{k: model.meta[k] for k in keys if k in model.meta}}
+
+
+# ---------------------------------------------------------------- calibration from the KB's own content
+
+SELF_FOLDS = 5
+SELF_SEED = 13
+MIN_SELF_QUERIES = 30  # fewer held-out answerable phrasings than this cannot vouch for a threshold
+MAX_SELF_QUERIES = 4000  # a sample of this many held-out phrasings is enough for a large KB
+
+
+class _KnownTokens(LexicalIndex):
+    """A keyword index over some of a KB's units whose queries are its own units, tokenized once."""
+
+    def __init__(self, tokens: list[list[str]], known: dict[str, list[str]]) -> None:
+        built = LexicalIndex.from_tokens(tokens)
+        super().__init__(built._bm25, built.size)
+        self._known = known
+
+    def tokens(self, query: str) -> list[str]:
+        return self._known[query] if query in self._known else super().tokens(query)
+
+
+@dataclass
+class HeldOut:
+    """Search evidence for the KB's own phrasings asked of a KB that does not contain them."""
+
+    rows: list[dict[str, float]]
+    correct: list[bool]  # the top hit is the phrasing's own entry
+    answerable: list[bool]  # the phrasing's entry stayed in the KB (only other phrasings were held out)
+    entries_with_phrasings: int  # entries with at least two phrasings (the ones that give answerable queries)
+
+
+def _without(snapshot: Snapshot, hidden: NDArray[np.bool_], tokens: list[list[str]],
+             known: dict[str, list[str]]) -> Snapshot:
+    """The snapshot minus the ``hidden`` units: its own dense index, keyword index and entry classifier."""
+    keep = np.flatnonzero(~hidden)
+    chunks = [snapshot.chunks[i] for i in keep]
+    vectors = snapshot.vectors[keep]
+    dense = faiss.IndexFlatIP(vectors.shape[1])
+    dense.add(vectors)
+    faq = [i for i, c in enumerate(chunks) if c.kind == "faq"]
+    classifier = (EntryClassifier.train(vectors[faq], [chunks[i].entry_id for i in faq])
+                  if snapshot.classifier is not None else None)
+    return Snapshot(path=snapshot.path, manifest=snapshot.manifest, entries=snapshot.entries, chunks=chunks,
+                    vectors=vectors, dense=dense,
+                    lexical=_KnownTokens([tokens[i] for i in keep], known),
+                    classifier=classifier)
+
+
+def held_out_queries(snapshot: Snapshot, embedder: Embedder, section_window: float = 0.5,
+                     folds: int = SELF_FOLDS, progress: Callable[[int, int], None] | None = None) -> HeldOut:
+    """Ask the KB its own phrasings, k-fold, so that no query ever meets itself.
+
+    In fold f, a fifth of the entries are held out whole: their phrasings must be handed off (near-misses
+    from the same domain). Of every other entry with two or more phrasings, a fifth of the phrasings is held
+    out of the index and of the entry classifier: asked, they should find their entry. The stored vectors are
+    reused (phrasings are embedded as queries), so nothing is embedded again.
+    """
+    rng = np.random.default_rng(SELF_SEED)
+    entry_ids = sorted(snapshot.entry_rows.keys() & snapshot.entries.keys())
+    entry_fold = {e: n % folds for n, e in enumerate(rng.permutation(entry_ids).tolist())}
+    row_fold: dict[int, int] = {}
+    for entry_id in entry_ids:
+        rows = rng.permutation(snapshot.entry_rows[entry_id]).tolist()
+        start = int(rng.integers(folds))
+        row_fold.update({row: (start + n) % folds for n, row in enumerate(rows)})
+    tokens = tokenize([c.text for c in snapshot.chunks])
+    known = {c.text: t for c, t in zip(snapshot.chunks, tokens, strict=True)}
+    out = HeldOut([], [], [], sum(len(snapshot.entry_rows[e]) >= 2 for e in entry_ids))
+    for fold in range(folds):
+        whole = [e for e in entry_ids if entry_fold[e] == fold]
+        asked: list[tuple[int, str | None]] = [(r, None) for e in whole for r in snapshot.entry_rows[e]]
+        for entry_id in entry_ids:
+            rows = snapshot.entry_rows[entry_id]
+            if entry_fold[entry_id] != fold and len(rows) >= 2:
+                asked += [(r, entry_id) for r in rows if row_fold[r] == fold]
+        hidden = np.zeros(len(snapshot.chunks), dtype=bool)
+        hidden[[r for r, _ in asked]] = True
+        if len(asked) > MAX_SELF_QUERIES // folds:
+            asked = [asked[i] for i in sorted(rng.choice(len(asked), MAX_SELF_QUERIES // folds, replace=False))]
+        searcher = Searcher(_without(snapshot, hidden, tokens, known), embedder, section_window)
+        for row, expected in asked:
+            result = searcher.search(snapshot.chunks[row].text, k=8, vector=snapshot.vectors[row])
+            top = result.faq_hits[0].entry_id if result.faq_hits else None
+            out.rows.append(features(result.faq_hits))
+            out.correct.append(expected is not None and top == expected)
+            out.answerable.append(expected is not None)
+        if progress:
+            progress(fold + 1, folds)
+    return out
+
+
+def self_calibrate(snapshot: Snapshot, embedder: Embedder, target_precision: float = SELF_TARGET_PRECISION,
+                   no_answer_share: float = NO_ANSWER_SHARE, section_window: float = 0.5,
+                   progress: Callable[[int, int], None] | None = None) -> AnswerModel:
+    """The auto-answer model fitted on the KB's own phrasings (``held_out_queries``), no labels needed.
+
+    A KB with too few phrasings to vouch for a threshold gets one that never auto-answers, and says why."""
+    held = held_out_queries(snapshot, embedder, section_window, progress=progress)
+    answerable = sum(held.answerable)
+    meta: dict[str, Any] = {"source": "self", "embedder": snapshot.embedder_name, "folds": SELF_FOLDS,
+                            "held_out_answerable": answerable, "held_out_unanswerable": len(held.rows) - answerable,
+                            "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    if answerable < MIN_SELF_QUERIES or sum(held.correct) < 2 or len(held.rows) - answerable < 2:
+        meta["why_no_answers"] = (
+            f"only {held.entries_with_phrasings} FAQ entries have two or more phrasings ({answerable} held-out "
+            f"questions; {MIN_SELF_QUERIES} needed): add example phrasings to the FAQ or calibrate with "
+            "labeled messages (`triage calibrate --labels FILE`)")
+        return never_answer(meta)
+    return fit_answer_model(held.rows, held.correct, held.answerable, target_precision, no_answer_share, meta=meta)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -119,18 +119,31 @@ def kb_build(
                               "so an emptied export cannot replace the served KB).")] = False,
 ) -> None:
     """Validate the sources, embed what changed and swap in a new index snapshot."""
-    from knowledge.index import build_snapshot
-    from triage.kb import embedder_for
+    from knowledge.index import load_snapshot
+    from triage.kb import build_kb
 
     settings = get_settings()
-    with clean_errors():
-        embedder = embedder_for(settings)
-        with progress_bar("embedding") as progress:
-            report = build_snapshot(out_dir, embedder, faq, docs, progress=progress, allow_empty=allow_empty)
+    with clean_errors(), progress_bar("embedding") as progress:
+        report = build_kb(settings, out_dir, faq, docs, progress=progress, allow_empty=allow_empty)
     if report.stale_removed:
         err.print(f"removed {report.stale_removed} unfinished build folder(s) left by killed builds")
     err.print(f"built {report.path}: {report.entries} FAQ entries, {report.chunks} units "
               f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s")
+    err.print(calibration_line(load_snapshot(report.path).manifest["calibration"]), highlight=False)
+
+
+def calibration_line(summary: dict[str, Any]) -> str:
+    """What calibrated the KB, in one line for the build's output."""
+    if "why_no_answers" in summary:
+        return f"calibration: every message will be handed off: {summary['why_no_answers']}"
+    asked = (f"{summary['held_out_answerable']} of its own phrasings held out and "
+             f"{summary['held_out_unanswerable']} of whole entries held out" if summary.get("source") == "self"
+             else f"{summary.get('n_labels')} labeled messages")
+    precision, coverage = summary.get("fit_precision"), summary.get("fit_coverage")
+    outcome = (f"precision {precision:.3f} at coverage {coverage:.3f} on them" if precision is not None
+               else "no cut-off met the target: every message will be handed off")
+    return (f"calibration ({summary.get('source')}): threshold {summary['threshold']:.3f} for precision "
+            f"≥ {summary.get('target_precision')}, from {asked}; {outcome}")
 
 
 @app.command()

@@ -12,15 +12,17 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from knowledge.embedders import Embedder, load_embedder
 from knowledge.embedding_cache import CachedEmbedder
 from knowledge.errors import KnowledgeBaseError
-from knowledge.index import FORMAT_VERSION, Progress, Snapshot, build_snapshot, load_snapshot, resolve
+from knowledge.index import FORMAT_VERSION, BuildReport, Progress, Snapshot, build_snapshot, load_snapshot, resolve
 from knowledge.samples import DEMO_LATEST_APP_VERSION
 from knowledge.search import Searcher
 from knowledge.sources import MANUAL_SUFFIXES
 from triage.answering import DEFAULT_MODEL_FILE, Answerer, AnswerModel
+from triage.calibration import calibration_summary, self_calibrate, write_calibration
 from triage.config import Settings
 from triage.inputs import read_tag_labels
 from triage.tagging import Tagger, Taxonomy, load_taxonomy, taxonomy_from_faq, train_tagger
@@ -60,9 +62,13 @@ def ensure_demo_index(settings: Settings, progress: Progress | None = None) -> P
             return out
     except KnowledgeBaseError:
         pass
-    report = build_snapshot(out, embedder_for(settings), faq_files, docs, progress=progress,
-                            extra_manifest={"sources_digest": digest})
-    shutil.copy2(DEFAULT_MODEL_FILE, report.path / "calibration.json")
+
+    def shipped_model(folder: Path) -> dict[str, Any]:
+        shutil.copy2(DEFAULT_MODEL_FILE, folder / "calibration.json")
+        return {"calibration": calibration_summary(AnswerModel.load(DEFAULT_MODEL_FILE))}
+
+    build_snapshot(out, embedder_for(settings), faq_files, docs, progress=progress,
+                   extra_manifest={"sources_digest": digest}, finish=shipped_model)
     return out
 
 
@@ -75,18 +81,32 @@ def kb_path(settings: Settings, kb: Path | None = None, progress: Progress | Non
     return ensure_demo_index(settings, progress)
 
 
-def answer_model(snapshot: Snapshot) -> tuple[AnswerModel, bool]:
-    """The snapshot's calibrated model, or the shipped default (second value False)."""
+def build_kb(settings: Settings, out: Path, faq_files: list[Path], docs: Path | None = None,
+             progress: Progress | None = None, allow_empty: bool = False,
+             extra_manifest: dict[str, Any] | None = None) -> BuildReport:
+    """Build a snapshot and calibrate its auto-answer model from its own content before it serves
+    (``triage.calibration.self_calibrate``); the manifest records what calibrated it."""
+    embedder = embedder_for(settings)
+
+    def calibrate(folder: Path) -> dict[str, Any]:
+        model = self_calibrate(load_snapshot(folder, embedder), embedder, section_window=settings.section_window)
+        write_calibration(folder, model)
+        return {"calibration": calibration_summary(model)}
+
+    return build_snapshot(out, embedder, faq_files, docs, progress=progress, allow_empty=allow_empty,
+                          extra_manifest=extra_manifest, finish=calibrate)
+
+
+def answer_model(snapshot: Snapshot, embedder: Embedder, section_window: float = 0.5) -> tuple[AnswerModel, bool]:
+    """The snapshot's calibrated model; a snapshot built before calibration was stored is calibrated from its
+    own content here, in memory (second value False: rebuild to store it). Never another KB's model."""
     if snapshot.calibration is not None:
         try:
             return AnswerModel.from_dict(snapshot.calibration), True
         except (KeyError, ValueError) as exc:
             raise KnowledgeBaseError(f"{snapshot.path / 'calibration.json'} does not fit this version ({exc}): "
-                                     "run `triage calibrate --labels FILE` again") from exc
-    if not DEFAULT_MODEL_FILE.is_file():
-        raise KnowledgeBaseError(f"{snapshot.path} has no calibration and {DEFAULT_MODEL_FILE} is missing: "
-                                 "run `triage calibrate --labels FILE`")
-    return AnswerModel.load(DEFAULT_MODEL_FILE), False
+                                     "rebuild the KB (`triage kb build`) or run `triage calibrate` again") from exc
+    return self_calibrate(snapshot, embedder, section_window=section_window), False
 
 
 def taxonomy_file(settings: Settings, taxonomy: Path | None = None) -> Path | None:
@@ -138,10 +158,13 @@ class KnowledgeBase:
              taxonomy: Path | None = None, tag_labels: Path | None = None,
              corrections: Sequence[tuple[int, str, str]] = ()) -> KnowledgeBase:
         """The index (given, configured or the demo's), its answer model and a tagger trained with
-        ``corrections`` (the store's: id, text, tag)."""
+        ``corrections`` (the store's: id, text, tag). A KB given here is not the demo: none of the demo's
+        taxonomy, labels or app version apply to it."""
+        if kb is not None:
+            settings = settings.model_copy(update={"kb_dir": kb})
         embedder = embedder_for(settings)
         snapshot = load_snapshot(kb_path(settings, kb, progress), embedder)
-        model, calibrated = answer_model(snapshot)
+        model, calibrated = answer_model(snapshot, embedder, settings.section_window)
         tax = taxonomy_for(settings, snapshot, taxonomy)
         pairs = [(text, tag) for _, text, tag in corrections]
         tagger = tagger_for(settings, snapshot, embedder, tax, tag_labels, pairs) if tax is not None else None

@@ -18,8 +18,9 @@ Channel = Literal["chat", "email", "sms", "phone", "app_review", "social"]
 DecisionName = Literal["auto_answer", "handoff"]
 # why a message was handed off, for programs (reports, routing): no FAQ entry came close; the best one was not close
 # enough; two entries were almost equally close; the message tries to instruct the system; agents and customers
-# kept turning the entry's answer down
-HandoffReason = Literal["no_match", "not_confident", "ambiguous", "prompt_injection", "distrusted_entry"]
+# kept turning the entry's answer down; the KB's calibration allows no auto-answer (too few phrasings)
+HandoffReason = Literal["no_match", "not_confident", "ambiguous", "prompt_injection", "distrusted_entry",
+                        "not_calibrated"]
 
 # --- what the store can hold ---------------------------------------------------------------------------------
 

@@ -131,8 +131,8 @@ class Pipeline:
                                reason=self.distrusted_faqs[decision.hit.entry_id])
         timings["answer"] = (time.perf_counter() - t) * 1000
         answered = decision.decision == "auto_answer" and decision.hit is not None
-        warnings = [] if self.kb.calibrated else ["this index has no calibration of its own: "
-                                                  "using the demo KB's answer model (run `triage calibrate`)"]
+        warnings = [] if self.kb.calibrated else ["this index was built without a stored calibration: calibrated "
+                                                  "from its own content at start (rebuild it to store one)"]
         out = TriageResult(
             id=message.id,
             decision=decision.decision,

@@ -348,7 +348,8 @@ def _most_first(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 HANDOFF_CATEGORY = {"prompt_injection": "prompt_injection", "distrusted_entry": "turned_down",
-                    "no_match": "no_close_faq", "not_confident": "not_confident", "ambiguous": "not_confident"}
+                    "no_match": "no_close_faq", "not_confident": "not_confident", "ambiguous": "not_confident",
+                    "not_calibrated": "not_confident"}
 
 
 def handoff_category(result: Mapping[str, Any]) -> str:

@@ -45,10 +45,16 @@ SITUATION_LEVELS = ("P1", "P2", "P4")
 SITUATION_BOOST = 8.0  # 5-fold CV on the calibration set, decided accuracy: 1: 0.740, 2: 0.740, 4: 0.753, 8: 0.767
 CORRECTION_MATCH = 0.9  # an agent's correction applies to messages at least this similar
 CORRECTION_SHARE = 0.8  # ... and then carries this share of the scores
-# Below MIN_CONFIDENCE, or with a top two closer than MIN_GAP, the tag is needs_review. CV (decided tag accuracy /
-# priority within one): 0.2 → 0.753 / 0.953, 0.25 → 0.767 / 0.973, 0.35 → 0.767 / 0.993; gap 0 to 0.1 ±0.01.
+# Below a confidence cut-off, or with a top two closer than a gap, the tag is needs_review. Both are calibrated
+# per taxonomy (``calibrate_cutoffs``): the loosest pair whose cross-validated precision of the tags given meets
+# TAG_TARGET_PRECISION at its lower bound. These are the fallback when the examples are too few to say.
 MIN_CONFIDENCE = 0.35
 MIN_GAP = 0.05
+TAG_TARGET_PRECISION = 0.85
+TAG_FOLDS = 5
+MIN_CUTOFF_ROWS = 40  # fewer cross-validated examples than this keep the fallback cut-offs
+CONFIDENCE_GRID = tuple(round(0.05 * i, 2) for i in range(1, 19))
+GAP_GRID = (0.0, 0.025, 0.05, 0.1)
 URGENT_SHARE = 0.5  # a more urgent tag scoring at least this share of the top one takes its place
 
 
@@ -179,17 +185,20 @@ def taxonomy_examples(taxonomy: Taxonomy) -> list[TagExample]:
     return examples
 
 
-def faq_examples(taxonomy: Taxonomy, snapshot: Snapshot) -> tuple[list[TagExample], NDArray[np.float32]]:
-    """The KB's FAQ phrasings labeled with their entry's first leaf tag, with their stored vectors."""
+def faq_examples(taxonomy: Taxonomy, snapshot: Snapshot) -> tuple[list[TagExample], NDArray[np.float32], list[str]]:
+    """The KB's FAQ phrasings labeled with their entry's first leaf tag, with their stored vectors and their
+    entry ids."""
     leaves = set(taxonomy.leaves)
-    examples, rows = [], []
+    examples, rows, entry_ids = [], [], []
     for row, chunk in enumerate(snapshot.chunks):
         entry = snapshot.entries.get(chunk.entry_id) if chunk.kind == "faq" else None
         tag = next((t for t in entry.tags if t in leaves), None) if entry else None
         if tag is not None:
             examples.append(TagExample(chunk.text, tag))
             rows.append(row)
-    return examples, snapshot.vectors[rows] if rows else np.zeros((0, snapshot.vectors.shape[1]), np.float32)
+            entry_ids.append(chunk.entry_id)
+    vectors = snapshot.vectors[rows] if rows else np.zeros((0, snapshot.vectors.shape[1]), np.float32)
+    return examples, vectors, entry_ids
 
 
 @dataclass
@@ -210,6 +219,18 @@ def _fit_logistic(x: Any, y: NDArray[np.int64]) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return LogisticRegression(C=REGULARIZATION_C, max_iter=500).fit(x, y)
+
+
+@dataclass
+class Cutoffs:
+    """When a tag is given rather than needs_review, and what cross-validation said about it."""
+
+    min_confidence: float = MIN_CONFIDENCE
+    min_gap: float = MIN_GAP
+    source: str = "fallback"  # "cross-validation" or "fallback" (too few examples, or no pair met the target)
+    precision: float | None = None  # cross-validated precision of the tags given at these cut-offs
+    review_share: float | None = None  # cross-validated share sent to needs_review
+    examples: int = 0
 
 
 @dataclass
@@ -248,6 +269,7 @@ class Tagger:
         self.wording = _fit_logistic(self.wording_features.fit_transform([e.text for e in examples]), y)
         dim = vectors.shape[1]
         self.corrections, self.correction_tags = np.zeros((0, dim), np.float32), np.zeros(0, np.int64)
+        self.cutoffs = Cutoffs()
 
     def learn(self, vector: NDArray[np.float32], tag: str) -> None:
         """An agent's correction: the next prediction for this or a near-identical message follows it."""
@@ -289,7 +311,7 @@ class Tagger:
         (top, p1), runners = scores.top, scores.ranked[1:3]
         p2 = runners[0][1] if runners else 0.0
         shown = [(t, round(p, 4)) for t, p in runners]
-        if p1 < MIN_CONFIDENCE:
+        if p1 < self.cutoffs.min_confidence:
             return TagDecision(NEEDS_REVIEW, round(p1, 4), [(top, round(p1, 4)), *shown],
                                f"어느 태그와도 가깝지 않아 검토가 필요해요 (가장 가까운 '{tax.name(top)}' {p1:.2f})",
                                overridden=top)
@@ -300,12 +322,51 @@ class Tagger:
             return TagDecision(tag, round(p, 4), [(top, round(p1, 4))], (
                 f"여러 문의 중 더 급한 '{tax.name(tag)}'({tax.priority(tag)})을 골랐어요 "
                 f"('{tax.name(top)}' {p1:.2f})"), overridden=top)
-        if p1 - p2 < MIN_GAP:
+        if p1 - p2 < self.cutoffs.min_gap:
             competing = ", ".join(f"{tax.name(t)} {p:.2f}" for t, p in [(top, p1), *runners[:1]])
             return TagDecision(NEEDS_REVIEW, round(p1, 4), [(top, round(p1, 4)), *shown],
                                f"분류가 확실하지 않아 검토가 필요해요 (경합: {competing})", overridden=top,
                                competing=[top, runners[0][0]])
         return TagDecision(top, round(p1, 4), shown, f"'{tax.name(top)}' {p1:.2f}")
+
+
+def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vectors: NDArray[np.float32],
+                     groups: Sequence[str], target: float = TAG_TARGET_PRECISION) -> Cutoffs:
+    """The needs_review cut-offs for this taxonomy, by k-fold cross-validation on its own labeled texts.
+
+    Texts of one group (an FAQ entry's phrasings) are held out together, so a phrasing is never tagged by a
+    tagger that learned its sibling; each fold's tagger learns from the others. The loosest (confidence, gap)
+    pair whose precision of the tags given meets ``target`` at its 90% lower bound wins."""
+    from triage.answering import wilson_lower
+
+    keep = [i for i, e in enumerate(examples) if e.tag in taxonomy.tags and e.tag != NEEDS_REVIEW]
+    if len(keep) < MIN_CUTOFF_ROWS:
+        return Cutoffs(examples=len(keep))
+    unique = sorted({groups[i] for i in keep})
+    fold_of = {g: n % TAG_FOLDS for n, g in enumerate(np.random.default_rng(13).permutation(unique).tolist())}
+    top, second, right = [], [], []
+    for fold in range(TAG_FOLDS):
+        train = [i for i in keep if fold_of[groups[i]] != fold]
+        test = [i for i in keep if fold_of[groups[i]] == fold]
+        try:
+            tagger = Tagger(taxonomy, [examples[i] for i in train], vectors[train])
+        except TaxonomyError:
+            continue
+        for i in test:
+            ranked = tagger.scores(examples[i].text, vectors[i]).ranked
+            top.append(ranked[0][1])
+            second.append(ranked[1][1] if len(ranked) > 1 else 0.0)
+            right.append(ranked[0][0] == examples[i].tag)
+    p1, gap, ok = np.array(top), np.array(top) - np.array(second), np.array(right)
+    best: Cutoffs | None = None
+    for confidence in CONFIDENCE_GRID:
+        for min_gap in GAP_GRID:
+            given = (p1 >= confidence) & (gap >= min_gap)
+            if given.sum() and wilson_lower(ok[given].mean(), given.sum()) >= target and (
+                    best is None or given.mean() > 1 - (best.review_share or 0)):
+                best = Cutoffs(confidence, min_gap, "cross-validation", round(float(ok[given].mean()), 4),
+                               round(float(1 - given.mean()), 4), len(ok))
+    return best or Cutoffs(examples=len(ok))
 
 
 def taxonomy_from_faq(snapshot: Snapshot) -> Taxonomy | None:
@@ -325,13 +386,16 @@ def train_tagger(taxonomy: Taxonomy, embedder: Embedder, snapshot: Snapshot | No
     texts = taxonomy_examples(taxonomy) + [TagExample(text, tag) for text, tag in [*labeled, *corrections]]
     vectors = embedder.encode_queries([e.text for e in texts]) if texts else None
     first_correction = len(texts) - len(corrections)
+    faq_groups: list[str] = []
     if snapshot is not None:
-        faq, faq_vectors = faq_examples(taxonomy, snapshot)
+        faq, faq_vectors, faq_groups = faq_examples(taxonomy, snapshot)
         texts += faq
         vectors = faq_vectors if vectors is None else np.vstack([vectors, faq_vectors])
     if vectors is None:
         raise TaxonomyError([f"{taxonomy.origin}: no examples to learn the tags from"])
     tagger = Tagger(taxonomy, texts, vectors)
+    groups = [f"text:{n}" for n in range(len(texts) - len(faq_groups))] + faq_groups
+    tagger.cutoffs = calibrate_cutoffs(taxonomy, texts, vectors, groups)
     for row, (_, tag) in enumerate(corrections, first_correction):
         if tag in tagger.column:
             tagger.learn(vectors[row], tag)

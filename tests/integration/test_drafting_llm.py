@@ -38,12 +38,13 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def kb(embedder, tmp_path_factory):
     from knowledge.index import build_snapshot
+    from tests.conftest import demo_model
     from triage.config import Settings
     from triage.kb import KnowledgeBase
 
     work = tmp_path_factory.mktemp("english-kb")
     (work / "faq.jsonl").write_text("\n".join(json.dumps(r) for r in FAQ), encoding="utf-8")
-    build_snapshot(work / "index", embedder, [work / "faq.jsonl"])
+    build_snapshot(work / "index", embedder, [work / "faq.jsonl"], finish=demo_model)
     return KnowledgeBase.open(Settings(kb_dir=work / "index", var_dir=work / "var"))
 
 

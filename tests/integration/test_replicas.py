@@ -88,7 +88,7 @@ def test_two_replicas_share_corrections_history_and_verdicts_across_a_restart(sm
 
 def test_an_admin_reload_on_one_replica_reaches_the_other(small_kb, tmp_path, postgres_url, embedder):
     from knowledge.index import build_snapshot
-    from tests.conftest import FIXTURES
+    from tests.conftest import FIXTURES, demo_model
 
     kb = tmp_path / "kb"  # the replicas' shared KB folder, a copy the test may build into
     shutil.copytree(small_kb, kb, symlinks=True)
@@ -97,7 +97,7 @@ def test_an_admin_reload_on_one_replica_reaches_the_other(small_kb, tmp_path, po
         extra = tmp_path / "extra.yaml"
         extra.write_text("- id: gift-wrap\n  question: 선물 포장 되나요?\n"
                          "  answer: 주문할 때 선물 포장을 고르면 돼요.\n", encoding="utf-8")
-        build_snapshot(kb, embedder, [FIXTURES / "faq_small.yaml", extra], FIXTURES / "manuals")
+        build_snapshot(kb, embedder, [FIXTURES / "faq_small.yaml", extra], FIXTURES / "manuals", finish=demo_model)
         reloaded = one.post("/v1/admin/kb/reload")
         assert reloaded.status_code == 200 and reloaded.json()["counts"] != before
         published = time.monotonic()

@@ -145,16 +145,34 @@ class Renamed:
         return self.inner.encode_passages(texts)
 
 
-def test_calibration_is_carried_forward_only_for_the_same_model(tmp_path, embedder):
+def test_another_embedding_model_reuses_no_vector(tmp_path, embedder):
     out = tmp_path / "kb"
     build_snapshot(out, embedder, [FAQ])
-    (resolve(out) / "calibration.json").write_text('{"threshold": 0.5}', encoding="utf-8")
-    build_snapshot(out, embedder, [FAQ])
-    assert json.loads((resolve(out) / "calibration.json").read_text()) == {"threshold": 0.5}
     other = CountingEmbedder(Renamed(embedder))
     report = build_snapshot(out, other, [FAQ])
-    assert report.reused == 0 and other.calls == report.chunks  # other model: nothing reused
-    assert not (resolve(out) / "calibration.json").exists()
+    assert report.reused == 0 and other.calls == report.chunks
+
+
+def test_finish_runs_on_the_complete_snapshot_before_it_serves_and_a_failure_keeps_the_old_one(tmp_path, embedder):
+    out = tmp_path / "kb"
+
+    def calibrate(folder):
+        assert not (out / "current").exists() or resolve(out) != folder  # not serving yet
+        assert load_snapshot(folder).manifest["counts"]["entries"] > 0  # complete: it loads
+        (folder / "calibration.json").write_text('{"threshold": 0.5}', encoding="utf-8")
+        return {"calibration": {"source": "test"}}
+
+    build_snapshot(out, embedder, [FAQ], finish=calibrate)
+    first = resolve(out)
+    assert json.loads((first / "calibration.json").read_text()) == {"threshold": 0.5}
+    assert load_snapshot(out).manifest["calibration"] == {"source": "test"}
+
+    def broken(folder):
+        raise RuntimeError("calibration failed")
+
+    with pytest.raises(RuntimeError, match="calibration failed"):
+        build_snapshot(out, embedder, [FAQ], finish=broken)
+    assert resolve(out) == first
 
 
 # A build in another process that stops for good once its .building-* folder exists (until it is killed).

@@ -215,7 +215,7 @@ def test_a_stale_calibration_is_a_clear_error(tmp_path, embedder):
     out = tmp_path / "kb"
     build_snapshot(out, embedder, [FIXTURES / "faq_small.yaml"])
     (resolve(out) / "calibration.json").write_text('{"features": ["old"], "threshold": 0.5}', encoding="utf-8")
-    with pytest.raises(KnowledgeBaseError, match="run `triage calibrate --labels FILE` again"):
+    with pytest.raises(KnowledgeBaseError, match="rebuild the KB"):
         KnowledgeBase.open(Settings(kb_dir=out, var_dir=tmp_path))
 
 

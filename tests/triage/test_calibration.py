@@ -1,0 +1,93 @@
+"""Calibration from a KB's own content: held-out phrasings, never a borrowed model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from knowledge.index import load_snapshot, resolve
+from knowledge.samples import DEMO_DIR
+from tests.conftest import FIXTURES
+from triage.calibration import held_out_queries, self_calibrate
+from triage.config import Settings
+from triage.kb import KnowledgeBase, build_kb
+
+
+@pytest.fixture(scope="module")
+def faq_kb(tmp_path_factory):
+    """A real KB of the demo FAQ's first 36 entries (enough phrasings to calibrate itself), built the way
+    `triage kb build` builds."""
+    work = tmp_path_factory.mktemp("self-calibrated")
+    entries = yaml.safe_load((DEMO_DIR / "faq.yaml").read_text(encoding="utf-8"))[:36]
+    faq = work / "faq.yaml"
+    faq.write_text(yaml.safe_dump(entries, allow_unicode=True), encoding="utf-8")
+    settings = Settings(var_dir=work / "var", kb_dir=work / "index")
+    build_kb(settings, work / "index", [faq])
+    return settings, entries
+
+
+def test_a_build_stores_a_calibration_fitted_on_its_own_phrasings(faq_kb):
+    settings, _ = faq_kb
+    snapshot = load_snapshot(settings.kb_dir)
+    stored = json.loads((resolve(settings.kb_dir) / "calibration.json").read_text())
+    summary = snapshot.manifest["calibration"]
+    assert stored["source"] == summary["source"] == "self"
+    assert summary["held_out_answerable"] >= 30 and summary["held_out_unanswerable"] > 0
+    assert 0 < summary["threshold"] < 1 and summary["target_precision"] == 0.9
+    kb = KnowledgeBase.open(settings)
+    assert kb.calibrated and kb.answerer.model.threshold == stored["threshold"]
+
+
+def test_no_held_out_phrasing_meets_itself_and_held_out_entries_are_absent(faq_kb, embedder):
+    settings, entries = faq_kb
+    snapshot = load_snapshot(settings.kb_dir, embedder)
+    held = held_out_queries(snapshot, embedder)
+    unanswerable = len(held.rows) - sum(held.answerable)
+    # every entry is held out whole once: all its phrasings are asked as questions the KB cannot answer
+    assert unanswerable == sum(1 + len(e.get("examples", [])) for e in entries)
+    # a phrasing asked of a KB that still held it would match itself exactly (similarity 1.0)
+    assert max(r["dense"] for r in held.rows) < 0.999
+    assert not any(c and not a for c, a in zip(held.correct, held.answerable, strict=True))
+
+
+def test_the_same_kb_calibrates_to_the_same_model(faq_kb, embedder):
+    settings, _ = faq_kb
+    snapshot = load_snapshot(settings.kb_dir, embedder)
+    assert self_calibrate(snapshot, embedder).threshold == self_calibrate(snapshot, embedder).threshold
+
+
+def test_a_self_calibrated_kb_answers_its_questions_and_hands_off_the_rest(faq_kb):
+    from triage.models import Message
+    from triage.pipeline import Pipeline
+
+    settings, entries = faq_kb
+    pipeline = Pipeline.for_settings(KnowledgeBase.open(settings), settings)
+    asked = pipeline.run(Message(id="q", text=entries[0]["examples"][0]))
+    assert asked.decision == "auto_answer" and asked.faq_id == entries[0]["id"]
+    off_topic = pipeline.run(Message(id="o", text="오늘 저녁 메뉴 뭐 먹을지 추천해 줄래?"))
+    assert off_topic.decision == "handoff"
+
+
+def test_too_few_phrasings_hand_everything_off_and_say_why(tmp_path):
+    from triage.models import Message
+    from triage.pipeline import Pipeline
+
+    settings = Settings(var_dir=tmp_path / "var", kb_dir=tmp_path / "index")
+    build_kb(settings, tmp_path / "index", [FIXTURES / "faq_small.yaml"])
+    summary = load_snapshot(settings.kb_dir).manifest["calibration"]
+    assert "add example phrasings" in summary["why_no_answers"]
+    result = Pipeline.for_settings(KnowledgeBase.open(settings), settings).run(
+        Message(id="m", text="카드 결제 취소하면 환불은 언제 돼요?"))
+    assert result.decision == "handoff" and result.handoff_reason == "not_calibrated"
+    assert result.candidate_faq_id == "refund-card"  # the match is still shown to the agent
+    assert "add example phrasings" in result.decision_reason
+
+
+def test_a_snapshot_without_calibration_is_calibrated_from_itself_not_from_the_demo(tmp_path, embedder):
+    from knowledge.index import build_snapshot
+
+    build_snapshot(tmp_path / "index", embedder, [FIXTURES / "faq_small.yaml"])
+    kb = KnowledgeBase.open(Settings(var_dir=tmp_path / "var", kb_dir=tmp_path / "index"))
+    assert not kb.calibrated and kb.answerer.model.meta["source"] == "self"
