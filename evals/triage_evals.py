@@ -22,16 +22,8 @@ from triage.models import Message
 from triage.pipeline import Pipeline, chronological
 from triage.priority import assign_priority
 from triage.signals import situation
-from triage.tagging import (
-    NEEDS_REVIEW,
-    PRIORITIES,
-    Tag,
-    TagExample,
-    Tagger,
-    Taxonomy,
-    faq_examples,
-    taxonomy_examples,
-)
+from triage.tagging import TagExample, Tagger, faq_examples, taxonomy_examples
+from triage.taxonomy import NEEDS_REVIEW, PRIORITIES, Tag, Taxonomy
 
 WORST = 15
 

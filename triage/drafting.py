@@ -33,7 +33,7 @@ from triage.privacy import find_personal_data, label_placeholders, redact
 from triage.prompting import ReplyTemplates, render_prompt, reply_templates
 from triage.reply_lint import Finding, lint_reply
 from triage.signals import SITUATIONS, Signals
-from triage.tagging import NEEDS_REVIEW
+from triage.taxonomy import NEEDS_REVIEW
 
 log = logging.getLogger("triage.drafting")
 

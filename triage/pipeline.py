@@ -23,7 +23,8 @@ from triage.llm import LLMClient
 from triage.models import Citation, Message, TagCandidate, TriageResult
 from triage.priority import assign_priority
 from triage.signals import Signals
-from triage.tagging import NEEDS_REVIEW, TagDecision
+from triage.tagging import TagDecision
+from triage.taxonomy import NEEDS_REVIEW
 
 if TYPE_CHECKING:
     import numpy as np

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from triage.customer import customer_segment
 from triage.models import Customer
 from triage.signals import Signals
-from triage.tagging import NEEDS_REVIEW, PRIORITIES, Priority, Taxonomy
+from triage.taxonomy import NEEDS_REVIEW, PRIORITIES, Priority, Taxonomy
 
 RAISING_SEGMENTS = {"VIP"}  # a level up on their own
 BACKING_SEGMENTS = {"loyal"}  # no level of their own, but let a customer's urgency reach P1

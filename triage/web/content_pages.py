@@ -31,7 +31,7 @@ from triage.api.deps import Service, ServiceState
 from triage.errors import InputError, NotReadyError
 from triage.faq_gaps import MAX_DAYS, GapReport
 from triage.reports import CES_TARGET, DEFAULT_TIMEZONE, NONE, PERIODS, Bucket, Report, resolve_range, zone
-from triage.tagging import NEEDS_REVIEW
+from triage.taxonomy import NEEDS_REVIEW
 from triage.web.i18n import KST, strings
 from triage.web.pages import Tags, _redirect, _render, _to_login, language, posted_by, signed_in, tags_of
 

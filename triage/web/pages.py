@@ -41,7 +41,7 @@ from triage.api.deps import Service, ServiceState
 from triage.errors import ConflictError, InputError, NotFoundError, NotReadyError
 from triage.models import Channel, FeedbackIn, InboxItem, SuggestionView
 from triage.store.repository import MAX_ROW_ID
-from triage.tagging import NEEDS_REVIEW
+from triage.taxonomy import NEEDS_REVIEW
 from triage.web import TEMPLATES_DIR
 from triage.web.i18n import LANG_COOKIE, LANGUAGES, pick_language, strings, waiting, when
 from triage.web.security import form_token, same_origin, valid_form_token
