@@ -1,5 +1,7 @@
-"""The one-tag classifier over a taxonomy (``triage.taxonomy``): messages get a *leaf* tag, or ``needs_review``
-when it is unsure.
+"""The one-tag classifier over a taxonomy (``triage.taxonomy``).
+
+Messages get a *leaf* tag, or the taxonomy's catch-all (``needs_review`` unless the file marks another) when
+the classifier is unsure.
 
 The classifier learns from every labeled text it is given: the taxonomy's descriptions and examples, the
 KB's FAQ phrasings (by their ``tags``), an optional labeled file, and agents' stored corrections (see
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from triage.errors import TaxonomyError
-from triage.taxonomy import NEEDS_REVIEW, Priority, Taxonomy
+from triage.taxonomy import Priority, Taxonomy
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -116,7 +118,7 @@ class Tagger:
         """Fit on labeled texts (one vector per example); tags without any example cannot be predicted."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        keep = [i for i, e in enumerate(examples) if e.tag in taxonomy.tags and e.tag != NEEDS_REVIEW]
+        keep = [i for i, e in enumerate(examples) if e.tag in taxonomy.tags and e.tag != taxonomy.catch_all]
         examples, vectors = [examples[i] for i in keep], vectors[keep]
         self.taxonomy = taxonomy
         self.classes = sorted({e.tag for e in examples})
@@ -167,13 +169,13 @@ class Tagger:
         return vote / vote.sum()
 
     def decide(self, scores: TagScores) -> TagDecision:
-        """One tag: the most urgent of the strong candidates, or needs_review when unsure."""
+        """One tag: the most urgent of the strong candidates, or the catch-all (needs_review) when unsure."""
         tax = self.taxonomy
         (top, p1), runners = scores.top, scores.ranked[1:3]
         p2 = runners[0][1] if runners else 0.0
         shown = [(t, round(p, 4)) for t, p in runners]
         if p1 < MIN_CONFIDENCE:
-            return TagDecision(NEEDS_REVIEW, round(p1, 4), [(top, round(p1, 4)), *shown],
+            return TagDecision(tax.catch_all, round(p1, 4), [(top, round(p1, 4)), *shown],
                                f"어느 태그와도 가깝지 않아 검토가 필요해요 (가장 가까운 '{tax.name(top)}' {p1:.2f})",
                                overridden=top)
         urgent = [(t, p) for t, p in scores.ranked[1:4]
@@ -185,7 +187,7 @@ class Tagger:
                 f"('{tax.name(top)}' {p1:.2f})"), overridden=top)
         if p1 - p2 < MIN_GAP:
             competing = ", ".join(f"{tax.name(t)} {p:.2f}" for t, p in [(top, p1), *runners[:1]])
-            return TagDecision(NEEDS_REVIEW, round(p1, 4), [(top, round(p1, 4)), *shown],
+            return TagDecision(tax.catch_all, round(p1, 4), [(top, round(p1, 4)), *shown],
                                f"분류가 확실하지 않아 검토가 필요해요 (경합: {competing})", overridden=top,
                                competing=[top, runners[0][0]])
         return TagDecision(top, round(p1, 4), shown, f"'{tax.name(top)}' {p1:.2f}")
