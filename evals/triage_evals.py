@@ -22,16 +22,8 @@ from triage.models import Message
 from triage.pipeline import Pipeline, chronological
 from triage.priority import assign_priority
 from triage.signals import situation
-from triage.tagging import (
-    NEEDS_REVIEW,
-    PRIORITIES,
-    Tag,
-    TagExample,
-    Tagger,
-    Taxonomy,
-    faq_examples,
-    taxonomy_examples,
-)
+from triage.tagging import TagExample, Tagger, faq_examples, taxonomy_examples
+from triage.taxonomy import NEEDS_REVIEW, PRIORITIES, Tag, Taxonomy
 
 WORST = 15
 
@@ -76,8 +68,8 @@ def bitext(settings: Settings, log: Log) -> dict[str, Any]:
         predicted.append(scores.top[0])
         decided.append(tagger.decide(scores).tag)
     truth = [r["intent"] for r in test]
-    reviewed = sum(d == NEEDS_REVIEW for d in decided)
-    kept = [(t, d) for t, d in zip(truth, decided, strict=True) if d != NEEDS_REVIEW]
+    reviewed = sum(d == taxonomy.catch_all for d in decided)
+    kept = [(t, d) for t, d in zip(truth, decided, strict=True) if d != taxonomy.catch_all]
     return {
         "suite": "bitext", "embedder": embedder.name, "train": len(train), "test": len(test),
         "intents": len(category), "categories": len(set(category.values())),
@@ -122,7 +114,8 @@ def labeled(pipeline: Pipeline, rows: list[tuple[Message, dict[str, Any]]], log:
     tagged = [(r, res) for (_, r), res in zip(rows, results, strict=True) if r.get("expected_tag") and res.tag]
     if tagged:
         truth, predicted = [r["expected_tag"] for r, _ in tagged], [res.tag for _, res in tagged]
-        given = [(t, p) for t, p in zip(truth, predicted, strict=True) if p != NEEDS_REVIEW]
+        catch_all = pipeline.kb.tagger.taxonomy.catch_all if pipeline.kb.tagger else NEEDS_REVIEW
+        given = [(t, p) for t, p in zip(truth, predicted, strict=True) if p != catch_all]
         report["tag"] = {**_accuracy_f1(truth, predicted), "n": len(tagged),
                          "needs_review_share": round(1 - len(given) / len(tagged), 4),
                          "accuracy_when_not_reviewed": round(float(np.mean([t == p for t, p in given])), 4)

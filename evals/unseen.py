@@ -33,7 +33,7 @@ from triage.calibration import calibrate_snapshot
 from triage.config import Settings
 from triage.kb import KnowledgeBase, build_kb, embedder_for
 from triage.pipeline import Pipeline
-from triage.tagging import NEEDS_REVIEW
+from triage.taxonomy import NEEDS_REVIEW
 
 SEED = 13
 PHRASINGS = 10  # a question and nine examples per entry

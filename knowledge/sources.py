@@ -9,7 +9,7 @@ import csv
 import html.parser
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,20 +94,46 @@ def _rows_json(text: str) -> Iterator[tuple[int, Any]]:
 
 
 def yaml_rows(text: str) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed item) per item of a YAML list; a ``SyntaxError`` stands for invalid YAML or a
+    document that is not a list."""
+    for _, lineno, value in yaml_items(text):
+        yield lineno, value
+
+
+def yaml_items(text: str, keys: Sequence[str] = ()) -> Iterator[tuple[str | None, int, Any]]:
+    """(key, line number, parsed item) per item of a YAML list (key None), or, when ``keys`` are given, of the
+    lists a YAML mapping holds under those keys: key by key in the order given, other keys ignored, a missing or
+    empty key yielding nothing. A ``SyntaxError`` item stands for invalid YAML, a document of neither shape (a
+    mapping holding none of ``keys`` too), or a key whose value is not a list (on the key's line)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         values = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        yield (mark.line + 1 if mark else 1), SyntaxError(f"invalid YAML ({getattr(exc, 'problem', exc)})")
+        yield None, (mark.line + 1 if mark else 1), SyntaxError(f"invalid YAML ({getattr(exc, 'problem', exc)})")
         return
     if root is None:
         return
-    if not isinstance(root, yaml.SequenceNode) or not isinstance(values, list):
-        yield root.start_mark.line + 1, SyntaxError("the YAML file must hold a list of entries")
+    if isinstance(root, yaml.SequenceNode) and isinstance(values, list):
+        for node, value in zip(root.value, values, strict=True):
+            yield None, node.start_mark.line + 1, value
         return
-    for node, value in zip(root.value, values, strict=True):
-        yield node.start_mark.line + 1, value
+    nodes: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    if isinstance(root, yaml.MappingNode) and isinstance(values, dict):
+        nodes = {k.value: (k, v) for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+    if not any(key in nodes for key in keys):
+        shape = f"a list, or a mapping with {' or '.join(repr(k) for k in keys)}" if keys else "a list of entries"
+        yield None, root.start_mark.line + 1, SyntaxError(f"the YAML file must hold {shape}")
+        return
+    for key in keys:
+        if key not in nodes or values.get(key) is None:
+            continue
+        key_node, node = nodes[key]
+        if not isinstance(node, yaml.SequenceNode) or not isinstance(values[key], list):
+            yield key, key_node.start_mark.line + 1, SyntaxError(f"'{key}' must hold a list")
+            continue
+        for item, value in zip(node.value, values[key], strict=True):
+            yield key, item.start_mark.line + 1, value
 
 
 def _rows_csv(text: str) -> Iterator[tuple[int, Any]]:

@@ -41,7 +41,7 @@ out = Console(soft_wrap=True)
 BATCH_PROBLEMS_SHOWN = 10  # invalid batch lines named on stderr (all of them are in the output)
 KbOption = Annotated[Path | None, typer.Option("--kb", help="Index folder (default: the demo KB).")]
 TaxonomyOption = Annotated[Path | None, typer.Option(
-    "--taxonomy", help="Taxonomy YAML (default: TRIAGE_TAXONOMY, the demo's, or the FAQ entries' tags).")]
+    "--taxonomy", help="Taxonomy file: YAML or CSV (default: TRIAGE_TAXONOMY, the demo's, or the FAQ entries' tags).")]
 TagLabelsOption = Annotated[Path | None, typer.Option(
     "--tag-labels", help="Labeled messages (JSONL with expected_tag) the tag classifier also learns from.")]
 

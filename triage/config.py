@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     )
     taxonomy: Path | None = Field(
         default=None,
-        description="Taxonomy YAML (DESIGN.md §4). Unset: the demo's for the demo KB, else a flat one from the "
-                    "FAQ entries' tags.",
+        description="Taxonomy file: a YAML list or mapping, or a CSV export (triage.taxonomy). Unset: the demo's "
+                    "for the demo KB, else a flat one from the FAQ entries' tags.",
     )
     tag_labels: Path | None = Field(
         default=None,

@@ -33,7 +33,7 @@ from triage.privacy import find_personal_data, label_placeholders, redact
 from triage.prompting import ReplyTemplates, render_prompt, reply_templates
 from triage.reply_lint import Finding, lint_reply
 from triage.signals import SITUATIONS, Signals
-from triage.tagging import NEEDS_REVIEW
+from triage.taxonomy import NEEDS_REVIEW
 
 log = logging.getLogger("triage.drafting")
 
@@ -168,12 +168,15 @@ def missing_info(text: str, tag_text: str, language: str) -> list[str]:
 
 
 class Drafter:
-    """Drafts for one knowledge base; ``llm`` None means the template path only."""
+    """Drafts for one knowledge base; ``llm`` None means the template path only. ``tag_names`` and ``catch_all``
+    come from the taxonomy (a message given the catch-all is not named by its tag in the draft)."""
 
-    def __init__(self, snapshot: Snapshot, llm: LLMClient | None = None, tag_names: dict[str, str] | None = None):
+    def __init__(self, snapshot: Snapshot, llm: LLMClient | None = None, tag_names: dict[str, str] | None = None,
+                 catch_all: str = NEEDS_REVIEW):
         self.snapshot = snapshot
         self.llm = llm
         self.tag_names = tag_names or {}
+        self.catch_all = catch_all
 
     def draft(self, text: str, result: TriageResult, search: SearchResult, signals: Signals | None = None) -> Drafted:
         """``text`` is the message without instructing sentences, ``signals`` what it says (read from ``text``
@@ -228,7 +231,7 @@ class Drafter:
         return next((h for h in search.faq_hits if h.entry_id == result.faq_id), None)
 
     def _tag_name(self, result: TriageResult, language: str) -> str:
-        name = self.tag_names.get(result.tag or "", "") if result.tag != NEEDS_REVIEW else ""
+        name = self.tag_names.get(result.tag or "", "") if result.tag != self.catch_all else ""
         if name == result.tag or (language == "en" and re.search(r"[가-힣]", name)):
             name = name and (result.tag or "").replace("_", " ")  # an id, not a name
         return name or ("문의" if language == "ko" else "this request")

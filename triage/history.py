@@ -2,9 +2,9 @@
 
 The service keeps the history in its database (``StoredHistory``: every stored message, so every process and
 replica sees the same, and a restart forgets nothing); a batch or an evaluation keeps it in memory per customer
-(``ContactHistory``, bounded by the window). "The same thing" means the same tag (not ``needs_review``) and a
-message vector at least ``SAME_ISSUE_SIMILARITY`` close, or a near-identical message whatever its tag. Different
-customers asking the same thing are never repeats.
+(``ContactHistory``, bounded by the window). "The same thing" means the same tag (not the taxonomy's catch-all,
+such as ``needs_review``) and a message vector at least ``SAME_ISSUE_SIMILARITY`` close, or a near-identical
+message whatever its tag. Different customers asking the same thing are never repeats.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from triage.tagging import NEEDS_REVIEW
+from triage.taxonomy import NEEDS_REVIEW
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -58,15 +58,16 @@ class ContactHistory:
         self._lock = threading.Lock()
 
     def find_repeat(self, customer_id: str, at: datetime, vector: NDArray[np.float32], tag: str,
-                    message_id: str | None = None) -> Contact | None:
+                    message_id: str | None = None, catch_all: str = NEEDS_REVIEW) -> Contact | None:
         """The most recent earlier contact of this customer on the same issue within the window. A contact with
-        the same ``message_id`` is the same message sent again (a retry), never a repeat of itself."""
+        the same ``message_id`` is the same message sent again (a retry), never a repeat of itself; two messages
+        given the taxonomy's ``catch_all`` tag share no issue by that tag."""
         for contact in reversed(self._earlier(customer_id, at)):
             if message_id is not None and contact.message_id == message_id:
                 continue
             similarity = float(np.dot(contact.vector, vector))
             if similarity >= SAME_TEXT_SIMILARITY or (
-                    tag != NEEDS_REVIEW and contact.tag == tag and similarity >= SAME_ISSUE_SIMILARITY):
+                    tag != catch_all and contact.tag == tag and similarity >= SAME_ISSUE_SIMILARITY):
                 return contact
         return None
 

@@ -25,7 +25,8 @@ from triage.answering import DEFAULT_MODEL_FILE, Answerer, AnswerModel
 from triage.calibration import calibration_summary, self_calibrate, write_calibration
 from triage.config import Settings
 from triage.inputs import read_tag_labels
-from triage.tagging import Tagger, Taxonomy, load_taxonomy, taxonomy_from_faq, train_tagger
+from triage.tagging import Tagger, train_tagger
+from triage.taxonomy import Taxonomy, load_taxonomy, taxonomy_from_faq
 
 
 def embedder_for(settings: Settings) -> Embedder:

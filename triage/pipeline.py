@@ -23,7 +23,8 @@ from triage.llm import LLMClient
 from triage.models import Citation, Message, TagCandidate, TriageResult
 from triage.priority import assign_priority
 from triage.signals import Signals
-from triage.tagging import NEEDS_REVIEW, TagDecision
+from triage.tagging import TagDecision
+from triage.taxonomy import NEEDS_REVIEW
 
 if TYPE_CHECKING:
     import numpy as np
@@ -71,7 +72,8 @@ class Pipeline:
         self.history = history or ContactHistory(repeat_window)
         # FAQ entries whose auto-answers agents and customers turned down: handed off instead (entry → reason)
         self.distrusted_faqs: dict[str, str] = {}
-        self.drafter = Drafter(kb.snapshot, llm, kb.tagger.taxonomy.names if kb.tagger else {})
+        self.drafter = Drafter(kb.snapshot, llm, kb.tagger.taxonomy.names if kb.tagger else {},
+                               kb.tagger.taxonomy.catch_all if kb.tagger else NEEDS_REVIEW)
 
     @classmethod
     def for_settings(cls, kb: KnowledgeBase, settings: Settings, history: ContactHistory | None = None) -> Pipeline:
@@ -192,12 +194,13 @@ class Pipeline:
         if content.strip():
             tag = tagger.decide(tagger.scores(content, vector, signals.level))
         else:
-            tag = TagDecision(NEEDS_REVIEW, 0.0, [], "지시문 말고는 내용이 없어요")
+            tag = TagDecision(tagger.taxonomy.catch_all, 0.0, [], "지시문 말고는 내용이 없어요")
         customer = message.customer
         repeat, contact = None, None
         if customer is not None and customer.id:
             at = as_utc(message.created_at)
-            earlier = self.history.find_repeat(customer.id, at, vector, tag.tag, message.id)
+            earlier = self.history.find_repeat(customer.id, at, vector, tag.tag, message.id,
+                                               catch_all=tagger.taxonomy.catch_all)
             if earlier is not None:
                 out.duplicate_of = earlier.message_id
                 channel = f" {earlier.channel}" if earlier.channel else ""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from triage.customer import customer_segment
 from triage.models import Customer
 from triage.signals import Signals
-from triage.tagging import NEEDS_REVIEW, PRIORITIES, Priority, Taxonomy
+from triage.taxonomy import PRIORITIES, Priority, Taxonomy
 
 RAISING_SEGMENTS = {"VIP"}  # a level up on their own
 BACKING_SEGMENTS = {"loyal"}  # no level of their own, but let a customer's urgency reach P1
@@ -42,10 +42,10 @@ def assign_priority(tag: str, taxonomy: Taxonomy, said: Signals | str, customer:
     more urgent of the tags that competed for it, or P4 when it is close to no tag at all (off-topic, or a
     question the taxonomy does not cover)."""
     signals = Signals.read(said) if isinstance(said, str) else said
-    if tag == NEEDS_REVIEW and competing:
+    if tag == taxonomy.catch_all and competing:
         base = min(taxonomy.priority(t) for t in competing)
         reasons = [f"기본 {base}: 경합한 태그 중 더 급한 쪽 ({', '.join(taxonomy.name(t) for t in competing)})"]
-    elif tag == NEEDS_REVIEW:
+    elif tag == taxonomy.catch_all:
         base, reasons = "P4", ["기본 P4: 어느 태그와도 가깝지 않아요 (지원 범위 밖이거나 단순 문의로 보여요)"]
     else:
         base = taxonomy.priority(tag)

@@ -380,7 +380,7 @@ def export_report(report: Report, out_dir: Path, log_line: Callable[[str], None]
 def tag_names_for(settings: Settings) -> dict[str, str]:
     """Tag id → display name from the configured taxonomy (the demo's for the demo KB); {} when unknown."""
     from triage.kb import taxonomy_file
-    from triage.tagging import load_taxonomy
+    from triage.taxonomy import load_taxonomy
 
     path = taxonomy_file(settings)
     if path is None:

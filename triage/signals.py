@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from triage.tagging import Priority
+from triage.taxonomy import Priority
 
 
 def _cues(*patterns: str) -> re.Pattern[str]:

@@ -1,9 +1,7 @@
-"""The taxonomy and the one-tag classifier.
+"""The one-tag classifier over a taxonomy (``triage.taxonomy``).
 
-Taxonomy file (DESIGN.md §4): a YAML list of tags ``{id, name, parent, description, priority, examples}``;
-``parent`` is null for a top-level category, ``priority`` is the tag's base priority (P1–P4), and one tag
-``needs_review`` holds what cannot be classified right away. Messages get a *leaf* tag (one no other tag
-names as its parent); a flat taxonomy is all leaves.
+Messages get a *leaf* tag, or the taxonomy's catch-all (``needs_review`` unless the file marks another) when
+the classifier is unsure.
 
 The classifier learns from every labeled text it is given: the taxonomy's descriptions and examples, the
 KB's FAQ phrasings (by their ``tags``), an optional labeled file, and agents' stored corrections (see
@@ -14,25 +12,20 @@ identical to the corrected one (no retraining step), and joins the training data
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from knowledge.sources import read_text, yaml_rows
 from triage.errors import TaxonomyError
+from triage.taxonomy import Priority, Taxonomy
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from knowledge.embedders import Embedder
     from knowledge.index import Snapshot
-
-Priority = Literal["P1", "P2", "P3", "P4"]
-PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
-NEEDS_REVIEW = "needs_review"
 
 # Picked on the demo KB's calibration set (5-fold cross-validation, each fold trained on the taxonomy, the FAQ
 # and the other folds); the dev set stays for reporting.
@@ -56,114 +49,6 @@ MIN_CUTOFF_ROWS = 40  # fewer cross-validated examples than this keep the fallba
 CONFIDENCE_GRID = tuple(round(0.05 * i, 2) for i in range(1, 19))
 GAP_GRID = (0.0, 0.025, 0.05, 0.1)
 URGENT_SHARE = 0.5  # a more urgent tag scoring at least this share of the top one takes its place
-
-
-@dataclass(frozen=True)
-class Tag:
-    id: str
-    name: str
-    parent: str | None
-    description: str = ""
-    priority: Priority = "P3"
-    examples: tuple[str, ...] = ()
-
-
-class Taxonomy:
-    def __init__(self, tags: Iterable[Tag], origin: str = "taxonomy") -> None:
-        self.origin = origin
-        self.tags = {t.id: t for t in tags}
-        parents = {t.parent for t in self.tags.values() if t.parent}
-        self.leaves = [t for t in self.tags if t not in parents and t != NEEDS_REVIEW]
-
-    def category(self, tag_id: str) -> str:
-        """The top-level ancestor of a tag (itself when it has no parent)."""
-        tag = self.tags[tag_id]
-        while tag.parent is not None:
-            tag = self.tags[tag.parent]
-        return tag.id
-
-    def priority(self, tag_id: str) -> Priority:
-        return self.tags[tag_id].priority
-
-    def name(self, tag_id: str) -> str:
-        return self.tags[tag_id].name
-
-    @property
-    def names(self) -> dict[str, str]:
-        """Tag id → display name, for every tag."""
-        return {t.id: t.name for t in self.tags.values()}
-
-
-def _strings(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return ()
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(v.strip() for v in value if v.strip())
-    return None
-
-
-def load_taxonomy(path: Path) -> Taxonomy:
-    """Read and validate a taxonomy file; every problem is reported at once as ``file:line: what``."""
-    if not path.is_file():
-        raise TaxonomyError([f"{path}: no such taxonomy file"])
-    problems: list[str] = []
-    tags: list[Tag] = []
-    lines: dict[str, list[int]] = {}
-    for lineno, row in yaml_rows(read_text(path)):
-        where = f"{path}:{lineno}"
-        if isinstance(row, SyntaxError):
-            problems.append(f"{where}: {row.msg}")
-            continue
-        if not isinstance(row, dict):
-            problems.append(f"{where}: each tag must be a mapping with id, name, parent, description, priority")
-            continue
-        tag_id = str(row.get("id") or "").strip()
-        if not tag_id:
-            problems.append(f"{where}: 'id' is missing or empty")
-            continue
-        lines.setdefault(tag_id, []).append(lineno)
-        priority = row.get("priority", "P3")
-        examples = _strings(row.get("examples"))
-        if priority not in PRIORITIES:
-            problems.append(f"{where}: '{tag_id}': priority must be one of P1, P2, P3, P4 (got {priority!r})")
-        if examples is None:
-            problems.append(f"{where}: '{tag_id}': examples must be a list of strings")
-        parent = row.get("parent")
-        tags.append(Tag(tag_id, str(row.get("name") or tag_id), str(parent) if parent is not None else None,
-                        str(row.get("description") or ""), priority if priority in PRIORITIES else "P3",
-                        examples or ()))
-    for tag_id, seen_on in lines.items():
-        if len(seen_on) > 1:
-            problems.append(f"{path}:{seen_on[1]}: duplicate id '{tag_id}' (also on line(s) "
-                            f"{', '.join(map(str, seen_on[:1] + seen_on[2:]))})")
-    known = set(lines)
-    for tag in tags:
-        if tag.parent is not None and tag.parent not in known:
-            problems.append(f"{path}:{lines[tag.id][0]}: '{tag.id}': unknown parent '{tag.parent}'")
-    problems += _cycles(tags, lines, path)
-    if NEEDS_REVIEW not in known:
-        problems.append(f"{path}: no '{NEEDS_REVIEW}' tag: add one for messages that cannot be classified "
-                        "right away")
-    taxonomy = Taxonomy(tags, str(path))
-    if not problems and len(taxonomy.leaves) < 2:
-        problems.append(f"{path}: at least two tags besides '{NEEDS_REVIEW}' are needed to classify")
-    if problems:
-        raise TaxonomyError(problems)
-    return taxonomy
-
-
-def _cycles(tags: list[Tag], lines: dict[str, list[int]], path: Path) -> list[str]:
-    parent = {t.id: t.parent for t in tags}
-    problems = []
-    for tag in tags:
-        seen, node = {tag.id}, tag.parent
-        while node is not None:
-            if node in seen:
-                problems.append(f"{path}:{lines[tag.id][0]}: '{tag.id}': its parents form a cycle")
-                break
-            seen.add(node)
-            node = parent.get(node)
-    return problems
 
 
 # ---------------------------------------------------------------- the classifier
@@ -254,7 +139,7 @@ class Tagger:
         """Fit on labeled texts (one vector per example); tags without any example cannot be predicted."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        keep = [i for i, e in enumerate(examples) if e.tag in taxonomy.tags and e.tag != NEEDS_REVIEW]
+        keep = [i for i, e in enumerate(examples) if e.tag in taxonomy.tags and e.tag != taxonomy.catch_all]
         examples, vectors = [examples[i] for i in keep], vectors[keep]
         self.taxonomy = taxonomy
         self.classes = sorted({e.tag for e in examples})
@@ -306,13 +191,13 @@ class Tagger:
         return vote / vote.sum()
 
     def decide(self, scores: TagScores) -> TagDecision:
-        """One tag: the most urgent of the strong candidates, or needs_review when unsure."""
+        """One tag: the most urgent of the strong candidates, or the catch-all (needs_review) when unsure."""
         tax = self.taxonomy
         (top, p1), runners = scores.top, scores.ranked[1:3]
         p2 = runners[0][1] if runners else 0.0
         shown = [(t, round(p, 4)) for t, p in runners]
         if p1 < self.cutoffs.min_confidence:
-            return TagDecision(NEEDS_REVIEW, round(p1, 4), [(top, round(p1, 4)), *shown],
+            return TagDecision(tax.catch_all, round(p1, 4), [(top, round(p1, 4)), *shown],
                                f"어느 태그와도 가깝지 않아 검토가 필요해요 (가장 가까운 '{tax.name(top)}' {p1:.2f})",
                                overridden=top)
         urgent = [(t, p) for t, p in scores.ranked[1:4]
@@ -324,7 +209,7 @@ class Tagger:
                 f"('{tax.name(top)}' {p1:.2f})"), overridden=top)
         if p1 - p2 < self.cutoffs.min_gap:
             competing = ", ".join(f"{tax.name(t)} {p:.2f}" for t, p in [(top, p1), *runners[:1]])
-            return TagDecision(NEEDS_REVIEW, round(p1, 4), [(top, round(p1, 4)), *shown],
+            return TagDecision(tax.catch_all, round(p1, 4), [(top, round(p1, 4)), *shown],
                                f"분류가 확실하지 않아 검토가 필요해요 (경합: {competing})", overridden=top,
                                competing=[top, runners[0][0]])
         return TagDecision(top, round(p1, 4), shown, f"'{tax.name(top)}' {p1:.2f}")
@@ -339,7 +224,7 @@ def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vector
     pair whose precision of the tags given meets ``target`` at its 90% lower bound wins."""
     from triage.answering import wilson_lower
 
-    keep = [i for i, e in enumerate(examples) if e.tag in taxonomy.tags and e.tag != NEEDS_REVIEW]
+    keep = [i for i, e in enumerate(examples) if e.tag in taxonomy.tags and e.tag != taxonomy.catch_all]
     if len(keep) < MIN_CUTOFF_ROWS:
         return Cutoffs(examples=len(keep))
     unique = sorted({groups[i] for i in keep})
@@ -367,15 +252,6 @@ def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vector
                 best = Cutoffs(confidence, min_gap, "cross-validation", round(float(ok[given].mean()), 4),
                                round(float(1 - given.mean()), 4), len(ok))
     return best or Cutoffs(examples=len(ok))
-
-
-def taxonomy_from_faq(snapshot: Snapshot) -> Taxonomy | None:
-    """A flat taxonomy (all P3) from the FAQ entries' tags, for a KB that brings no taxonomy file."""
-    names = sorted({t for e in snapshot.entries.values() for t in e.tags} - {NEEDS_REVIEW})
-    if len(names) < 2:
-        return None
-    return Taxonomy([*(Tag(n, n, None) for n in names), Tag(NEEDS_REVIEW, "검토 필요", None)],
-                    f"tags of {snapshot.path}")
 
 
 def train_tagger(taxonomy: Taxonomy, embedder: Embedder, snapshot: Snapshot | None = None,

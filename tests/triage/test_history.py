@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from triage.history import Contact, ContactHistory
-from triage.tagging import NEEDS_REVIEW
+from triage.taxonomy import NEEDS_REVIEW
 
 DIM = 8
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)

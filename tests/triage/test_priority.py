@@ -11,7 +11,7 @@ from triage.customer import customer_context, customer_segment
 from triage.models import Customer
 from triage.priority import assign_priority
 from triage.signals import situation
-from triage.tagging import Taxonomy, load_taxonomy
+from triage.taxonomy import Taxonomy, load_taxonomy
 
 DEMO_TAXONOMY = Path(__file__).parents[2] / "knowledge" / "samples" / "demo" / "taxonomy.yaml"
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

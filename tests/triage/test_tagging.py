@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from triage.errors import TaxonomyError
-from triage.tagging import NEEDS_REVIEW, Tagger, TagScores, Taxonomy, load_taxonomy, train_tagger
+from triage.tagging import Tagger, TagScores, train_tagger
+from triage.taxonomy import NEEDS_REVIEW, Taxonomy, load_taxonomy
 
 DEMO_TAXONOMY = Path(__file__).parents[2] / "knowledge" / "samples" / "demo" / "taxonomy.yaml"
 

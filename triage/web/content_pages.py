@@ -31,7 +31,6 @@ from triage.api.deps import Service, ServiceState
 from triage.errors import InputError, NotReadyError
 from triage.faq_gaps import MAX_DAYS, GapReport
 from triage.reports import CES_TARGET, DEFAULT_TIMEZONE, NONE, PERIODS, Bucket, Report, resolve_range, zone
-from triage.tagging import NEEDS_REVIEW
 from triage.web.i18n import KST, strings
 from triage.web.pages import Tags, _redirect, _render, _to_login, language, posted_by, signed_in, tags_of
 
@@ -148,7 +147,7 @@ def _lines(text: str) -> str:
 
 def _leaf_tags(tags: Tags) -> list[str]:
     """The taxonomy's leaf tags (what an entry's ``tags`` may hold), by display name."""
-    return [tag for tag in tags.filterable if tag != NEEDS_REVIEW]
+    return [tag for tag in tags.filterable if tag != tags.catch_all]
 
 
 def _accepted_entries(path: Path) -> dict[str, str]:

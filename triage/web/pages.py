@@ -41,7 +41,6 @@ from triage.api.deps import Service, ServiceState
 from triage.errors import ConflictError, InputError, NotFoundError, NotReadyError
 from triage.models import Channel, FeedbackIn, InboxItem, SuggestionView
 from triage.store.repository import MAX_ROW_ID
-from triage.tagging import NEEDS_REVIEW
 from triage.web import TEMPLATES_DIR
 from triage.web.i18n import LANG_COOKIE, LANGUAGES, pick_language, strings, waiting, when
 from triage.web.security import form_token, same_origin, valid_form_token
@@ -150,7 +149,8 @@ class Tags:
 
     names: dict[str, str]
     groups: list[tuple[str, list[str]]]  # (category name, tag ids) for the 'change tag' select
-    filterable: list[str]  # for the inbox filter: every leaf tag and needs_review
+    filterable: list[str]  # for the inbox filter: every leaf tag and the catch-all (needs_review)
+    catch_all: str | None = None  # the taxonomy's tag for messages it cannot classify
 
     def name(self, tag: str | None) -> str:
         return self.names.get(tag, tag) if tag else ""
@@ -174,9 +174,9 @@ def tags_of(svc: ServiceState) -> Tags:
     for members in groups.values():
         members.sort(key=lambda t: names.get(t, t))
     filterable = sorted(taxonomy.leaves, key=lambda t: names.get(t, t))
-    if NEEDS_REVIEW in taxonomy.tags:
-        filterable.append(NEEDS_REVIEW)
-    return Tags(names, list(groups.items()), filterable)
+    if taxonomy.catch_all in taxonomy.tags:
+        filterable.append(taxonomy.catch_all)
+    return Tags(names, list(groups.items()), filterable, taxonomy.catch_all)
 
 
 # --- pages ----------------------------------------------------------------------------------------------------
