@@ -192,11 +192,12 @@ SETS: dict[str, Callable[[Settings, Path], UnseenSet]] = {
 }
 
 
-def evaluate(unseen: UnseenSet, settings: Settings, work: Path, log: Log) -> dict[str, Any]:
+def evaluate(unseen: UnseenSet, settings: Settings, work: Path, split: str, log: Log) -> dict[str, Any]:
     """Build the KB from its FAQ (self-calibrated), run the test messages; then calibrate on the tuning labels
-    and run them again."""
+    and run them again. ``split="tuning"`` runs the tuning messages instead, without labels (for choosing
+    constants on rows that are never reported)."""
     settings = settings.model_copy(update={"kb_dir": work / "index", "taxonomy": unseen.taxonomy})
-    rows = read_labeled_messages(unseen.test, settings.max_message_chars)
+    rows = read_labeled_messages(unseen.test if split == "test" else unseen.tuning, settings.max_message_chars)
     started = time.perf_counter()
     build = build_kb(settings, work / "index", [unseen.faq], unseen.docs)
     log(f"[{unseen.name}] built and self-calibrated: {build.entries} entries in {time.perf_counter() - started:.0f} s")
@@ -204,6 +205,8 @@ def evaluate(unseen: UnseenSet, settings: Settings, work: Path, log: Log) -> dic
                               "build_seconds": round(time.perf_counter() - started, 1)}
     report["calibration"] = load_snapshot(work / "index").manifest["calibration"]
     report["no_labels"] = _run(settings, unseen, None, rows, log)
+    if split == "tuning":
+        return report
     embedder = embedder_for(settings)
     calibrate_snapshot(Searcher(load_snapshot(work / "index", embedder), embedder, settings.section_window),
                        unseen.tuning, 0.9)
@@ -220,13 +223,13 @@ def _run(settings: Settings, unseen: UnseenSet, tag_labels: Path | None, rows: l
     return result
 
 
-def run_unseen(settings: Settings, names: list[str], results_dir: Path, log: Log) -> dict[str, Any]:
+def run_unseen(settings: Settings, names: list[str], results_dir: Path, split: str, log: Log) -> dict[str, Any]:
     reports = []
     for name in names:
         work = settings.var_dir / "eval" / "unseen" / name
         work.mkdir(parents=True, exist_ok=True)
-        reports.append(evaluate(SETS[name](settings, work), settings, work, log))
-    return {"suite": "unseen", "sets": reports}
+        reports.append(evaluate(SETS[name](settings, work), settings, work, split, log))
+    return {"suite": "unseen", "split": split, "sets": reports}
 
 
 def _row(r: dict[str, Any], key: str) -> str:
@@ -251,7 +254,7 @@ def unseen_markdown(report: dict[str, Any]) -> str:
              "review share | accuracy of tags given | priority exact | priority within one |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["sets"]:
-        lines += [_row(r, "no_labels"), _row(r, "with_labels")]
+        lines += [_row(r, key) for key in ("no_labels", "with_labels") if key in r]
     lines += ["", "## Sets", ""]
     for r in report["sets"]:
         c = r["calibration"]

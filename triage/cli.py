@@ -277,7 +277,8 @@ def run_eval(
     suites: Annotated[list[str], typer.Argument(help="clinc150, parakqc, demo (answering); bitext (tagging); "
                                                      "labeled (the whole pipeline on --in); tagcv (5-fold "
                                                      "cross-validation of tag and priority on --in); drafts "
-                                                     "(reply drafts on the demo dev and Bitext responses sets)")],
+                                                     "(reply drafts on the demo dev and Bitext responses sets); "
+                                                     "unseen (day one on KBs never tuned on, no labels)")],
     results_dir: Annotated[Path, typer.Option(help="Where SUITE.json and SUITE.md go.")] = Path("evals/results"),
     in_file: Annotated[Path | None, typer.Option("--in", help="labeled: messages with expected_faq_id, "
                                                               "expected_tag, expected_priority.")] = None,
@@ -288,6 +289,12 @@ def run_eval(
     llm: Annotated[bool, typer.Option("--llm", help="drafts: draft with the LLM at TRIAGE_LLM_BASE_URL "
                                                     "(report drafts-llm).")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="drafts: only the first N messages of each set.")] = None,
+    unseen_sets: Annotated[list[str] | None, typer.Option(
+        "--set", help="unseen: which sets (repeatable; default all: demo, telecom, clinc150, hwu64, bitext, "
+                      "parakqc).")] = None,
+    split: Annotated[str, typer.Option(
+        help="unseen: report on the sets' test files (default), or on their tuning files (for choosing "
+             "constants; no labeled run).")] = "test",
 ) -> None:
     """Run evaluation suites and write evals/results/SUITE.{json,md}."""
     from evals.draft_evals import drafts, drafts_markdown
@@ -302,13 +309,19 @@ def run_eval(
         tag_cross_validation,
         tag_cv_markdown,
     )
+    from evals.unseen import SETS as UNSEEN_SETS
+    from evals.unseen import run_unseen, unseen_markdown
     from triage.pipeline import Pipeline
 
     settings = get_settings()
-    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps"}]
+    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps", "unseen"}]
     if unknown:
         raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled, tagcv, "
-                   "drafts, gaps")
+                   "drafts, gaps, unseen")
+    if bad_sets := [s for s in unseen_sets or [] if s not in UNSEEN_SETS]:
+        raise fail(f"unknown set(s) {', '.join(bad_sets)}: choose from {', '.join(UNSEEN_SETS)}")
+    if split not in ("test", "tuning"):
+        raise fail(f"--split must be test or tuning, not {split!r}")
     if {"labeled", "tagcv"} & set(suites) and in_file is None:
         raise fail("the labeled and tagcv suites need --in FILE (JSONL messages with expected_* labels)")
     with clean_errors():
@@ -344,6 +357,10 @@ def run_eval(
                           else None, "embedder": knowledge.embedder.name, **report}
                 text = tag_cv_markdown(report)
                 write_report(results_dir, f"tagcv-{in_file.stem}", report, text)
+            elif suite == "unseen":
+                report = run_unseen(settings, unseen_sets or list(UNSEEN_SETS), results_dir, split, err.print)
+                text = unseen_markdown(report)
+                write_report(results_dir, "unseen" if split == "test" else f"unseen-{split}", report, text)
             else:
                 text = run_suite(suite, settings, results_dir, log=err.print)
             out.print(text, highlight=False, markup=False)
