@@ -264,7 +264,9 @@ def run_eval(
     suites: Annotated[list[str], typer.Argument(help="clinc150, parakqc, demo (answering); bitext (tagging); "
                                                      "labeled (the whole pipeline on --in); tagcv (5-fold "
                                                      "cross-validation of tag and priority on --in); drafts "
-                                                     "(reply drafts on the demo dev and Bitext responses sets)")],
+                                                     "(reply drafts on the demo dev and Bitext responses sets); "
+                                                     "question-pairs (coverage features on Korean "
+                                                     "question pairs)")],
     results_dir: Annotated[Path, typer.Option(help="Where SUITE.json and SUITE.md go.")] = Path("evals/results"),
     in_file: Annotated[Path | None, typer.Option("--in", help="labeled: messages with expected_faq_id, "
                                                               "expected_tag, expected_priority.")] = None,
@@ -279,6 +281,7 @@ def run_eval(
     """Run evaluation suites and write evals/results/SUITE.{json,md}."""
     from evals.draft_evals import drafts, drafts_markdown
     from evals.gap_evals import gap_eval, gap_markdown
+    from evals.question_pairs import question_pairs, question_pairs_markdown
     from evals.runner import SUITES, run_suite, write_report
     from evals.triage_evals import (
         bitext,
@@ -292,10 +295,11 @@ def run_eval(
     from triage.pipeline import Pipeline
 
     settings = get_settings()
-    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps"}]
+    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps",
+                                              "question-pairs"}]
     if unknown:
         raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled, tagcv, "
-                   "drafts, gaps")
+                   "drafts, gaps, question-pairs")
     if {"labeled", "tagcv"} & set(suites) and in_file is None:
         raise fail("the labeled and tagcv suites need --in FILE (JSONL messages with expected_* labels)")
     with clean_errors():
@@ -308,6 +312,10 @@ def run_eval(
                 report = gap_eval(settings, err.print)
                 text = gap_markdown(report)
                 write_report(results_dir, "gaps", report, text)
+            elif suite == "question-pairs":
+                report = question_pairs(settings, err.print)
+                text = question_pairs_markdown(report)
+                write_report(results_dir, "question-pairs", report, text)
             elif suite == "drafts":
                 report = drafts(settings, err.print, use_llm=llm, limit=limit)
                 text = drafts_markdown(report)
