@@ -33,7 +33,12 @@ if TYPE_CHECKING:
 
     from knowledge.embedders import Embedder
 
-SELF_TARGET_PRECISION = 0.9
+# The KB's own phrasings are a harder test than real traffic: a phrasing held out of a small entry leaves it
+# thin, and every held-out entry is a near-miss from the same domain. Measured on the tuning files of five sets
+# (`triage eval unseen --split tuning`; demo calibration.jsonl, HWU64 valid, Bitext dev, paraKQC, CLINC150 val),
+# a threshold for precision 0.80 on held-out phrasings gave 0.92, 0.96, 0.98, 0.95 and 0.92 on real messages
+# (0.85: 0.92 to 0.98 at less coverage; 0.90 left the demo 17% coverage). The gap is corrected here, once.
+SELF_TARGET_PRECISION = 0.8
 
 
 def calibrate_snapshot(searcher: Searcher, labels: Path, target_precision: float,

@@ -278,7 +278,9 @@ def run_eval(
                                                      "labeled (the whole pipeline on --in); tagcv (5-fold "
                                                      "cross-validation of tag and priority on --in); drafts "
                                                      "(reply drafts on the demo dev and Bitext responses sets); "
-                                                     "unseen (day one on KBs never tuned on, no labels)")],
+                                                     "unseen (day one on KBs never tuned on, no labels); "
+                                                     "question-pairs (coverage features on Korean "
+                                                     "question pairs)")],
     results_dir: Annotated[Path, typer.Option(help="Where SUITE.json and SUITE.md go.")] = Path("evals/results"),
     in_file: Annotated[Path | None, typer.Option("--in", help="labeled: messages with expected_faq_id, "
                                                               "expected_tag, expected_priority.")] = None,
@@ -299,6 +301,7 @@ def run_eval(
     """Run evaluation suites and write evals/results/SUITE.{json,md}."""
     from evals.draft_evals import drafts, drafts_markdown
     from evals.gap_evals import gap_eval, gap_markdown
+    from evals.question_pairs import question_pairs, question_pairs_markdown
     from evals.runner import SUITES, run_suite, write_report
     from evals.triage_evals import (
         bitext,
@@ -314,10 +317,10 @@ def run_eval(
     from triage.pipeline import Pipeline
 
     settings = get_settings()
-    unknown = [s for s in suites if s not in {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps", "unseen"}]
-    if unknown:
+    known = {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps", "unseen", "question-pairs"}
+    if unknown := [s for s in suites if s not in known]:
         raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled, tagcv, "
-                   "drafts, gaps, unseen")
+                   "drafts, gaps, unseen, question-pairs")
     if bad_sets := [s for s in unseen_sets or [] if s not in UNSEEN_SETS]:
         raise fail(f"unknown set(s) {', '.join(bad_sets)}: choose from {', '.join(UNSEEN_SETS)}")
     if split not in ("test", "tuning"):
@@ -334,6 +337,10 @@ def run_eval(
                 report = gap_eval(settings, err.print)
                 text = gap_markdown(report)
                 write_report(results_dir, "gaps", report, text)
+            elif suite == "question-pairs":
+                report = question_pairs(settings, err.print)
+                text = question_pairs_markdown(report)
+                write_report(results_dir, "question-pairs", report, text)
             elif suite == "drafts":
                 report = drafts(settings, err.print, use_llm=llm, limit=limit)
                 text = drafts_markdown(report)

@@ -10,7 +10,7 @@ import yaml
 from knowledge.index import load_snapshot, resolve
 from knowledge.samples import DEMO_DIR
 from tests.conftest import FIXTURES
-from triage.calibration import held_out_queries, self_calibrate
+from triage.calibration import SELF_TARGET_PRECISION, held_out_queries, self_calibrate
 from triage.config import Settings
 from triage.kb import KnowledgeBase, build_kb
 
@@ -35,7 +35,7 @@ def test_a_build_stores_a_calibration_fitted_on_its_own_phrasings(faq_kb):
     summary = snapshot.manifest["calibration"]
     assert stored["source"] == summary["source"] == "self"
     assert summary["held_out_answerable"] >= 30 and summary["held_out_unanswerable"] > 0
-    assert 0 < summary["threshold"] < 1 and summary["target_precision"] == 0.9
+    assert 0 < summary["threshold"] < 1 and summary["target_precision"] == SELF_TARGET_PRECISION
     kb = KnowledgeBase.open(settings)
     assert kb.calibrated and kb.answerer.model.threshold == stored["threshold"]
 
