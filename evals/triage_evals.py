@@ -208,7 +208,7 @@ def tag_cross_validation(kb: KnowledgeBase, rows: list[tuple[Message, dict[str, 
             expected = rows[i][1].get("expected_priority")
             if expected in PRIORITIES:
                 got = assign_priority(decision.tag, taxonomy, texts[i], rows[i][0].customer, None,
-                                      decision.competing).priority
+                                      decision.competing, kb.policy).priority
                 gaps.append(abs(PRIORITIES.index(expected) - PRIORITIES.index(got)))
     return {"messages": len(rows), "folds": folds, "tag_accuracy": round(float(np.mean(tags_right)), 4),
             "priority": {"exact": round(float(np.mean([g == 0 for g in gaps])), 4) if gaps else None,
@@ -228,7 +228,9 @@ def tag_cv_markdown(r: dict[str, Any]) -> str:
 
 def labeled_markdown(r: dict[str, Any]) -> str:
     lines = [f"# Labeled messages: {r['input']}", "",
-             f"KB `{r['kb']}`, taxonomy `{r['taxonomy']}`, embedder `{r['embedder']}`; {r['messages']} messages, "
+             f"KB `{r['kb']}`, taxonomy `{r['taxonomy']}`"
+             + (f", priority policy `{r['policy']}`" if r.get("policy") else "")
+             + f", embedder `{r['embedder']}`; {r['messages']} messages, "
              "run through the whole pipeline (no LLM) in time order.", ""]
     if a := r.get("answer"):
         lines += ["| answer top-1 | auto-answer precision | coverage | hand-off precision | hand-off recall |",

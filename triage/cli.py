@@ -42,6 +42,8 @@ BATCH_PROBLEMS_SHOWN = 10  # invalid batch lines named on stderr (all of them ar
 KbOption = Annotated[Path | None, typer.Option("--kb", help="Index folder (default: the demo KB).")]
 TaxonomyOption = Annotated[Path | None, typer.Option(
     "--taxonomy", help="Taxonomy file: YAML or CSV (default: TRIAGE_TAXONOMY, the demo's, or the FAQ entries' tags).")]
+PolicyOption = Annotated[Path | None, typer.Option(
+    "--policy", help="Priority policy YAML (default: TRIAGE_PRIORITY_POLICY, else the demo's rules).")]
 TagLabelsOption = Annotated[Path | None, typer.Option(
     "--tag-labels", help="Labeled messages (JSONL with expected_tag) the tag classifier also learns from.")]
 
@@ -81,7 +83,7 @@ def clean_errors() -> Iterator[None]:
 
 
 def open_kb(settings: Settings, kb: Path | None, taxonomy: Path | None = None,
-            tag_labels: Path | None = None, store: Store | None = None) -> KnowledgeBase:
+            tag_labels: Path | None = None, store: Store | None = None, policy: Path | None = None) -> KnowledgeBase:
     """Open the index and train the tagger (with the corrections agents stored in ``store``, if given); a
     progress bar appears only if the demo index has to be built."""
     from triage.kb import KnowledgeBase  # imported here: loading it loads FAISS and the encoder
@@ -89,11 +91,11 @@ def open_kb(settings: Settings, kb: Path | None, taxonomy: Path | None = None,
     corrections = store.tag_corrections() if store is not None else []
     with progress_bar("building the demo index") as progress:
         return KnowledgeBase.open(settings, kb, progress=progress, taxonomy=taxonomy, tag_labels=tag_labels,
-                                  corrections=corrections)
+                                  corrections=corrections, policy=policy)
 
 
 def service_pipeline(settings: Settings, kb: Path | None, taxonomy: Path | None = None,
-                     tag_labels: Path | None = None) -> Pipeline:
+                     tag_labels: Path | None = None, policy: Path | None = None) -> Pipeline:
     """The pipeline the service would run: trained with the store's corrections, handing off from the entries
     agents and customers turned down (its repeat-contact history is its own, in memory)."""
     from triage.learning import distrusted_entries
@@ -101,7 +103,7 @@ def service_pipeline(settings: Settings, kb: Path | None, taxonomy: Path | None 
 
     store = Store.open(settings.store_url)
     try:
-        pipeline = Pipeline.for_settings(open_kb(settings, kb, taxonomy, tag_labels, store), settings)
+        pipeline = Pipeline.for_settings(open_kb(settings, kb, taxonomy, tag_labels, store, policy), settings)
         pipeline.distrusted_faqs = distrusted_entries(store, settings.faq_complaint_limit)
     finally:
         store.close()
@@ -151,6 +153,7 @@ def ask(
     text: Annotated[str, typer.Argument(help="The customer's message.")],
     kb: KbOption = None,
     taxonomy: TaxonomyOption = None,
+    policy: PolicyOption = None,
     section: Annotated[str | None, typer.Option(help="Page the bot sits on: its entries rank first.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
@@ -166,7 +169,7 @@ def ask(
             raise InputError("the message text must not be empty") from exc
         if len(text) > settings.max_message_chars:
             raise InputError(f"the message has {len(text)} characters; the limit is {settings.max_message_chars}")
-        result = service_pipeline(settings, kb, taxonomy).assess(message, section=section)[0]
+        result = service_pipeline(settings, kb, taxonomy, policy=policy).assess(message, section=section)[0]
     if as_json:
         out.print_json(result.model_dump_json())
         return
@@ -199,6 +202,7 @@ def batch(
     kb: KbOption = None,
     taxonomy: TaxonomyOption = None,
     tag_labels: TagLabelsOption = None,
+    policy: PolicyOption = None,
     strict: Annotated[bool, typer.Option("--strict", help="Any invalid line fails the whole file (each named "
                                                           "file:line) and nothing is written.")] = False,
     timezone: Annotated[str | None, typer.Option(help="Read a created_at written without a time zone as a time "
@@ -225,7 +229,7 @@ def batch(
             {"id": line.readable_id, "line": line.lineno, "error": {"code": "invalid_input", "message": line.problem}},
             ensure_ascii=False) for line in lines]
         messages = [message for _, message in valid]
-        pipeline = service_pipeline(settings, kb, taxonomy, tag_labels)
+        pipeline = service_pipeline(settings, kb, taxonomy, tag_labels, policy)
         with progress_bar("triage") as progress:
             progress(0, len(messages))
             for done, k in enumerate(chronological(messages), 1):
@@ -287,6 +291,7 @@ def run_eval(
     kb: KbOption = None,
     taxonomy: TaxonomyOption = None,
     tag_labels: TagLabelsOption = None,
+    policy: PolicyOption = None,
     name: Annotated[str | None, typer.Option(help="labeled: report name (default labeled-<input stem>).")] = None,
     llm: Annotated[bool, typer.Option("--llm", help="drafts: draft with the LLM at TRIAGE_LLM_BASE_URL "
                                                     "(report drafts-llm).")] = False,
@@ -347,16 +352,17 @@ def run_eval(
                 write_report(results_dir, "drafts-llm" if llm else "drafts", report, text)
             elif suite == "labeled" and in_file is not None:
                 rows = read_labeled_messages(in_file, settings.max_message_chars)
-                knowledge = open_kb(settings, kb, taxonomy, tag_labels)
+                knowledge = open_kb(settings, kb, taxonomy, tag_labels, policy=policy)
                 if knowledge.tagger is None:
                     raise fail("no taxonomy: pass --taxonomy FILE (or give the FAQ entries tags)")
                 report = {"input": str(in_file), "kb": str(kb or settings.kb_dir or "demo"),
-                          "taxonomy": knowledge.tagger.taxonomy.origin, "embedder": knowledge.embedder.name,
+                          "taxonomy": knowledge.tagger.taxonomy.origin, "policy": knowledge.policy.origin,
+                          "embedder": knowledge.embedder.name,
                           **labeled(Pipeline(knowledge, settings.repeat_window), rows, err.print)}
                 text = labeled_markdown(report)
                 write_report(results_dir, name or f"labeled-{in_file.stem}", report, text)
             elif suite == "tagcv" and in_file is not None:
-                knowledge = open_kb(settings, kb, taxonomy, tag_labels)
+                knowledge = open_kb(settings, kb, taxonomy, tag_labels, policy=policy)
                 cache = settings.var_dir / "eval" / "tagcv" / "query-cache"
                 report = tag_cross_validation(knowledge, read_labeled_messages(in_file, settings.max_message_chars),
                                               cache)
@@ -469,6 +475,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     kb: KbOption = None,
+    policy: PolicyOption = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs)."""
     import uvicorn
@@ -478,6 +485,8 @@ def serve(
     settings = get_settings()
     if kb is not None:
         settings = settings.model_copy(update={"kb_dir": kb})
+    if policy is not None:  # the message worker and every reload read it from the settings
+        settings = settings.model_copy(update={"priority_policy": policy})
     if "message_worker" not in settings.model_fields_set and ":memory:" not in settings.store_url \
             and settings.store_url != "sqlite://":
         settings = settings.model_copy(update={"message_worker": True})

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         description="Taxonomy file: a YAML list or mapping, or a CSV export (triage.taxonomy). Unset: the demo's "
                     "for the demo KB, else a flat one from the FAQ entries' tags.",
     )
+    priority_policy: Path | None = Field(
+        default=None,
+        description="Priority policy YAML (knowledge/samples/demo/policy.yaml shows the format). Unset: the demo's "
+                    "policy, for any KB.",
+    )
     tag_labels: Path | None = Field(
         default=None,
         description="Labeled messages (JSONL with text and expected_tag) the tag classifier also learns from. "

@@ -16,12 +16,17 @@ _SEGMENT_NAMES = {"vip": "VIP", "champion": "VIP", "champions": "VIP", "loyal": 
                   "sleeping": "sleeping", "hibernating": "sleeping", "dormant": "sleeping", "휴면": "sleeping"}
 
 
+def segment_name(name: str) -> str:
+    """A segment as written (vip, Champions, 충성, …) under the name ``customer_segment`` gives it."""
+    return _SEGMENT_NAMES.get(name.strip().lower(), name.strip())
+
+
 def customer_segment(customer: Customer | None) -> str | None:
     """The given segment (normalized), else one derived from RFM scores 1–5, else None."""
     if customer is None:
         return None
     if customer.segment:
-        return _SEGMENT_NAMES.get(customer.segment.strip().lower(), customer.segment.strip())
+        return segment_name(customer.segment)
     r, f, m = customer.recency, customer.frequency, customer.monetary
     if customer.tenure_days is not None and customer.tenure_days < NEW_CUSTOMER_DAYS:
         return "new"

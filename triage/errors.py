@@ -4,6 +4,7 @@
     ├── InputError              a message or file the caller must fix (HTTP 422, CLI exit 2)
     │   ├── MessageTooLongError text over ``max_message_chars`` (HTTP 413)
     │   └── TaxonomyError       a taxonomy file or tag that cannot be used (every problem as file:line)
+    │   └── PolicyError         a priority policy file that cannot be used (every problem as file:line)
     │   └── NotFoundError       a conversation or suggestion that does not exist (HTTP 404)
     ├── ConflictError           another agent already decided this suggestion (HTTP 409)
     ├── AuthError               no API key or an unknown one (HTTP 401)
@@ -68,6 +69,15 @@ class TaxonomyError(InputError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__(f"{len(problems)} problem(s) in the taxonomy:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class PolicyError(InputError):
+    """A priority policy file that cannot be used; ``problems`` lists each as "file:line: what"."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the priority policy:\n"
+                         + "\n".join(f"  {p}" for p in problems))
 
 
 class LLMError(TriageError):

@@ -10,7 +10,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ from triage.answering import DEFAULT_MODEL_FILE, Answerer, AnswerModel
 from triage.calibration import calibration_summary, self_calibrate, write_calibration
 from triage.config import Settings
 from triage.inputs import read_tag_labels
+from triage.policy import DEMO_POLICY_FILE, PriorityPolicy, default_policy, load_policy
 from triage.tagging import Tagger, train_tagger
-from triage.taxonomy import Taxonomy, load_taxonomy, taxonomy_from_faq
+from triage.taxonomy import Taxonomy, load_taxonomy, taxonomy_from_faq, taxonomy_policy
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -124,6 +125,23 @@ def taxonomy_for(settings: Settings, snapshot: Snapshot, taxonomy: Path | None =
     return load_taxonomy(path) if path is not None else taxonomy_from_faq(snapshot)
 
 
+def policy_file(settings: Settings, policy: Path | None = None, taxonomy: Path | None = None) -> Path | None:
+    """The priority policy file given, the configured one, the one the taxonomy names (``policy:`` in its mapping
+    form, relative to it), or the demo's for the demo KB; None: none is set."""
+    path = policy or settings.priority_policy
+    if path is None and (tax := taxonomy_file(settings, taxonomy)) is not None:
+        path = taxonomy_policy(tax)
+    if path is None and settings.serves_demo:
+        path = DEMO_POLICY_FILE
+    return path
+
+
+def policy_for(settings: Settings, policy: Path | None = None, taxonomy: Path | None = None) -> PriorityPolicy:
+    """The priority policy given, the configured one, the taxonomy's, else the demo's (for any KB)."""
+    path = policy_file(settings, policy, taxonomy)
+    return load_policy(path) if path is not None else default_policy()
+
+
 def tagger_for(settings: Settings, snapshot: Snapshot, embedder: Embedder, taxonomy: Taxonomy,
                tag_labels: Path | None = None, corrections: Sequence[tuple[str, str]] = ()) -> Tagger:
     """Train the tagger on the taxonomy, the FAQ, the labeled file and agents' corrections (text, tag) (those
@@ -149,6 +167,7 @@ class KnowledgeBase:
     tagger: Tagger | None = None
     latest_app_version: str | None = None
     corrections_up_to: int = 0  # the newest stored correction the tagger was trained with
+    policy: PriorityPolicy = field(default_factory=default_policy)  # read once, with the knowledge base
 
     @property
     def embedder(self) -> Embedder:
@@ -157,12 +176,13 @@ class KnowledgeBase:
     @classmethod
     def open(cls, settings: Settings, kb: Path | None = None, progress: Progress | None = None,
              taxonomy: Path | None = None, tag_labels: Path | None = None,
-             corrections: Sequence[tuple[int, str, str]] = ()) -> KnowledgeBase:
-        """The index (given, configured or the demo's), its answer model and a tagger trained with
-        ``corrections`` (the store's: id, text, tag). A KB given here is not the demo: none of the demo's
-        taxonomy, labels or app version apply to it."""
+             corrections: Sequence[tuple[int, str, str]] = (), policy: Path | None = None) -> KnowledgeBase:
+        """The index (given, configured or the demo's), its answer model, a tagger trained with
+        ``corrections`` (the store's: id, text, tag) and the priority policy (``policy_for``). A KB given here
+        is not the demo: none of the demo's taxonomy, labels, policy or app version apply to it."""
         if kb is not None:
             settings = settings.model_copy(update={"kb_dir": kb})
+        priority_policy = policy_for(settings, policy, taxonomy)  # a broken file fails before any embedding
         embedder = embedder_for(settings)
         snapshot = load_snapshot(kb_path(settings, kb, progress), embedder)
         model, calibrated = answer_model(snapshot, embedder, settings.section_window)
@@ -171,4 +191,4 @@ class KnowledgeBase:
         tagger = tagger_for(settings, snapshot, embedder, tax, tag_labels, pairs) if tax is not None else None
         latest = settings.latest_app_version or (DEMO_LATEST_APP_VERSION if settings.serves_demo else None)
         return cls(snapshot, Searcher(snapshot, embedder, settings.section_window), Answerer(model), calibrated,
-                   tagger, latest, max((i for i, _, _ in corrections), default=0))
+                   tagger, latest, max((i for i, _, _ in corrections), default=0), priority_policy)

@@ -183,6 +183,11 @@ class TriageResult(BaseModel):
     tag_candidates: list[TagCandidate] = Field(default_factory=list, description="runners-up, best first")
     priority: Literal["P1", "P2", "P3", "P4"] | None = None
     reasons: list[str] = Field(default_factory=list)
+    priority_rules: list[str] = Field(
+        default_factory=list,
+        description="one code per entry of reasons, in the same order: the rule of the priority policy behind it "
+                    "(base:tag, situation:money_at_risk, modifier:VIP, cap:claimed_urgency, ignored:anger, …; "
+                    "guard:prompt_injection for the guard's note)")
     real_need: str | None = None
     need: RealNeed | None = Field(default=None, description="real need, what to confirm or ask, the alternative")
     draft: str | None = Field(default=None, description="reply draft for an agent to review")

@@ -208,12 +208,13 @@ class Pipeline:
                 repeat = (f"{hours:g}시간 안에 같은 문의가 다시 왔어요 "
                           f"(이전{channel} 문의 {earlier.message_id or '(id 없음)'})")
             contact = (customer.id, Contact(message.id, message.channel, at, tag.tag, vector))
-        priority = assign_priority(tag.tag, tagger.taxonomy, signals, customer, repeat, tag.competing)
+        priority = assign_priority(tag.tag, tagger.taxonomy, signals, customer, repeat, tag.competing, self.kb.policy)
         out.tag, out.tag_confidence, out.tag_reason = tag.tag, round(tag.confidence, 4), tag.reason
         out.tag_candidates = [TagCandidate(tag=t, score=round(p, 4)) for t, p in tag.runners_up]
-        out.priority, out.reasons = priority.priority, priority.reasons
+        out.priority, out.reasons, out.priority_rules = priority.priority, priority.reasons, priority.rules
         if guard.flagged:
             out.reasons.append("지시문 삽입 시도가 있어 자동 답변하지 않았고, "
                                "그 부분은 분류와 우선순위에 쓰지 않았어요")
+            out.priority_rules.append("guard:prompt_injection")
         out.context = customer_context(customer, message.bot_path, self.kb.latest_app_version)
         return contact

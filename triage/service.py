@@ -15,7 +15,7 @@ from knowledge.errors import KnowledgeBaseError
 from triage.alerts import AlertDispatcher
 from triage.config import Settings
 from triage.corrections import import_legacy_file
-from triage.errors import NotReadyError, StoreError
+from triage.errors import NotReadyError, PolicyError, StoreError
 from triage.faq_gaps import GapReport, current_gaps, top_gaps
 from triage.history import CustomerContact, StoredHistory
 from triage.inbox import Inbox, demo_messages
@@ -74,7 +74,7 @@ class ServiceState:
             self.serve(self.open_pipeline())
             assert self.pipeline is not None
             log.info("event=kb_loaded path=%s", self.pipeline.kb.snapshot.path)
-        except (KnowledgeBaseError, OSError, StoreError) as exc:
+        except (KnowledgeBaseError, OSError, StoreError, PolicyError) as exc:  # /readyz names the problem
             self.load_error = str(exc)
             log.error("event=kb_load_failed error=%s", type(exc).__name__)
             return

@@ -8,7 +8,8 @@ taxonomy is all leaves. Three shapes, told apart by the file itself:
 
 - a YAML list of tags;
 - a YAML mapping with ``categories:`` (top-level tags) and ``tags:`` lists, a tag's ``parent`` naming a category
-  or another tag; other top-level keys (``version``, ``name``, ``policy``...) are ignored;
+  or another tag; ``policy:`` may name the deployment's priority policy file (relative to the taxonomy file, see
+  ``taxonomy_policy``); other top-level keys (``version``, ``name``...) are ignored;
 - a CSV export (``.csv``, or a first line naming the ``id`` and ``name`` columns) with a header row
   ``id,name,parent,description,priority,examples`` and optionally ``catch_all`` (true/1/yes); ``examples`` are
   separated by ``|`` or by line breaks inside the quoted cell. Other columns are ignored.
@@ -24,6 +25,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
 
 from knowledge.sources import read_text, yaml_items
 from triage.errors import TaxonomyError
@@ -141,6 +144,18 @@ def _flag(value: Any) -> bool | None:
         return False
     text = str(value).strip().lower()
     return True if text in TRUE else False if text in FALSE else None
+
+
+def taxonomy_policy(path: Path) -> Path | None:
+    """The priority policy file a mapping-form taxonomy names (``policy: policy.yaml``), relative to it."""
+    if not path.is_file() or path.suffix.lower() not in (".yaml", ".yml"):
+        return None
+    try:
+        data = yaml.safe_load(read_text(path))
+    except yaml.YAMLError:
+        return None  # load_taxonomy names the problem
+    named = data.get("policy") if isinstance(data, dict) else None
+    return path.parent / named if isinstance(named, str) and named.strip() else None
 
 
 # ---------------------------------------------------------------- loading and validating
