@@ -216,7 +216,8 @@ def evaluate(unseen: UnseenSet, settings: Settings, work: Path, split: str, log:
 
 def _run(settings: Settings, unseen: UnseenSet, tag_labels: Path | None, rows: list[Any], log: Log) -> dict[str, Any]:
     label = "with labels" if tag_labels else "no labels"
-    kb = KnowledgeBase.open(settings, settings.kb_dir, taxonomy=unseen.taxonomy, tag_labels=tag_labels)
+    kb = KnowledgeBase.open(settings, settings.kb_dir, taxonomy=unseen.taxonomy, tag_labels=tag_labels,
+                            policy=unseen.policy)
     log(f"[{unseen.name}] {label}: {len(rows)} test messages")
     result = labeled(Pipeline.for_settings(kb, settings), rows, log)
     result.pop("worst", None)

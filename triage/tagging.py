@@ -217,20 +217,35 @@ class Tagger:
 
 def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vectors: NDArray[np.float32],
                      groups: Sequence[str], target: float = TAG_TARGET_PRECISION) -> Cutoffs:
-    """The needs_review cut-offs for this taxonomy, by k-fold cross-validation on its own labeled texts.
-
-    Texts of one group (an FAQ entry's phrasings) are held out together, so a phrasing is never tagged by a
-    tagger that learned its sibling; each fold's tagger learns from the others. The loosest (confidence, gap)
-    pair whose precision of the tags given meets ``target`` at its 90% lower bound wins."""
+    """The needs_review cut-offs for this taxonomy, by k-fold cross-validation on its own labeled texts
+    (``cross_validated``): the loosest (confidence, gap) pair whose precision of the tags given meets ``target``
+    at its 90% lower bound; the fallback cut-offs when the texts are too few or no pair meets it."""
     from triage.answering import wilson_lower
 
+    p1, gap, right = cross_validated(taxonomy, examples, vectors, groups)
+    if len(right) < MIN_CUTOFF_ROWS:
+        return Cutoffs(examples=len(right))
+    best: Cutoffs | None = None
+    for confidence in CONFIDENCE_GRID:
+        for min_gap in GAP_GRID:
+            given = (p1 >= confidence) & (gap >= min_gap)
+            if given.sum() and wilson_lower(right[given].mean(), given.sum()) >= target and (
+                    best is None or given.mean() > 1 - (best.review_share or 0)):
+                best = Cutoffs(confidence, min_gap, "cross-validation", round(float(right[given].mean()), 4),
+                               round(float(1 - given.mean()), 4), len(right))
+    return best or Cutoffs(examples=len(right))
+
+
+def cross_validated(taxonomy: Taxonomy, examples: Sequence[TagExample], vectors: NDArray[np.float32],
+                    groups: Sequence[str]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """Top score, gap to the second and whether the top tag is right, for every labeled text, each tagged by a
+    tagger trained on the other folds. Texts of one group (an FAQ entry's phrasings, and any other text equal to
+    one of them) are held out together, so no text is tagged by a tagger that learned it or its sibling."""
     keep = [i for i, e in enumerate(examples) if e.tag in taxonomy.tags and e.tag != taxonomy.catch_all]
-    if len(keep) < MIN_CUTOFF_ROWS:
-        return Cutoffs(examples=len(keep))
     unique = sorted({groups[i] for i in keep})
     fold_of = {g: n % TAG_FOLDS for n, g in enumerate(np.random.default_rng(13).permutation(unique).tolist())}
     top, second, right = [], [], []
-    for fold in range(TAG_FOLDS):
+    for fold in range(TAG_FOLDS if len(keep) >= MIN_CUTOFF_ROWS else 0):
         train = [i for i in keep if fold_of[groups[i]] != fold]
         test = [i for i in keep if fold_of[groups[i]] == fold]
         try:
@@ -242,16 +257,13 @@ def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vector
             top.append(ranked[0][1])
             second.append(ranked[1][1] if len(ranked) > 1 else 0.0)
             right.append(ranked[0][0] == examples[i].tag)
-    p1, gap, ok = np.array(top), np.array(top) - np.array(second), np.array(right)
-    best: Cutoffs | None = None
-    for confidence in CONFIDENCE_GRID:
-        for min_gap in GAP_GRID:
-            given = (p1 >= confidence) & (gap >= min_gap)
-            if given.sum() and wilson_lower(ok[given].mean(), given.sum()) >= target and (
-                    best is None or given.mean() > 1 - (best.review_share or 0)):
-                best = Cutoffs(confidence, min_gap, "cross-validation", round(float(ok[given].mean()), 4),
-                               round(float(1 - given.mean()), 4), len(ok))
-    return best or Cutoffs(examples=len(ok))
+    return np.array(top), np.array(top) - np.array(second), np.array(right, dtype=bool)
+
+
+def _groups(texts: Sequence[TagExample]) -> list[str]:
+    """The cross-validation group of each text: the same words (case and spacing aside) are one group, so a
+    text repeated as a taxonomy example and an FAQ phrasing is never tagged by a tagger that learned it."""
+    return [" ".join(t.text.lower().split()) for t in texts]
 
 
 def train_tagger(taxonomy: Taxonomy, embedder: Embedder, snapshot: Snapshot | None = None,
@@ -270,8 +282,7 @@ def train_tagger(taxonomy: Taxonomy, embedder: Embedder, snapshot: Snapshot | No
     if vectors is None:
         raise TaxonomyError([f"{taxonomy.origin}: no examples to learn the tags from"])
     tagger = Tagger(taxonomy, texts, vectors)
-    groups = [f"text:{n}" for n in range(len(texts) - len(faq_groups))] + faq_groups
-    tagger.cutoffs = calibrate_cutoffs(taxonomy, texts, vectors, groups)
+    tagger.cutoffs = calibrate_cutoffs(taxonomy, texts, vectors, _groups(texts))
     for row, (_, tag) in enumerate(corrections, first_correction):
         if tag in tagger.column:
             tagger.learn(vectors[row], tag)
