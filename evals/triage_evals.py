@@ -194,7 +194,7 @@ def tag_cross_validation(kb: KnowledgeBase, rows: list[tuple[Message, dict[str, 
     base = taxonomy_examples(taxonomy)
     base_vectors = embedder.encode_queries([e.text for e in base])
     embedder.save()
-    faq, faq_vectors, _ = faq_examples(taxonomy, kb.snapshot)
+    faq, faq_vectors = faq_examples(taxonomy, kb.snapshot)
     tags_right, gaps = [], []
     for fold in range(folds):
         test = set(range(fold, len(rows), folds))

@@ -9,7 +9,8 @@ runs over the test messages. The "with labels" run then calibrates the same KB o
 
 Public sets (``TRIAGE_DATASETS_DIR``) become FAQs with ten phrasings per entry (a question and nine examples,
 about what a real FAQ export carries) and a fifth of their intents held out, so questions the KB cannot answer
-arrive as they do in traffic. The Korean sample KBs under ``knowledge/samples`` are used as they are.
+arrive as they do in traffic. The Korean sample KBs under ``knowledge/samples`` bring their own FAQ, taxonomy
+and priority policy; the telecom one was written before any tuning and is never tuned on.
 """
 
 from __future__ import annotations
@@ -169,15 +170,15 @@ def parakqc(settings: Settings, work: Path) -> UnseenSet:
 
 
 def sample_kb(name: str, test_file: str) -> Callable[[Settings, Path], UnseenSet]:
-    """A sample KB shipped under knowledge/samples, used as it is (its FAQ and manuals; labels for tuning in
-    calibration.jsonl)."""
+    """A sample KB shipped under knowledge/samples: its FAQ (the manuals do not take part in answering), its
+    taxonomy and policy; labels for tuning in calibration.jsonl."""
     def load(settings: Settings, work: Path) -> UnseenSet:
         folder = DEMO_DIR if name == "demo" else SAMPLES_DIR / name
         policy = folder / "policy.yaml"
         return UnseenSet(name, folder / "faq.yaml", folder / "calibration.jsonl", folder / test_file,
-                         docs=folder / "manuals", taxonomy=folder / "taxonomy.yaml",
+                         taxonomy=folder / "taxonomy.yaml",
                          policy=policy if policy.is_file() else None,
-                         note=f"sample KB {folder.name}: its FAQ and manuals; tuning calibration.jsonl; "
+                         note=f"sample KB {folder.name}: its FAQ, taxonomy and policy; tuning calibration.jsonl; "
                               f"test {test_file}")
     return load
 

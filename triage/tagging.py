@@ -70,20 +70,17 @@ def taxonomy_examples(taxonomy: Taxonomy) -> list[TagExample]:
     return examples
 
 
-def faq_examples(taxonomy: Taxonomy, snapshot: Snapshot) -> tuple[list[TagExample], NDArray[np.float32], list[str]]:
-    """The KB's FAQ phrasings labeled with their entry's first leaf tag, with their stored vectors and their
-    entry ids."""
+def faq_examples(taxonomy: Taxonomy, snapshot: Snapshot) -> tuple[list[TagExample], NDArray[np.float32]]:
+    """The KB's FAQ phrasings labeled with their entry's first leaf tag, with their stored vectors."""
     leaves = set(taxonomy.leaves)
-    examples, rows, entry_ids = [], [], []
+    examples, rows = [], []
     for row, chunk in enumerate(snapshot.chunks):
         entry = snapshot.entries.get(chunk.entry_id) if chunk.kind == "faq" else None
         tag = next((t for t in entry.tags if t in leaves), None) if entry else None
         if tag is not None:
             examples.append(TagExample(chunk.text, tag))
             rows.append(row)
-            entry_ids.append(chunk.entry_id)
-    vectors = snapshot.vectors[rows] if rows else np.zeros((0, snapshot.vectors.shape[1]), np.float32)
-    return examples, vectors, entry_ids
+    return examples, snapshot.vectors[rows] if rows else np.zeros((0, snapshot.vectors.shape[1]), np.float32)
 
 
 @dataclass
@@ -274,9 +271,8 @@ def train_tagger(taxonomy: Taxonomy, embedder: Embedder, snapshot: Snapshot | No
     texts = taxonomy_examples(taxonomy) + [TagExample(text, tag) for text, tag in [*labeled, *corrections]]
     vectors = embedder.encode_queries([e.text for e in texts]) if texts else None
     first_correction = len(texts) - len(corrections)
-    faq_groups: list[str] = []
     if snapshot is not None:
-        faq, faq_vectors, faq_groups = faq_examples(taxonomy, snapshot)
+        faq, faq_vectors = faq_examples(taxonomy, snapshot)
         texts += faq
         vectors = faq_vectors if vectors is None else np.vstack([vectors, faq_vectors])
     if vectors is None:

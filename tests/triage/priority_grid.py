@@ -26,7 +26,7 @@ from typing import Any
 from knowledge.samples import DEMO_DIR
 from triage.models import Customer
 from triage.signals import SITUATIONS, Signals
-from triage.tagging import NEEDS_REVIEW, Taxonomy, load_taxonomy
+from triage.taxonomy import NEEDS_REVIEW, Taxonomy, load_taxonomy
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "priority_before_policy.json"
 REPEAT = "72시간 안에 같은 문의가 다시 왔어요 (이전 chat 문의 m-17)"

@@ -21,7 +21,7 @@ from triage.models import Customer, Message
 from triage.policy import DEMO_POLICY_FILE, IGNORE_KEY, PriorityPolicy, default_policy, load_policy
 from triage.priority import PriorityDecision, assign_priority
 from triage.signals import Signals
-from triage.tagging import PRIORITIES, Taxonomy
+from triage.taxonomy import PRIORITIES, Taxonomy
 
 DEMO_TEXT = DEMO_POLICY_FILE.read_text(encoding="utf-8")
 RULE = re.compile(r" \((?:[^()]*, )?규칙: ([\w.-]+)\)$")
