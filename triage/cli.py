@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from knowledge.errors import KnowledgeBaseError
 from triage.answering import NO_ANSWER_SHARE
@@ -52,16 +52,26 @@ TagLabelsOption = Annotated[Path | None, typer.Option(
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
     """A ``progress(done, total)`` callback; the bar appears on the first call (so work that turns out not
     to be needed, like an up-to-date demo index, prints nothing)."""
-    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err)
-    task = bar.add_task(label, total=None)
+    with progress_bars(label) as (progress,):
+        yield progress
 
-    def progress(done: int, total: int) -> None:
-        if not bar.live.is_started:
-            bar.start()
-        bar.update(task, completed=done, total=total)
+
+@contextmanager
+def progress_bars(*labels: str) -> Iterator[list[Callable[[int, int], None]]]:
+    """One ``progress(done, total)`` callback per step of a long job, each bar shown from its first call."""
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=err)
+    tasks = [bar.add_task(label, total=None, visible=False) for label in labels]
+
+    def callback(task: TaskID) -> Callable[[int, int], None]:
+        def progress(done: int, total: int) -> None:
+            if not bar.live.is_started:
+                bar.start()
+            bar.update(task, completed=done, total=total, visible=True)
+        return progress
 
     try:
-        yield progress
+        yield [callback(task) for task in tasks]
     finally:
         if bar.live.is_started:
             bar.stop()
@@ -125,8 +135,9 @@ def kb_build(
     from triage.kb import build_kb
 
     settings = get_settings()
-    with clean_errors(), progress_bar("embedding") as progress:
-        report = build_kb(settings, out_dir, faq, docs, progress=progress, allow_empty=allow_empty)
+    with clean_errors(), progress_bars("embedding", "calibrating (folds)") as (embedding, calibrating):
+        report = build_kb(settings, out_dir, faq, docs, progress=embedding, allow_empty=allow_empty,
+                          calibration_progress=calibrating)
     if report.stale_removed:
         err.print(f"removed {report.stale_removed} unfinished build folder(s) left by killed builds")
     err.print(f"built {report.path}: {report.entries} FAQ entries, {report.chunks} units "

@@ -85,13 +85,15 @@ def kb_path(settings: Settings, kb: Path | None = None, progress: Progress | Non
 
 def build_kb(settings: Settings, out: Path, faq_files: list[Path], docs: Path | None = None,
              progress: Progress | None = None, allow_empty: bool = False,
-             extra_manifest: dict[str, Any] | None = None) -> BuildReport:
+             extra_manifest: dict[str, Any] | None = None,
+             calibration_progress: Progress | None = None) -> BuildReport:
     """Build a snapshot and calibrate its auto-answer model from its own content before it serves
     (``triage.calibration.self_calibrate``); the manifest records what calibrated it."""
     embedder = embedder_for(settings)
 
     def calibrate(folder: Path) -> dict[str, Any]:
-        model = self_calibrate(load_snapshot(folder, embedder), embedder, section_window=settings.section_window)
+        model = self_calibrate(load_snapshot(folder, embedder), embedder, section_window=settings.section_window,
+                               progress=calibration_progress)
         write_calibration(folder, model)
         return {"calibration": calibration_summary(model)}
 

@@ -27,6 +27,8 @@ def test_kb_build_names_every_bad_row_and_keeps_the_old_snapshot(tmp_path):
     ok = runner.invoke(app, ["kb", "build", "--faq", str(FIXTURES / "faq_small.yaml"), "--out", str(out)])
     assert ok.exit_code == 0, ok.output
     assert "6 FAQ entries" in ok.output
+    # six entries with one or two examples are too few to calibrate on: the build says so, and what to do
+    assert "calibration: every message will be handed off" in ok.output and "add example phrasings" in ok.output
     current = (out / "current").resolve()
 
     bad = tmp_path / "bad.csv"
