@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -322,6 +322,12 @@ def _both(r: _Reader, key_node: yaml.Node, where: str, name: str, ignored: dict[
     return False
 
 
+def _unknown(r: _Reader, key_node: yaml.Node, kind: str, name: str, names: Sequence[str], note: str = "") -> None:
+    hint = difflib.get_close_matches(name, names, n=1)
+    r.problem(key_node, f"{kind}s: unknown {kind} '{name}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+              + f"; the {kind}s are {', '.join(names)}{note}")
+
+
 def _situations(r: _Reader, node: yaml.Node | None, ignored: dict[str, int]) -> dict[str, SituationRule]:
     out: dict[str, SituationRule] = {}
     if node is None:
@@ -329,10 +335,7 @@ def _situations(r: _Reader, node: yaml.Node | None, ignored: dict[str, int]) -> 
     for name, key_node, value in r.mapping(node, "situations"):
         where = f"situations.{name}"
         if name not in SITUATION_NAMES:
-            hint = difflib.get_close_matches(name, SITUATION_NAMES, n=1)
-            r.problem(key_node, f"situations: unknown situation '{name}'"
-                      + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                      + f"; the situations are {', '.join(SITUATION_NAMES)}")
+            _unknown(r, key_node, "situation", name, SITUATION_NAMES)
             continue
         _both(r, key_node, where, name, ignored)
         f = r.fields(value, where, ("rule", "set_to", "when_base"))
@@ -401,8 +404,7 @@ def _segments(r: _Reader, node: yaml.Node | None, ignored: dict[str, int]) -> di
             continue
         lines[key] = (name, _line(key_node))
         if key in ignored:
-            r.problem(key_node, f"{where}: '{name}' has a rule here and is listed in {IGNORE_KEY} on line "
-                                f"{ignored[key]}: keep one")
+            _both(r, key_node, where, name, {name: ignored[key]})
         if (rule := _raise_rule(r, value, where, segment_name(name), segment=True)) is not None:
             out[key] = rule
     return out
@@ -415,10 +417,7 @@ def _modifiers(r: _Reader, node: yaml.Node | None, ignored: dict[str, int]) -> d
     for name, key_node, value in r.mapping(node, "modifiers"):
         where = f"modifiers.{name}"
         if name not in MODIFIER_NAMES:
-            hint = difflib.get_close_matches(name, MODIFIER_NAMES, n=1)
-            r.problem(key_node, f"modifiers: unknown modifier '{name}'"
-                      + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                      + f"; the modifiers are {', '.join(MODIFIER_NAMES)} (customer segments go under 'segments')")
+            _unknown(r, key_node, "modifier", name, MODIFIER_NAMES, " (customer segments go under 'segments')")
             continue
         _both(r, key_node, where, name, ignored)
         if (rule := _raise_rule(r, value, where, name, segment=False)) is not None:
