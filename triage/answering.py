@@ -147,13 +147,16 @@ def prior_weights(answerable: list[bool], no_answer_share: float) -> np.ndarray:
 def fit_answer_model(rows: list[dict[str, float]], correct: list[bool], answerable: list[bool],
                      target_precision: float, no_answer_share: float = NO_ANSWER_SHARE,
                      min_handoff_recall: float = MIN_HANDOFF_RECALL,
-                     meta: dict[str, Any] | None = None) -> AnswerModel:
+                     meta: dict[str, Any] | None = None, pointwise: bool = False) -> AnswerModel:
     """Fit the logistic model on labeled feature rows and choose the threshold.
 
     ``correct[i]``: the top FAQ hit of message i is the entry that answers it; ``answerable[i]``: some
     entry answers it. The threshold is the stricter of (a) the deepest cut-off whose prior-weighted
     precision meets ``target_precision`` and (b) the lowest cut-off that hands off ``min_handoff_recall``
-    of the unanswerable labels, both judged at their lower confidence bound.
+    of the unanswerable labels, both judged at their lower confidence bound. ``pointwise``: (a) is instead
+    the target itself: answer only where the model's own probability that the top entry is right reaches it.
+    That rule does not depend on how the rows are spread over the confidence scale, so it holds when the rows
+    are not the traffic (the KB's own phrasings, see ``triage.calibration.self_calibrate``).
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -168,11 +171,14 @@ def fit_answer_model(rows: list[dict[str, float]], correct: list[bool], answerab
     model = AnswerModel(weights=clf.coef_[0].tolist(), bias=float(clf.intercept_[0]), mean=mean.tolist(),
                         scale=scale.tolist(), threshold=1.0, meta=dict(meta or {}))
     conf = np.array([model.confidence(r) for r in rows])
-    model.threshold = max(threshold_for_precision(conf, y.astype(bool), target_precision, weights),
-                          threshold_for_handoff_recall(conf[~np.array(answerable, dtype=bool)], min_handoff_recall))
+    precise = target_precision if pointwise else threshold_for_precision(conf, y.astype(bool), target_precision,
+                                                                        weights)
+    model.threshold = max(precise, threshold_for_handoff_recall(conf[~np.array(answerable, dtype=bool)],
+                                                                min_handoff_recall))
     chosen = conf >= model.threshold
     model.meta.update({
         "target_precision": target_precision,
+        "threshold_rule": "pointwise" if pointwise else "precision_lower_bound",
         "no_answer_share": no_answer_share,
         "min_handoff_recall": min_handoff_recall,
         "n_labels": len(rows),
