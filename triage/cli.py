@@ -155,8 +155,11 @@ def calibration_line(summary: dict[str, Any]) -> str:
     precision, coverage = summary.get("fit_precision"), summary.get("fit_coverage")
     outcome = (f"precision {precision:.3f} at coverage {coverage:.3f} on them" if precision is not None
                else "no cut-off met the target: every message will be handed off")
-    return (f"calibration ({summary.get('source')}): threshold {summary['threshold']:.3f} for precision "
-            f"≥ {summary.get('target_precision')}, from {asked}; {outcome}")
+    promise = (f"answers where it is at least {summary.get('target_precision')} sure the entry is right"
+               if summary.get("threshold_rule") == "pointwise" else
+               f"for precision ≥ {summary.get('target_precision')} at its lower bound")
+    return (f"calibration ({summary.get('source')}): threshold {summary['threshold']:.3f}, {promise}; from "
+            f"{asked}; {outcome}")
 
 
 @app.command()
