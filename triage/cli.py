@@ -94,20 +94,20 @@ def clean_errors() -> Iterator[None]:
 
 def open_kb(settings: Settings, kb: Path | None, taxonomy: Path | None = None,
             tag_labels: Path | None = None, store: Store | None = None, policy: Path | None = None) -> KnowledgeBase:
-    """Open the index and train the tagger (with the corrections agents stored in ``store``, if given); a
-    progress bar appears only if the demo index has to be built."""
+    """Open the index and train the tagger (with the corrections agents stored in ``store`` for this KB and
+    taxonomy, if given: ``triage.corrections``); a progress bar appears only if the demo index has to be built."""
     from triage.kb import KnowledgeBase  # imported here: loading it loads FAISS and the encoder
 
-    corrections = store.tag_corrections() if store is not None else []
     with progress_bar("building the demo index") as progress:
         return KnowledgeBase.open(settings, kb, progress=progress, taxonomy=taxonomy, tag_labels=tag_labels,
-                                  corrections=corrections, policy=policy)
+                                  policy=policy, store=store)
 
 
 def service_pipeline(settings: Settings, kb: Path | None, taxonomy: Path | None = None,
                      tag_labels: Path | None = None, policy: Path | None = None) -> Pipeline:
-    """The pipeline the service would run: trained with the store's corrections, handing off from the entries
-    agents and customers turned down (its repeat-contact history is its own, in memory)."""
+    """The pipeline the service would run on ``kb`` with ``taxonomy``: trained with the store's corrections of
+    that KB and taxonomy (never another's), handing off from the entries agents and customers turned down (its
+    repeat-contact history is its own, in memory)."""
     from triage.learning import distrusted_entries
     from triage.pipeline import Pipeline
 

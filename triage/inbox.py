@@ -41,25 +41,35 @@ class Inbox:
                idempotency_key: str | None = None) -> FeedbackRecord:
         """Store an agent's verdict (the first one wins), then learn from it: a corrected tag at once, an
         edited reply as a reference (in the same transaction), a rejected auto-answer against its entry. Only
-        a corrected tag needs the knowledge base loaded; any other verdict is stored while it loads."""
+        a corrected tag needs the knowledge base loaded (it is stored in the scope of the KB and taxonomy served,
+        ``triage.corrections``); any other verdict is stored while it loads."""
+        scope = None
         if feedback.tag is not None:
-            self.pipeline().check_tag(feedback.tag)
-        decided = self.store.record_feedback(suggestion_id, feedback, agent, idempotency_key)
-        if decided.learn_tag is not None and decided.correction_id is not None:
-            self.pipeline().learn_tag(decided.message_text, decided.learn_tag)
-            self.follower.learned(decided.correction_id)
+            pipeline = self.pipeline()
+            pipeline.check_tag(feedback.tag)
+            scope = pipeline.kb.scope
+        decided = self.store.record_feedback(suggestion_id, feedback, agent, idempotency_key, scope=scope)
+        if scope is not None and decided.learn_tag is not None and decided.correction_id is not None:
+            self._learn(scope, decided.message_text, decided.learn_tag, decided.correction_id)
         if decided.record.action == "reject" and not decided.record.replayed and decided.answered_from:
             self.follower.recheck(decided.answered_from)
         return decided.record
 
     def correct_tag(self, text: str, tag: str, message_id: str | None = None) -> None:
-        """An agent fixes a message's tag: stored, then learned at once (and by every other process within
-        about a second, see ``triage.learning``)."""
+        """An agent fixes a message's tag: stored in the scope of the KB and taxonomy served, then learned at once
+        (and by every other process serving them within about a second, see ``triage.learning``)."""
         pipeline = self.pipeline()
         pipeline.check_tag(tag)
-        correction_id = self.store.add_correction(text, tag, message_id)
-        pipeline.learn_tag(text, tag)
-        self.follower.learned(correction_id)
+        correction_id = self.store.add_correction(text, tag, pipeline.kb.scope, message_id)
+        self._learn(pipeline.kb.scope, text, tag, correction_id)
+
+    def _learn(self, scope: str, text: str, tag: str, correction_id: int) -> None:
+        """A correction just stored in ``scope``, learned at once by the pipeline serving now (reloaded meanwhile:
+        the new one), unless it serves another scope (a reload to another KB or taxonomy)."""
+        pipeline = self.pipeline()
+        if pipeline.kb.scope == scope:
+            pipeline.learn_tag(text, tag)
+            self.follower.learned(correction_id)
 
     def seed(self, messages: Iterable[Message]) -> int:
         """Fill an empty inbox (the demo's first start); returns how many messages were stored. Replicas

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from knowledge.embedders import Embedder, load_embedder
 from knowledge.embedding_cache import CachedEmbedder
@@ -24,10 +24,14 @@ from knowledge.sources import MANUAL_SUFFIXES
 from triage.answering import DEFAULT_MODEL_FILE, Answerer, AnswerModel
 from triage.calibration import calibration_summary, self_calibrate, write_calibration
 from triage.config import Settings
+from triage.corrections import corrections_scope
 from triage.inputs import read_tag_labels
 from triage.policy import DEMO_POLICY_FILE, PriorityPolicy, default_policy, load_policy
 from triage.tagging import Tagger, train_tagger
 from triage.taxonomy import Taxonomy, load_taxonomy, taxonomy_from_faq, taxonomy_policy
+
+if TYPE_CHECKING:
+    from triage.store import Store
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -170,6 +174,7 @@ class KnowledgeBase:
     latest_app_version: str | None = None
     corrections_up_to: int = 0  # the newest stored correction the tagger was trained with
     policy: PriorityPolicy = field(default_factory=default_policy)  # read once, with the knowledge base
+    scope: str = ""  # of the corrections it learns and records (``triage.corrections``)
 
     @property
     def embedder(self) -> Embedder:
@@ -178,10 +183,17 @@ class KnowledgeBase:
     @classmethod
     def open(cls, settings: Settings, kb: Path | None = None, progress: Progress | None = None,
              taxonomy: Path | None = None, tag_labels: Path | None = None,
-             corrections: Sequence[tuple[int, str, str]] = (), policy: Path | None = None) -> KnowledgeBase:
+             corrections: Sequence[tuple[int, str, str]] = (), policy: Path | None = None,
+             store: Store | None = None, scope: str | None = None) -> KnowledgeBase:
         """The index (given, configured or the demo's), its answer model, a tagger trained with
-        ``corrections`` (the store's: id, text, tag) and the priority policy (``policy_for``). A KB given here
-        is not the demo: none of the demo's taxonomy, labels, policy or app version apply to it."""
+        ``corrections`` (id, text, tag) or with ``store``'s corrections of its scope, and the priority policy
+        (``policy_for``). A KB given here is not the demo: none of the demo's taxonomy, labels, policy or app
+        version apply to it. ``scope``: of its corrections (default: this KB and taxonomy's,
+        ``corrections_scope``; a process serving the configured KB through one of its snapshots passes the
+        configured one's)."""
+        scope = scope or corrections_scope(settings, kb, taxonomy)
+        if store is not None:
+            corrections = store.tag_corrections(scope)
         if kb is not None:
             settings = settings.model_copy(update={"kb_dir": kb})
         priority_policy = policy_for(settings, policy, taxonomy)  # a broken file fails before any embedding
@@ -193,4 +205,4 @@ class KnowledgeBase:
         tagger = tagger_for(settings, snapshot, embedder, tax, tag_labels, pairs) if tax is not None else None
         latest = settings.latest_app_version or (DEMO_LATEST_APP_VERSION if settings.serves_demo else None)
         return cls(snapshot, Searcher(snapshot, embedder, settings.section_window), Answerer(model), calibrated,
-                   tagger, latest, max((i for i, _, _ in corrections), default=0), priority_policy)
+                   tagger, latest, max((i for i, _, _ in corrections), default=0), priority_policy, scope)

@@ -1,5 +1,6 @@
 """What a pipeline learns from the store, so that every process and replica of the service agrees: agents' tag
-corrections, the FAQ entries whose answers agents and customers keep turning down, and the snapshot to serve.
+corrections (those of the scope its knowledge base and taxonomy serve, ``triage.corrections``), the FAQ entries
+whose answers agents and customers keep turning down, and the snapshot to serve.
 
 A process follows the store by a version (the newest correction, verdict and bot outcome ids), asked at most once
 a second before a message is handled: a correction or a rejection stored by another process or replica is
@@ -43,12 +44,14 @@ class StoreFollower:
         self._swap = threading.Lock()  # around replacing the pipeline's distrusted entries
         self._pipeline: Pipeline | None = None
         self._version: FollowedVersion | None = None
-        self._learned_up_to = 0  # the newest correction id this pipeline has learned
+        self._learned_up_to = 0  # the newest correction id of its scope this pipeline has learned
         self._learned_here: set[int] = set()  # newer corrections this process learned as they were made
         self._checked = float("-inf")
 
     def start(self, pipeline: Pipeline, learned_up_to: int) -> None:
-        """A newly loaded pipeline, trained on the corrections up to ``learned_up_to``; followed from now on."""
+        """A newly loaded pipeline, trained on the corrections of its scope (``pipeline.kb.scope``) up to
+        ``learned_up_to``; followed from now on, in that scope only (a reload to another KB or taxonomy follows
+        another scope)."""
         with self._lock:
             self._pipeline, self._version = pipeline, None
             self._learned_up_to, self._learned_here = learned_up_to, set()
@@ -93,8 +96,9 @@ class StoreFollower:
         version = self.store.followed_version()
         if version == self._version:
             return
+        # the newest correction of any scope: a look may find none of this pipeline's
         if self._version is None or version.correction != self._version.correction:
-            for correction_id, text, tag in self.store.tag_corrections(self._learned_up_to):
+            for correction_id, text, tag in self.store.tag_corrections(pipeline.kb.scope, self._learned_up_to):
                 if correction_id not in self._learned_here and pipeline.kb.tagger is not None \
                         and tag in pipeline.kb.tagger.column:
                     pipeline.learn_tag(text, tag)

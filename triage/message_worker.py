@@ -149,10 +149,12 @@ def serve(conn: Connection, settings: Settings) -> None:
     """The worker process: run each message it receives on a thread, reply with the result or the error."""
     os.nice(NICE)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group: the service stops its worker
+    from triage.corrections import corrections_scope
     from triage.kb import KnowledgeBase
     from triage.store import Store
 
     store = Store.open(settings.store_url)
+    scope = corrections_scope(settings)  # the service's: the snapshots it names are of the KB it is configured for
     history = StoredHistory(store, settings.repeat_window)
     follower = StoreFollower(store, settings.faq_complaint_limit)
     loaded: dict[str, Pipeline] = {}
@@ -161,7 +163,7 @@ def serve(conn: Connection, settings: Settings) -> None:
     def pipeline_for(snapshot: str) -> Pipeline:
         with load_lock:
             if snapshot not in loaded:  # the first message, or the service reloaded: load what it serves
-                kb = KnowledgeBase.open(settings, Path(snapshot), corrections=store.tag_corrections())
+                kb = KnowledgeBase.open(settings, Path(snapshot), store=store, scope=scope)
                 loaded.clear()
                 loaded[snapshot] = Pipeline.for_settings(kb, settings, history)
                 follower.start(loaded[snapshot], kb.corrections_up_to)

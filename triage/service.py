@@ -2,7 +2,8 @@
 API routes and web pages reach everything through it (``request.app.state.service``).
 
 State that replicas share lives in the store: the repeat-contact history (``StoredHistory``), the tag corrections
-and the verdicts the pipeline learns from (followed by ``StoreFollower``)."""
+(those of the scope of the KB and taxonomy served, ``triage.corrections``) and the verdicts the pipeline learns
+from (followed by ``StoreFollower``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from knowledge.errors import KnowledgeBaseError
 from triage.alerts import AlertDispatcher
 from triage.config import Settings
-from triage.corrections import import_legacy_file
+from triage.corrections import LEGACY_SCOPE, corrections_scope, import_legacy_file, scope_parts
 from triage.errors import NotReadyError, PolicyError, StoreError
 from triage.faq_gaps import GapReport, current_gaps, top_gaps
 from triage.history import CustomerContact, StoredHistory
@@ -53,13 +54,31 @@ class ServiceState:
         self.worker = MessageWorker(settings) if settings.message_worker else None
         self.worker_prepared = threading.Event()  # the worker has loaded the knowledge base (or failed to)
         self.inbox = Inbox(settings, store, self.ready_pipeline, self.assess, self.follower, self.alerts)
-        import_legacy_file(store, settings.corrections_file)
+        self.scope = corrections_scope(settings)  # of the KB and taxonomy configured (each pipeline has its own)
+        import_legacy_file(store, settings.corrections_file, self.scope)
+        self._tell_unscoped()
+
+    def _tell_unscoped(self) -> None:
+        """Log the scope served, and how to adopt the corrections stored before corrections had one (they belong
+        to the demo KB with its demo taxonomy): once, at start."""
+        kb, taxonomy = scope_parts(self.settings)
+        log.info("event=corrections_scope scope=%s kb=%s taxonomy=%s", self.scope, kb, taxonomy)
+        if self.scope == LEGACY_SCOPE:
+            return
+        try:
+            unscoped = self.store.unscoped_corrections()
+        except StoreError:
+            return
+        if unscoped:
+            log.warning("event=unscoped_corrections rows=%d: stored before corrections had a scope, they belong to "
+                        "the demo KB and this KB does not learn them; to have it learn them: UPDATE tag_corrections "
+                        "SET scope = '%s' WHERE scope IS NULL", unscoped, self.scope)
 
     def open_pipeline(self, kb: KnowledgeBase | None = None, snapshot: Path | None = None) -> Pipeline:
-        """A pipeline over ``kb`` (default: the settings' knowledge base, or ``snapshot``, trained with every
-        stored correction)."""
+        """A pipeline over ``kb`` (default: the settings' knowledge base, or ``snapshot`` of it, trained with the
+        stored corrections of its scope)."""
         if kb is None:
-            kb = KnowledgeBase.open(self.settings, snapshot, corrections=self.store.tag_corrections())
+            kb = KnowledgeBase.open(self.settings, snapshot, store=self.store, scope=self.scope)
         return Pipeline.for_settings(kb, self.settings, self.history)
 
     def serve(self, pipeline: Pipeline) -> None:

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from knowledge.samples import DEMO_DIR
 from tests.conftest import api_key
 from triage.api.app import create_app
+from triage.corrections import corrections_scope
 from triage.kb import KnowledgeBase
 from triage.models import Message
 from triage.pipeline import Pipeline
@@ -104,9 +105,10 @@ def test_a_correction_changes_the_next_prediction_and_is_stored(service):
     response = client.post("/v1/triage/corrections", json={"text": text, "tag": target, "message_id": "x1"})
     assert response.status_code == 201
     assert client.post("/v1/triage", json={"text": text}).json()["tag"] == target
-    stored = Store.open(settings.store_url).tag_corrections()
+    store = Store.open(settings.store_url)
+    stored = store.tag_corrections(corrections_scope(settings))
     assert stored[-1][1:] == (text, target)
-    restarted = Pipeline(KnowledgeBase.open(settings, corrections=stored))  # a new process trains with them
+    restarted = Pipeline(KnowledgeBase.open(settings, store=store))  # a new process trains with them
     assert restarted.run(Message(text=text)).tag == target
 
 
@@ -135,7 +137,7 @@ def test_stored_corrections_keep_no_personal_data(service):
     client, settings = service
     text = "환불 계좌 바꾸고 싶어요 제 번호 010-9876-5432"
     assert client.post("/v1/triage/corrections", json={"text": text, "tag": "refund_status"}).status_code == 201
-    stored = Store.open(settings.store_url).tag_corrections()[-1][1]
+    stored = Store.open(settings.store_url).tag_corrections(corrections_scope(settings))[-1][1]
     assert "010-9876-5432" not in stored and "<PHONE_1>" in stored
 
 

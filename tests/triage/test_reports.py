@@ -105,7 +105,8 @@ def test_weeks_start_on_monday_and_a_cut_week_is_partial(store):
 
 def test_a_tag_an_agent_corrected_counts_under_the_corrected_tag(store):
     wrong = add(store, kst(2026, 3, 2, 10), tag="delivery_delay")
-    store.record_feedback(wrong.suggestion_id, FeedbackIn(action="accept", tag="refund_status"), "alice")
+    store.record_feedback(wrong.suggestion_id, FeedbackIn(action="accept", tag="refund_status"), "alice",
+                          scope="test-scope")
     add(store, kst(2026, 3, 2, 11), tag="delivery_delay")
 
     report = build_report(store, "day", "2026-03-02", "2026-03-03")

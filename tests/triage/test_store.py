@@ -9,10 +9,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
+from triage.corrections import LEGACY_SCOPE, scope_code
 from triage.errors import StoreError
 from triage.models import BotOutcomeIn, CesIn, FeedbackIn, Message, TriageResult
 from triage.store import Store
+from triage.store.database import create
 from triage.store.tables import Base, BotOutcome, CesAnswer, FeedbackEvent, Suggestion
 
 
@@ -21,7 +24,73 @@ def test_migrations_create_exactly_the_models_and_run_again_safely(store_url):
     Store.open(store_url).close()  # a second start: already at head, nothing to do
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+    store.close()
+
+
+def migrate_to(url: str, revision: str, down: bool = False) -> None:
+    """Upgrade (or downgrade) the database at ``url`` to ``revision`` exactly, as an earlier version left it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from triage.store.database import MIGRATIONS, create
+
+    engine = create(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+    engine.dispose()
+
+
+def test_migration_0005_keeps_earlier_corrections_for_the_demo_scope_only(store_url):
+    migrate_to(store_url, "0004")
+    engine = create(store_url)
+    with engine.begin() as connection:  # what a 0004 service stored
+        for n, tag in enumerate(("refund_status", "payment_info"), 1):
+            connection.execute(text("INSERT INTO tag_corrections (text, tag, message_id, created_at) "
+                                    "VALUES (:text, :tag, NULL, :at)"),
+                               {"text": f"예전 수정 {n}", "tag": tag, "at": datetime(2026, 11, 1, tzinfo=UTC)})
+        old = list(connection.execute(text("SELECT id FROM tag_corrections ORDER BY id")).scalars())
+    engine.dispose()
+    store = Store.open(store_url)  # a new version's start migrates to 0005
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert connection.execute(text("SELECT count(*) FROM tag_corrections WHERE scope IS NULL")).scalar() == 2
+    other = scope_code("/srv/kb", "/srv/taxonomy.yaml")
+    new = store.add_correction("새 수정", "delivery_info", other)
+    assert [(i, tag) for i, _, tag in store.tag_corrections(LEGACY_SCOPE)] == [(old[0], "refund_status"),
+                                                                               (old[1], "payment_info")]
+    assert [(i, tag) for i, _, tag in store.tag_corrections(other)] == [(new, "delivery_info")]
+    assert store.tag_corrections(LEGACY_SCOPE, after_id=old[0]) == [(old[1], "예전 수정 2", "payment_info")]
+    assert store.unscoped_corrections() == 2
+    store.close()
+    migrate_to(store_url, "0004", down=True)  # and back: the column and its index go
+    engine = create(store_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM tag_corrections")).scalar() == 3
+        with pytest.raises(DBAPIError):
+            connection.execute(text("SELECT scope FROM tag_corrections"))
+    engine.dispose()
+
+
+def test_a_correction_is_stored_in_its_scope_and_needs_one(store_url):
+    store = Store.open(store_url)
+    one, two = scope_code("/srv/kb-one", "/srv/taxonomy.yaml"), scope_code("/srv/kb-two", "/srv/taxonomy.yaml")
+    first = store.add_correction("환불 언제 돼요", "refund_status", one)
+    intake = store.record_message(Message(text="결제가 안 돼요"), TriageResult(tag="refund_status", draft="초안"))
+    decided = store.record_feedback(intake.suggestion_id, FeedbackIn(action="accept", tag="payment_failed"), "a",
+                                    scope=two)
+    assert store.tag_corrections(one) == [(first, "환불 언제 돼요", "refund_status")]
+    assert store.tag_corrections(two) == [(decided.correction_id, "결제가 안 돼요", "payment_failed")]
+    assert store.tag_corrections(LEGACY_SCOPE) == [] and store.unscoped_corrections() == 0
+    with pytest.raises(ValueError, match="scope"):
+        store.add_correction("배송", "delivery_info", "")
+    second = store.record_message(Message(text="배송이 늦어요"), TriageResult(tag="refund_status", draft="초안"))
+    with pytest.raises(ValueError, match="scope"):  # nothing is stored: the verdict is not taken either
+        store.record_feedback(second.suggestion_id, FeedbackIn(action="accept", tag="delivery_delay"), "a")
+    assert store.suggestion(second.suggestion_id).state == "open"
     store.close()
 
 
@@ -110,7 +179,8 @@ def test_an_agents_correction_outlives_the_customers_next_message(store_url):
     customer = {"id": "c-fix"}
     first = store.record_message(Message(text="환불 언제 돼요", channel="chat", customer=customer),
                                  TriageResult(tag="refund_status", priority="P3", draft="초안"))
-    store.record_feedback(first.suggestion_id, FeedbackIn(action="accept", tag="payment_failed", priority="P2"), "a")
+    store.record_feedback(first.suggestion_id, FeedbackIn(action="accept", tag="payment_failed", priority="P2"), "a",
+                          scope="test-scope")
     store.record_message(Message(text="아직이요", channel="chat", customer=customer),
                          TriageResult(tag="refund_status", priority="P4", draft="초안"))
     view = store.conversation(first.conversation_id)

@@ -19,11 +19,12 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import Engine, case, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Engine, case, delete, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.gaps import GapQuestion, Source
+from triage.corrections import LEGACY_SCOPE
 from triage.errors import ConflictError, InputError, NotFoundError, StoreError
 from triage.history import Contact, CustomerContact
 from triage.language import detect_language
@@ -345,15 +346,17 @@ class Store:
     # --- feedback ---------------------------------------------------------------------------------------
 
     def record_feedback(self, suggestion_id: int, feedback: FeedbackIn, agent: str,
-                        idempotency_key: str | None = None) -> Decided:
+                        idempotency_key: str | None = None, scope: str | None = None) -> Decided:
         """An agent's verdict. The first verdict on a suggestion wins; a later one gets ``ConflictError``.
-        The same ``idempotency_key`` again returns the stored verdict (``replayed``) and changes nothing."""
+        The same ``idempotency_key`` again returns the stored verdict (``replayed``) and changes nothing. A verdict
+        with another tag stores a correction in ``scope`` (the serving KB and taxonomy's, ``triage.corrections``),
+        which it then needs."""
         if idempotency_key is not None:
             replay = self._replay(idempotency_key, suggestion_id, agent)
             if replay is not None:
                 return replay
         try:
-            return self._decide(suggestion_id, feedback, agent, idempotency_key)
+            return self._decide(suggestion_id, feedback, agent, idempotency_key, scope)
         except (ConflictError, IntegrityError):
             # a concurrent request with the same key may have won the race: that is a replay, not a conflict
             replay = self._replay(idempotency_key, suggestion_id, agent) if idempotency_key else None
@@ -361,7 +364,8 @@ class Store:
                 return replay
             raise
 
-    def _decide(self, suggestion_id: int, feedback: FeedbackIn, agent: str, key: str | None) -> Decided:
+    def _decide(self, suggestion_id: int, feedback: FeedbackIn, agent: str, key: str | None,
+                scope: str | None) -> Decided:
         now = feedback.created_at or utcnow()
         with self.session(write=True) as s:
             row = _get(s, Suggestion, suggestion_id)
@@ -407,8 +411,11 @@ class Store:
                                      created_at=now))
             correction = None
             if event.corrected_tag:
+                if not scope:  # a programming error: nothing is stored
+                    raise ValueError("a verdict that corrects the tag needs the scope of the KB and taxonomy it "
+                                     "was made under (triage.corrections)")
                 correction = TagCorrection(text=redact_text(row.message.text), tag=event.corrected_tag,
-                                           message_id=str(suggestion_id), created_at=now)
+                                           message_id=str(suggestion_id), scope=scope, created_at=now)
                 s.add(correction)
                 s.flush()
             return Decided(_record(event), row.message.text, event.corrected_tag,
@@ -436,26 +443,36 @@ class Store:
 
     # --- what every process learns from: corrections, repeat contacts, a version to follow ----------------
 
-    def add_correction(self, text: str, tag: str, message_id: str | None = None) -> int:
-        """Store an agent's tag correction (personal data in the text replaced by placeholders); its id."""
+    def add_correction(self, text: str, tag: str, scope: str, message_id: str | None = None) -> int:
+        """Store an agent's tag correction made in ``scope`` (the serving KB and taxonomy's,
+        ``triage.corrections``; personal data in the text replaced by placeholders); its id."""
+        if not scope:
+            raise ValueError("a correction needs the scope of the KB and taxonomy it was made under")
         with self.session(write=True) as s:
-            row = TagCorrection(text=redact_text(text), tag=tag, message_id=message_id, created_at=utcnow())
+            row = TagCorrection(text=redact_text(text), tag=tag, message_id=message_id, scope=scope,
+                                created_at=utcnow())
             s.add(row)
             s.flush()
             return row.id
 
-    def tag_corrections(self, after_id: int = 0) -> list[tuple[int, str, str]]:
-        """(id, text, tag) of the corrections stored after ``after_id``, oldest first."""
+    def tag_corrections(self, scope: str, after_id: int = 0) -> list[tuple[int, str, str]]:
+        """(id, text, tag) of the corrections of ``scope`` stored after ``after_id``, oldest first; those stored
+        without a scope (before migration 0005) belong to ``LEGACY_SCOPE``."""
         with self.session() as s:
             rows = s.execute(select(TagCorrection.id, TagCorrection.text, TagCorrection.tag)
-                             .where(TagCorrection.id > after_id).order_by(TagCorrection.id))
+                             .where(_in_scope(scope), TagCorrection.id > after_id).order_by(TagCorrection.id))
             return [(i, t, tag) for i, t, tag in rows]
 
-    def import_corrections(self, rows: list[tuple[str, str, str | None]]) -> int:
-        """Corrections from the JSONL file earlier versions kept under var/ (text, tag, message id), in one
-        transaction; how many were stored."""
+    def unscoped_corrections(self) -> int:
+        """How many corrections were stored before corrections had a scope (see ``tag_corrections``)."""
+        with self.session() as s:
+            return s.scalar(select(func.count(TagCorrection.id)).where(TagCorrection.scope.is_(None))) or 0
+
+    def import_corrections(self, rows: list[tuple[str, str, str | None]], scope: str) -> int:
+        """Corrections from the JSONL file earlier versions kept under var/ (text, tag, message id), stored in
+        ``scope`` in one transaction; how many were stored."""
         with self.session(write=True) as s:
-            s.add_all(TagCorrection(text=redact_text(t), tag=tag, message_id=m, created_at=utcnow())
+            s.add_all(TagCorrection(text=redact_text(t), tag=tag, message_id=m, scope=scope, created_at=utcnow())
                       for t, tag, m in rows)
         return len(rows)
 
@@ -624,6 +641,13 @@ def _gap_source(suggestion: Suggestion, message: MessageRow, result: dict[str, A
     if (result.get("confidence") or 0.0) < LOW_CONFIDENCE:
         return "low_confidence"
     return "answered_then_agent" if message.bot_path else None  # the bot answered, yet the customer asked a person
+
+
+def _in_scope(scope: str) -> ColumnElement[bool]:
+    """The corrections of ``scope``: its own, and for ``LEGACY_SCOPE`` those stored without a scope too."""
+    if scope == LEGACY_SCOPE:
+        return or_(TagCorrection.scope == scope, TagCorrection.scope.is_(None))
+    return TagCorrection.scope == scope
 
 
 def _contact_row(customer_id: str, contact: Contact) -> ContactRow:

@@ -154,15 +154,20 @@ class ReferenceReply(Base):
 
 
 class TagCorrection(Base):
-    """An agent's tag correction (the text redacted), learned by every process of the service: at once by the one
-    that took it, within seconds by the others (they follow ``id``), and as a training row at every start."""
+    """An agent's tag correction (the text redacted), learned by every process of the service that serves its
+    ``scope`` (the KB and taxonomy it was made under, ``triage.corrections``): at once by the one that took it,
+    within seconds by the others (they follow ``id``), and as a training row at every start. ``scope`` NULL: stored
+    before corrections had one, learned by the demo KB with its demo taxonomy only (``LEGACY_SCOPE``)."""
 
     __tablename__ = "tag_corrections"
+    # what a process reads: its scope's corrections after an id
+    __table_args__ = (Index("ix_tag_corrections_scope_id", "scope", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     text: Mapped[str] = mapped_column(Text)
     tag: Mapped[str] = mapped_column(String(64))
     message_id: Mapped[str | None] = mapped_column(String(128))
+    scope: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
