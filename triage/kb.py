@@ -164,6 +164,13 @@ def tagger_for(settings: Settings, snapshot: Snapshot, embedder: Embedder, taxon
     return tagger
 
 
+def serves_configured(settings: Settings, kb: Path) -> bool:
+    """``kb`` is the configured index folder (or the demo's), or one of its snapshots."""
+    configured = (settings.kb_dir or settings.demo_kb_dir).resolve()
+    given = Path(kb).resolve()
+    return given == configured or configured in given.parents
+
+
 @dataclass
 class KnowledgeBase:
     snapshot: Snapshot
@@ -187,14 +194,14 @@ class KnowledgeBase:
              store: Store | None = None, scope: str | None = None) -> KnowledgeBase:
         """The index (given, configured or the demo's), its answer model, a tagger trained with
         ``corrections`` (id, text, tag) or with ``store``'s corrections of its scope, and the priority policy
-        (``policy_for``). A KB given here is not the demo: none of the demo's taxonomy, labels, policy or app
-        version apply to it. ``scope``: of its corrections (default: this KB and taxonomy's,
-        ``corrections_scope``; a process serving the configured KB through one of its snapshots passes the
-        configured one's)."""
+        (``policy_for``). A KB given here that is not (a snapshot of) the configured one is not the demo: none of
+        the demo's taxonomy, labels, policy or app version apply to it. ``scope``: of its corrections (default:
+        this KB and taxonomy's, ``corrections_scope``; a process serving the configured KB through one of its
+        snapshots passes the configured one's)."""
         scope = scope or corrections_scope(settings, kb, taxonomy)
         if store is not None:
             corrections = store.tag_corrections(scope)
-        if kb is not None:
+        if kb is not None and not serves_configured(settings, kb):
             settings = settings.model_copy(update={"kb_dir": kb})
         priority_policy = policy_for(settings, policy, taxonomy)  # a broken file fails before any embedding
         embedder = embedder_for(settings)
