@@ -10,11 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import faiss
 import numpy as np
 
 from knowledge.classifier import EntryClassifier
-from knowledge.index import Snapshot
+from knowledge.index import Snapshot, dense_index
 from knowledge.lexical import LexicalIndex, tokenize
 from knowledge.search import Searcher
 from triage.answering import (
@@ -120,13 +119,11 @@ def _without(snapshot: Snapshot, hidden: NDArray[np.bool_], tokens: list[list[st
     keep = np.flatnonzero(~hidden)
     chunks = [snapshot.chunks[i] for i in keep]
     vectors = snapshot.vectors[keep]
-    dense = faiss.IndexFlatIP(vectors.shape[1])
-    dense.add(vectors)
     faq = [i for i, c in enumerate(chunks) if c.kind == "faq"]
     classifier = (EntryClassifier.train(vectors[faq], [chunks[i].entry_id for i in faq])
                   if snapshot.classifier is not None else None)
     return Snapshot(path=snapshot.path, manifest=snapshot.manifest, entries=snapshot.entries, chunks=chunks,
-                    vectors=vectors, dense=dense,
+                    vectors=vectors, dense=dense_index(vectors),
                     lexical=_KnownTokens([tokens[i] for i in keep], known),
                     classifier=classifier)
 
