@@ -159,7 +159,8 @@ def tagger_for(settings: Settings, snapshot: Snapshot, embedder: Embedder, taxon
     labeled = read_tag_labels(labels, known) if labels is not None else []
     corrections = [(text, tag) for text, tag in corrections if tag in known]
     cached = CachedEmbedder(embedder, settings.var_dir / "cache" / "embeddings")
-    tagger = train_tagger(taxonomy, cached, snapshot, labeled, corrections)
+    tagger = train_tagger(taxonomy, cached, snapshot, labeled, corrections,
+                          cutoffs_cache=settings.var_dir / "cache" / "tag-cutoffs")
     cached.save()
     return tagger
 

@@ -11,9 +11,13 @@ identical to the corrected one (no retraining step), and joins the training data
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -263,11 +267,36 @@ def _groups(texts: Sequence[TagExample]) -> list[str]:
     return [" ".join(t.text.lower().split()) for t in texts]
 
 
+def cached_cutoffs(cache: Path | None, taxonomy: Taxonomy, examples: Sequence[TagExample], embedder_name: str,
+                   compute: Callable[[], Cutoffs]) -> Cutoffs:
+    """``compute()``'s cut-offs, kept in ``cache`` (a folder) under a hash of everything they depend on: the
+    labeled texts, the taxonomy's tags and catch-all, the embedder and the search grid. The serving process,
+    the message worker and every restart on the same data then share one cross-validation."""
+    if cache is None:
+        return compute()
+    key = hashlib.sha256(json.dumps([
+        embedder_name, sorted(taxonomy.tags), taxonomy.catch_all, [(e.text, e.tag) for e in examples],
+        TAG_TARGET_PRECISION, TAG_FOLDS, MIN_CUTOFF_ROWS, CONFIDENCE_GRID, GAP_GRID, REGULARIZATION_C,
+        MEMORY_WEIGHT, MEMORY_NEIGHBOURS, MEMORY_TEMPERATURE, WORDING_WEIGHT], ensure_ascii=False).encode()).hexdigest()
+    path = cache / f"{key[:32]}.json"
+    try:
+        return Cutoffs(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        pass
+    cutoffs = compute()
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(asdict(cutoffs)), encoding="utf-8")
+    partial.replace(path)  # atomic: a concurrent reader sees the whole file or none
+    return cutoffs
+
+
 def train_tagger(taxonomy: Taxonomy, embedder: Embedder, snapshot: Snapshot | None = None,
                  labeled: Sequence[tuple[str, str]] = (),
-                 corrections: Sequence[tuple[str, str]] = ()) -> Tagger:
+                 corrections: Sequence[tuple[str, str]] = (), cutoffs_cache: Path | None = None) -> Tagger:
     """A tagger from the taxonomy, the KB's FAQ phrasings, a labeled file and stored corrections; the
-    corrections are training rows and, as when they arrived, overrides for near-identical messages."""
+    corrections are training rows and, as when they arrived, overrides for near-identical messages.
+    ``cutoffs_cache``: a folder that keeps the needs_review cut-offs (``cached_cutoffs``)."""
     texts = taxonomy_examples(taxonomy) + [TagExample(text, tag) for text, tag in [*labeled, *corrections]]
     vectors = embedder.encode_queries([e.text for e in texts]) if texts else None
     first_correction = len(texts) - len(corrections)
@@ -278,7 +307,8 @@ def train_tagger(taxonomy: Taxonomy, embedder: Embedder, snapshot: Snapshot | No
     if vectors is None:
         raise TaxonomyError([f"{taxonomy.origin}: no examples to learn the tags from"])
     tagger = Tagger(taxonomy, texts, vectors)
-    tagger.cutoffs = calibrate_cutoffs(taxonomy, texts, vectors, _groups(texts))
+    tagger.cutoffs = cached_cutoffs(cutoffs_cache, taxonomy, texts, embedder.name,
+                                    lambda: calibrate_cutoffs(taxonomy, texts, vectors, _groups(texts)))
     for row, (_, tag) in enumerate(corrections, first_correction):
         if tag in tagger.column:
             tagger.learn(vectors[row], tag)

@@ -363,3 +363,22 @@ def test_a_labeled_file_with_an_unknown_tag_names_file_and_line(tmp_path):
     good = tmp_path / "good.jsonl"
     good.write_text('{"text": "환불 언제 돼요?", "expected_tag": "refund_status"}\n', encoding="utf-8")
     assert read_tag_labels(good, {"refund_status"}) == [("환불 언제 돼요?", "refund_status")]
+
+
+def test_tag_cutoffs_are_cross_validated_once_for_the_same_training_data(tmp_path, small_taxonomy):
+    from triage.tagging import Cutoffs, TagExample, cached_cutoffs
+
+    examples = [TagExample("환불 언제 들어와요?", "refund")]
+    calls: list[int] = []
+
+    def compute() -> Cutoffs:
+        calls.append(1)
+        return Cutoffs(0.4, 0.025, "cross-validation", 0.9, 0.1, 50)
+
+    first = cached_cutoffs(tmp_path, small_taxonomy, examples, "model", compute)
+    again = cached_cutoffs(tmp_path, small_taxonomy, examples, "model", compute)
+    assert first == again == Cutoffs(0.4, 0.025, "cross-validation", 0.9, 0.1, 50) and len(calls) == 1
+    cached_cutoffs(tmp_path, small_taxonomy, [TagExample("환불 언제 돼요?", "refund")], "model", compute)
+    cached_cutoffs(tmp_path, small_taxonomy, examples, "another-model", compute)
+    assert len(calls) == 3  # other texts, another embedder: computed anew
+    assert cached_cutoffs(None, small_taxonomy, examples, "model", compute) and len(calls) == 4  # no cache
