@@ -10,7 +10,7 @@ import yaml
 from knowledge.index import load_snapshot, resolve
 from knowledge.samples import DEMO_DIR
 from tests.conftest import FIXTURES
-from triage.calibration import SELF_TARGET_PRECISION, held_out_queries, self_calibrate
+from triage.calibration import SELF_TARGET_PRECISION, held_out_queries, held_out_rounds, self_calibrate
 from triage.config import Settings
 from triage.kb import KnowledgeBase, build_kb
 
@@ -92,3 +92,19 @@ def test_a_snapshot_without_calibration_is_calibrated_from_itself_not_from_the_d
     build_snapshot(tmp_path / "index", embedder, [FIXTURES / "faq_small.yaml"])
     kb = KnowledgeBase.open(Settings(var_dir=tmp_path / "var", kb_dir=tmp_path / "index"))
     assert not kb.calibrated and kb.answerer.model.meta["source"] == "self"
+
+
+def test_every_round_thins_every_entry_it_asks_of_not_only_the_asked_one(faq_kb, embedder):
+    settings, _ = faq_kb
+    snapshot = load_snapshot(settings.kb_dir, embedder)
+    for asked in held_out_rounds(snapshot):
+        hidden = {row for row, _ in asked}
+        whole = {snapshot.chunks[row].entry_id for row, expected in asked if expected is None}
+        for entry_id, rows in snapshot.entry_rows.items():
+            if entry_id in whole:
+                assert hidden.issuperset(rows)  # held out whole: every phrasing asked, none left to find
+            elif len(rows) >= 2:
+                # the entry to find and its competitors all lose a phrasing, and all keep one
+                assert hidden & set(rows) and set(rows) - hidden
+            else:
+                assert not hidden & set(rows)  # a lone phrasing stays: nothing else could stand for its entry
