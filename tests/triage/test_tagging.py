@@ -6,6 +6,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from triage.errors import TaxonomyError
@@ -373,12 +374,34 @@ def test_tag_cutoffs_are_cross_validated_once_for_the_same_training_data(tmp_pat
 
     def compute() -> Cutoffs:
         calls.append(1)
-        return Cutoffs(0.4, 0.025, "cross-validation", 0.9, 0.1, 50)
+        return Cutoffs(0.4, 0.025, "cross-validation", 0.9, True, 0.1, 50)
 
     first = cached_cutoffs(tmp_path, small_taxonomy, examples, "model", compute)
     again = cached_cutoffs(tmp_path, small_taxonomy, examples, "model", compute)
-    assert first == again == Cutoffs(0.4, 0.025, "cross-validation", 0.9, 0.1, 50) and len(calls) == 1
+    assert first == again == Cutoffs(0.4, 0.025, "cross-validation", 0.9, True, 0.1, 50) and len(calls) == 1
     cached_cutoffs(tmp_path, small_taxonomy, [TagExample("환불 언제 돼요?", "refund")], "model", compute)
     cached_cutoffs(tmp_path, small_taxonomy, examples, "another-model", compute)
     assert len(calls) == 3  # other texts, another embedder: computed anew
     assert cached_cutoffs(None, small_taxonomy, examples, "model", compute) and len(calls) == 4  # no cache
+
+
+def test_tag_cutoffs_meet_the_target_within_the_review_budget_or_spend_only_the_budget(monkeypatch, small_taxonomy):
+    from triage import tagging
+
+    # 400 cross-validated texts: the more confident, the more often right (80% right overall)
+    p1 = np.linspace(0.05, 0.95, 400)
+    right = np.random.default_rng(0).random(400) < 0.55 + 0.5 * p1
+    monkeypatch.setattr(tagging, "cross_validated", lambda *_: (p1, np.full(400, 0.2), right))
+
+    def cutoffs(budget: float) -> tagging.Cutoffs:
+        return tagging.calibrate_cutoffs(small_taxonomy, [], np.zeros((0, 4), np.float32), [], target=0.85,
+                                         review_budget=budget)
+
+    generous = cutoffs(1.0)
+    assert generous.meets_target and generous.review_share is not None and generous.review_share > 0.15
+    assert generous.precision is not None and generous.precision >= 0.85
+    tight = cutoffs(0.15)
+    assert not tight.meets_target and tight.review_share is not None and tight.review_share <= 0.15
+    assert tight.min_confidence < generous.min_confidence  # looser, yet the most precise pair within the budget
+    given = p1 >= tight.min_confidence
+    assert tight.precision == round(float(right[given].mean()), 4)
