@@ -10,7 +10,14 @@ import yaml
 from knowledge.index import load_snapshot, resolve
 from knowledge.samples import DEMO_DIR
 from tests.conftest import FIXTURES
-from triage.calibration import SELF_TARGET_PRECISION, held_out_queries, held_out_rounds, self_calibrate
+from triage.calibration import (
+    SELF_TARGET_PRECISION,
+    Asked,
+    held_out_queries,
+    held_out_rounds,
+    self_calibrate,
+    shortened,
+)
 from triage.config import Settings
 from triage.kb import KnowledgeBase, build_kb
 
@@ -97,9 +104,11 @@ def test_a_snapshot_without_calibration_is_calibrated_from_itself_not_from_the_d
 def test_every_round_thins_every_entry_it_asks_of_not_only_the_asked_one(faq_kb, embedder):
     settings, _ = faq_kb
     snapshot = load_snapshot(settings.kb_dir, embedder)
+    lone = snapshot.entry_rows[next(iter(snapshot.entry_rows))][:1]  # as if the first entry had no examples
+    snapshot.entry_rows[next(iter(snapshot.entry_rows))] = lone
     for asked in held_out_rounds(snapshot):
-        hidden = {row for row, _ in asked}
-        whole = {snapshot.chunks[row].entry_id for row, expected in asked if expected is None}
+        hidden = {a.row for a in asked if not a.shortened}
+        whole = {snapshot.chunks[a.row].entry_id for a in asked if a.expected is None}
         for entry_id, rows in snapshot.entry_rows.items():
             if entry_id in whole:
                 assert hidden.issuperset(rows)  # held out whole: every phrasing asked, none left to find
@@ -107,4 +116,14 @@ def test_every_round_thins_every_entry_it_asks_of_not_only_the_asked_one(faq_kb,
                 # the entry to find and its competitors all lose a phrasing, and all keep one
                 assert hidden & set(rows) and set(rows) - hidden
             else:
-                assert not hidden & set(rows)  # a lone phrasing stays: nothing else could stand for its entry
+                # a lone phrasing stays (nothing else could stand for its entry) and is asked shortened
+                assert not hidden & set(rows)
+                assert [a for a in asked if a.row == rows[0]] == [Asked(rows[0], entry_id, True)]
+
+
+def test_a_lone_question_is_asked_with_words_dropped_the_same_way_every_time():
+    question = "해외에서 결제한 카드 금액은 언제 환불되나요"
+    asked = shortened(question)
+    assert asked == shortened(question) and asked is not None
+    assert 0 < len(asked.split()) < len(question.split()) and set(asked.split()) < set(question.split())
+    assert shortened("환불 언제") is None  # too short to lose a word and still ask something
