@@ -21,8 +21,9 @@ def segment_name(name: str) -> str:
     return _SEGMENT_NAMES.get(name.strip().lower(), name.strip())
 
 
-def customer_segment(customer: Customer | None) -> str | None:
-    """The given segment (normalized), else one derived from RFM scores 1–5, else None."""
+def customer_segment(customer: Customer | None, from_scores: bool = True) -> str | None:
+    """The given segment (normalized), else "new" for a short tenure, else (``from_scores``) one derived from RFM
+    scores 1–5, else None."""
     if customer is None:
         return None
     if customer.segment:
@@ -30,7 +31,7 @@ def customer_segment(customer: Customer | None) -> str | None:
     r, f, m = customer.recency, customer.frequency, customer.monetary
     if customer.tenure_days is not None and customer.tenure_days < NEW_CUSTOMER_DAYS:
         return "new"
-    if r is None or f is None or m is None:
+    if not from_scores or r is None or f is None or m is None:
         return None
     if r >= 4 and f >= 4 and m >= 4:
         return "VIP"

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 SAME_ISSUE_SIMILARITY = 0.80  # with the same tag (multilingual-e5 cosine; unrelated Korean pairs sit near 0.75)
 SAME_TEXT_SIMILARITY = 0.95  # whatever the tag
 MAX_PER_CUSTOMER = 50
+LONGEST_WINDOW = timedelta(days=90)  # the longest repeat window a priority policy may set; memory keeps that long
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,13 @@ class ContactHistory:
         self._lock = threading.Lock()
 
     def find_repeat(self, customer_id: str, at: datetime, vector: NDArray[np.float32], tag: str,
-                    message_id: str | None = None, catch_all: str = NEEDS_REVIEW) -> Contact | None:
-        """The most recent earlier contact of this customer on the same issue within the window. A contact with
+                    message_id: str | None = None, catch_all: str = NEEDS_REVIEW,
+                    window: timedelta | None = None) -> Contact | None:
+        """The most recent earlier contact of this customer on the same issue within the window (``window``: the
+        priority policy's, instead of the one the history was made with). A contact with
         the same ``message_id`` is the same message sent again (a retry), never a repeat of itself; two messages
         given the taxonomy's ``catch_all`` tag share no issue by that tag."""
-        for contact in reversed(self._earlier(customer_id, at)):
+        for contact in reversed(self._earlier(customer_id, at, window or self.window)):
             if message_id is not None and contact.message_id == message_id:
                 continue
             similarity = float(np.dot(contact.vector, vector))
@@ -71,16 +74,16 @@ class ContactHistory:
                 return contact
         return None
 
-    def _earlier(self, customer_id: str, at: datetime) -> list[Contact]:
+    def _earlier(self, customer_id: str, at: datetime, window: timedelta) -> list[Contact]:
         """The customer's contacts from ``at - window`` to ``at``, oldest first."""
         with self._lock:
-            return [c for c in self._contacts.get(customer_id, ()) if at - self.window <= c.at <= at]
+            return [c for c in self._contacts.get(customer_id, ()) if at - window <= c.at <= at]
 
     def record(self, customer_id: str, contact: Contact) -> None:
         with self._lock:
             contacts = self._contacts[customer_id]
             contacts.append(contact)
-            while contacts and contacts[0].at < contact.at - self.window:
+            while contacts and contacts[0].at < contact.at - max(self.window, LONGEST_WINDOW):
                 contacts.popleft()
 
 
@@ -92,8 +95,8 @@ class StoredHistory(ContactHistory):
         super().__init__(window)
         self.store = store
 
-    def _earlier(self, customer_id: str, at: datetime) -> list[Contact]:
-        return self.store.recent_contacts(customer_id, at - self.window, at, MAX_PER_CUSTOMER)
+    def _earlier(self, customer_id: str, at: datetime, window: timedelta) -> list[Contact]:
+        return self.store.recent_contacts(customer_id, at - window, at, MAX_PER_CUSTOMER)
 
     def record(self, customer_id: str, contact: Contact) -> None:
         self.store.record_contact(customer_id, contact)

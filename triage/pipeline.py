@@ -199,12 +199,13 @@ class Pipeline:
         repeat, contact = None, None
         if customer is not None and customer.id:
             at = as_utc(message.created_at)
+            window = self.kb.policy.repeat_window or self.history.window
             earlier = self.history.find_repeat(customer.id, at, vector, tag.tag, message.id,
-                                               catch_all=tagger.taxonomy.catch_all)
+                                               catch_all=tagger.taxonomy.catch_all, window=window)
             if earlier is not None:
                 out.duplicate_of = earlier.message_id
                 channel = f" {earlier.channel}" if earlier.channel else ""
-                hours = self.history.window.total_seconds() / 3600
+                hours = window.total_seconds() / 3600
                 repeat = (f"{hours:g}시간 안에 같은 문의가 다시 왔어요 "
                           f"(이전{channel} 문의 {earlier.message_id or '(id 없음)'})")
             contact = (customer.id, Contact(message.id, message.channel, at, tag.tag, vector))

@@ -7,9 +7,14 @@ rules the service always had):
   base priorities it moves (``when_base``);
 - ``segments`` (optional): customer segments, any name, each raising ``raise`` levels at the priorities in
   ``at``, and whether it may take a message to P1 (``can_reach_p1``) or back the customer's claims so that they
-  may (``backs_claims``);
-- ``modifiers``: ``repeat_contact`` (a stored earlier contact), ``says_repeat`` (the customer says they asked
-  before) and ``anger`` (anger or urgency cues), each with ``raise``, ``at`` and ``can_reach_p1``;
+  may (``backs_claims``); ``tenure_days_at_least`` (optional) also counts a customer with that tenure in the
+  segment when their data names no segment the policy has a rule for;
+- ``segments_from_scores`` (optional, default yes): whether a customer without a segment gets one derived from
+  their RFM scores (``triage.customer.customer_segment``);
+- ``modifiers``: ``repeat_contact`` (a stored earlier contact; ``within_hours``, optional, is how far back an
+  earlier contact counts, instead of the ``TRIAGE_REPEAT_WINDOW_HOURS`` setting), ``says_repeat`` (the customer
+  says they asked before) and ``anger`` (anger or urgency cues), each with ``raise``, ``at`` and
+  ``can_reach_p1``;
 - ``limits``: ``max_raise`` (the most levels segments and modifiers add together) and ``claimed_urgency``
   (a raise ends at P1 only with a rule that ``can_reach_p1`` or a backing segment behind it, else at P2);
 - ``never_changes_priority`` (optional): situations, modifiers or segments that change nothing.
@@ -26,25 +31,31 @@ import difflib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.constructor import SafeConstructor
 
 from knowledge.samples import DEMO_DIR
 from knowledge.sources import read_text
-from triage.customer import segment_name
+from triage.customer import customer_segment, segment_name
 from triage.errors import PolicyError
+from triage.history import LONGEST_WINDOW
 from triage.signals import SITUATIONS
 from triage.taxonomy import PRIORITIES, Priority
+
+if TYPE_CHECKING:
+    from triage.models import Customer
 
 DEMO_POLICY_FILE = DEMO_DIR / "policy.yaml"
 SITUATION_NAMES: tuple[str, ...] = tuple(name for name, *_ in SITUATIONS)
 MODIFIER_NAMES = ("repeat_contact", "says_repeat", "anger")
 IGNORE_KEY = "never_changes_priority"  # also the rule id reasons name for what it lists
 MAX_LEVELS = 3
+MAX_REPEAT_HOURS = LONGEST_WINDOW.total_seconds() / 3600
 _RULE_ID = re.compile(r"^\w[\w.-]*$")
 
 
@@ -68,6 +79,8 @@ class RaiseRule:
     at: tuple[Priority, ...] = ()
     can_reach_p1: bool = False
     backs_claims: bool = False
+    tenure_days_at_least: int | None = None  # a segment: customers with this tenure count in it too
+    within_hours: float | None = None  # repeat_contact: how far back an earlier contact counts
 
 
 def segment_key(name: str) -> str:
@@ -84,10 +97,29 @@ class PriorityPolicy:
     max_raise_rule: str
     claimed_urgency_rule: str
     ignored: frozenset[str] = frozenset()  # situation and modifier names, segment keys
+    segments_from_scores: bool = True
     origin: str = field(default="policy", compare=False)
 
     def segment(self, name: str | None) -> RaiseRule | None:
         return self.segments.get(segment_key(name)) if name else None
+
+    def customer_segment(self, customer: Customer | None) -> str | None:
+        """The segment this policy reads for a customer: the given one (or, if the policy allows, the one their
+        scores give); where the policy has no rule for it, the segment their tenure earns, if any."""
+        segment = customer_segment(customer, from_scores=self.segments_from_scores)
+        tenure = customer.tenure_days if customer is not None else None
+        if self.segment(segment) is None and tenure is not None:
+            earned = [rule for rule in self.segments.values()
+                      if rule.tenure_days_at_least is not None and tenure >= rule.tenure_days_at_least]
+            if earned:
+                return max(earned, key=lambda rule: (rule.levels, rule.tenure_days_at_least or 0)).name
+        return segment
+
+    @property
+    def repeat_window(self) -> timedelta | None:
+        """How far back an earlier contact counts as a repeat, when the policy says (else the setting)."""
+        rule = self.modifiers.get("repeat_contact")
+        return timedelta(hours=rule.within_hours) if rule is not None and rule.within_hours else None
 
     def ignores_segment(self, name: str | None) -> bool:
         return bool(name) and segment_key(name or "") in self.ignored
@@ -230,6 +262,15 @@ class _Reader:
             return None
         return value
 
+    def number(self, node: yaml.Node | None, where: str, low: float, high: float, unit: str) -> float | None:
+        if node is None:
+            return None
+        value = self.value(node)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            self.problem(node, f"{where}: expected a number of {unit} from {low:g} to {high:g} (got {value!r})")
+            return None
+        return float(value)
+
     @staticmethod
     def _kind(node: yaml.Node) -> str:
         return {yaml.ScalarNode: "a single value", yaml.SequenceNode: "a list",
@@ -259,7 +300,8 @@ def load_policy(path: Path) -> PriorityPolicy:
     if root is None:
         raise PolicyError([f"{path}: the file is empty; start from {DEMO_POLICY_FILE}"])
     r = _Reader(path)
-    top = r.fields(root, "policy", ("situations", "modifiers", "limits"), ("segments", IGNORE_KEY))
+    top = r.fields(root, "policy", ("situations", "modifiers", "limits"),
+                   ("segments", "segments_from_scores", IGNORE_KEY))
     if top is None:
         raise PolicyError(r.problems)
     ignored = _ignored(r, top.get(IGNORE_KEY))
@@ -274,10 +316,12 @@ def load_policy(path: Path) -> PriorityPolicy:
     max_rule = r.rule_id(cap.get("rule"), "limits.max_raise") if cap else None
     max_raise = r.count(cap.get("levels"), "limits.max_raise.levels", 0, MAX_LEVELS) if cap else None
     claims_rule = r.rule_id(claims.get("rule"), "limits.claimed_urgency") if claims else None
-    if r.problems or max_raise is None or max_rule is None or claims_rule is None:
+    from_scores = (r.boolean(top["segments_from_scores"], "segments_from_scores")
+                   if "segments_from_scores" in top else True)
+    if r.problems or max_raise is None or max_rule is None or claims_rule is None or from_scores is None:
         raise PolicyError(r.problems or [f"{path}: the limits could not be read"])
     return PriorityPolicy(situations, segments, modifiers, max_raise, max_rule, claims_rule,
-                          frozenset(ignored), str(path))
+                          frozenset(ignored), from_scores, str(path))
 
 
 def _ignored(r: _Reader, node: yaml.Node | None) -> dict[str, int]:
@@ -359,10 +403,15 @@ def _named(node: yaml.Node, name: str) -> bool:
 
 
 def _raise_rule(r: _Reader, node: yaml.Node, where: str, name: str, segment: bool) -> RaiseRule | None:
-    optional = ("at", "can_reach_p1", "backs_claims") if segment else ()
+    optional = (("at", "can_reach_p1", "backs_claims", "tenure_days_at_least") if segment
+                else ("within_hours",) if name == "repeat_contact" else ())
     required = ("rule", "raise") if segment else ("rule", "raise", "at", "can_reach_p1")
     f = r.fields(node, where, required, optional)
     if f is None:
+        return None
+    tenure = r.number(f.get("tenure_days_at_least"), f"{where}.tenure_days_at_least", 1, 36500, "days")
+    within = r.number(f.get("within_hours"), f"{where}.within_hours", 1, MAX_REPEAT_HOURS, "hours")
+    if ("tenure_days_at_least" in f and tenure is None) or ("within_hours" in f and within is None):
         return None
     rule = r.rule_id(f.get("rule"), where)
     levels = r.count(f.get("raise"), f"{where}.raise", 0 if segment else 1, MAX_LEVELS)
@@ -382,7 +431,7 @@ def _raise_rule(r: _Reader, node: yaml.Node, where: str, name: str, segment: boo
                                 f"list '{name}' in {IGNORE_KEY})")
     if rule is None or levels is None or backs is None or (levels > 0 and (at is None or reach is None)):
         return None
-    return RaiseRule(name, rule, levels, at or (), bool(reach), backs)
+    return RaiseRule(name, rule, levels, at or (), bool(reach), backs, int(tenure) if tenure else None, within)
 
 
 def _segments(r: _Reader, node: yaml.Node | None, ignored: dict[str, int]) -> dict[str, RaiseRule]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from triage.customer import customer_segment
 from triage.models import Customer
 from triage.policy import IGNORE_KEY, PriorityPolicy, RaiseRule, default_policy
 from triage.signals import Signals
@@ -87,7 +86,7 @@ def assign_priority(tag: str, taxonomy: Taxonomy, said: Signals | str, customer:
     # what may raise it: (the rule, or None when the policy ignores it; its name; what the reason says), in the
     # order the reasons list them
     present: list[tuple[RaiseRule | None, str, str]] = []
-    segment = customer_segment(customer)
+    segment = policy.customer_segment(customer)
     segment_rule = policy.segment(segment)
     backing: RaiseRule | None = None
     if segment is not None and policy.ignores_segment(segment):

@@ -293,6 +293,55 @@ def test_an_ignored_situation_moves_nothing_and_is_noted(taxonomy, tmp_path):
     assert decision.priority == "P2" and decision.rules == ["base:tag", "ignored:how_to"]
 
 
+def test_a_long_tenure_counts_as_a_segment_only_where_the_data_names_none_the_policy_rules_on(taxonomy, tmp_path):
+    policy = policy_of(tmp_path, (VIP_BLOCK, VIP_BLOCK + "    tenure_days_at_least: 1825\n"))
+    signals = Signals(None, None, None, None, None)
+
+    def priority(**customer: object) -> PriorityDecision:
+        return assign_priority("payment_info", taxonomy, signals, Customer(**customer), policy=policy)
+
+    assert priority(tenure_days=2000).rules == ["base:tag", "modifier:VIP"]  # five years and more: preferred
+    assert priority(tenure_days=2000).priority == "P2"
+    assert priority(tenure_days=1000).priority == "P3"  # not yet
+    assert priority(tenure_days=2000, segment="sleeping").rules == ["base:tag", "modifier:VIP"]  # no rule for it
+    assert priority(tenure_days=2000, segment="loyal").rules == ["base:tag", "backing:loyal"]  # its own rule
+    assert priority(segment="VIP", tenure_days=10).priority == "P2"  # the data's own VIP still counts
+    assert assign_priority("payment_info", taxonomy, signals, Customer(tenure_days=2000)).priority == "P3"
+
+
+def test_a_policy_can_refuse_segments_guessed_from_scores(taxonomy, tmp_path):
+    scored_vip = Customer(recency=5, frequency=5, monetary=5)
+    signals = Signals(None, None, None, None, None)
+    strict = policy_of(tmp_path, ("never_changes_priority: []", "segments_from_scores: no\nnever_changes_priority: []"))
+
+    assert assign_priority("payment_info", taxonomy, signals, scored_vip).priority == "P2"  # the demo guesses VIP
+    assert assign_priority("payment_info", taxonomy, signals, scored_vip, policy=strict).rules == ["base:tag"]
+    assert strict.customer_segment(Customer(segment="VIP", recency=1)) == "VIP"  # a given segment still counts
+
+
+def test_a_policy_sets_how_far_back_a_repeat_contact_counts(settings, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from triage.kb import KnowledgeBase
+    from triage.pipeline import Pipeline
+
+    block = "  repeat_contact:\n    rule: repeat_contact_raises\n"
+    week = write(tmp_path, edited((block, block + "    within_hours: 168\n")))
+    first = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    text = "결제가 계속 실패해요. 카드 바꿔도 똑같아요"
+
+    def second_contact(policy: Path | None, days_later: int) -> list[str]:
+        pipeline = Pipeline(KnowledgeBase.open(settings, policy=policy), repeat_window=timedelta(hours=72))
+        for n, at in enumerate((first, first + timedelta(days=days_later))):
+            result = pipeline.run(Message(id=f"m{n}", text=text, customer=Customer(id="C1"), created_at=at))
+        return result.priority_rules
+
+    assert "modifier:repeat_contact" in second_contact(week, 5)  # within the policy's seven days
+    assert "modifier:repeat_contact" not in second_contact(None, 5)  # the 72-hour setting alone
+    assert "modifier:repeat_contact" not in second_contact(week, 8)
+    assert load_policy(week).repeat_window == timedelta(hours=168) and default_policy().repeat_window is None
+
+
 # ---------------------------------------------------------------- validation: every problem as file:line
 
 def line_of(text: str, needle: str, nth: int = 1) -> int:
@@ -329,6 +378,17 @@ BROKEN = [
     ("a segment named like a modifier", [("segments:\n", "segments:\n  Anger:\n    rule: a\n    raise: 1\n")],
      "  Anger:", "segments: 'Anger' looks like the modifier 'anger': put it under modifiers"),
     ("invalid YAML", [("    levels: 2", "    levels: [2")], "  claimed_urgency:", "invalid YAML"),
+    ("tenure not a number", [(VIP_BLOCK, VIP_BLOCK + "    tenure_days_at_least: 5년\n")], "5년",
+     "segments.VIP.tenure_days_at_least: expected a number of days from 1 to 36500 (got '5년')"),
+    ("a window too long", [("    rule: repeat_contact_raises\n",
+                            "    rule: repeat_contact_raises\n    within_hours: 9999\n")],
+     "within_hours", "modifiers.repeat_contact.within_hours: expected a number of hours from 1 to 2160 (got 9999)"),
+    ("a window on another modifier", [("    rule: says_repeat_raises\n",
+                                       "    rule: says_repeat_raises\n    within_hours: 1\n")],
+     "within_hours", "modifiers.says_repeat: unknown key 'within_hours'"),
+    ("segments_from_scores not yes or no", [("never_changes_priority: []", "segments_from_scores: sometimes\n"
+                                              "never_changes_priority: []")], "sometimes",
+     "segments_from_scores: expected yes or no (got 'sometimes')"),
 ]
 
 
