@@ -204,13 +204,16 @@ def wilson_lower(rate: np.ndarray | float, n: np.ndarray | float) -> np.ndarray:
 def threshold_for_precision(confidence: np.ndarray, correct: np.ndarray, target: float,
                             weights: np.ndarray | None = None) -> float:
     """Confidence at the deepest rank whose running weighted precision, at its lower bound, meets the
-    target (1.0 when none does)."""
+    target (1.0 when none does). Rows of equal confidence (the same question judged twice) are answered or
+    handed off together, so only the last rank of each such group can be the cut."""
     w = np.ones(len(confidence)) if weights is None else np.asarray(weights, dtype=float)
     order = np.argsort(-confidence, kind="stable")
     cum_w = np.cumsum(w[order])
     precision = np.cumsum(correct[order] * w[order]) / cum_w
     effective_n = cum_w**2 / np.cumsum(w[order] ** 2)
-    ok = np.flatnonzero(wilson_lower(precision, effective_n) >= target)
+    ranked = confidence[order]
+    last_of_equals = np.r_[ranked[1:] != ranked[:-1], True]
+    ok = np.flatnonzero((wilson_lower(precision, effective_n) >= target) & last_of_equals)
     if ok.size == 0:
         return 1.0
     return float(confidence[order][ok.max()])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +24,8 @@ from triage.answering import (
     fit_answer_model,
     label_outcomes,
     never_answer,
+    threshold_for_precision,
+    wilson_lower,
 )
 from triage.errors import InputError
 from triage.inputs import read_labels
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from knowledge.embedders import Embedder
+    from triage.store.repository import AnswerVerdict
 
 # The KB's own phrasings are not the traffic: a phrasing held out of a small entry leaves it thin, and every
 # held-out entry is a near-miss from the same domain, so the rows crowd the low confidences, and a threshold
@@ -77,8 +80,51 @@ def write_calibration(folder: Path, model: AnswerModel) -> None:
 def calibration_summary(model: AnswerModel) -> dict[str, Any]:
     """What calibrated a KB and what it promises, for its manifest and ``/readyz``."""
     keys = ("source", "labels", "threshold_rule", "target_precision", "no_answer_share", "fit_precision",
-            "fit_coverage", "n_labels", "held_out_answerable", "held_out_unanswerable", "why_no_answers")
+            "fit_coverage", "n_labels", "held_out_answerable", "held_out_unanswerable", "why_no_answers",
+            "refined_by", "verdicts", "verdict_precision", "threshold_before_verdicts")
     return {"threshold": round(model.threshold, 4), **{k: model.meta[k] for k in keys if k in model.meta}}
+
+
+# ---------------------------------------------------------------- refining it with verdicts
+
+MIN_VERDICTS = 20  # fewer judged auto-answers than this say too little about the precision to act on
+
+
+def refine_with_verdicts(searcher: Searcher, model: AnswerModel, verdicts: Sequence[AnswerVerdict]) -> AnswerModel:
+    """``model`` with its threshold raised where agents' verdicts and customers' 'did this help?' on the bot's
+    auto-answers show that the answers it would still give miss the model's target precision (at the lower
+    bound, as ``triage calibrate`` judges labels): to the lowest confidence above which the judged answers meet
+    it, or above every confidence when none does. Only ever raised: nothing is judged below the threshold.
+
+    Each judged question is asked again of this KB: a verdict counts only while the KB answers it with the same
+    entry (a rebuilt KB may not), at a confidence it would still answer at."""
+    snapshot = searcher.snapshot
+    confidence, right = [], []
+    for verdict in verdicts:
+        if verdict.faq_id not in snapshot.entries:
+            continue
+        hits = searcher.search(verdict.question, k=8).faq_hits
+        if hits and hits[0].entry_id == verdict.faq_id:
+            confidence.append(model.confidence(features(hits)))
+            right.append(verdict.right)
+    conf, ok = np.array(confidence), np.array(right, dtype=bool)
+    answered = conf >= model.threshold
+    if answered.sum() < MIN_VERDICTS:
+        raise InputError(f"{answered.sum()} judged auto-answers that this KB would still give ({MIN_VERDICTS} needed "
+                         f"to refine its calibration; {len(verdicts)} verdicts stored)")
+    target = float(model.meta.get("target_precision", SELF_TARGET_PRECISION))
+    precision = float(ok[answered].mean())
+    threshold = model.threshold
+    if wilson_lower(precision, answered.sum()) < target:
+        cut = threshold_for_precision(conf[answered], ok[answered], target)
+        threshold = float(np.nextafter(1.0, 2.0)) if cut >= 1.0 else max(model.threshold, cut)
+    meta = {**model.meta, "refined_by": "verdicts", "verdicts": int(answered.sum()),
+            "verdict_precision": round(precision, 4), "threshold_before_verdicts": model.threshold}
+    if threshold > 1.0:
+        meta["why_no_answers"] = (f"agents and customers turned down {int((~ok[answered]).sum())} of "
+                                  f"{int(answered.sum())} judged auto-answers, and no confidence meets the target "
+                                  f"{target:.2f}: recalibrate with labels (`triage calibrate --labels FILE`)")
+    return AnswerModel(model.weights, model.bias, model.mean, model.scale, threshold, meta)
 
 
 # ---------------------------------------------------------------- calibration from the KB's own content

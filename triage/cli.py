@@ -265,29 +265,51 @@ def batch(
 
 @app.command()
 def calibrate(
-    labels: Annotated[Path, typer.Option("--labels", help="Labeled messages (JSONL with expected_faq_id).")],
+    labels: Annotated[Path | None, typer.Option(
+        "--labels", help="Labeled messages (JSONL with expected_faq_id).")] = None,
+    verdicts: Annotated[bool, typer.Option(
+        "--verdicts", help="Refine with the store's verdicts on auto-answers (agents' and customers'): the "
+                           "threshold rises where they miss the target precision.")] = False,
     target_precision: Annotated[float, typer.Option(min=0.5, max=1.0)] = 0.95,
     no_answer_share: Annotated[float, typer.Option(
         min=0.0, max=0.95, help="Share of traffic the KB cannot answer; labels are weighted to it.")] = NO_ANSWER_SHARE,
     kb: KbOption = None,
 ) -> None:
-    """Fit the auto-answer model on labeled messages and store it with the index snapshot."""
+    """Fit the auto-answer model on labeled messages, and/or refine the KB's model with the verdicts on its
+    auto-answers; the result is stored with the index snapshot."""
     from knowledge.index import load_snapshot
     from knowledge.search import Searcher
-    from triage.calibration import calibrate_snapshot
-    from triage.kb import embedder_for, kb_path
+    from triage.calibration import calibrate_snapshot, refine_with_verdicts, write_calibration
+    from triage.kb import answer_model, embedder_for, kb_path
 
+    if labels is None and not verdicts:
+        raise fail("give --labels FILE (labeled messages), --verdicts (the store's verdicts on auto-answers), or both")
     settings = get_settings()
     with clean_errors():
         embedder = embedder_for(settings)
         snapshot = load_snapshot(kb_path(settings, kb), embedder)
-        model = calibrate_snapshot(Searcher(snapshot, embedder, settings.section_window), labels, target_precision,
-                                   no_answer_share)
-    precision, coverage = model.meta["fit_precision"], model.meta["fit_coverage"]
-    outcome = (f"precision {precision:.3f}, coverage {coverage:.3f}" if precision is not None else
-               "no label clears the target: everything will be handed off (add labels or lower the target)")
-    err.print(f"threshold {model.threshold:.3f} on {model.meta['n_labels']} labels: {outcome} "
-              f"(stored in {snapshot.path / 'calibration.json'})")
+        searcher = Searcher(snapshot, embedder, settings.section_window)
+        if labels is not None:
+            model = calibrate_snapshot(searcher, labels, target_precision, no_answer_share)
+            precision, coverage = model.meta["fit_precision"], model.meta["fit_coverage"]
+            outcome = (f"precision {precision:.3f}, coverage {coverage:.3f}" if precision is not None else
+                       "no label clears the target: everything will be handed off (add labels or lower the target)")
+            err.print(f"threshold {model.threshold:.3f} on {model.meta['n_labels']} labels: {outcome}")
+        else:
+            model, _ = answer_model(snapshot, embedder, settings.section_window)
+        if verdicts:
+            store = Store.open(settings.store_url)
+            try:
+                model = refine_with_verdicts(searcher, model, store.answer_verdicts())
+            finally:
+                store.close()
+            before, n = model.meta["threshold_before_verdicts"], model.meta["verdicts"]
+            change = ("never auto-answers: " + model.meta["why_no_answers"] if model.threshold > 1.0
+                      else f"threshold {before:.3f} → {model.threshold:.3f}" if model.threshold > before
+                      else f"threshold {model.threshold:.3f} kept")
+            err.print(f"{n} judged auto-answers, {model.meta['verdict_precision']:.3f} right: {change}")
+            write_calibration(snapshot.path, model)
+    err.print(f"stored in {snapshot.path / 'calibration.json'}")
 
 
 @app.command("eval")

@@ -131,3 +131,14 @@ def test_label_outcomes_count_an_answer_to_an_unanswerable_message_as_wrong():
     correct, answerable = label_outcomes(["a", "b", "c", None], ["a", "x", None, None])
     assert correct == [True, False, False, False]
     assert answerable == [True, True, False, False]
+
+
+def test_equal_confidences_are_answered_or_handed_off_together():
+    from triage.answering import threshold_for_precision
+
+    # one question judged right 40 times, then another at a lower confidence judged right 3 times and wrong 9 times:
+    # counting only its first three rows, the running precision would still look fine
+    confidence = np.array([0.99] * 40 + [0.80] * 12)
+    correct = np.array([True] * 43 + [False] * 9)
+    assert threshold_for_precision(confidence, correct, 0.9) == 0.99
+    assert threshold_for_precision(confidence, np.ones(52, dtype=bool), 0.9) == 0.80

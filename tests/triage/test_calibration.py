@@ -127,3 +127,98 @@ def test_a_lone_question_is_asked_with_words_dropped_the_same_way_every_time():
     assert asked == shortened(question) and asked is not None
     assert 0 < len(asked.split()) < len(question.split()) and set(asked.split()) < set(question.split())
     assert shortened("환불 언제") is None  # too short to lose a word and still ask something
+
+
+# ---------------------------------------------------------------- agents' and customers' verdicts
+
+def judged_questions(kb, embedder):
+    """The small KB's phrasings it auto-answers with their own entry, least confident first, and its model."""
+    from knowledge.search import Searcher
+    from triage.answering import features
+    from triage.kb import answer_model
+
+    snapshot = load_snapshot(kb, embedder)
+    searcher = Searcher(snapshot, embedder)
+    model, _ = answer_model(snapshot, embedder)
+    answered = []
+    for chunk in snapshot.chunks:
+        hits = searcher.search(chunk.text, k=8).faq_hits if chunk.kind == "faq" else []
+        if hits and hits[0].entry_id == chunk.entry_id and model.confidence(features(hits)) >= model.threshold:
+            answered.append((model.confidence(features(hits)), chunk.text, chunk.entry_id))
+    return searcher, model, sorted(answered)
+
+
+def test_verdicts_raise_the_threshold_above_the_answers_turned_down_and_keep_it_otherwise(tmp_path, embedder,
+                                                                                          store_url):
+    from tests.conftest import build_small_kb
+    from triage.answering import wilson_lower
+    from triage.calibration import refine_with_verdicts
+    from triage.models import BotOutcomeIn
+    from triage.store import Store
+
+    searcher, model, answered = judged_questions(build_small_kb(tmp_path / "index", embedder), embedder)
+    assert len(answered) >= 9
+    store = Store.open(store_url)
+    for _, question, faq_id in answered:
+        for _ in range(3):
+            store.record_bot_outcome(BotOutcomeIn(faq_id=faq_id, auto_answered=True, helpful=True, question=question))
+    store.record_bot_outcome(BotOutcomeIn(faq_id="not-in-this-kb", auto_answered=True, helpful=False, question="x"))
+
+    kept = refine_with_verdicts(searcher, model, store.answer_verdicts())
+    assert kept.threshold == model.threshold and kept.meta["verdict_precision"] == 1.0
+    assert kept.meta["verdicts"] == 3 * len(answered)  # the entry this KB lacks is not counted
+
+    turned_down = answered[: len(answered) // 3]  # customers found the least confident third unhelpful
+    for _, question, faq_id in turned_down:
+        for _ in range(6):
+            store.record_bot_outcome(BotOutcomeIn(faq_id=faq_id, auto_answered=True, helpful=False,
+                                                  question=question))
+    refined = refine_with_verdicts(searcher, model, store.answer_verdicts())
+    assert refined.threshold > model.threshold
+    assert refined.threshold <= answered[-1][0]  # the most confident answers still go out
+    # what it still answers meets the target precision (0.9 for this model) at the lower bound, as labels would
+    still = [(c, q) for c, q, _ in answered if c >= refined.threshold]
+    wrong = sum(6 for c, q in still if any(q == t for _, t, _ in turned_down))
+    assert 0 < len(still) < len(answered)
+    assert wilson_lower((3 * len(still)) / (3 * len(still) + wrong), 3 * len(still) + wrong) >= 0.9
+    assert refined.meta["threshold_before_verdicts"] == model.threshold and refined.weights == model.weights
+    store.close()
+
+
+def test_too_few_verdicts_are_named_and_change_nothing(tmp_path, embedder, small_kb):
+    from triage.calibration import refine_with_verdicts
+    from triage.errors import InputError
+    from triage.store.repository import AnswerVerdict
+
+    searcher, model, answered = judged_questions(small_kb, embedder)
+    verdicts = [AnswerVerdict(question, faq_id, False) for _, question, faq_id in answered[:3]]
+    with pytest.raises(InputError, match=r"3 judged auto-answers that this KB would still give \(20 needed"):
+        refine_with_verdicts(searcher, model, verdicts)
+
+
+def test_calibrate_with_verdicts_stores_the_refined_model(tmp_path, embedder, monkeypatch):
+    from typer.testing import CliRunner
+
+    from tests.conftest import build_small_kb
+    from triage.cli import app
+    from triage.models import BotOutcomeIn
+    from triage.store import Store
+
+    kb = build_small_kb(tmp_path / "index", embedder)
+    _, _, answered = judged_questions(kb, embedder)
+    url = f"sqlite:///{tmp_path}/triage.db"
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", url)
+    runner = CliRunner()
+    neither = runner.invoke(app, ["calibrate", "--kb", str(kb)])
+    assert neither.exit_code == 2 and "--labels FILE" in neither.output and "--verdicts" in neither.output
+    store = Store.open(url)
+    for _, question, faq_id in answered * 3:
+        store.record_bot_outcome(BotOutcomeIn(faq_id=faq_id, auto_answered=True, helpful=False, question=question))
+    store.close()
+
+    result = runner.invoke(app, ["calibrate", "--verdicts", "--kb", str(kb)])
+
+    assert result.exit_code == 0, result.output
+    assert f"{3 * len(answered)} judged auto-answers, 0.000 right: never auto-answers" in result.output
+    stored = json.loads((resolve(kb) / "calibration.json").read_text())
+    assert stored["refined_by"] == "verdicts" and stored["threshold"] > 1.0 and stored["source"] == "labels"

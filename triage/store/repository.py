@@ -107,6 +107,16 @@ class FaqVerdicts:
     complaints: int
 
 
+@dataclass(frozen=True)
+class AnswerVerdict:
+    """One judged auto-answer: the question (as stored), the entry it was answered with, and whether the agent
+    kept the answer (accepted or edited) or the customer found it helpful."""
+
+    question: str
+    faq_id: str
+    right: bool
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -543,6 +553,24 @@ class Store:
             for entry, helpful, n in bot_rows:
                 counts.setdefault(str(entry), [0, 0])[not helpful] += n
         return {faq: FaqVerdicts(a, c) for faq, (a, c) in counts.items()}
+
+    def answer_verdicts(self) -> list[AnswerVerdict]:
+        """Every judged auto-answer, oldest first: agents' verdicts on auto-answer suggestions, and customers'
+        'did this help?' on the bot's answers that kept the question."""
+        with self.session() as s:
+            agent_rows = s.execute(
+                select(MessageRow.text, Suggestion.faq_id, Suggestion.state)
+                .join(MessageRow, MessageRow.id == Suggestion.message_id)
+                .where(Suggestion.decision == "auto_answer", Suggestion.faq_id.is_not(None),
+                       Suggestion.state.in_(("accepted", "edited", "rejected")))
+                .order_by(Suggestion.decided_at, Suggestion.id)).all()
+            bot_rows = s.execute(
+                select(BotOutcome.question, BotOutcome.faq_id, BotOutcome.helpful)
+                .where(BotOutcome.auto_answered, BotOutcome.faq_id.is_not(None), BotOutcome.helpful.is_not(None),
+                       BotOutcome.question.is_not(None))
+                .order_by(BotOutcome.created_at, BotOutcome.id)).all()
+        return ([AnswerVerdict(text, str(faq), state != "rejected") for text, faq, state in agent_rows]
+                + [AnswerVerdict(str(question), str(faq), bool(helpful)) for question, faq, helpful in bot_rows])
 
     def gap_questions(self, start: datetime, end: datetime) -> list[GapQuestion]:
         """Questions the FAQ did not settle, from ``start`` to ``end`` (personal data redacted):
