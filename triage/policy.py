@@ -103,17 +103,20 @@ class PriorityPolicy:
     def segment(self, name: str | None) -> RaiseRule | None:
         return self.segments.get(segment_key(name)) if name else None
 
-    def customer_segment(self, customer: Customer | None) -> str | None:
-        """The segment this policy reads for a customer: the given one (or, if the policy allows, the one their
-        scores give); where the policy has no rule for it, the segment their tenure earns, if any."""
+    def customer_segment(self, customer: Customer | None) -> tuple[str | None, str]:
+        """The segment this policy reads for a customer, and how a reason says it: the given one (or, if the
+        policy allows, the one their scores give); where the policy has no rule for it, the segment their
+        tenure earns, if any."""
         segment = customer_segment(customer, from_scores=self.segments_from_scores)
         tenure = customer.tenure_days if customer is not None else None
         if self.segment(segment) is None and tenure is not None:
             earned = [rule for rule in self.segments.values()
                       if rule.tenure_days_at_least is not None and tenure >= rule.tenure_days_at_least]
             if earned:
-                return max(earned, key=lambda rule: (rule.levels, rule.tenure_days_at_least or 0)).name
-        return segment
+                rule = max(earned, key=lambda rule: (rule.levels, rule.tenure_days_at_least or 0))
+                return rule.name, (f"가입 {tenure:,}일째라 {rule.name} 고객으로 봐요 "
+                                   f"({rule.tenure_days_at_least:,}일 이상)")
+        return segment, f"{segment} 고객이에요"
 
     @property
     def repeat_window(self) -> timedelta | None:

@@ -86,13 +86,13 @@ def assign_priority(tag: str, taxonomy: Taxonomy, said: Signals | str, customer:
     # what may raise it: (the rule, or None when the policy ignores it; its name; what the reason says), in the
     # order the reasons list them
     present: list[tuple[RaiseRule | None, str, str]] = []
-    segment = policy.customer_segment(customer)
+    segment, said = policy.customer_segment(customer)
     segment_rule = policy.segment(segment)
     backing: RaiseRule | None = None
     if segment is not None and policy.ignores_segment(segment):
-        present.append((None, segment, f"{segment} 고객이에요"))
+        present.append((None, segment, said))
     elif segment is not None and segment_rule is not None and segment_rule.levels > 0:
-        present.append((segment_rule, segment_rule.name, f"{segment} 고객이에요"))
+        present.append((segment_rule, segment_rule.name, said))
     if segment_rule is not None and segment_rule.backs_claims and not policy.ignores_segment(segment):
         backing = segment_rule
     cues = [("repeat_contact", repeat_of),
@@ -134,6 +134,6 @@ def assign_priority(tag: str, taxonomy: Taxonomy, said: Signals | str, customer:
             most = f"모두 합쳐 {policy.max_raise}단계까지만 올려요"
             decision.add(f"참고: {text}{_rule(policy.max_raise_rule, most)}", "cap:max_raise")
     if backing is not None and backing.levels == 0:
-        decision.add(f"참고: {segment} 고객이에요{_rule(backing.rule)}", f"backing:{backing.name}")
+        decision.add(f"참고: {said}{_rule(backing.rule)}", f"backing:{backing.name}")
     decision.priority = final
     return decision

@@ -302,6 +302,7 @@ def test_a_long_tenure_counts_as_a_segment_only_where_the_data_names_none_the_po
 
     assert priority(tenure_days=2000).rules == ["base:tag", "modifier:VIP"]  # five years and more: preferred
     assert priority(tenure_days=2000).priority == "P2"
+    assert "가입 2,000일째라 VIP 고객으로 봐요 (1,825일 이상)" in priority(tenure_days=2000).reasons[-1]
     assert priority(tenure_days=1000).priority == "P3"  # not yet
     assert priority(tenure_days=2000, segment="sleeping").rules == ["base:tag", "modifier:VIP"]  # no rule for it
     assert priority(tenure_days=2000, segment="loyal").rules == ["base:tag", "backing:loyal"]  # its own rule
@@ -316,7 +317,7 @@ def test_a_policy_can_refuse_segments_guessed_from_scores(taxonomy, tmp_path):
 
     assert assign_priority("payment_info", taxonomy, signals, scored_vip).priority == "P2"  # the demo guesses VIP
     assert assign_priority("payment_info", taxonomy, signals, scored_vip, policy=strict).rules == ["base:tag"]
-    assert strict.customer_segment(Customer(segment="VIP", recency=1)) == "VIP"  # a given segment still counts
+    assert strict.customer_segment(Customer(segment="VIP", recency=1))[0] == "VIP"  # a given segment still counts
 
 
 def test_a_policy_sets_how_far_back_a_repeat_contact_counts(settings, tmp_path):
