@@ -44,10 +44,15 @@ INFO_OR_PRAISE = _cues(r"좋겠어요", r"(만들어|추가해|생기면|생겼�
                        r"감사\s*인사", r"친절(해서|하셔서|했어요)", r"최고(예요|에요|입니다)",
                        r"궁금해요", r"언제\s*다시",
                        r"feature\s+request", r"would\s+be\s+(nice|great)", r"\bthank(s| you)\b", r"\blove\b")
+# Nouns ending in 화 (전화가 안 돼요, 통화나 문자, 영화가, 초기화가 …) are not anger: 화가/화나 right after one of them
+# is skipped. A report is a threat only to an authority: 분실 신고, 스팸 신고 are what customers are asked to do.
+NOUN_BEFORE_HWA = "(?<![전통영대변문소강동만기성적심평조국])"
 ANGER_OR_URGENCY = _cues(r"당장", r"빨리\s*(좀|요|해|처리|주세요|보내|답|연락|확인|부탁)",
-                         r"급해|급합니다|급하게", r"화나|화가|열받", r"짜증", r"어이없|어이가\s*없",
+                         r"급해|급합니다|급하게", NOUN_BEFORE_HWA + r"화\s*(나|가\s*(\S+\s+)?(나|치밀))", r"열받",
+                         r"짜증", r"어이없|어이가\s*없",
                          r"사기", r"장난\s*해|장난하", r"최악", r"실망", r"ㅡㅡ|-_-|;;", r"!{3,}",
-                         r"소비자\s*(원|보호)|고소|신고",
+                         r"소비자\s*(원|보호)|고소|(방통위|공정위|금감원|경찰)\S*\s*(에|에다)?\s*(신고|민원|고발)",
+                         r"민원\s*(넣|제기|접수)",
                          r"\basap\b", r"immediately", r"urgent", r"furious|angry|unacceptable|ridiculous|scam",
                          r"worst")
 SAYS_REPEAT = _cues(r"(두|세|네|다섯|2|3|4|5)\s*번째\s*(문의|연락|전화|요청|말씀|누락)",

@@ -10,7 +10,7 @@ import pytest
 from triage.customer import customer_context, customer_segment
 from triage.models import Customer
 from triage.priority import assign_priority
-from triage.signals import situation
+from triage.signals import Signals, situation
 from triage.taxonomy import Taxonomy, load_taxonomy
 
 DEMO_TAXONOMY = Path(__file__).parents[2] / "knowledge" / "samples" / "demo" / "taxonomy.yaml"
@@ -234,3 +234,14 @@ def test_bot_path_is_copied_and_shown():
 
     assert context.bot_path == ["홈", "주문 조회", "상담원 연결"]
     assert any("홈 → 주문 조회 → 상담원 연결" in n for n in context.notes)
+
+
+@pytest.mark.parametrize(("text", "anger"), [
+    ("어제 저녁부터 전화가 아예 안 걸려요", None), ("전화나 문자 둘 다 안 돼요", None), ("통화가 자꾸 끊겨요", None),
+    ("초기화가 안 돼요", None), ("분실 신고하면 요금 나가요?", None), ("스팸 신고는 어디서 해요", None),
+    ("진짜 화가 나네요", "화가 나"), ("화가 너무 나요", "화가 너무 나"), ("너무 화나요", "화나"),
+    ("소비자원에 신고할거에요", "소비자원"), ("방통위에 신고하겠습니다", "방통위에 신고"),
+])
+def test_anger_cues_are_words_not_parts_of_words(text, anger):
+    # "전화가" holds "화가", "분실 신고" is what customers are told to do: neither is anger or a threat
+    assert Signals.read(text).anger == anger
