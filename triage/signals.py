@@ -33,10 +33,14 @@ OUTAGE = _cues(r"장애", r"먹통", r"(다들|모두|전부|친구들도\s*다)
 BLOCKED = _cues(
     r"(실패|오류|에러|오작동|튕겨|튕기|꺼져|꺼지|멈춰(요|서|있|버)|멈추고|멈춤|먹통|하얀\s*화면|안\s*열려|안\s*넘어가|잠겼|잠겨)",
     r"(결제|로그인|인증|해지|취소|환불|적용)\S*\s*(이|가)?\s*안\s*(돼|되|됨|와|들어)", r"(안|못)\s*받았",
+    # a service that does not work at all, in any business: "전화가 아예 안 걸려요", "앱 접속이 안 돼요"
+    r"(전화|통화|문자|데이터|인터넷|와이파이|앱|어플|접속|연결|송금|이체|출금|충전|서비스)\S*\s*(이|가)?\s*"
+    r"(아예|전혀|계속|다)?\s*안\s*(돼|되|됨|걸려|걸리|터져|터지)",
     r"아직\s*(도\s*)?(안\s*(와|왔|옴|들어)|못\s*받|출고\s*안|그대로)",
     r"(지났|늦어|지연|누락|빠져\s*있|파손|깨져|터져|벌레)",
     r"\bfail(ed|s|ing)?\b", r"\berror\b", r"declined", r"\bstuck\b", r"crash", r"(doesn'?t|does\s+not|not)\s+work",
-    r"can'?t\s+log\s*in", r"(hasn'?t|never)\s+(arrived|come)", r"cracked|broken|damaged|missing")
+    r"can'?t\s+log\s*in", r"no\s+service", r"can'?t\s+(make|receive)\s+calls",
+    r"(hasn'?t|never)\s+(arrived|come)", r"cracked|broken|damaged|missing")
 HOW_TO = _cues(r"어떻게", r"(되|될)(나요|까요)", r"방법", r"하려면", r"어디(서|에서|로)",
                r"(수|게)\s*있(나요|어요|을까요)", r"가능(한가요|해요|할까요)", r"\bhow\s+(do|can|to)\b", r"\bcan\s+i\b",
                r"\bwhere\b")

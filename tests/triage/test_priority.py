@@ -245,3 +245,11 @@ def test_bot_path_is_copied_and_shown():
 def test_anger_cues_are_words_not_parts_of_words(text, anger):
     # "전화가" holds "화가", "분실 신고" is what customers are told to do: neither is anger or a threat
     assert Signals.read(text).anger == anger
+
+
+@pytest.mark.parametrize("text", [
+    "포인트로 요금 내는 방법도 궁금한데 그건 나중에 하고요, 어제 저녁부터 전화가 아예 안 걸려요",
+    "앱 접속이 안 돼요", "데이터가 계속 안 터져요", "송금이 안 돼요", "I have no service since this morning",
+])
+def test_a_service_that_does_not_work_is_blocked_even_beside_a_how_to_question(text):
+    assert Signals.read(text).situation == "blocked"
