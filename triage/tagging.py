@@ -54,6 +54,10 @@ TAG_TARGET_PRECISION = 0.85
 # review whose tags were then 0.92 right, and 13% of the demo's at 0.76), so the target alone cannot bound the
 # review share; past the budget, the most precise pair within it is taken (HWU64 tuning: 10% review at 0.86).
 TAG_REVIEW_BUDGET = 0.15
+# ... but never below this precision (at its lower bound): a taxonomy whose examples cannot reach it within the
+# budget (a small KB of 89 texts reached 0.45) sends more to review rather than tag half its messages wrong (and
+# let a weak urgent runner-up make an app review praising the design P1).
+TAG_MIN_PRECISION = 0.75
 TAG_FOLDS = 5
 MIN_CUTOFF_ROWS = 40  # fewer cross-validated examples than this keep the fallback cut-offs
 CONFIDENCE_GRID = tuple(round(0.05 * i, 2) for i in range(1, 19))
@@ -229,8 +233,9 @@ def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vector
     """The needs_review cut-offs for this taxonomy, by k-fold cross-validation on its own labeled texts
     (``cross_validated``): the loosest (confidence, gap) pair whose precision of the tags given meets ``target``
     at its 90% lower bound; when that pair would send more than ``review_budget`` of the texts to review (or no
-    pair meets the target), the pair within the budget whose precision is highest at its lower bound. The
-    fallback cut-offs when the texts are too few."""
+    pair meets the target), the pair within the budget whose precision is highest at its lower bound, as long
+    as that reaches ``TAG_MIN_PRECISION`` (else the pair meeting the target, over the budget). The fallback
+    cut-offs when the texts are too few, or no pair reaches either precision."""
     from triage.answering import wilson_lower
 
     p1, gap, right = cross_validated(taxonomy, examples, vectors, groups)
@@ -243,12 +248,21 @@ def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vector
             if given.any():
                 pairs.append((float(wilson_lower(right[given].mean(), given.sum())), float(1 - given.mean()),
                               confidence, min_gap))
-    meeting = [p for p in pairs if p[0] >= target and p[1] <= review_budget]
-    best = (min(meeting, key=lambda p: (p[1], -p[0])) if meeting
-            else max((p for p in pairs if p[1] <= review_budget), key=lambda p: (p[0], -p[1])))
+    meeting = [p for p in pairs if p[0] >= target]
+    within = [p for p in pairs if p[1] <= review_budget]
+    if (both := [p for p in meeting if p[1] <= review_budget]) or not meeting:
+        fair = [p for p in within if p[0] >= TAG_MIN_PRECISION]
+        candidates = both or ([max(fair, key=lambda p: (p[0], -p[1]))] if fair else [])
+    else:  # the target needs more review than the budget, and the budget alone would tag too many wrong
+        best_within = max(within, key=lambda p: p[0], default=None)
+        candidates = ([best_within] if best_within is not None and best_within[0] >= TAG_MIN_PRECISION
+                      else meeting)
+    if not candidates:
+        return Cutoffs(examples=len(right), meets_target=False)
+    best = min(candidates, key=lambda p: (p[1], -p[0]))
     given = (p1 >= best[2]) & (gap >= best[3])
     return Cutoffs(best[2], best[3], "cross-validation", round(float(right[given].mean()), 4),
-                   bool(meeting), round(best[1], 4), len(right))
+                   best[0] >= target, round(best[1], 4), len(right))
 
 
 def cross_validated(taxonomy: Taxonomy, examples: Sequence[TagExample], vectors: NDArray[np.float32],
@@ -290,8 +304,8 @@ def cached_cutoffs(cache: Path | None, taxonomy: Taxonomy, examples: Sequence[Ta
         return compute()
     key = hashlib.sha256(json.dumps([
         embedder_name, sorted(taxonomy.tags), taxonomy.catch_all, [(e.text, e.tag) for e in examples],
-        TAG_TARGET_PRECISION, TAG_REVIEW_BUDGET, TAG_FOLDS, MIN_CUTOFF_ROWS, CONFIDENCE_GRID, GAP_GRID,
-        REGULARIZATION_C, MEMORY_WEIGHT, MEMORY_NEIGHBOURS, MEMORY_TEMPERATURE, WORDING_WEIGHT],
+        TAG_TARGET_PRECISION, TAG_REVIEW_BUDGET, TAG_MIN_PRECISION, TAG_FOLDS, MIN_CUTOFF_ROWS, CONFIDENCE_GRID,
+        GAP_GRID, REGULARIZATION_C, MEMORY_WEIGHT, MEMORY_NEIGHBOURS, MEMORY_TEMPERATURE, WORDING_WEIGHT],
         ensure_ascii=False).encode()).hexdigest()
     path = cache / f"{key[:32]}.json"
     try:

@@ -405,3 +405,21 @@ def test_tag_cutoffs_meet_the_target_within_the_review_budget_or_spend_only_the_
     assert tight.min_confidence < generous.min_confidence  # looser, yet the most precise pair within the budget
     given = p1 >= tight.min_confidence
     assert tight.precision == round(float(right[given].mean()), 4)
+
+
+def test_a_review_budget_never_buys_tags_below_the_precision_floor(monkeypatch, small_taxonomy):
+    from triage import tagging
+
+    # a weak tagger: right half the time unless very confident
+    p1 = np.linspace(0.05, 0.95, 400)
+    right = np.where(p1 > 0.8, True, np.random.default_rng(1).random(400) < 0.5)
+    monkeypatch.setattr(tagging, "cross_validated", lambda *_: (p1, np.full(400, 0.2), right))
+
+    cutoffs = tagging.calibrate_cutoffs(small_taxonomy, [], np.zeros((0, 4), np.float32), [], target=0.85,
+                                        review_budget=0.15)
+
+    assert cutoffs.meets_target and cutoffs.min_confidence >= 0.7  # the target, however much goes to review
+    assert cutoffs.review_share is not None and cutoffs.review_share > 0.5
+    monkeypatch.setattr(tagging, "cross_validated", lambda *_: (p1, np.full(400, 0.2), np.zeros(400, dtype=bool)))
+    nothing_right = tagging.calibrate_cutoffs(small_taxonomy, [], np.zeros((0, 4), np.float32), [])
+    assert nothing_right.source == "fallback" and nothing_right.meets_target is False
