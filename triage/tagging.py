@@ -123,9 +123,10 @@ class Cutoffs:
 
     min_confidence: float = MIN_CONFIDENCE
     min_gap: float = MIN_GAP
-    source: str = "fallback"  # "cross-validation" or "fallback" (too few examples to cross-validate)
+    source: str = "fallback"  # "cross-validation", or "fallback" (too few examples, or no pair reached the
+    # target or, within the budget, the floor)
     precision: float | None = None  # cross-validated precision of the tags given at these cut-offs
-    meets_target: bool | None = None  # False: no pair within the review budget reached the target precision
+    meets_target: bool | None = None  # whether the cross-validated precision reached the target (lower bound)
     review_share: float | None = None  # cross-validated share sent to needs_review
     examples: int = 0
 
@@ -253,7 +254,7 @@ def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vector
     if (both := [p for p in meeting if p[1] <= review_budget]) or not meeting:
         fair = [p for p in within if p[0] >= TAG_MIN_PRECISION]
         candidates = both or ([max(fair, key=lambda p: (p[0], -p[1]))] if fair else [])
-    else:  # the target needs more review than the budget, and the budget alone would tag too many wrong
+    else:  # the target needs more review than the budget: the budget's best pair if it reaches the floor
         best_within = max(within, key=lambda p: p[0], default=None)
         candidates = ([best_within] if best_within is not None and best_within[0] >= TAG_MIN_PRECISION
                       else meeting)
