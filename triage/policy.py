@@ -413,8 +413,7 @@ def _raise_rule(r: _Reader, node: yaml.Node, where: str, name: str, segment: boo
         return None
     tenure = r.number(f.get("tenure_days_at_least"), f"{where}.tenure_days_at_least", 1, 36500, "days")
     within = r.number(f.get("within_hours"), f"{where}.within_hours", 1, MAX_REPEAT_HOURS, "hours")
-    if ("tenure_days_at_least" in f and tenure is None) or ("within_hours" in f and within is None):
-        return None
+    bad_number = ("tenure_days_at_least" in f and tenure is None) or ("within_hours" in f and within is None)
     rule = r.rule_id(f.get("rule"), where)
     levels = r.count(f.get("raise"), f"{where}.raise", 0 if segment else 1, MAX_LEVELS)
     at, reach = r.levels(f.get("at"), f"{where}.at"), r.boolean(f.get("can_reach_p1"), f"{where}.can_reach_p1")
@@ -431,7 +430,7 @@ def _raise_rule(r: _Reader, node: yaml.Node, where: str, name: str, segment: boo
             if backs is False:
                 r.problem(r.owner(node), f"{where}: raise: 0 without backs_claims: yes changes nothing (remove it, or "
                                 f"list '{name}' in {IGNORE_KEY})")
-    if rule is None or levels is None or backs is None or (levels > 0 and (at is None or reach is None)):
+    if rule is None or levels is None or backs is None or bad_number or (levels > 0 and (at is None or reach is None)):
         return None
     return RaiseRule(name, rule, levels, at or (), bool(reach), backs, int(tenure) if tenure else None, within)
 
