@@ -250,14 +250,11 @@ def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vector
                 pairs.append((float(wilson_lower(right[given].mean(), given.sum())), float(1 - given.mean()),
                               confidence, min_gap))
     meeting = [p for p in pairs if p[0] >= target]
-    within = [p for p in pairs if p[1] <= review_budget]
-    if (both := [p for p in meeting if p[1] <= review_budget]) or not meeting:
-        fair = [p for p in within if p[0] >= TAG_MIN_PRECISION]
-        candidates = both or ([max(fair, key=lambda p: (p[0], -p[1]))] if fair else [])
-    else:  # the target needs more review than the budget: the budget's best pair if it reaches the floor
-        best_within = max(within, key=lambda p: p[0], default=None)
-        candidates = ([best_within] if best_within is not None and best_within[0] >= TAG_MIN_PRECISION
-                      else meeting)
+    # within the budget: the pairs meeting the target, else the most precise one if it reaches the floor; past
+    # the budget only when neither exists (then the target, however much goes to review)
+    both = [p for p in meeting if p[1] <= review_budget]
+    fair = [p for p in pairs if p[1] <= review_budget and p[0] >= TAG_MIN_PRECISION]
+    candidates = both or ([max(fair, key=lambda p: (p[0], -p[1]))] if fair else meeting)
     if not candidates:
         return Cutoffs(examples=len(right), meets_target=False)
     best = min(candidates, key=lambda p: (p[1], -p[0]))
