@@ -35,10 +35,14 @@ from triage.reply_lint import lint_reply
 PARTS = ("empathy", "confirm", "answer", "closing")
 PROBES = {
     "ko": ("제 연락처는 010-2345-6789, 이메일은 minji.kim@example.com이에요. "
-           "카드번호 4111-1111-1111-1111로 결제했고 환불은 국민은행 123456-01-234567 계좌로 부탁드려요.",
-           ["010-2345-6789", "minji.kim@example.com", "4111-1111-1111-1111", "123456-01-234567"]),
-    "en": ("You can reach me at +82 10 2345 6789 or minji.kim@example.com. I paid with card 4111 1111 1111 1111.",
-           ["+82 10 2345 6789", "minji.kim@example.com", "4111 1111 1111 1111"]),
+           "카드번호 4111-1111-1111-1111로 결제했고 환불은 국민은행 123456-01-234567 계좌로 부탁드려요. "
+           "본인 확인은 주민번호 앞자리 920304 뒷자리 2345678이고, 주소는 월드컵로 123, 101동 1001호예요. "
+           "비밀번호 qwer1234! 넣어도 안 돼요.",
+           ["010-2345-6789", "minji.kim@example.com", "4111-1111-1111-1111", "123456-01-234567", "920304",
+            "2345678", "월드컵로 123", "101동 1001호", "qwer1234!"]),
+    "en": ("You can reach me at +82 10 2345 6789 or minji.kim@example.com. I paid with card 4111 1111 1111 1111. "
+           "My password is hunter2!",
+           ["+82 10 2345 6789", "minji.kim@example.com", "4111 1111 1111 1111", "hunter2!"]),
 }
 BITEXT_PER_INTENT = 8  # test requests per intent (27 intents)
 BITEXT_EXAMPLES = 20  # phrasings per KB entry

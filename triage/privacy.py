@@ -12,6 +12,14 @@ draft are put back before an agent sees the draft. Detected (Korean formats firs
   keyword (계좌, 은행, 입금, 국민, 신한, …, account, bank; 우리/하나/기업 only right before the number).
 - ``passport``: M/S/R/O/D/G + 8 digits (or the 2021 format M123A4567), only shortly after 여권/passport.
 - ``driver_license``: NN-NN-NNNNNN-NN.
+- ``rrn`` also in parts: a YYMMDD front or a [1-8]+6-digit back right after 주민번호/앞자리/뒷자리 and the like
+  ("앞자리 920304 뒷자리 2345678").
+- ``address``: a road address (…로/…길 + building number, "월드컵로 123", "올림픽로35길 10-2") or a lot address
+  (…동/리/가 + 번지, "망원동 123-4") next to an address cue: 주소/배송지/address before it, a 시/도/구/군/읍/면
+  before it, 번지, or a unit after it; and an apartment unit ("101동 1001호") anywhere.
+- ``password``: the value after 비밀번호/비번/패스워드/PIN/password…: printable ASCII, with a digit or one of
+  !@#$%^&*+=~ in it unless the keyword is Korean or assigns it ("비밀번호 abcdefg", "password: hunter",
+  "password is hunter").
 
 Deliberately not redacted, because agents need them: order numbers (a plain digit run without a bank keyword,
 or one failing the card checks), business numbers (1588-xxxx, 1644-xxxx, …), prices, dates, times, versions.
@@ -24,10 +32,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-PiiKind = Literal["rrn", "phone", "email", "card", "account", "passport", "driver_license"]
+PiiKind = Literal["rrn", "phone", "email", "card", "account", "passport", "driver_license", "address", "password"]
 
 # Overlapping spans: the longer one wins, then the kind listed first.
-PRIORITY: tuple[PiiKind, ...] = ("rrn", "card", "phone", "driver_license", "account", "passport", "email")
+PRIORITY: tuple[PiiKind, ...] = ("rrn", "card", "phone", "driver_license", "account", "passport", "email",
+                                 "password", "address")
 
 # A number must not be part of a longer number ("2026-11-08", "123-456789-01-012"), but may touch Hangul.
 _L = r"(?<![0-9])(?<![0-9][-.])"
@@ -48,6 +57,36 @@ PATTERNS: dict[PiiKind, re.Pattern[str]] = {
     "passport": re.compile(r"(?<![A-Za-z0-9])[MSRODG](?:[0-9]{8}|[0-9]{3}[A-Z][0-9]{4})(?![0-9])"),
     "email": re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}"),
 }
+# A number followed by a unit is a quantity, not a building number ("말한대로 2개", "택배로 3번").
+_NO_QUANTITY = (r"(?!\s?(?:개|원|번째|번(?!지)|명|회|시|분|초|일|월|년|%|배|마리|장|권|건|살|세|위|등"
+                r"|달|주|만|천|백|억|층|kg|g|km|m\b|GB|MB))")
+_YYMMDD = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_RRN_KEYWORD = (r"주민(?:등록)?\s?번호|외국인\s?등록\s?번호|앞\s?자리|뒷\s?자리|앞\s?번호|뒷\s?번호"
+                r"|앞\s?6\s?자리|뒤\s?7\s?자리")
+_PASSWORD_KEYWORD = r"비밀\s?번호|비번|패스\s?워드|핀\s?번호|(?<![a-z_])(?:pin|password|passcode|passwd|pwd?)(?![a-z_])"
+_BUILDING_NUMBER = r"\s?[0-9]{1,5}(?:-[0-9]{1,5})?"
+_NOT_AFTER_WORD = r"(?<![가-힣A-Za-z0-9])"
+# Spans found only next to their keyword: the named group ``value`` is what is redacted.
+KEYED_PATTERNS: tuple[tuple[PiiKind, re.Pattern[str]], ...] = (
+    ("rrn", re.compile(f"(?:{_RRN_KEYWORD})" + r"[^0-9]{0,8}?(?<![0-9])(?P<value>" + _YYMMDD
+                       + r"|[1-8][0-9]{6})(?![0-9])")),
+    ("password", re.compile(f"(?i)(?:{_PASSWORD_KEYWORD})"
+                            + r"(?P<assign>\s*(?:는|은|:|=|\bis\b|\bwas\b)?)\s*(?P<value>[!-~]{4,64})")),
+    ("address", re.compile(r"(?P<value>[0-9]{1,4}\s?동\s?[0-9]{1,5}\s?호)(?![가-힣]?[0-9])")),
+    # road: 월드컵로 123, 올림픽로35길 10-2, 동일로 1234번길 5
+    ("address", re.compile(_NOT_AFTER_WORD + r"(?P<value>[가-힣][가-힣A-Za-z0-9]*(?:로|길)" + _BUILDING_NUMBER
+                           + f"(?:번길{_BUILDING_NUMBER})?)" + r"(?![0-9])(?!-[0-9])" + _NO_QUANTITY)),
+    # lot: 망원동 123-4번지
+    ("address", re.compile(_NOT_AFTER_WORD + r"(?P<value>[가-힣]+(?:동|리|가)" + _BUILDING_NUMBER + r"(?:\s?번지)?)"
+                           + r"(?![0-9])(?!-[0-9])" + _NO_QUANTITY)),
+)
+# What makes "…로 123" or "…동 12" an address and not a particle before a quantity ("택배로 2개").
+ADDRESS_CUE_BEFORE = re.compile(r"주소|배송지|사는\s?곳|거주|자택|address|ship\s?to|deliver\s?to|"
+                                r"[가-힣](?:시|도|구|군|읍|면)\s+[가-힣A-Za-z0-9]*$")
+ADDRESS_CUE_AFTER = re.compile(r"^\s?(?:번지|,?\s*[0-9]{1,4}\s?동|,?\s*[0-9]{1,5}\s?호|,?\s*지하|,?\s*[0-9]{1,3}\s?층)")
+ADDRESS_WINDOW = 20
+# Forms that are addresses without a cue: an apartment unit, 번지, a numbered side road, a 대로.
+SELF_EVIDENT_ADDRESS = re.compile(r"동\s?[0-9]{1,5}\s?호$|번지$|[0-9]번?길|[가-힣]대로\s?[0-9]")
 # A bank keyword within ~15 characters before a plain digit run; 우리/하나/기업 are also everyday words
 # ("we", "one", "company"), so they count only right before the number ("우리 110123456789").
 BANK_KEYWORD = re.compile(r"(계좌|은행|입금|국민|신한|농협|카카오뱅크|토스|account|bank)|(우리|하나|기업)\s*$")
@@ -90,8 +129,33 @@ def _accepted(kind: PiiKind, text: str, start: int, value: str) -> bool:
     return True
 
 
-def _candidates(text: str) -> list[PiiMatch]:
+def _keyed_accepted(kind: PiiKind, text: str, m: re.Match[str], value: str) -> bool:
+    if kind == "password":
+        return (value[0] not in ",.;:?!)]}'\"" and
+                (bool(m.group("assign").strip()) or "가" <= m.group()[0] <= "힣"
+                 or re.search(r"[0-9!@#$%^&*+=~]", value) is not None))
+    if kind == "address" and not SELF_EVIDENT_ADDRESS.search(value):
+        before = text[max(0, m.start("value") - ADDRESS_WINDOW):m.start("value")].lower()
+        return bool(ADDRESS_CUE_BEFORE.search(before) or ADDRESS_CUE_AFTER.match(text[m.end("value"):]))
+    return True
+
+
+def _keyed_candidates(text: str) -> list[PiiMatch]:
     found = []
+    for kind, pattern in KEYED_PATTERNS:
+        for m in pattern.finditer(text):
+            value = m.group("value")
+            if kind == "password":  # sentence punctuation after a password is not part of it
+                value = value.rstrip(".,;)]}\"'")
+                if len(value) < 4:
+                    continue
+            if _keyed_accepted(kind, text, m, value):
+                found.append(PiiMatch(kind, m.start("value"), m.start("value") + len(value), value))
+    return found
+
+
+def _candidates(text: str) -> list[PiiMatch]:
+    found = _keyed_candidates(text)
     for kind, pattern in PATTERNS.items():
         for m in pattern.finditer(text):
             start, value = m.start(), m.group()
@@ -103,9 +167,21 @@ def _candidates(text: str) -> list[PiiMatch]:
     return found
 
 
-def find_personal_data(text: str) -> list[PiiMatch]:
-    """Every personal-data span in text, non-overlapping, in text order."""
-    candidates = sorted(_candidates(text), key=lambda c: (c.start - c.end, PRIORITY.index(c.kind), c.start))
+def _repeated(text: str, seen_in: str) -> list[PiiMatch]:
+    """Where a value found in ``seen_in`` recurs in text, even without the keyword that marked it there (an
+    agent's reply quoting the customer's passport number)."""
+    found = []
+    for kind, value in {(m.kind, m.value) for m in find_personal_data(seen_in)}:
+        for m in re.finditer(r"(?<![0-9A-Za-z])" + re.escape(value) + r"(?![0-9A-Za-z])", text):
+            found.append(PiiMatch(kind, m.start(), m.end(), value))
+    return found
+
+
+def find_personal_data(text: str, seen_in: str | None = None) -> list[PiiMatch]:
+    """Every personal-data span in text, non-overlapping, in text order; with ``seen_in`` (the customer's
+    message a reply or note derives from), also every value found there that text repeats."""
+    found = _candidates(text) + (_repeated(text, seen_in) if seen_in else [])
+    candidates = sorted(found, key=lambda c: (c.start - c.end, PRIORITY.index(c.kind), c.start))
     chosen: list[PiiMatch] = []
     for c in candidates:
         if all(c.end <= o.start or o.end <= c.start for o in chosen):
@@ -129,15 +205,15 @@ class Redaction:
         return sorted({p[1:-1].rsplit("_", 1)[0].lower() for p in self.originals})
 
 
-def redact(text: str) -> Redaction:
+def redact(text: str, seen_in: str | None = None) -> Redaction:
     """Replace each personal-data span by a placeholder like <PHONE_1>, <EMAIL_1>, <CARD_1>, <RRN_1>,
-    <ACCOUNT_1>, <PASSPORT_1>, <DRIVER_LICENSE_1>; the same value gets the same placeholder, numbered per kind
-    in order of first appearance."""
+    <ACCOUNT_1>, <PASSPORT_1>, <DRIVER_LICENSE_1>, <ADDRESS_1>, <PASSWORD_1>; the same value gets the same
+    placeholder, numbered per kind in order of first appearance. ``seen_in``: see ``find_personal_data``."""
     placeholders: dict[tuple[str, str], str] = {}
     counts: dict[str, int] = {}
     parts: list[str] = []
     pos = 0
-    for m in find_personal_data(text):
+    for m in find_personal_data(text, seen_in):
         key = (m.kind, m.value)
         if key not in placeholders:
             counts[m.kind] = counts.get(m.kind, 0) + 1
@@ -154,6 +230,6 @@ def label_placeholders(text: str) -> str:
     return PLACEHOLDER.sub(lambda m: "[" + m.group()[1:-1].rsplit("_", 1)[0].lower().replace("_", " ") + "]", text)
 
 
-def redact_text(text: str) -> str:
-    """Shorthand for logs and storage: redact(text).text."""
-    return redact(text).text
+def redact_text(text: str, seen_in: str | None = None) -> str:
+    """Shorthand for logs and storage: redact(text, seen_in).text."""
+    return redact(text, seen_in).text

@@ -38,7 +38,7 @@ def test_scores_on_a_real_kb_with_no_leaks(settings):
             (Message(id="c", text="My payment failed with an error"), {})]
     report = score_drafts(kb, rows, partial(Pipeline, kb), LeakWatch(), lambda _: None, "small")
     assert report["messages"] == 3 and report["leaks"] == {
-        "probes": 3, "values_per_probe": {"ko": 4, "en": 3}, "total": 0, "by_place": {}, "examples": []}
+        "probes": 3, "values_per_probe": {"ko": 9, "en": 4}, "total": 0, "by_place": {}, "examples": []}
     assert 0 <= report["lint_pass_rate"] <= 1 and set(report["structure"]) == {"empathy", "confirm", "answer",
                                                                                 "closing"}
     assert report["sources"] == {"template": 3} and report["llm"] is None

@@ -159,3 +159,27 @@ def test_a_draft_with_a_fact_left_to_confirm_cannot_be_accepted(tmp_path):
     with pytest.raises(SourceError, match="확인 필요"):
         append_faq_entry(tmp_path / "accepted.yaml", draft, "overseas")
     assert not (tmp_path / "accepted.yaml").exists()
+
+
+def test_what_the_store_keeps_from_customer_and_agent_text_carries_no_planted_personal_data(store_url):
+    store = Store.open(store_url)
+    at = NOW - timedelta(days=1)
+    text = ("여권번호 M12345678로 예약했어요. 주민번호 앞자리 920304 뒷자리 2345678, 주소는 월드컵로 123, "
+            "101동 1001호예요. 비밀번호 qwer1234! 넣어도 로그인이 안 돼요")
+    planted = ["M12345678", "920304", "2345678", "월드컵로 123", "101동 1001호", "qwer1234!"]
+    kept = store.record_message(Message(text=text, created_at=at, channel="chat"),
+                                TriageResult(decision="handoff", candidate_faq_id="login", tag="login_problem"))
+    # the agent quotes the passport number without its keyword
+    reply = "고객님, M12345678 여권으로 예약된 건 확인했어요. 월드컵로 123 주소도 맞아요."
+    store.record_feedback(kept.suggestion_id, FeedbackIn(action="edit", final_text=reply, tag="account_hacked",
+                                                         created_at=at), "agent", scope="demo")
+    store.add_correction(text, "account_hacked", scope="demo")
+    store.record_bot_outcome(BotOutcomeIn(faq_id="login", auto_answered=True, helpful=False, question=text,
+                                          created_at=at))
+    kept_texts = [*(t for _, t, _ in store.tag_corrections("demo")),
+                  *(f"{r['question']} {r['reply']}" for r in store.reference_replies()),
+                  *(f"{q.text} {q.reply}" for q in store.gap_questions(NOW - timedelta(days=7), NOW))]
+    assert len(kept_texts) == 5  # two corrections, one reference reply, the hand-off and the unhelpful answer
+    for kept_text in kept_texts:
+        assert not [value for value in planted if value in kept_text], kept_text
+    assert any("<PASSPORT_1> 여권으로" in t for t in kept_texts)

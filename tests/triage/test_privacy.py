@@ -175,3 +175,57 @@ def test_email_containing_a_phone_number_is_one_email():
 
 def test_label_placeholders_names_what_was_removed():
     assert label_placeholders("연락처 <PHONE_1>, 면허 <DRIVER_LICENSE_2>") == "연락처 [phone], 면허 [driver license]"
+
+
+# ---------------------------------------------------------------- resident numbers in parts, addresses, passwords
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("주민번호 앞자리 920304 뒷자리 2345678이에요", "주민번호 앞자리 <RRN_1> 뒷자리 <RRN_2>이에요"),
+    ("앞자리는 920304이고 뒷자리는 2345678입니다", "앞자리는 <RRN_1>이고 뒷자리는 <RRN_2>입니다"),
+    ("주민등록번호 920304, 뒷번호 2345678", "주민등록번호 <RRN_1>, 뒷번호 <RRN_2>"),
+    ("주소는 서울 마포구 월드컵로 123, 101동 1001호예요", "주소는 서울 마포구 <ADDRESS_1>, <ADDRESS_2>예요"),
+    ("월드컵로 123, 101동 1001호로 보내주세요", "<ADDRESS_1>, <ADDRESS_2>로 보내주세요"),
+    ("배송지를 판교역로 235로 바꿔주세요", "배송지를 <ADDRESS_1>로 바꿔주세요"),
+    ("강남구 테헤란로 152에 있는 회사로요", "강남구 <ADDRESS_1>에 있는 회사로요"),
+    ("올림픽로35길 10-2로 와 주세요", "<ADDRESS_1>로 와 주세요"),
+    ("동일로 1234번길 5예요", "<ADDRESS_1>예요"),
+    ("망원동 123-4번지에 살아요", "<ADDRESS_1>에 살아요"),
+    ("배송지 역삼동 123-4로요", "배송지 <ADDRESS_1>로요"),
+    ("3동 201호 앞에 두세요", "<ADDRESS_1> 앞에 두세요"),
+    ("비밀번호 qwer1234! 넣어도 안 돼요", "비밀번호 <PASSWORD_1> 넣어도 안 돼요"),
+    ("비밀번호는 qwer1234!예요", "비밀번호는 <PASSWORD_1>예요"),
+    ("비번 abcdefgh로 했는데요", "비번 <PASSWORD_1>로 했는데요"),
+    ("핀번호 1234 맞게 넣었어요", "핀번호 <PASSWORD_1> 맞게 넣었어요"),
+    ("my password is hunter2.", "my password is <PASSWORD_1>."),
+    ("PIN: 4821, card locked", "PIN: <PASSWORD_1>, card locked"),
+])
+def test_resident_number_parts_addresses_and_passwords(text, expected):
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "택배로 2개 보냈는데 1개만 왔어요",
+    "말씀하신대로 25개 주문했어요",
+    "카드로 3만원 결제했어요",
+    "3번 출구 앞에서 기다렸어요",
+    "비밀번호를 바꿨는데 로그인이 안 돼요",
+    "비밀번호 5회 틀려서 잠겼어요",
+    "PIN 4자리를 잊었어요",
+    "I need a password reset link",
+    "My password isn't working, please?",
+    "recover my account pin,please",
+    "카드 앞자리 4111만 기억나요",
+])
+def test_quantities_and_password_talk_are_not_personal_data(text):
+    assert redact_text(text) == text
+
+
+def test_a_value_from_the_message_is_masked_where_a_reply_repeats_it_without_its_keyword():
+    message = "여권번호 M12345678로 예약했는데 확인해 주세요"
+    reply = "고객님, M12345678 여권으로 예약된 건 확인했어요. 비밀번호 qwer1234!는 바꿔 주세요"
+
+    assert redact_text(reply) == "고객님, M12345678 여권으로 예약된 건 확인했어요. 비밀번호 <PASSWORD_1>는 바꿔 주세요"
+    assert redact_text(reply, seen_in=message) == (
+        "고객님, <PASSPORT_1> 여권으로 예약된 건 확인했어요. 비밀번호 <PASSWORD_1>는 바꿔 주세요")
+    assert redact_text("모델명 M123456789", seen_in=message) == "모델명 M123456789"  # a longer code is another value

@@ -417,7 +417,8 @@ class Store:
                 conversation.waiting_since = None  # replied (a rejection with final_text: the agent's own reply)
             if action == "edit" and final:
                 s.add(ReferenceReply(feedback_id=event.id, faq_id=row.faq_id, tag=event.corrected_tag or row.tag,
-                                     question=redact_text(row.message.text), reply=redact_text(final),
+                                     question=redact_text(row.message.text),
+                                     reply=redact_text(final, seen_in=row.message.text),
                                      created_at=now))
             correction = None
             if event.corrected_tag:
@@ -597,7 +598,8 @@ class Store:
                 reply = sent.get(suggestion.id)
                 questions.append(GapQuestion(
                     id=f"message-{message.id}", text=redact_text(message.text), at=message.created_at, source=source,
-                    faq_id=result.get("candidate_faq_id"), reply=redact_text(reply) if reply else None,
+                    faq_id=result.get("candidate_faq_id"),
+                    reply=redact_text(reply, seen_in=message.text) if reply else None,
                     conversation_id=suggestion.conversation_id,
                     language=result.get("language") or detect_language(message.text)))
             outcomes = s.scalars(select(BotOutcome).where(
