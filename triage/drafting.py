@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from knowledge.index import Snapshot
 from knowledge.search import Hit, SearchResult
+from knowledge.sources import FaqEntry
 from triage.errors import LLMError
 from triage.language import detect_language
 from triage.llm import LLMCall, LLMClient
@@ -33,7 +34,7 @@ from triage.privacy import find_personal_data, label_placeholders, redact
 from triage.prompting import ReplyTemplates, render_prompt, reply_templates
 from triage.reply_lint import Finding, lint_reply
 from triage.signals import SITUATIONS, Signals
-from triage.taxonomy import NEEDS_REVIEW
+from triage.taxonomy import NEEDS_REVIEW, Taxonomy
 
 log = logging.getLogger("triage.drafting")
 
@@ -53,22 +54,39 @@ QUESTION = re.compile(r"\?|(나요|까요|가요|는지|ㄴ지|어요|여요)\s*
                       re.IGNORECASE)
 TROUBLE = ("money_at_risk", "account_taken", "card_lost", "outage", "blocked")
 SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|(?<=[요다죠까])\s+(?=\S)|\n+")
+ANSWER_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")  # KB answers are punctuated ("그보다 적으면" is one sentence)
 HEADS = {"ko": "혹시", "en": "Just to check,"}
-ORDER_NUMBER = re.compile(r"(?<![0-9])\d{8,20}(?![0-9])|주문\s*번호\s*[:：]?\s*\S+|order\s*(no|number|#)",
-                          re.IGNORECASE)
-# What to ask for when the KB cannot answer: (cue, also looked for in the tag?, Korean, English, given-already)
-ASK_FOR: tuple[tuple[re.Pattern[str], bool, str, str, re.Pattern[str] | None], ...] = (
-    (re.compile(r"주문|결제|환불|취소|배송|택배|반품|교환|청구"
-                r"|order|payment|refund|cancel|deliver|ship|return|charge", re.IGNORECASE), True,
-     "주문번호", "your order number", ORDER_NUMBER),
-    (re.compile(r"결제|청구|출금|이중|charge|payment|billing", re.IGNORECASE), False, "결제 일시와 금액",
-     "the date and amount of the charge", None),
-    (re.compile(r"파손|깨져|터져|damaged|broken|cracked", re.IGNORECASE), False, "상품 사진", "a photo of the item",
-     None),
-    (BUG, False, "휴대폰 기종과 화면 캡처", "your phone model and a screenshot", None),
-    (re.compile(r"도용|해킹|로그인|계정|hack|log\s*in|account", re.IGNORECASE), True,
-     "가입하신 이메일 주소(비밀번호는 보내지 마세요)", "the email address of your account (never your password)", None),
+# What the message already gives, by the words of an ask ("주문번호", "결제 일시와 금액", "휴대폰 기종"): an ask is
+# left out when every kind of thing it names is in the message. Generic: the asks themselves come from the
+# deployment's taxonomy (``ask_for``).
+GIVEN: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"번호|number|\bid\b|아이디", re.IGNORECASE),
+     re.compile(r"(?<![0-9])[A-Za-z]{0,4}-?[0-9][0-9-]{5,}|<[A-Z_]+_[0-9]+>|번호\s*[:：]?\s*[A-Za-z0-9-]{4,}"
+                r"|#\s?[A-Za-z0-9-]{4,}", re.IGNORECASE)),
+    (re.compile(r"금액|amount", re.IGNORECASE),
+     re.compile(r"[0-9][0-9,]*\s*(?:만\s*)?원|₩\s?[0-9]|\$\s?[0-9]|[0-9]\s?(?:달러|dollars?|won)\b", re.IGNORECASE)),
+    (re.compile(r"일시|날짜|시각|date|time|when", re.IGNORECASE),
+     re.compile(r"[0-9]{1,2}\s?월\s?[0-9]{1,2}\s?일|[0-9]{4}[-./][0-9]{1,2}[-./][0-9]{1,2}|어제|오늘|그제|그저께|아까|방금"
+                r"|지난\s?주|[0-9]{1,2}\s?시|[0-9]{1,2}:[0-9]{2}|yesterday|today|this morning|last (?:night|week)",
+                re.IGNORECASE)),
+    (re.compile(r"기종|모델|model|device", re.IGNORECASE),
+     re.compile(r"갤럭시|아이폰|아이패드|픽셀|폴드|플립|샤오미|galaxy|iphone|ipad|pixel|xiaomi|\b[SAZ][0-9]{2}\b",
+                re.IGNORECASE)),
+    (re.compile(r"버전|version|\bOS\b", re.IGNORECASE),
+     re.compile(r"[0-9]+\.[0-9]+(?:\.[0-9]+)?|iOS|안드로이드|android", re.IGNORECASE)),
+    (re.compile(r"사진|캡처|캡쳐|screenshot|photo", re.IGNORECASE),
+     re.compile(r"사진|캡처|캡쳐|스크린샷|첨부|screenshot|photo|picture|image", re.IGNORECASE)),
+    (re.compile(r"이메일|email|e-mail", re.IGNORECASE), re.compile(r"@|<EMAIL_[0-9]+>")),
+    (re.compile(r"결제\s?수단|카드사|payment method", re.IGNORECASE),
+     re.compile(r"카드|페이|계좌\s?이체|무통장|휴대폰\s?결제|apple pay|google pay|paypal|card", re.IGNORECASE)),
 )
+# A hand-off's draft answers from its candidate entry when the answer model gives it at least this probability of
+# being the right entry: an agent checks every draft, so a draft may use an entry too uncertain for the bot. On the
+# tuning files (demo, HWU64, CLINC150, Bitext, paraKQC; also thinned to two phrasings per entry), the candidate was
+# right for 0.65-0.94 of the hand-offs at 0.6 or more (12-33% of them); at 0.5, for 0.56-0.84.
+DRAFT_CONFIDENCE = 0.6
+PROTECTIVE = ("money_at_risk", "account_taken", "card_lost")  # money or an account at risk: protect first
+PROTECTIVE_HITS = 3  # the KB's protective step is looked for among this many best FAQ hits
 # The support bot waits for its rephrased answer: a rephrasing that takes longer is dropped for the KB text
 REPHRASE_BUDGET = 5.0
 AMBIGUOUS_DENSE_GAP = 0.02  # the runner-up entry this close in similarity → ask which one was meant
@@ -150,7 +168,7 @@ def restate(text: str, found: str | None) -> str:
 
 
 def answer_at_level(answer: str, level: str) -> str:
-    parts = sentences(answer)
+    parts = [p.strip() for p in ANSWER_SENTENCE_END.split(answer) if p.strip()]
     if level == "step_by_step" and len(parts) > 1:
         return "\n".join(f"{i}. {s}" for i, s in enumerate(parts, 1))
     if level == "concise" and len(parts) > 2:
@@ -158,32 +176,36 @@ def answer_at_level(answer: str, level: str) -> str:
     return answer
 
 
-def missing_info(text: str, tag_text: str, language: str) -> list[str]:
-    """What to ask the customer for (at most three), leaving out what the message already gives."""
-    asks = []
-    for cue, from_tag, ko, en, given in ASK_FOR:
-        if cue.search(f"{tag_text} {text}" if from_tag else text) and not (given and given.search(text)):
-            asks.append(ko if language == "ko" else en)
-    return asks[:3]
+def already_given(ask: str, text: str) -> bool:
+    """Whether the message already gives what ``ask`` names (every kind of thing it names, see ``GIVEN``)."""
+    cues = [given for names, given in GIVEN if names.search(ask)]
+    return bool(cues) and all(given.search(text) for given in cues)
+
+
+def missing_info(text: str, asks: tuple[str, ...]) -> list[str]:
+    """What to ask the customer for (at most three of the taxonomy's ``asks``), leaving out what the message
+    already gives."""
+    return [ask for ask in asks if not already_given(ask, text)][:3]
 
 
 class Drafter:
-    """Drafts for one knowledge base; ``llm`` None means the template path only. ``tag_names`` and ``catch_all``
-    come from the taxonomy (a message given the catch-all is not named by its tag in the draft)."""
+    """Drafts for one knowledge base; ``llm`` None means the template path only. The taxonomy names tags, says
+    what to ask for (``ask_for``) and which tags are P1 (their FAQ entries hold protective steps)."""
 
-    def __init__(self, snapshot: Snapshot, llm: LLMClient | None = None, tag_names: dict[str, str] | None = None,
-                 catch_all: str = NEEDS_REVIEW):
+    def __init__(self, snapshot: Snapshot, llm: LLMClient | None = None, taxonomy: Taxonomy | None = None):
         self.snapshot = snapshot
         self.llm = llm
-        self.tag_names = tag_names or {}
-        self.catch_all = catch_all
+        self.taxonomy = taxonomy
+        self.tag_names = taxonomy.names if taxonomy else {}
+        self.catch_all = taxonomy.catch_all if taxonomy else NEEDS_REVIEW
 
     def draft(self, text: str, result: TriageResult, search: SearchResult, signals: Signals | None = None) -> Drafted:
         """``text`` is the message without instructing sentences, ``signals`` what it says (read from ``text``
         when not given); ``result`` holds the earlier stages."""
         language = "ko" if result.language == "ko" else "en"
         hit = self._answer_hit(result, search)
-        template = self._template_draft(text, language, result, search, hit, signals or Signals.read(text))
+        signals = signals or Signals.read(text)
+        template = self._template_draft(text, language, result, search, hit, signals)
         if self.llm is None or not self.llm.available:
             if self.llm is not None:
                 template.info.fallback_reason = "the LLM endpoint is unavailable (circuit open)"
@@ -191,7 +213,7 @@ class Drafter:
         calls: list[LLMCall] = []
         started = time.perf_counter()
         try:
-            drafted = self._llm_draft(text, language, result, search, hit, template, calls)
+            drafted = self._llm_draft(text, language, result, search, hit, signals, template, calls)
         except LLMError as exc:
             log.warning("event=draft_fallback reason=%s", type(exc).__name__)
             template.info.fallback_reason = f"LLM failed: {type(exc).__name__}"
@@ -230,6 +252,29 @@ class Drafter:
             return None
         return next((h for h in search.faq_hits if h.entry_id == result.faq_id), None)
 
+    def _candidate_hit(self, result: TriageResult, search: SearchResult) -> Hit | None:
+        """The hand-off's candidate entry when it is likely enough to be right for an agent to check
+        (``DRAFT_CONFIDENCE``); never for a distrusted entry, an injection or an uncalibrated KB."""
+        if (result.decision != "handoff" or result.handoff_reason not in ("not_confident", "ambiguous")
+                or (result.confidence or 0.0) < DRAFT_CONFIDENCE):
+            return None
+        return next((h for h in search.faq_hits if h.entry_id == result.candidate_faq_id), None)
+
+    def _protective_entry(self, search: SearchResult) -> FaqEntry | None:
+        """The FAQ entry with the step that protects the customer's money or account: among the best hits, one
+        marked ``protective_step`` or tagged with a P1 tag of the taxonomy."""
+        for h in search.faq_hits[:PROTECTIVE_HITS]:
+            entry = self.snapshot.entries[h.entry_id]
+            if entry.metadata.get("protective_step") or (self.taxonomy is not None and any(
+                    tag in self.taxonomy.tags and self.taxonomy.priority(tag) == "P1" for tag in entry.tags)):
+                return entry
+        return None
+
+    def _asks(self, result: TriageResult) -> tuple[str, ...]:
+        if self.taxonomy is None or not result.tag or result.tag == self.catch_all:
+            return ()
+        return self.taxonomy.ask_for(result.tag)
+
     def _tag_name(self, result: TriageResult, language: str) -> str:
         name = self.tag_names.get(result.tag or "", "") if result.tag != self.catch_all else ""
         if name == result.tag or (language == "en" and re.search(r"[가-힣]", name)):
@@ -267,28 +312,40 @@ class Drafter:
     # -- template path ------------------------------------------------------------------------------------
     def _template_draft(self, text: str, language: str, result: TriageResult, search: SearchResult,
                         hit: Hit | None, signals: Signals) -> Drafted:
+        """Protective step first when money or an account is at risk, then one line of empathy that fits, what
+        was asked, the answer with its source (the bot's entry, or on a hand-off the candidate an agent can
+        check), what is still needed, and a closing question."""
         t = reply_templates(language)
         situation = signals.situation
         kind = reply_kind(text, signals, hit is not None, result.duplicate_of is not None)
         found = situation or "none"
         tag_name = self._tag_name(result, language)
         level = result.context.explanation_level if result.context else "standard"
-        restated = restate(text, situation)
-        alternative = self._alternative(hit)
-        entry = self.snapshot.entries[hit.entry_id] if hit else None
-        asks = [] if hit or kind in ("praise", "feature_request") else missing_info(
-            text, f"{result.tag or ''} {tag_name}", language)
+        source = hit or self._candidate_hit(result, search)
+        entry = self.snapshot.entries[source.entry_id] if source else None
+        alternative = self._alternative(source)
+        # identifiers and details are asked for only where an account must be looked at, never for a question
+        # the KB answers or a how-to (someone who has not ordered yet has no order number)
+        looks_up = kind in ("account_specific", "complaint", "bug_report") or found in TROUBLE
+        asks = missing_info(text, self._asks(result)) if looks_up and hit is None else []
         need_key = kind if kind in ("praise", "feature_request") else "how_to" if entry and found not in TROUBLE \
             else found
+        if entry:
+            confirm = t.render("confirm.entry", question=entry.question.rstrip("?？.。 "))
+        elif t.has(f"confirm.{found}"):
+            confirm = t.render(f"confirm.{found}")
+        else:
+            confirm = t.render("confirm.restated", restated=restate(text, situation))
         need = RealNeed(
             real_need=str(entry.metadata.get("real_need") or "") if entry and entry.metadata.get("real_need")
             else t.render(f"real_need.{need_key}", tag_name=tag_name, question=entry.question if entry else ""),
-            confirm=t.render("confirm", restated=restated),
+            confirm=confirm,
             clarifying_question=None if kind in ("praise", "feature_request") else self._clarifying(
                 search, hit, language, t),
             alternative=alternative,
             missing_info=asks,
         )
+        protect, protected_by = self._protective(found, result, search, level, t)
         empathy = [t.render(f"thanks.{kind}")] if t.has(f"thanks.{kind}") else []
         if result.duplicate_of or signals.says_repeat:
             empathy.append(t.render("repeat"))
@@ -296,40 +353,65 @@ class Drafter:
             empathy.append(t.render("anger"))
         elif kind == "complaint":
             empathy.append(t.render("complaint"))
-        if not empathy or found in TROUBLE:  # thanks alone is the warmest start for a report or a compliment
-            empathy.insert(0, t.render(f"empathy.{found}", tag_name=tag_name))
-        if hit is not None and entry is not None:
+        if (not empathy or found in TROUBLE) and t.has(f"empathy.{found}"):
+            empathy.insert(0, t.render(f"empathy.{found}"))
+        answer = ""
+        if entry is not None and entry is not protected_by:
             answer = t.render("answer", answer=answer_at_level(entry.answer, level))
             answer += "\n" + t.render("citation", source_title=entry.question, source_url=entry.url)
-        else:
+            if hit is None and kind in ("account_specific", "complaint"):
+                answer += "\n" + t.render("account_check")
+        elif entry is None and not protect:
             answer = t.render(f"no_answer.{kind if t.has(f'no_answer.{kind}') else 'handoff'}", tag_name=tag_name)
-            if asks:
-                answer += " " + t.render("missing_info", missing_info=asks)
+        if asks:
+            answer = (answer + " " + t.render("missing_info", missing_info=asks)).strip()
         extra = []
         if alternative:
             extra.append(t.render("alternative", alternative=alternative))
         if result.context and result.context.update_app_to and kind == "bug_report":
             extra.append(t.render("app_update", latest=result.context.update_app_to))
         closing = t.render(f"closing.{level}")
-        paragraphs = [" ".join(empathy), need.confirm, answer.strip(), *extra, closing]
+        paragraphs = [protect, " ".join(empathy), need.confirm, answer.strip(), *extra, closing]
         draft = "\n\n".join(p for p in paragraphs if p)
-        cited = [hit.entry_id] if hit else []
+        cited = list(dict.fromkeys(e.id for e in (protected_by, entry) if e is not None))
         info = DraftInfo(source="template", kind=kind, cited_ids=cited, prompt=f"replies/{t.language}.yaml",
                          prompt_hash=t.hash,
-                         structure={"empathy": bool(empathy), "confirm": True, "answer": bool(answer.strip()),
-                                    "closing": True})
+                         structure={"empathy": bool(empathy), "confirm": True,
+                                    "answer": bool(answer.strip() or protect), "closing": True})
         return Drafted(need, draft, lint_reply(draft, language, self._sources(cited), text), info)
+
+    def _protective(self, found: str, result: TriageResult, search: SearchResult, level: str,
+                    t: ReplyTemplates) -> tuple[str, FaqEntry | None]:
+        """The draft's first paragraph when money or an account is at risk (the message says so, or it has a P1
+        tag and no outage is described): the KB's protective step with its source, or, where the KB has none,
+        that an agent is acting on it now."""
+        p1_tag = (self.taxonomy is not None and result.tag in self.taxonomy.tags and result.tag != self.catch_all
+                  and self.taxonomy.priority(result.tag) == "P1")
+        if found not in PROTECTIVE and not (p1_tag and found != "outage"):
+            return "", None
+        entry = self._protective_entry(search)
+        if entry is None:
+            return t.render("protective.acting"), None
+        step = str(entry.metadata.get("protective_step") or answer_at_level(entry.answer, level))
+        return (t.render("protective.step", step=step) + "\n"
+                + t.render("citation", source_title=entry.question, source_url=entry.url)), entry
 
     # -- LLM path -----------------------------------------------------------------------------------------
     def _llm_draft(self, text: str, language: str, result: TriageResult, search: SearchResult, hit: Hit | None,
-                   template: Drafted, calls: list[LLMCall]) -> Drafted:
-        """The LLM's real need and reply; ``calls`` collects every answered call (for the cost)."""
+                   signals: Signals, template: Drafted, calls: list[LLMCall]) -> Drafted:
+        """The LLM's real need and reply; ``calls`` collects every answered call (for the cost). It gets what the
+        template had: the entry to answer from (the bot's, or a hand-off's candidate for the agent to check),
+        what to ask for, and the protective step, which opens the draft as the KB words it."""
         assert self.llm is not None
         redaction = redact(text)
         # the real need may draw alternatives from the candidates; the reply answers only from the entry the
-        # answering stage trusted, and from none on a hand-off (a wrong confident answer is worse)
+        # answering stage trusted, or from a candidate likely enough for the agent to check
         candidates = [self._entry_view(h) for h in ([hit] if hit else search.faq_hits[:2])]
-        answer_from = [self._entry_view(hit)] if hit else []
+        source = hit or self._candidate_hit(result, search)
+        answer_from = [self._entry_view(source)] if source else []
+        level = result.context.explanation_level if result.context else "standard"
+        protect, protected_by = self._protective(signals.situation or "none", result, search, level,
+                                                 reply_templates(language))
         notes = result.context.notes if result.context else []
         common: dict[str, Any] = dict(message=redaction.text, language=language,
                                       tag_name=self._tag_name(result, language), context_notes=notes)
@@ -341,21 +423,23 @@ class Drafter:
         need = RealNeed.model_validate({k: (label_placeholders(v) if isinstance(v, str) else
                                             [label_placeholders(x) for x in v] if isinstance(v, list) else v)
                                         for k, v in need_reply.value.model_dump().items()})
-        allowed = {e["id"] for e in answer_from}
-        level = result.context.explanation_level if result.context else "standard"
+        allowed = {e["id"] for e in answer_from} | ({protected_by.id} if protected_by else set())
         kind = template.info.kind
         problems: list[Finding] = []
         regenerated = False
         for _ in range(2):  # one regeneration when the first draft fails lint
             prompt = render_prompt("reply_draft", **common, faq=answer_from, kind=kind, need=need_reply.value,
-                                   explanation_level=level)
+                                   explanation_level=level, candidate=hit is None and source is not None,
+                                   asks=template.need.missing_info, protected=bool(protect))
             reply = self.llm.complete_json(prompt, ReplyParts, deadline=deadline)
             regenerated = len(calls) > 1
             calls.append(reply.call)
             parts = reply.value
-            draft = redaction.restore("\n\n".join(p.strip() for p in (parts.empathy, parts.confirm, parts.answer,
-                                                                        parts.alternative, parts.closing) if p.strip()))
-            cited = [c for c in parts.cited_ids if c in allowed]
+            draft = redaction.restore("\n\n".join(p.strip() for p in (protect, parts.empathy, parts.confirm,
+                                                                        parts.answer, parts.alternative, parts.closing)
+                                                    if p.strip()))
+            cited = list(dict.fromkeys([*([protected_by.id] if protected_by else []),
+                                        *(c for c in parts.cited_ids if c in allowed)]))
             problems = lint_reply(draft, language, self._sources(list(allowed)), text)
             problems += [Finding("unknown_citation", f"KB에 없는 항목을 인용했어요 ({c})")
                          for c in parts.cited_ids if c not in allowed]

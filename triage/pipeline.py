@@ -24,7 +24,6 @@ from triage.models import Citation, Message, TagCandidate, TriageResult
 from triage.priority import assign_priority
 from triage.signals import Signals
 from triage.tagging import TagDecision
-from triage.taxonomy import NEEDS_REVIEW
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,8 +71,7 @@ class Pipeline:
         self.history = history or ContactHistory(repeat_window)
         # FAQ entries whose auto-answers agents and customers turned down: handed off instead (entry → reason)
         self.distrusted_faqs: dict[str, str] = {}
-        self.drafter = Drafter(kb.snapshot, llm, kb.tagger.taxonomy.names if kb.tagger else {},
-                               kb.tagger.taxonomy.catch_all if kb.tagger else NEEDS_REVIEW)
+        self.drafter = Drafter(kb.snapshot, llm, kb.tagger.taxonomy if kb.tagger else None)
 
     @classmethod
     def for_settings(cls, kb: KnowledgeBase, settings: Settings, history: ContactHistory | None = None) -> Pipeline:

@@ -26,8 +26,10 @@ MONEY_AT_RISK = _cues(
     r"money\s+(is\s+)?(gone|missing|taken)")
 ACCOUNT_TAKEN = _cues(
     r"도용", r"해킹", r"누가\s*(제|내)\s*(계정|아이디)", r"(모르는|낯선)\s*(기기|로그인|주소)", r"개인\s*정보\s*유출",
-    r"다른\s*사람\s*(이름|정보|주문)", r"hacked", r"someone\s+(else\s+)?(logged|accessed|used)", r"data\s+leak")
-CARD_LOST = _cues(r"카드\S*\s*(분실|도난|잃어버)", r"(lost|stolen)\s+(my\s+)?(credit\s+|debit\s+)?card")
+    r"다른\s*사람\s*(이름|정보|주문)", r"hacked", r"someone\s+(else\s+)?(logged|accessed|used)",
+    r"someone\s+(else\s+)?(is\s+)?(placing|making|using)\b.{0,30}\bmy\s+account", r"data\s+leak")
+CARD_LOST = _cues(r"카드\S*\s*(분실|도난|잃어버)", r"지갑\S*\s*(분실|도난|잃어버|잃었).{0,30}카드",
+                  r"(lost|stolen)\s+(my\s+)?(credit\s+|debit\s+)?card", r"(lost|stole)\s+my\s+wallet")
 OUTAGE = _cues(r"장애", r"먹통", r"(다들|모두|전부|친구들도\s*다)\s*안\s*(돼|되)",
                r"서버\s*(가|이)?\s*(다운|터졌|안)", r"outage", r"(site|app|service)\s+is\s+down")
 BLOCKED = _cues(

@@ -11,8 +11,13 @@ taxonomy is all leaves. Three shapes, told apart by the file itself:
   or another tag; ``policy:`` may name the deployment's priority policy file (relative to the taxonomy file, see
   ``taxonomy_policy``); other top-level keys (``version``, ``name``...) are ignored;
 - a CSV export (``.csv``, or a first line naming the ``id`` and ``name`` columns) with a header row
-  ``id,name,parent,description,priority,examples`` and optionally ``catch_all`` (true/1/yes); ``examples`` are
-  separated by ``|`` or by line breaks inside the quoted cell. Other columns are ignored.
+  ``id,name,parent,description,priority,examples`` and optionally ``catch_all`` (true/1/yes) and ``ask_for``;
+  ``examples`` and ``ask_for`` are separated by ``|`` or by line breaks inside the quoted cell. Other columns are
+  ignored.
+
+A tag's optional ``ask_for`` lists what an agent needs from a customer to settle such a message (``[거래번호, 송금
+일시]``, ``[]`` for nothing); a tag without it uses its parent's. Reply drafts ask for these, never for what
+the message gives.
 
 Other keys of a tag are ignored in every shape. Every problem is reported at once, as ``file:line: what``.
 """
@@ -49,6 +54,7 @@ class Tag:
     description: str = ""
     priority: Priority = "P3"
     examples: tuple[str, ...] = ()
+    ask_for: tuple[str, ...] | None = None  # what an agent needs from the customer (None: the parent's)
 
 
 class Taxonomy:
@@ -74,6 +80,14 @@ class Taxonomy:
 
     def name(self, tag_id: str) -> str:
         return self.tags[tag_id].name
+
+    def ask_for(self, tag_id: str) -> tuple[str, ...]:
+        """What to ask a customer whose message has this tag: the tag's own ``ask_for``, else its nearest
+        ancestor's (nothing for an unknown tag)."""
+        tag = self.tags.get(tag_id)
+        while tag is not None and tag.ask_for is None and tag.parent is not None:
+            tag = self.tags.get(tag.parent)
+        return tag.ask_for or () if tag is not None else ()
 
     @property
     def names(self) -> dict[str, str]:
@@ -123,8 +137,9 @@ def _csv_rows(text: str) -> Iterator[Row]:
             yield start, SyntaxError(f"{len(cells) - len(header)} more cell(s) than the header has columns"), False
             continue
         row: dict[str, Any] = {k: v.strip() for k, v in zip(header, cells, strict=False) if v.strip()}
-        if "examples" in row:
-            row["examples"] = [e.strip() for e in row["examples"].replace("\n", "|").split("|") if e.strip()]
+        for listed in ("examples", "ask_for"):
+            if listed in row:
+                row[listed] = [e.strip() for e in row[listed].replace("\n", "|").split("|") if e.strip()]
         yield start, row, False
 
 
@@ -185,12 +200,15 @@ def load_taxonomy(path: Path) -> Taxonomy:
         lines.setdefault(tag_id, []).append(lineno)
         priority = row.get("priority", "P3")
         examples = _strings(row.get("examples"))
+        ask_for = _strings(row.get("ask_for")) if "ask_for" in row else ()
         flag = _flag(row.get("catch_all"))
         parent = row.get("parent")
         if priority not in PRIORITIES:
             problems.append(f"{where}: '{tag_id}': priority must be one of P1, P2, P3, P4 (got {priority!r})")
         if examples is None:
             problems.append(f"{where}: '{tag_id}': examples must be a list of strings")
+        if ask_for is None:
+            problems.append(f"{where}: '{tag_id}': ask_for must be a list of strings (what to ask the customer)")
         if flag is None:
             problems.append(f"{where}: '{tag_id}': catch_all must be true or false (got {row['catch_all']!r})")
         if category and parent is not None:
@@ -201,7 +219,7 @@ def load_taxonomy(path: Path) -> Taxonomy:
             marked.append(tag_id)
         tags.append(Tag(tag_id, str(row.get("name") or tag_id), str(parent) if parent is not None else None,
                         str(row.get("description") or ""), priority if priority in PRIORITIES else "P3",
-                        examples or ()))
+                        examples or (), ask_for if "ask_for" in row and ask_for is not None else None))
     for tag_id, seen_on in lines.items():
         if len(seen_on) > 1:
             problems.append(f"{path}:{seen_on[1]}: duplicate id '{tag_id}' (also on line(s) "

@@ -39,10 +39,12 @@ def test_answered_draft_cites_the_entry_and_confirms_the_question(kb):
     out = run(kb, "카드 결제 취소하면 환불은 언제 돼요?", NEW)
     assert out.decision == "auto_answer" and out.drafting.source == "template" and out.drafting.kind == "answered"
     assert out.drafting.cited_ids == ["refund-card"] and out.drafting.prompt_hash
-    assert all(out.drafting.structure.values()) and out.lint == []
+    # a how-to question gets its answer first: no empathy line built from a category name
+    assert out.drafting.structure == {"empathy": False, "confirm": True, "answer": True, "closing": True}
+    assert out.lint == [] and "문의 주셨네요" not in out.draft
     assert "3~5영업일" in out.draft and "(참고: 카드 결제 취소하면 환불은 언제 돼요?)" in out.draft
     assert out.draft.rstrip().endswith("더 필요하신 것은 없으실까요?")
-    assert out.real_need and out.need.confirm.startswith('"카드 결제 취소하면 환불은 언제 돼요?"')
+    assert out.real_need and out.need.confirm == "'카드 결제 취소하면 환불은 언제 돼요' 문의로 이해했어요."
     assert out.timings_ms["draft"] > 0
 
 
@@ -237,3 +239,143 @@ def test_a_long_message_is_read_up_to_read_chars(kb):
     assert short.priority != "P1" and "환불" not in long.draft
     assert any(f"has {len(head + tail)} characters: its first {READ_CHARS} were read" in w for w in long.warnings)
     assert not any("were read" in w for w in short.warnings)
+
+
+# ---------------------------------------------------------------- answer first, safety first, asks that fit
+
+SAFETY_FAQ = """
+- id: account-hacked
+  question: 누군가 제 계정에 로그인한 것 같아요.
+  answer: >-
+    바로 비밀번호를 바꾸고 '모든 기기에서 로그아웃'을 눌러 주세요.
+    그다음 채팅 상담에서 '계정 보호 요청'을 고르시면 상담사가 계정을 잠가 드려요.
+  examples: [모르는 기기에서 로그인 알림이 왔어요, 제 계정이 해킹당한 것 같아요]
+  tags: [account_hacked]
+- id: email-change
+  question: 가입한 이메일 주소를 바꾸고 싶어요.
+  answer: 이메일 주소는 마이페이지 > 회원정보 > 이메일 변경에서 인증 메일을 받아 바꿀 수 있어요.
+  examples: [메일 주소 변경은 어디서 해요, 회원정보 이메일 수정하고 싶어요]
+  tags: [account_info]
+- id: refund-card
+  question: 카드 결제를 취소하면 환불은 언제 돼요?
+  answer: 카드 결제 취소는 카드사에 따라 3~5영업일 안에 반영돼요.
+  examples: [카드 환불 며칠 걸려요]
+  tags: [refund_status]
+- id: points-earn
+  question: 포인트는 언제 적립되나요?
+  answer: 포인트는 배송 완료 7일 뒤에 적립돼요.
+  examples: [적립금 언제 들어와요]
+  tags: [membership_points]
+"""
+ASKING_TAXONOMY = """
+- {id: money, name: 돈, parent: null, ask_for: [주문번호]}
+- {id: refund_status, name: 환불, parent: money, priority: P2, ask_for: [거래번호, 송금 일시]}
+- {id: account_hacked, name: 계정 도용, parent: null, priority: P1}
+- {id: account_info, name: 회원정보, parent: null, ask_for: []}
+- {id: membership_points, name: 포인트, parent: money}
+- {id: needs_review, name: 검토 필요, parent: null}
+"""
+
+
+@pytest.fixture(scope="module")
+def safety(embedder, tmp_path_factory):
+    """A drafter over a four-entry KB (one P1 entry with a protective step) and a taxonomy with ``ask_for``."""
+    from pathlib import Path
+
+    from knowledge.index import build_snapshot, load_snapshot
+    from knowledge.search import Searcher
+    from tests.conftest import demo_model
+    from triage.drafting import Drafter
+    from triage.taxonomy import load_taxonomy
+
+    folder = Path(tmp_path_factory.mktemp("safety"))
+    (folder / "faq.yaml").write_text(SAFETY_FAQ, encoding="utf-8")
+    (folder / "taxonomy.yaml").write_text(ASKING_TAXONOMY, encoding="utf-8")
+    build_snapshot(folder / "index", embedder, [folder / "faq.yaml"], None, finish=demo_model)
+    snapshot = load_snapshot(folder / "index", embedder)
+    return Drafter(snapshot, None, load_taxonomy(folder / "taxonomy.yaml")), Searcher(snapshot, embedder)
+
+
+def draft_for(safety, text, *, confidence=0.3, tag=None, reason="not_confident", without=()):
+    from triage.models import TriageResult
+
+    drafter, searcher = safety
+    search = searcher.search(text, k=5)
+    search.faq_hits = [h for h in search.faq_hits if h.entry_id not in without]
+    result = TriageResult(id="m", decision="handoff", handoff_reason=reason, confidence=confidence,
+                          candidate_faq_id=search.faq_hits[0].entry_id, tag=tag, language="ko")
+    return drafter.draft(text, result, search)
+
+
+def test_a_hand_off_draft_answers_from_a_candidate_likely_enough_for_an_agent_to_check(safety):
+    text = "가입할 때 쓴 메일 주소를 다른 걸로 바꾸고 싶어요"
+    likely = draft_for(safety, text, confidence=0.7, tag="account_info")
+    assert "마이페이지 > 회원정보 > 이메일 변경" in likely.draft
+    assert "(참고: 가입한 이메일 주소를 바꾸고 싶어요.)" in likely.draft
+    assert "다시 알려 드릴게요" not in likely.draft and likely.info.cited_ids == ["email-change"]
+    assert likely.need.confirm == "'가입한 이메일 주소를 바꾸고 싶어요' 문의로 이해했어요."
+    unlikely = draft_for(safety, text, confidence=0.3, tag="account_info")
+    assert "이메일 변경" not in unlikely.draft and "다시 알려 드릴게요" in unlikely.draft
+    assert unlikely.info.cited_ids == []
+    distrusted = draft_for(safety, text, confidence=0.9, tag="account_info", reason="distrusted_entry")
+    assert "이메일 변경" not in distrusted.draft
+
+
+def test_money_or_an_account_at_risk_opens_with_the_protective_step_from_the_kb(safety):
+    out = draft_for(safety, "누가 제 계정에 로그인해서 모르는 주문을 했어요. 너무 화나요", tag="account_hacked")
+    assert out.draft.startswith("가장 급한 것부터 안내드릴게요. 바로 비밀번호를 바꾸고")
+    assert "account-hacked" in out.info.cited_ids and "비밀번호를 알려" not in out.draft
+    assert "기다리신" not in out.draft  # nobody waited: no waiting-time empathy
+    # a P1 tag is enough, and where the KB has no protective entry an agent is acting on it now
+    tagged = draft_for(safety, "포인트가 이상하게 다 빠져나갔어요", tag="account_hacked", without=("account-hacked",))
+    assert tagged.draft.startswith("추가 피해가 없도록 담당자가 지금 바로 조치하고 있어요.")
+
+
+def test_asks_come_from_the_taxonomy_and_never_repeat_what_the_message_gives(safety):
+    blocked = draft_for(safety, "어제 송금받기로 한 환불이 아직 안 들어왔어요", tag="refund_status")
+    assert blocked.need.missing_info == ["거래번호"]  # 송금 일시: "어제" is in the message
+    assert "거래번호를 알려 주시겠어요?" in blocked.draft and "주문번호" not in blocked.draft
+    given = draft_for(safety, "어제 환불이 안 들어왔어요. 거래번호 TX-20261129-7781이에요", tag="refund_status")
+    assert given.need.missing_info == []
+    how_to = draft_for(safety, "포인트는 보통 언제 쌓여요?", tag="membership_points")
+    assert how_to.need.missing_info == []  # a question, not an account to look at: nothing to ask
+    inherited = draft_for(safety, "포인트로 결제가 안 돼요", tag="membership_points")
+    assert inherited.need.missing_info == ["주문번호"]  # the parent's ask_for
+
+
+@pytest.mark.parametrize(("ask", "text", "given"), [
+    ("주문번호", "주문번호 20261108123456 이에요", True),
+    ("주문번호", "주문한 게 안 왔어요", False),
+    ("결제 일시와 금액", "어제 39,800원 결제했어요", True),
+    ("결제 일시와 금액", "어제 결제했어요", False),
+    ("휴대폰 기종", "갤럭시 S23에서 앱이 꺼져요", True),
+    ("앱 버전", "5.4.1 버전이에요", True),
+    ("상품 사진", "사진 첨부했어요", True),
+    ("가입하신 이메일 주소", "kim@example.com 으로 가입했어요", True),
+    ("your order number", "order #A1234567 never came", True),
+])
+def test_already_given(ask, text, given):
+    from triage.drafting import already_given
+
+    assert already_given(ask, text) is given
+
+
+def test_the_llm_path_gets_the_candidate_and_the_asks_and_its_draft_opens_with_the_protective_step(safety):
+    from triage.drafting import Drafter
+    from triage.models import TriageResult
+
+    template_drafter, searcher = safety
+    client, sent = fake_llm([NEED, {"empathy": "많이 놀라셨죠.", "confirm": "계정에 모르는 접속이 있었던 거죠?",
+                                    "answer": "상담사가 계정을 잠가 드려요.", "alternative": "",
+                                    "closing": "더 필요하신 것은 없으실까요?", "cited_ids": ["account-hacked"]}])
+    drafter = Drafter(template_drafter.snapshot, client, template_drafter.taxonomy)
+    text = "누가 제 계정에 로그인해서 모르는 주문을 했어요"
+    search = searcher.search(text, k=5)
+    result = TriageResult(id="m", decision="handoff", handoff_reason="not_confident", confidence=0.7,
+                          candidate_faq_id=search.faq_hits[0].entry_id, tag="account_hacked", language="ko")
+    out = drafter.draft(text, result, search)
+    assert out.info.source == "llm" and out.draft.startswith("가장 급한 것부터 안내드릴게요. 바로 비밀번호를 바꾸고")
+    assert out.draft.index("많이 놀라셨죠.") > out.draft.index("계정 보호 요청")
+    assert out.info.cited_ids == ["account-hacked"]
+    reply_prompt = sent[-1]["messages"][0]["content"]
+    assert "protective step" in reply_prompt and "Ask the customer for nothing." in reply_prompt

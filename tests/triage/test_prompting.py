@@ -28,11 +28,14 @@ def test_customer_text_cannot_close_its_data_block():
 def test_prompt_hash_names_the_template_not_the_message():
     a = render_prompt("reply_draft", message="a", language="ko", kind="answered", tag_name="x", need=None,
                       faq=[{"id": "f1", "question": "q", "answer": "ans", "url": None}], explanation_level="standard",
-                      context_notes=[])
+                      context_notes=[], candidate=True, asks=["거래번호"], protected=True)
     b = render_prompt("reply_draft", message="b", language="en", kind="handoff", tag_name="y", need=None, faq=[],
-                      explanation_level="concise", context_notes=[])
+                      explanation_level="concise", context_notes=[], candidate=False, asks=[], protected=False)
     assert a.name == "reply_draft" and a.hash == b.hash and len(a.hash) == 12
     assert "[f1] Q: q" in a.user and "the KB does not answer this" in b.user and "English" in b.system
+    assert "Ask only for: 거래번호." in a.system and "probably answers it" in a.system
+    assert "protective step" in a.system and "Ask the customer for nothing." in b.system
+    assert "protective step" not in b.system and "probably answers it" not in b.system
 
 
 def test_reply_templates_and_style_lists_load_for_both_languages():

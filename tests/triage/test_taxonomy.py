@@ -335,6 +335,32 @@ def test_csv_with_two_catch_alls_or_a_bad_flag(tmp_path):
     assert "'spam': catch_all must be true or false (got 'sometimes')" in by_line[f"{path}:6"]
 
 
+def test_ask_for_is_read_in_every_shape_inherited_and_validated(tmp_path):
+    listed = tmp_path / "t.yaml"
+    listed.write_text(textwrap.dedent("""\
+        - {id: money, name: 돈, parent: null, ask_for: [거래번호, 송금 일시]}
+        - {id: transfer, name: 송금, parent: money}
+        - {id: how_to, name: 이용 방법, parent: money, ask_for: []}
+        - {id: needs_review, name: 검토, parent: null}
+        """), encoding="utf-8")
+    taxonomy = load_taxonomy(listed)
+    assert taxonomy.ask_for("money") == ("거래번호", "송금 일시")
+    assert taxonomy.ask_for("transfer") == ("거래번호", "송금 일시")  # the parent's
+    assert taxonomy.ask_for("how_to") == () and taxonomy.ask_for("unknown") == ()
+    exported = tmp_path / "t.csv"
+    exported.write_text("id,name,parent,description,priority,examples,ask_for\n"
+                        "money,돈,,,,,거래번호|송금 일시\ntransfer,송금,money,,,,\nfee,수수료,money,,,,\n"
+                        "needs_review,검토,,,,,\n",
+                        encoding="utf-8")
+    assert load_taxonomy(exported).ask_for("transfer") == ("거래번호", "송금 일시")
+    listed.write_text("- {id: money, name: 돈, parent: null, ask_for: 거래번호}\n"
+                      "- {id: fee, name: 수수료, parent: null}\n- {id: needs_review, name: 검토, parent: null}\n",
+                      encoding="utf-8")
+    with pytest.raises(TaxonomyError) as error:
+        load_taxonomy(listed)
+    assert f"{listed}:1: 'money': ask_for must be a list of strings" in str(error.value)
+
+
 def test_csv_without_a_header_row(tmp_path):
     path = write(tmp_path, "taxonomy.csv", """
         refund,환불,,,P3,
