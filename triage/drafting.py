@@ -52,9 +52,14 @@ COMPLAINT = re.compile(r"불친절|불만|항의|태도가|무시하|complain|ru
 QUESTION = re.compile(r"\?|(나요|까요|가요|는지|ㄴ지|어요|여요)\s*$"
                       r"|^(how|what|when|where|why|can|could|do|does|is|are)\b",
                       re.IGNORECASE)
+# The message asks something (a conditional answer fits a question, not "call me back")
+ASKS = re.compile(r"\?|(나요|까요|가요|는지|ㄴ지|죠)(?=\s*[.!]*(\s|$))|얼마|어떻게|언제|어디서|어디로"
+                  r"|몇\s*(개|번|일|시)|\b(how|what|when|where|why|which|can i|could i|do you|is there|are there)\b",
+                  re.IGNORECASE)
 TROUBLE = ("money_at_risk", "account_taken", "card_lost", "outage", "blocked")
 SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|(?<=[요다죠까])\s+(?=\S)|\n+")
 ANSWER_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")  # KB answers are punctuated ("그보다 적으면" is one sentence)
+EMOTICONS = re.compile(r"(?<!\S)[ㅋㅎㅠㅜㅡ;^~.]{2,}(?!\S)|\s*[ㅋㅎㅠㅜ]{2,}")  # ㅠㅠ, ㅋㅋ, ㅡㅡ, ^^: not quoted back
 HEADS = {"ko": "혹시", "en": "Just to check,"}
 # What the message already gives, by the words of an ask ("주문번호", "결제 일시와 금액", "휴대폰 기종"): an ask is
 # left out when every kind of thing it names is in the message. Generic: the asks themselves come from the
@@ -85,6 +90,9 @@ GIVEN: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 # tuning files (demo, HWU64, CLINC150, Bitext, paraKQC; also thinned to two phrasings per entry), the candidate was
 # right for 0.65-0.94 of the hand-offs at 0.6 or more (12-33% of them); at 0.5, for 0.56-0.84.
 DRAFT_CONFIDENCE = 0.6
+# Below it, down to this probability, the draft offers the candidate's answer conditionally ("혹시 '…' 문의시라면"),
+# which is its own confirmation: the candidate was right for 0.46-0.72 of the hand-offs at 0.3 or more.
+HEDGED_CONFIDENCE = 0.3
 PROTECTIVE = ("money_at_risk", "account_taken", "card_lost")  # money or an account at risk: protect first
 PROTECTIVE_HITS = 3  # the KB's protective step is looked for among this many best FAQ hits
 # The support bot waits for its rephrased answer: a rephrasing that takes longer is dropped for the KB text
@@ -160,7 +168,7 @@ def restate(text: str, found: str | None) -> str:
     trouble = next((p for name, p, _, _ in SITUATIONS if name == found), None) if found in TROUBLE else None
     best = next((s for s in candidates if trouble and trouble.search(s)), None)
     best = best or next((s for s in candidates if QUESTION.search(s.strip())), candidates[0])
-    best = best.strip().rstrip(".!。")
+    best = EMOTICONS.sub(" ", best).strip().rstrip(".!。")
     if len(best) > MAX_RESTATED:
         cut = best[:MAX_RESTATED].rsplit(" ", 1)[0]
         best = cut + "…"
@@ -252,11 +260,12 @@ class Drafter:
             return None
         return next((h for h in search.faq_hits if h.entry_id == result.faq_id), None)
 
-    def _candidate_hit(self, result: TriageResult, search: SearchResult) -> Hit | None:
+    def _candidate_hit(self, result: TriageResult, search: SearchResult,
+                       at_least: float = DRAFT_CONFIDENCE) -> Hit | None:
         """The hand-off's candidate entry when it is likely enough to be right for an agent to check
-        (``DRAFT_CONFIDENCE``); never for a distrusted entry, an injection or an uncalibrated KB."""
+        (``at_least``); never for a distrusted entry, an injection or an uncalibrated KB."""
         if (result.decision != "handoff" or result.handoff_reason not in ("not_confident", "ambiguous")
-                or (result.confidence or 0.0) < DRAFT_CONFIDENCE):
+                or (result.confidence or 0.0) < at_least):
             return None
         return next((h for h in search.faq_hits if h.entry_id == result.candidate_faq_id), None)
 
@@ -323,6 +332,9 @@ class Drafter:
         level = result.context.explanation_level if result.context else "standard"
         source = hit or self._candidate_hit(result, search)
         entry = self.snapshot.entries[source.entry_id] if source else None
+        hedged_hit = None if source or not ASKS.search(text) else self._candidate_hit(result, search,
+                                                                                     HEDGED_CONFIDENCE)
+        hedged = self.snapshot.entries[hedged_hit.entry_id] if hedged_hit else None
         alternative = self._alternative(source)
         # identifiers and details are asked for only where an account must be looked at, never for a question
         # the KB answers or a how-to (someone who has not ordered yet has no order number)
@@ -330,8 +342,9 @@ class Drafter:
         asks = missing_info(text, self._asks(result)) if looks_up and hit is None else []
         need_key = kind if kind in ("praise", "feature_request") else "how_to" if entry and found not in TROUBLE \
             else found
-        if entry:
-            confirm = t.render("confirm.entry", question=entry.question.rstrip("?？.。 "))
+        asked = entry or hedged
+        if asked is not None:
+            confirm = t.render("confirm.entry", question=asked.question.rstrip("?？.。 "))
         elif t.has(f"confirm.{found}"):
             confirm = t.render(f"confirm.{found}")
         else:
@@ -361,6 +374,12 @@ class Drafter:
             answer += "\n" + t.render("citation", source_title=entry.question, source_url=entry.url)
             if hit is None and kind in ("account_specific", "complaint"):
                 answer += "\n" + t.render("account_check")
+        elif hedged is not None and hedged is not protected_by:
+            answer = t.render("hedged", question=hedged.question.rstrip("?？.。 "),
+                              answer=answer_at_level(hedged.answer, level))
+            answer += "\n" + t.render("citation", source_title=hedged.question, source_url=hedged.url)
+            if kind in ("account_specific", "complaint"):
+                answer += "\n" + t.render("account_check")
         elif entry is None and not protect:
             answer = t.render(f"no_answer.{kind if t.has(f'no_answer.{kind}') else 'handoff'}", tag_name=tag_name)
         if asks:
@@ -371,9 +390,11 @@ class Drafter:
         if result.context and result.context.update_app_to and kind == "bug_report":
             extra.append(t.render("app_update", latest=result.context.update_app_to))
         closing = t.render(f"closing.{level}")
-        paragraphs = [protect, " ".join(empathy), need.confirm, answer.strip(), *extra, closing]
+        # a conditional answer confirms what was asked by itself
+        paragraphs = [protect, " ".join(empathy), "" if hedged and not entry else need.confirm, answer.strip(),
+                      *extra, closing]
         draft = "\n\n".join(p for p in paragraphs if p)
-        cited = list(dict.fromkeys(e.id for e in (protected_by, entry) if e is not None))
+        cited = list(dict.fromkeys(e.id for e in (protected_by, entry, hedged) if e is not None))
         info = DraftInfo(source="template", kind=kind, cited_ids=cited, prompt=f"replies/{t.language}.yaml",
                          prompt_hash=t.hash,
                          structure={"empathy": bool(empathy), "confirm": True,

@@ -308,13 +308,20 @@ def draft_for(safety, text, *, confidence=0.3, tag=None, reason="not_confident",
 
 
 def test_a_hand_off_draft_answers_from_a_candidate_likely_enough_for_an_agent_to_check(safety):
-    text = "가입할 때 쓴 메일 주소를 다른 걸로 바꾸고 싶어요"
+    text = "가입할 때 쓴 메일 주소를 다른 걸로 바꿀 수 있나요?"
     likely = draft_for(safety, text, confidence=0.7, tag="account_info")
     assert "마이페이지 > 회원정보 > 이메일 변경" in likely.draft
     assert "(참고: 가입한 이메일 주소를 바꾸고 싶어요.)" in likely.draft
     assert "다시 알려 드릴게요" not in likely.draft and likely.info.cited_ids == ["email-change"]
     assert likely.need.confirm == "'가입한 이메일 주소를 바꾸고 싶어요' 문의로 이해했어요."
-    unlikely = draft_for(safety, text, confidence=0.3, tag="account_info")
+    # less likely: offered on a condition, which confirms what was asked by itself
+    maybe = draft_for(safety, text, confidence=0.4, tag="account_info")
+    assert maybe.draft.startswith("혹시 '가입한 이메일 주소를 바꾸고 싶어요' 문의시라면 이렇게 안내드릴게요.\n이메일 주소는")
+    assert "문의로 이해했어요" not in maybe.draft and maybe.info.cited_ids == ["email-change"]
+    not_a_question = draft_for(safety, "메일 주소 바꾸려고요. 010-2345-6789로 연락 주세요", confidence=0.4,
+                               tag="account_info")
+    assert "혹시" not in not_a_question.draft and not_a_question.info.cited_ids == []
+    unlikely = draft_for(safety, text, confidence=0.2, tag="account_info")
     assert "이메일 변경" not in unlikely.draft and "다시 알려 드릴게요" in unlikely.draft
     assert unlikely.info.cited_ids == []
     distrusted = draft_for(safety, text, confidence=0.9, tag="account_info", reason="distrusted_entry")
