@@ -318,7 +318,8 @@ def run_eval(
                                                      "(reply drafts on the demo dev and Bitext responses sets); "
                                                      "unseen (day one on KBs never tuned on, no labels); "
                                                      "question-pairs (coverage features on Korean "
-                                                     "question pairs)")],
+                                                     "question pairs); review (drafts judged by a reader: "
+                                                     "--export writes the files to judge)")],
     results_dir: Annotated[Path, typer.Option(help="Where SUITE.json and SUITE.md go.")] = Path("evals/results"),
     in_file: Annotated[Path | None, typer.Option("--in", help="labeled: messages with expected_faq_id, "
                                                               "expected_tag, expected_priority.")] = None,
@@ -329,18 +330,24 @@ def run_eval(
     name: Annotated[str | None, typer.Option(help="labeled: report name (default labeled-<input stem>).")] = None,
     llm: Annotated[bool, typer.Option("--llm", help="drafts: draft with the LLM at TRIAGE_LLM_BASE_URL "
                                                     "(report drafts-llm).")] = False,
-    limit: Annotated[int | None, typer.Option(min=1, help="drafts: only the first N messages of each set.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="drafts: only the first N messages of each set; review "
+                                                          "--export: drafts per set (default 40).")] = None,
     unseen_sets: Annotated[list[str] | None, typer.Option(
         "--set", help="unseen: which sets (repeatable; default all: demo, telecom, clinc150, hwu64, bitext, "
                       "parakqc).")] = None,
     split: Annotated[str, typer.Option(
         help="unseen: report on the sets' test files (default), or on their tuning files (for choosing "
              "constants; no labeled run).")] = "test",
+    review_dir: Annotated[Path, typer.Option(help="review: where the review files are (SET.jsonl).")] = Path(
+        "evals/review"),
+    export: Annotated[bool, typer.Option("--export", help="review: write a sample of drafts of each --set (demo, "
+                                                          "telecom) to judge, replacing its file.")] = False,
 ) -> None:
     """Run evaluation suites and write evals/results/SUITE.{json,md}."""
     from evals.draft_evals import drafts, drafts_markdown
     from evals.gap_evals import gap_eval, gap_markdown
     from evals.question_pairs import question_pairs, question_pairs_markdown
+    from evals.review import REVIEW_SETS, SAMPLE, export_review, review_markdown, score_review
     from evals.runner import SUITES, run_suite, write_report
     from evals.triage_evals import (
         bitext,
@@ -356,10 +363,12 @@ def run_eval(
     from triage.pipeline import Pipeline
 
     settings = get_settings()
-    known = {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps", "unseen", "question-pairs"}
+    known = {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps", "unseen", "question-pairs", "review"}
     if unknown := [s for s in suites if s not in known]:
         raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled, tagcv, "
-                   "drafts, gaps, unseen, question-pairs")
+                   "drafts, gaps, unseen, question-pairs, review")
+    if "review" in suites and (bad := [s for s in unseen_sets or [] if s not in REVIEW_SETS]):
+        raise fail(f"review: no review set {', '.join(bad)}: choose from {', '.join(REVIEW_SETS)}")
     if bad_sets := [s for s in unseen_sets or [] if s not in UNSEEN_SETS]:
         raise fail(f"unknown set(s) {', '.join(bad_sets)}: choose from {', '.join(UNSEEN_SETS)}")
     if split not in ("test", "tuning"):
@@ -404,6 +413,18 @@ def run_eval(
                           else None, "embedder": knowledge.embedder.name, **report}
                 text = tag_cv_markdown(report)
                 write_report(results_dir, f"tagcv-{in_file.stem}", report, text)
+            elif suite == "review":
+                names = unseen_sets or list(REVIEW_SETS)
+                if export:
+                    for set_name in names:
+                        written = export_review(settings, set_name, review_dir / f"{set_name}.jsonl", err.print,
+                                                limit or SAMPLE)
+                        err.print(f"{review_dir / f'{set_name}.jsonl'}: {written} drafts to judge (fill verdict, "
+                                  "the four checks and a note; then run `triage eval review`)")
+                    continue
+                report = score_review([review_dir / f"{n}.jsonl" for n in names])
+                text = review_markdown(report)
+                write_report(results_dir, "review", report, text)
             elif suite == "unseen":
                 report = run_unseen(settings, unseen_sets or list(UNSEEN_SETS), results_dir, split, err.print)
                 text = unseen_markdown(report)

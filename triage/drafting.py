@@ -41,12 +41,13 @@ log = logging.getLogger("triage.drafting")
 PRAISE = re.compile(r"칭찬|감사드|감사합니다|고마워|고맙습니다|(?<!불)친절(해서|하셔서|했어요|하시)"
                     r"|최고(예요|에요|입니다)"
                     r"|\bthank(s| you)\b|great\s+(service|job)|\blove\b", re.IGNORECASE)
-FEATURE = re.compile(r"좋겠어요|좋겠네요|(만들어|추가해|넣어|늘려)\s*(주|줬|달)|생기면|생겼으면|제안|건의"
+FEATURE = re.compile(r"좋겠어요|좋겠네요|(기능|메뉴|옵션|버튼)\S*\s*(좀\s*)?(만들어|추가해|넣어|늘려)\s*(주|줬|달)"
+                     r"|생기면|생겼으면|제안|건의"
                      r"|기능.{0,8}(있으면|없나요)"
                      r"|feature\s+request|would\s+be\s+(nice|great|helpful)|please\s+add|wish\s+(you|there)",
                      re.IGNORECASE)
-BUG = re.compile(r"버그|오류|에러|튕(겨|기|김)|꺼져|꺼지|멈춰|멈추|먹통|하얀\s*화면|느려|느림"
-                 r"|안\s*(눌러|열려|떠요|보여)"
+BUG = re.compile(r"버그|오류|에러|튕(겨|기|김)|꺼져|꺼지|멈춰|멈추|먹통|하얀\s*화면"
+                 r"|(앱|화면|로딩|페이지)\S*\s*(너무\s*)?(느려|느림)|안\s*(눌러|열려|떠요|보여)"
                  r"|\bbug\b|glitch|crash|\berror\b|freez", re.IGNORECASE)
 COMPLAINT = re.compile(r"불친절|불만|항의|태도가|무시하|complain|rude|disrespect", re.IGNORECASE)
 QUESTION = re.compile(r"\?|(나요|까요|가요|는지|ㄴ지|어요|여요)\s*$"
@@ -54,7 +55,8 @@ QUESTION = re.compile(r"\?|(나요|까요|가요|는지|ㄴ지|어요|여요)\s*
                       re.IGNORECASE)
 # The message asks something (a conditional answer fits a question, not "call me back")
 ASKS = re.compile(r"\?|(나요|까요|가요|는지|ㄴ지|죠)(?=\s*[.!]*(\s|$))|얼마|어떻게|언제|어디서|어디로"
-                  r"|몇\s*(개|번|일|시)|\b(how|what|when|where|why|which|can i|could i|do you|is there|are there)\b",
+                  r"|방법|알려\s*(줘|주)|몇\s*(개|번|일|시)"
+                  r"|\b(how|what|when|where|why|which|can i|could i|do you|is there|are there)\b",
                   re.IGNORECASE)
 TROUBLE = ("money_at_risk", "account_taken", "card_lost", "outage", "blocked")
 SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|(?<=[요다죠까])\s+(?=\S)|\n+")
@@ -260,14 +262,18 @@ class Drafter:
             return None
         return next((h for h in search.faq_hits if h.entry_id == result.faq_id), None)
 
-    def _candidate_hit(self, result: TriageResult, search: SearchResult,
-                       at_least: float = DRAFT_CONFIDENCE) -> Hit | None:
+    def _candidate_hit(self, result: TriageResult, search: SearchResult, at_least: float = DRAFT_CONFIDENCE,
+                       language: str | None = None) -> Hit | None:
         """The hand-off's candidate entry when it is likely enough to be right for an agent to check
-        (``at_least``); never for a distrusted entry, an injection or an uncalibrated KB."""
+        (``at_least``) and written in the customer's ``language``; never for a distrusted entry, an injection or
+        an uncalibrated KB."""
         if (result.decision != "handoff" or result.handoff_reason not in ("not_confident", "ambiguous")
                 or (result.confidence or 0.0) < at_least):
             return None
-        return next((h for h in search.faq_hits if h.entry_id == result.candidate_faq_id), None)
+        hit = next((h for h in search.faq_hits if h.entry_id == result.candidate_faq_id), None)
+        if hit is None or (language and detect_language(self.snapshot.entries[hit.entry_id].answer) != language):
+            return None
+        return hit
 
     def _protective_entry(self, search: SearchResult) -> FaqEntry | None:
         """The FAQ entry with the step that protects the customer's money or account: among the best hits, one
@@ -330,10 +336,10 @@ class Drafter:
         found = situation or "none"
         tag_name = self._tag_name(result, language)
         level = result.context.explanation_level if result.context else "standard"
-        source = hit or self._candidate_hit(result, search)
+        source = hit or self._candidate_hit(result, search, language=language)
         entry = self.snapshot.entries[source.entry_id] if source else None
-        hedged_hit = None if source or not ASKS.search(text) else self._candidate_hit(result, search,
-                                                                                     HEDGED_CONFIDENCE)
+        hedged_hit = None if source or not ASKS.search(text) else self._candidate_hit(
+            result, search, HEDGED_CONFIDENCE, language)
         hedged = self.snapshot.entries[hedged_hit.entry_id] if hedged_hit else None
         alternative = self._alternative(source)
         # identifiers and details are asked for only where an account must be looked at, never for a question
@@ -343,7 +349,7 @@ class Drafter:
         need_key = kind if kind in ("praise", "feature_request") else "how_to" if entry and found not in TROUBLE \
             else found
         asked = entry or hedged
-        if asked is not None:
+        if asked is not None and detect_language(asked.question) == language:
             confirm = t.render("confirm.entry", question=asked.question.rstrip("?？.。 "))
         elif t.has(f"confirm.{found}"):
             confirm = t.render(f"confirm.{found}")
@@ -428,7 +434,7 @@ class Drafter:
         # the real need may draw alternatives from the candidates; the reply answers only from the entry the
         # answering stage trusted, or from a candidate likely enough for the agent to check
         candidates = [self._entry_view(h) for h in ([hit] if hit else search.faq_hits[:2])]
-        source = hit or self._candidate_hit(result, search)
+        source = hit or self._candidate_hit(result, search, language=language)
         answer_from = [self._entry_view(source)] if source else []
         level = result.context.explanation_level if result.context else "standard"
         protect, protected_by = self._protective(signals.situation or "none", result, search, level,

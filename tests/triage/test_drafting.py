@@ -316,7 +316,8 @@ def test_a_hand_off_draft_answers_from_a_candidate_likely_enough_for_an_agent_to
     assert likely.need.confirm == "'가입한 이메일 주소를 바꾸고 싶어요' 문의로 이해했어요."
     # less likely: offered on a condition, which confirms what was asked by itself
     maybe = draft_for(safety, text, confidence=0.4, tag="account_info")
-    assert maybe.draft.startswith("혹시 '가입한 이메일 주소를 바꾸고 싶어요' 문의시라면 이렇게 안내드릴게요.\n이메일 주소는")
+    assert maybe.draft.startswith("혹시 '가입한 이메일 주소를 바꾸고 싶어요' 문의시라면 이렇게 안내드릴게요.\n"
+                                  "이메일 주소는")
     assert "문의로 이해했어요" not in maybe.draft and maybe.info.cited_ids == ["email-change"]
     not_a_question = draft_for(safety, "메일 주소 바꾸려고요. 010-2345-6789로 연락 주세요", confidence=0.4,
                                tag="account_info")
