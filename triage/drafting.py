@@ -32,8 +32,8 @@ from triage.llm import LLMCall, LLMClient
 from triage.models import DraftInfo, RealNeed, TriageResult
 from triage.privacy import find_personal_data, label_placeholders, redact
 from triage.prompting import ReplyTemplates, render_prompt, reply_templates
-from triage.reply_lint import Finding, lint_reply
-from triage.signals import SITUATIONS, Signals
+from triage.reply_lint import Finding, LintContext, lint_reply
+from triage.signals import SITUATIONS, Signals, already_given
 from triage.taxonomy import NEEDS_REVIEW, Taxonomy
 
 log = logging.getLogger("triage.drafting")
@@ -63,30 +63,6 @@ SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|(?<=[요다죠까])\s+(?=\S)|\n+")
 ANSWER_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")  # KB answers are punctuated ("그보다 적으면" is one sentence)
 EMOTICONS = re.compile(r"(?<!\S)[ㅋㅎㅠㅜㅡ;^~.]{2,}(?!\S)|\s*[ㅋㅎㅠㅜ]{2,}")  # ㅠㅠ, ㅋㅋ, ㅡㅡ, ^^: not quoted back
 HEADS = {"ko": "혹시", "en": "Just to check,"}
-# What the message already gives, by the words of an ask ("주문번호", "결제 일시와 금액", "휴대폰 기종"): an ask is
-# left out when every kind of thing it names is in the message. Generic: the asks themselves come from the
-# deployment's taxonomy (``ask_for``).
-GIVEN: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
-    (re.compile(r"번호|number|\bid\b|아이디", re.IGNORECASE),
-     re.compile(r"(?<![0-9])[A-Za-z]{0,4}-?[0-9][0-9-]{5,}|<[A-Z_]+_[0-9]+>|번호\s*[:：]?\s*[A-Za-z0-9-]{4,}"
-                r"|#\s?[A-Za-z0-9-]{4,}", re.IGNORECASE)),
-    (re.compile(r"금액|amount", re.IGNORECASE),
-     re.compile(r"[0-9][0-9,]*\s*(?:만\s*)?원|₩\s?[0-9]|\$\s?[0-9]|[0-9]\s?(?:달러|dollars?|won)\b", re.IGNORECASE)),
-    (re.compile(r"일시|날짜|시각|date|time|when", re.IGNORECASE),
-     re.compile(r"[0-9]{1,2}\s?월\s?[0-9]{1,2}\s?일|[0-9]{4}[-./][0-9]{1,2}[-./][0-9]{1,2}|어제|오늘|그제|그저께|아까|방금"
-                r"|지난\s?주|[0-9]{1,2}\s?시|[0-9]{1,2}:[0-9]{2}|yesterday|today|this morning|last (?:night|week)",
-                re.IGNORECASE)),
-    (re.compile(r"기종|모델|model|device", re.IGNORECASE),
-     re.compile(r"갤럭시|아이폰|아이패드|픽셀|폴드|플립|샤오미|galaxy|iphone|ipad|pixel|xiaomi|\b[SAZ][0-9]{2}\b",
-                re.IGNORECASE)),
-    (re.compile(r"버전|version|\bOS\b", re.IGNORECASE),
-     re.compile(r"[0-9]+\.[0-9]+(?:\.[0-9]+)?|iOS|안드로이드|android", re.IGNORECASE)),
-    (re.compile(r"사진|캡처|캡쳐|screenshot|photo", re.IGNORECASE),
-     re.compile(r"사진|캡처|캡쳐|스크린샷|첨부|screenshot|photo|picture|image", re.IGNORECASE)),
-    (re.compile(r"이메일|email|e-mail", re.IGNORECASE), re.compile(r"@|<EMAIL_[0-9]+>")),
-    (re.compile(r"결제\s?수단|카드사|payment method", re.IGNORECASE),
-     re.compile(r"카드|페이|계좌\s?이체|무통장|휴대폰\s?결제|apple pay|google pay|paypal|card", re.IGNORECASE)),
-)
 # A hand-off's draft answers from its candidate entry when the answer model gives it at least this probability of
 # being the right entry: an agent checks every draft, so a draft may use an entry too uncertain for the bot. On the
 # tuning files (demo, HWU64, CLINC150, Bitext, paraKQC; also thinned to two phrasings per entry), the candidate was
@@ -184,12 +160,6 @@ def answer_at_level(answer: str, level: str) -> str:
     if level == "concise" and len(parts) > 2:
         return " ".join(parts[:2])
     return answer
-
-
-def already_given(ask: str, text: str) -> bool:
-    """Whether the message already gives what ``ask`` names (every kind of thing it names, see ``GIVEN``)."""
-    cues = [given for names, given in GIVEN if names.search(ask)]
-    return bool(cues) and all(given.search(text) for given in cues)
 
 
 def missing_info(text: str, asks: tuple[str, ...]) -> list[str]:
@@ -405,16 +375,23 @@ class Drafter:
                          prompt_hash=t.hash,
                          structure={"empathy": bool(empathy), "confirm": True,
                                     "answer": bool(answer.strip() or protect), "closing": True})
-        return Drafted(need, draft, lint_reply(draft, language, self._sources(cited), text), info)
+        lint_context = self._lint_context(result, found, bool(entry or hedged))
+        return Drafted(need, draft, lint_reply(draft, language, self._sources(cited), text, lint_context), info)
+
+    def _lint_context(self, result: TriageResult, found: str, entry_answers: bool) -> LintContext:
+        return LintContext(tag_names=tuple(self.tag_names.values()), entry_answers=entry_answers,
+                           at_risk=found in PROTECTIVE or (self._p1_tag(result) and found != "outage"))
+
+    def _p1_tag(self, result: TriageResult) -> bool:
+        return (self.taxonomy is not None and result.tag in self.taxonomy.tags and result.tag != self.catch_all
+                and self.taxonomy.priority(result.tag) == "P1")
 
     def _protective(self, found: str, result: TriageResult, search: SearchResult, level: str,
                     t: ReplyTemplates) -> tuple[str, FaqEntry | None]:
         """The draft's first paragraph when money or an account is at risk (the message says so, or it has a P1
         tag and no outage is described): the KB's protective step with its source, or, where the KB has none,
         that an agent is acting on it now."""
-        p1_tag = (self.taxonomy is not None and result.tag in self.taxonomy.tags and result.tag != self.catch_all
-                  and self.taxonomy.priority(result.tag) == "P1")
-        if found not in PROTECTIVE and not (p1_tag and found != "outage"):
+        if found not in PROTECTIVE and not (self._p1_tag(result) and found != "outage"):
             return "", None
         entry = self._protective_entry(search)
         if entry is None:
@@ -467,7 +444,8 @@ class Drafter:
                                                     if p.strip()))
             cited = list(dict.fromkeys([*([protected_by.id] if protected_by else []),
                                         *(c for c in parts.cited_ids if c in allowed)]))
-            problems = lint_reply(draft, language, self._sources(list(allowed)), text)
+            problems = lint_reply(draft, language, self._sources(list(allowed)), text,
+                                  self._lint_context(result, signals.situation or "none", bool(answer_from)))
             problems += [Finding("unknown_citation", f"KB에 없는 항목을 인용했어요 ({c})")
                          for c in parts.cited_ids if c not in allowed]
             if not problems:

@@ -4,18 +4,23 @@ Each finding is ``"code: explanation"``. Codes: ``boilerplate`` (a phrase from `
 ``repeated_apology``, ``personal_data`` (a phone, card, … that the KB does not contain), ``placeholder`` (a
 redaction placeholder left in), ``unsupported_promise`` (a refund, compensation or coupon the KB does not
 mention), ``unsupported_claim`` (an amount, duration or date that is neither in the KB nor in the message),
-``link_not_in_kb``, ``wrong_language``, ``no_closing_question``, ``too_short``, ``too_long``.
+``link_not_in_kb``, ``wrong_language``, ``no_closing_question``, ``too_short``, ``too_long``; with the draft's
+``LintContext``: ``category_empathy`` (a tag name used as empathy), ``asks_for_given`` (asking for what the message
+already gives), ``puts_off_answer`` ("get back to you" when a KB entry answers), ``no_protective_step`` (money or an
+account at risk, and no lock, freeze, report or agent acting now).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from triage.language import detect_language
 from triage.privacy import PLACEHOLDER, find_personal_data
 from triage.prompting import boilerplate_phrases
+from triage.signals import already_given
 
 MIN_CHARS = 40
 MAX_CHARS = {"ko": 900, "en": 1500}
@@ -40,6 +45,25 @@ RELATIVE_DATE = re.compile(r"내일|모레|오늘\s*중|이번\s*주|다음\s*�
                            re.IGNORECASE)
 
 
+ASK_PHRASE = re.compile(r"([^.?!\n]{1,60}?)(?:을|를)\s*알려\s*주시겠어요|could you send me ([^?\n]{1,80})\?",
+                        re.IGNORECASE)
+CATEGORY_AS_EMPATHY = r"\s*(관련\s*(문의|해서)|건은|문의\s*주셨|(이|가)\s*막혀)"  # "배송 관련 문의 주셨네요"
+PUT_OFF = re.compile(r"다시\s*알려\s*드릴게요|확인\s*후\s*(다시\s*)?안내|get\s+back\s+to\s+you", re.IGNORECASE)
+PROTECTIVE_STEP = re.compile(r"잠가|잠금|잠그|정지|차단|신고|비밀번호를?\s*(바꾸|변경)|로그아웃|지금\s*바로\s*조치"
+                             r"|\block|freez|\bblock|\breport|change\s+your\s+password|acting\s+on\s+this",
+                             re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LintContext:
+    """What the drafter knew: the taxonomy's tag names, whether a KB entry answers the message (the bot's or a
+    candidate for the agent), and whether money or an account is at risk."""
+
+    tag_names: tuple[str, ...] = ()
+    entry_answers: bool = False
+    at_risk: bool = False
+
+
 def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
@@ -54,7 +78,8 @@ class Finding(NamedTuple):
         return f"{self.code}: {self.message}"
 
 
-def lint_reply(draft: str, language: str, sources: Iterable[str], message: str = "") -> list[Finding]:
+def lint_reply(draft: str, language: str, sources: Iterable[str], message: str = "",
+               context: LintContext | None = None) -> list[Finding]:
     """Findings for ``draft`` written to a customer in ``language``; ``sources`` are the KB texts it may
     rely on (cited answers, passages and their URLs), ``message`` the customer's own text."""
     sources_text = "\n".join(sources)
@@ -96,4 +121,24 @@ def lint_reply(draft: str, language: str, sources: Iterable[str], message: str =
         findings.append(Finding("too_short", f"{len(draft.strip())}자예요"))
     elif len(draft) > MAX_CHARS[lang]:
         findings.append(Finding("too_long", f"{len(draft)}자예요 (최대 {MAX_CHARS[lang]}자)"))
+    if context is not None:
+        findings += _fit_findings(draft, message, context)
     return list(dict.fromkeys(findings))
+
+
+def _fit_findings(draft: str, message: str, context: LintContext) -> list[Finding]:
+    """What makes a well-formed draft wrong for this message."""
+    findings = []
+    for name in context.tag_names:
+        if len(name) > 1 and re.search(re.escape(name) + CATEGORY_AS_EMPATHY, draft):
+            findings.append(Finding("category_empathy", f"분류 이름('{name}') 대신 고객의 상황을 말해 주세요"))
+    for match in ASK_PHRASE.finditer(draft):
+        asked = [a.strip() for a in re.split(r",|\band\b", match.group(1) or match.group(2)) if a.strip()]
+        given = [a for a in asked if already_given(a, message)]
+        if given:
+            findings.append(Finding("asks_for_given", f"메시지에 이미 있는 것을 묻고 있어요 ({', '.join(given)})"))
+    if context.entry_answers and PUT_OFF.search(draft):
+        findings.append(Finding("puts_off_answer", "KB 항목이 답하는데 나중에 알려 드린다고 미루고 있어요"))
+    if context.at_risk and not PROTECTIVE_STEP.search(draft):
+        findings.append(Finding("no_protective_step", "돈이나 계정이 위험한데 보호 조치(잠금·정지·신고)가 없어요"))
+    return findings

@@ -109,3 +109,35 @@ def situation(text: str) -> tuple[Priority | None, str | None]:
     """The level the message's situation calls for, and the reason, or (None, None) when it says nothing."""
     signals = Signals.read(text)
     return signals.level, signals.why
+
+
+# What the message already gives, by the words of an ask ("주문번호", "결제 일시와 금액", "휴대폰 기종"): an ask is
+# left out when every kind of thing it names is in the message. Generic: the asks themselves come from the
+# deployment's taxonomy (``ask_for``).
+GIVEN: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"번호|number|\bid\b|아이디", re.IGNORECASE),
+     re.compile(r"(?<![0-9])[A-Za-z]{0,4}-?[0-9][0-9-]{5,}|<[A-Z_]+_[0-9]+>|번호\s*[:：]?\s*[A-Za-z0-9-]{4,}"
+                r"|#\s?[A-Za-z0-9-]{4,}", re.IGNORECASE)),
+    (re.compile(r"금액|amount", re.IGNORECASE),
+     re.compile(r"[0-9][0-9,]*\s*(?:만\s*)?원|₩\s?[0-9]|\$\s?[0-9]|[0-9]\s?(?:달러|dollars?|won)\b", re.IGNORECASE)),
+    (re.compile(r"일시|날짜|시각|date|time|when", re.IGNORECASE),
+     re.compile(r"[0-9]{1,2}\s?월\s?[0-9]{1,2}\s?일|[0-9]{4}[-./][0-9]{1,2}[-./][0-9]{1,2}|어제|오늘|그제|그저께|아까|방금"
+                r"|지난\s?주|[0-9]{1,2}\s?시|[0-9]{1,2}:[0-9]{2}|yesterday|today|this morning|last (?:night|week)",
+                re.IGNORECASE)),
+    (re.compile(r"기종|모델|model|device", re.IGNORECASE),
+     re.compile(r"갤럭시|아이폰|아이패드|픽셀|폴드|플립|샤오미|galaxy|iphone|ipad|pixel|xiaomi|\b[SAZ][0-9]{2}\b",
+                re.IGNORECASE)),
+    (re.compile(r"버전|version|\bOS\b", re.IGNORECASE),
+     re.compile(r"[0-9]+\.[0-9]+(?:\.[0-9]+)?|iOS|안드로이드|android", re.IGNORECASE)),
+    (re.compile(r"사진|캡처|캡쳐|screenshot|photo", re.IGNORECASE),
+     re.compile(r"사진|캡처|캡쳐|스크린샷|첨부|screenshot|photo|picture|image", re.IGNORECASE)),
+    (re.compile(r"이메일|email|e-mail", re.IGNORECASE), re.compile(r"@|<EMAIL_[0-9]+>")),
+    (re.compile(r"결제\s?수단|카드사|payment method", re.IGNORECASE),
+     re.compile(r"카드|페이|계좌\s?이체|무통장|휴대폰\s?결제|apple pay|google pay|paypal|card", re.IGNORECASE)),
+)
+
+
+def already_given(ask: str, text: str) -> bool:
+    """Whether the message already gives what ``ask`` names (every kind of thing it names, see ``GIVEN``)."""
+    cues = [given for names, given in GIVEN if names.search(ask)]
+    return bool(cues) and all(given.search(text) for given in cues)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from triage.reply_lint import lint_reply
+from triage.reply_lint import LintContext, lint_reply
 
 KB = ["카드 결제를 취소하면 영업일 기준 3~5일 안에 카드사를 통해 환불돼요. https://help.example/faq/refund"]
 GOOD = ("결제 취소 후 환불이 아직 안 보여서 걱정되셨겠어요.\n\n카드 환불 시점을 물어보신 거죠?\n\n"
@@ -53,3 +53,43 @@ def test_english_rules():
     assert "unsupported_promise" in codes("I will refund you right away. Anything else I can do?", "en")
     assert lint_reply("I'm sorry the refund has not shown up yet; card refunds go back through the card company. "
                       "Is there anything else I can help you with?", "en", KB) == []
+
+
+# ---------------------------------------------------------------- fit: what a well-formed draft can still get wrong
+
+def _codes(draft, message="", **context):
+    return {f.code for f in lint_reply(draft, "ko", [], message, LintContext(**context))}
+
+
+def test_a_category_name_used_as_empathy_is_flagged():
+    assert "category_empathy" in _codes("배송 관련 문의 주셨네요. 더 필요하신 것은 없으실까요?",
+                                        tag_names=("배송", "환불"))
+    assert "category_empathy" in _codes("분실·파손이 막혀서 답답하셨겠어요. 더 필요하신 것은 없으실까요?",
+                                        tag_names=("분실·파손",))
+    specific = "새벽배송이 늦어서 아침 준비가 어려우셨겠어요. 더 필요하신 것은 없으실까요?"
+    assert "category_empathy" not in _codes(specific, tag_names=("배송",))
+
+
+def test_asking_for_what_the_message_gives_is_flagged():
+    draft = "빠르게 확인할 수 있게 주문번호, 상품 사진을 알려 주시겠어요? 더 필요하신 것은 없으실까요?"
+    assert "asks_for_given" in _codes(draft, "주문번호 20261108123456 인데 계란이 깨졌어요")
+    assert "asks_for_given" not in _codes(draft, "계란이 깨졌어요")
+    english = lint_reply("Could you send me your order number? Is there anything else I can help you with?", "en",
+                         [], "order #A1234567 never arrived", LintContext())
+    assert "asks_for_given" in {f.code for f in english}
+
+
+def test_putting_off_what_a_kb_entry_answers_is_flagged():
+    draft = "말씀하신 내용은 제가 직접 확인해서 정확하게 다시 알려 드릴게요. 더 필요하신 것은 없으실까요?"
+    assert "puts_off_answer" in _codes(draft, entry_answers=True)
+    assert "puts_off_answer" not in _codes(draft, entry_answers=False)
+
+
+def test_money_or_an_account_at_risk_needs_a_protective_step():
+    bare = "많이 놀라셨겠어요. 확인해 볼게요. 더 필요하신 것은 없으실까요?"
+    assert "no_protective_step" in _codes(bare, at_risk=True)
+    assert "no_protective_step" not in _codes("바로 비밀번호를 바꾸고 모든 기기에서 로그아웃해 주세요. " + bare,
+                                              at_risk=True)
+    assert "no_protective_step" not in _codes("추가 피해가 없도록 담당자가 지금 바로 조치하고 있어요. " + bare,
+                                              at_risk=True)
+    assert "no_protective_step" not in _codes(bare, at_risk=False)
