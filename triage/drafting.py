@@ -46,7 +46,8 @@ FEATURE = re.compile(r"좋겠어요|좋겠네요|(기능|메뉴|옵션|버튼)\S
                      r"|기능.{0,8}(있으면|없나요)"
                      r"|feature\s+request|would\s+be\s+(nice|great|helpful)|please\s+add|wish\s+(you|there)",
                      re.IGNORECASE)
-BUG = re.compile(r"버그|오류|에러|튕(겨|기|김)|꺼져|꺼지|멈춰|멈추|먹통|하얀\s*화면"
+BUG = re.compile(r"버그|오류|에러|튕(겨|기|김)|꺼져|꺼지|먹통|하얀\s*화면"
+                 r"|(앱|화면|결제창|페이지)\S*\s*(이|가)?\s*(멈춰|멈추)"
                  r"|(앱|화면|로딩|페이지)\S*\s*(너무\s*)?(느려|느림)|안\s*(눌러|열려|떠요|보여)"
                  r"|\bbug\b|glitch|crash|\berror\b|freez", re.IGNORECASE)
 COMPLAINT = re.compile(r"불친절|불만|항의|태도가|무시하|complain|rude|disrespect", re.IGNORECASE)
@@ -245,20 +246,23 @@ class Drafter:
             return None
         return hit
 
-    def _protective_entry(self, search: SearchResult) -> FaqEntry | None:
+    def _protective_entry(self, search: SearchResult, language: str) -> FaqEntry | None:
         """The FAQ entry with the step that protects the customer's money or account: among the best hits, one
-        marked ``protective_step`` or tagged with a P1 tag of the taxonomy."""
+        in the customer's language marked ``protective_step`` or tagged with a P1 tag of the taxonomy."""
         for h in search.faq_hits[:PROTECTIVE_HITS]:
             entry = self.snapshot.entries[h.entry_id]
+            if detect_language(entry.answer) != language:
+                continue
             if entry.metadata.get("protective_step") or (self.taxonomy is not None and any(
                     tag in self.taxonomy.tags and self.taxonomy.priority(tag) == "P1" for tag in entry.tags)):
                 return entry
         return None
 
-    def _asks(self, result: TriageResult) -> tuple[str, ...]:
+    def _asks(self, result: TriageResult, language: str) -> tuple[str, ...]:
+        """The taxonomy's ``ask_for`` of the message's tag, those written in the customer's language."""
         if self.taxonomy is None or not result.tag or result.tag == self.catch_all:
             return ()
-        return self.taxonomy.ask_for(result.tag)
+        return tuple(a for a in self.taxonomy.ask_for(result.tag) if detect_language(a) == language)
 
     def _tag_name(self, result: TriageResult, language: str) -> str:
         name = self.tag_names.get(result.tag or "", "") if result.tag != self.catch_all else ""
@@ -306,16 +310,19 @@ class Drafter:
         found = situation or "none"
         tag_name = self._tag_name(result, language)
         level = result.context.explanation_level if result.context else "standard"
-        source = hit or self._candidate_hit(result, search, language=language)
+        # money or an account at risk: the protective step and the agent's own look, never a candidate's how-to
+        # (someone who cancelled and was still charged must not be told how to cancel)
+        at_risk = self._at_risk(result, found)
+        source = hit or (None if at_risk else self._candidate_hit(result, search, language=language))
         entry = self.snapshot.entries[source.entry_id] if source else None
-        hedged_hit = None if source or not ASKS.search(text) else self._candidate_hit(
+        hedged_hit = None if source or at_risk or not ASKS.search(text) else self._candidate_hit(
             result, search, HEDGED_CONFIDENCE, language)
         hedged = self.snapshot.entries[hedged_hit.entry_id] if hedged_hit else None
         alternative = self._alternative(source)
         # identifiers and details are asked for only where an account must be looked at, never for a question
         # the KB answers or a how-to (someone who has not ordered yet has no order number)
         looks_up = kind in ("account_specific", "complaint", "bug_report") or found in TROUBLE
-        asks = missing_info(text, self._asks(result)) if looks_up and hit is None else []
+        asks = missing_info(text, self._asks(result, language)) if looks_up and hit is None else []
         need_key = kind if kind in ("praise", "feature_request") else "how_to" if entry and found not in TROUBLE \
             else found
         asked = entry or hedged
@@ -380,20 +387,21 @@ class Drafter:
 
     def _lint_context(self, result: TriageResult, found: str, entry_answers: bool) -> LintContext:
         return LintContext(tag_names=tuple(self.tag_names.values()), entry_answers=entry_answers,
-                           at_risk=found in PROTECTIVE or (self._p1_tag(result) and found != "outage"))
+                           at_risk=self._at_risk(result, found))
 
-    def _p1_tag(self, result: TriageResult) -> bool:
-        return (self.taxonomy is not None and result.tag in self.taxonomy.tags and result.tag != self.catch_all
-                and self.taxonomy.priority(result.tag) == "P1")
+    def _at_risk(self, result: TriageResult, found: str) -> bool:
+        """Money or an account at risk: the message says so, or it has a P1 tag and describes no outage."""
+        p1_tag = (self.taxonomy is not None and result.tag in self.taxonomy.tags and result.tag != self.catch_all
+                  and self.taxonomy.priority(result.tag) == "P1")
+        return found in PROTECTIVE or (p1_tag and found != "outage")
 
     def _protective(self, found: str, result: TriageResult, search: SearchResult, level: str,
                     t: ReplyTemplates) -> tuple[str, FaqEntry | None]:
-        """The draft's first paragraph when money or an account is at risk (the message says so, or it has a P1
-        tag and no outage is described): the KB's protective step with its source, or, where the KB has none,
-        that an agent is acting on it now."""
-        if found not in PROTECTIVE and not (self._p1_tag(result) and found != "outage"):
+        """The draft's first paragraph when money or an account is at risk (``_at_risk``): the KB's protective
+        step with its source, or, where the KB has none, that an agent is acting on it now."""
+        if not self._at_risk(result, found):
             return "", None
-        entry = self._protective_entry(search)
+        entry = self._protective_entry(search, t.language)
         if entry is None:
             return t.render("protective.acting"), None
         step = str(entry.metadata.get("protective_step") or answer_at_level(entry.answer, level))
@@ -411,7 +419,8 @@ class Drafter:
         # the real need may draw alternatives from the candidates; the reply answers only from the entry the
         # answering stage trusted, or from a candidate likely enough for the agent to check
         candidates = [self._entry_view(h) for h in ([hit] if hit else search.faq_hits[:2])]
-        source = hit or self._candidate_hit(result, search, language=language)
+        at_risk = self._at_risk(result, signals.situation or "none")
+        source = hit or (None if at_risk else self._candidate_hit(result, search, language=language))
         answer_from = [self._entry_view(source)] if source else []
         level = result.context.explanation_level if result.context else "standard"
         protect, protected_by = self._protective(signals.situation or "none", result, search, level,

@@ -4,6 +4,7 @@ client with a fake transport (parsing, lint-driven regeneration, fallbacks, pers
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -387,3 +388,23 @@ def test_the_llm_path_gets_the_candidate_and_the_asks_and_its_draft_opens_with_t
     assert out.info.cited_ids == ["account-hacked"]
     reply_prompt = sent[-1]["messages"][0]["content"]
     assert "protective step" in reply_prompt and "Ask the customer for nothing." in reply_prompt
+
+
+def test_money_at_risk_never_gets_a_candidates_how_to(safety):
+    # charged again after cancelling: not how to cancel, but the agent acting now
+    out = draft_for(safety, "카드 결제 취소했는데 돈이 또 빠져나갔어요", confidence=0.7, tag="refund_status",
+                    without=("account-hacked",))
+    assert out.draft.startswith("추가 피해가 없도록 담당자가 지금 바로 조치하고 있어요.")
+    assert "3~5영업일" not in out.draft and out.info.cited_ids == [] and out.lint == []
+
+
+def test_an_english_customer_is_not_asked_in_korean_nor_given_korean_steps(safety):
+    from triage.models import TriageResult
+
+    drafter, searcher = safety
+    text = "Someone is placing orders on my account, what should I do right now?"
+    search = searcher.search(text, k=5)
+    result = TriageResult(id="m", decision="handoff", handoff_reason="not_confident", confidence=0.7,
+                          candidate_faq_id=search.faq_hits[0].entry_id, tag="refund_status", language="en")
+    out = drafter.draft(text, result, search)
+    assert out.draft.startswith("An agent is acting on this right now") and not re.search("[가-힣]", out.draft)
