@@ -39,6 +39,7 @@ from triage.taxonomy import NEEDS_REVIEW, Taxonomy
 log = logging.getLogger("triage.drafting")
 
 PRAISE = re.compile(r"칭찬|감사드|감사합니다|고마워|고맙습니다|(?<!불)친절(해서|하셔서|했어요|하시)"
+                    r"|번창하세요|만족(해요|하고|합니다)|잘\s*(쓰고|이용하고)\s*있어요"
                     r"|최고(예요|에요|입니다)"
                     r"|\bthank(s| you)\b|great\s+(service|job)|\blove\b", re.IGNORECASE)
 FEATURE = re.compile(r"좋겠어요|좋겠네요|(기능|메뉴|옵션|버튼)\S*\s*(좀\s*)?(만들어|추가해|넣어|늘려)\s*(주|줬|달)"
@@ -60,7 +61,9 @@ ASKS = re.compile(r"\?|(나요|까요|가요|는지|ㄴ지|죠)(?=\s*[.!]*(\s|$)
                   r"|\b(how|what|when|where|why|which|can i|could i|do you|is there|are there)\b",
                   re.IGNORECASE)
 TROUBLE = ("money_at_risk", "account_taken", "card_lost", "outage", "blocked")
-SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|(?<=[요다죠까])\s+(?=\S)|\n+")
+# customers often leave out the full stop; "다" ends a sentence only as an ending ("했다", "합니다"), not as the
+# adverb in "다 냈어요"
+SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|(?<=[요죠까])\s+(?=\S)|(?<=[니었았였했겠는]다)\s+(?=\S)|\n+")
 ANSWER_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")  # KB answers are punctuated ("그보다 적으면" is one sentence)
 EMOTICONS = re.compile(r"(?<!\S)[ㅋㅎㅠㅜㅡ;^~.]{2,}(?!\S)|\s*[ㅋㅎㅠㅜ]{2,}")  # ㅠㅠ, ㅋㅋ, ㅡㅡ, ^^: not quoted back
 HEADS = {"ko": "혹시", "en": "Just to check,"}
@@ -73,6 +76,9 @@ DRAFT_CONFIDENCE = 0.6
 # which is its own confirmation: the candidate was right for 0.46-0.72 of the hand-offs at 0.3 or more.
 HEDGED_CONFIDENCE = 0.3
 PROTECTIVE = ("money_at_risk", "account_taken", "card_lost")  # money or an account at risk: protect first
+# A P1 tag alone marks money or an account at risk only when given with at least this confidence: a greeting
+# ("ㅎㅇ") or a question about a new phone model can get a P1 tag at 0.08-0.11 on a small taxonomy.
+AT_RISK_TAG_CONFIDENCE = 0.5
 PROTECTIVE_HITS = 3  # the KB's protective step is looked for among this many best FAQ hits
 # The support bot waits for its rephrased answer: a rephrasing that takes longer is dropped for the KB text
 REPHRASE_BUDGET = 5.0
@@ -183,7 +189,8 @@ class Drafter:
     def draft(self, text: str, result: TriageResult, search: SearchResult, signals: Signals | None = None) -> Drafted:
         """``text`` is the message without instructing sentences, ``signals`` what it says (read from ``text``
         when not given); ``result`` holds the earlier stages."""
-        language = "ko" if result.language == "ko" else "en"
+        # Korean-first: a message without words ("?") gets a Korean draft; other languages an English one
+        language = "ko" if result.language == "ko" or not re.search(r"[^\W\d_]", text) else "en"
         hit = self._answer_hit(result, search)
         signals = signals or Signals.read(text)
         template = self._template_draft(text, language, result, search, hit, signals)
@@ -390,9 +397,11 @@ class Drafter:
                            at_risk=self._at_risk(result, found))
 
     def _at_risk(self, result: TriageResult, found: str) -> bool:
-        """Money or an account at risk: the message says so, or it has a P1 tag and describes no outage."""
+        """Money or an account at risk: the message says so, or it has a P1 tag given with some confidence and
+        describes no outage."""
         p1_tag = (self.taxonomy is not None and result.tag in self.taxonomy.tags and result.tag != self.catch_all
-                  and self.taxonomy.priority(result.tag) == "P1")
+                  and self.taxonomy.priority(result.tag) == "P1"
+                  and (result.tag_confidence or 0.0) >= AT_RISK_TAG_CONFIDENCE)
         return found in PROTECTIVE or (p1_tag and found != "outage")
 
     def _protective(self, found: str, result: TriageResult, search: SearchResult, level: str,

@@ -408,3 +408,31 @@ def test_an_english_customer_is_not_asked_in_korean_nor_given_korean_steps(safet
                           candidate_faq_id=search.faq_hits[0].entry_id, tag="refund_status", language="en")
     out = drafter.draft(text, result, search)
     assert out.draft.startswith("An agent is acting on this right now") and not re.search("[가-힣]", out.draft)
+
+
+def test_reading_the_message_praise_sentences_and_a_wordless_message():
+    from triage.drafting import reply_kind, restate
+    from triage.signals import Signals
+
+    praise = "알뜰폰이라 걱정했는데 3년째 문제없이 잘 쓰고 있어요 번창하세요!"
+    assert reply_kind(praise, Signals.read(praise), False, False) == "praise"
+    slow = "다른 데는 내일 바로 오는데 택배는 왜 이렇게 느려요"
+    assert reply_kind(slow, Signals.read(slow), False, False) == "handoff"  # a slow delivery is not an app bug
+    # "다 냈어요": the adverb 다 does not end a sentence
+    assert restate("방금 앱으로 밀린거 다 냈어요 근데 아직도 발신이 안되네요", None) == "방금 앱으로 밀린거 다 냈어요"
+
+
+def test_a_low_confidence_p1_tag_does_not_raise_an_alarm(safety):
+    from triage.models import TriageResult
+
+    drafter, searcher = safety
+    search = searcher.search("ㅎㅇ", k=5)
+    for confidence, alarmed in ((0.08, False), (0.9, True)):
+        result = TriageResult(id="m", decision="handoff", handoff_reason="not_confident", confidence=0.1,
+                              candidate_faq_id=search.faq_hits[0].entry_id, tag="account_hacked",
+                              tag_confidence=confidence, language="ko")
+        out = drafter.draft("ㅎㅇ", result, search)
+        assert out.draft.startswith(("가장 급한 것부터", "추가 피해가 없도록")) is alarmed
+    wordless = TriageResult(id="m", decision="handoff", handoff_reason="not_confident", confidence=0.1,
+                            candidate_faq_id=search.faq_hits[0].entry_id, language="other")
+    assert re.search("[가-힣]", drafter.draft("?", wordless, search).draft)
