@@ -79,6 +79,7 @@ PROTECTIVE = ("money_at_risk", "account_taken", "card_lost")  # money or an acco
 # A P1 tag alone marks money or an account at risk only when given with at least this confidence: a greeting
 # ("ㅎㅇ") or a question about a new phone model can get a P1 tag at 0.08-0.11 on a small taxonomy.
 AT_RISK_TAG_CONFIDENCE = 0.5
+VAGUE_LETTERS = 10  # a short hand-off that asks nothing ("ㅎㅇ", "?", "테스트입니다") is asked what it needs
 PROTECTIVE_HITS = 3  # the KB's protective step is looked for among this many best FAQ hits
 # The support bot waits for its rephrased answer: a rephrasing that takes longer is dropped for the KB text
 REPHRASE_BUDGET = 5.0
@@ -330,6 +331,9 @@ class Drafter:
         # the KB answers or a how-to (someone who has not ordered yet has no order number)
         looks_up = kind in ("account_specific", "complaint", "bug_report") or found in TROUBLE
         asks = missing_info(text, self._asks(result, language)) if looks_up and hit is None else []
+        # a greeting, a test or "확인 부탁드립니다" says nothing to answer: ask what they need
+        vague = (kind == "handoff" and entry is None and hedged is None and not signals.situation
+                 and len(re.findall(r"[^\W\d_]", text)) < VAGUE_LETTERS and not ASKS.search(text.strip("?")))
         need_key = kind if kind in ("praise", "feature_request") else "how_to" if entry and found not in TROUBLE \
             else found
         asked = entry or hedged
@@ -370,6 +374,8 @@ class Drafter:
             answer += "\n" + t.render("citation", source_title=hedged.question, source_url=hedged.url)
             if kind in ("account_specific", "complaint"):
                 answer += "\n" + t.render("account_check")
+        elif entry is None and not protect and vague:
+            answer = t.render("no_answer.vague")
         elif entry is None and not protect:
             answer = t.render(f"no_answer.{kind if t.has(f'no_answer.{kind}') else 'handoff'}", tag_name=tag_name)
         if asks:
@@ -380,8 +386,9 @@ class Drafter:
         if result.context and result.context.update_app_to and kind == "bug_report":
             extra.append(t.render("app_update", latest=result.context.update_app_to))
         closing = t.render(f"closing.{level}")
-        # a conditional answer confirms what was asked by itself
-        paragraphs = [protect, " ".join(empathy), "" if hedged and not entry else need.confirm, answer.strip(),
+        # a conditional answer confirms what was asked by itself; thanks and a vague message need no confirming
+        confirmed = not (hedged and not entry) and not vague and kind not in ("praise", "feature_request")
+        paragraphs = [protect, " ".join(empathy), need.confirm if confirmed else "", answer.strip(),
                       *extra, closing]
         draft = "\n\n".join(p for p in paragraphs if p)
         cited = list(dict.fromkeys(e.id for e in (protected_by, entry, hedged) if e is not None))

@@ -436,3 +436,16 @@ def test_a_low_confidence_p1_tag_does_not_raise_an_alarm(safety):
     wordless = TriageResult(id="m", decision="handoff", handoff_reason="not_confident", confidence=0.1,
                             candidate_faq_id=search.faq_hits[0].entry_id, language="other")
     assert re.search("[가-힣]", drafter.draft("?", wordless, search).draft)
+
+
+@pytest.mark.parametrize(("text", "vague"), [("ㅎㅇ", True), ("?", True), ("테스트입니다", True),
+                                             ("배송 언제 와요?", False), ("환불 어떻게 해요", False)])
+def test_a_message_that_says_nothing_is_asked_what_it_needs(safety, text, vague):
+    from triage.models import TriageResult
+
+    drafter, searcher = safety
+    search = searcher.search(text, k=5)
+    result = TriageResult(id="m", decision="handoff", handoff_reason="not_confident", confidence=0.1,
+                          candidate_faq_id=search.faq_hits[0].entry_id, language="ko")
+    draft = drafter.draft(text, result, search).draft
+    assert ("어떤 점을 도와드리면 될지" in draft) is vague and ("하신 내용으로 이해했어요" in draft) is not vague
