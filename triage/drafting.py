@@ -385,7 +385,7 @@ class Drafter:
             extra.append(t.render("alternative", alternative=alternative))
         if result.context and result.context.update_app_to and kind == "bug_report":
             extra.append(t.render("app_update", latest=result.context.update_app_to))
-        closing = t.render(f"closing.{level}")
+        closing = "" if vague else t.render(f"closing.{level}")  # asking what they need is the closing question
         # a conditional answer confirms what was asked by itself; thanks and a vague message need no confirming
         confirmed = not (hedged and not entry) and not vague and kind not in ("praise", "feature_request")
         paragraphs = [protect, " ".join(empathy), need.confirm if confirmed else "", answer.strip(),
