@@ -208,9 +208,11 @@ def drafts_markdown(r: dict[str, Any]) -> str:
     lines = ["# Reply drafts", "",
              f"Path: **{r['path']}**{' (model ' + r['model'] + ')' if r.get('model') else ''}; embedder "
              f"`{r['embedder']}`. Lint pass = no finding at all. Structure = the draft has empathy, confirmation, "
-             "an answer (or the next step) and a closing question. Citation correct = the entry the draft cites "
-             "is the labeled answer. Leaks: personal data appended to every message, looked for in the draft, "
-             "the real-need fields, LLM requests and log lines.", "",
+             "an answer (or the next step) and a closing question (a plain question gets no empathy line on "
+             "purpose, so this counts form, not fit: see review.md). Citation correct = the entry the draft cites "
+             "is the labeled answer. Leaks: personal data appended to every message (phone, email, card, account, "
+             "resident number in parts, address, password), looked for in the draft, the real-need fields, LLM "
+             "requests and log lines.", "",
              "| set | messages | lint pass | structure complete | citing | citation correct | leaks | "
              "draft p50 / p95 ms |", "|---|---|---|---|---|---|---|---|"]
     for name, s in r["sets"].items():
