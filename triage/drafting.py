@@ -363,16 +363,12 @@ class Drafter:
         if (not empathy or found in TROUBLE) and t.has(f"empathy.{found}"):
             empathy.insert(0, t.render(f"empathy.{found}"))
         answer = ""
-        if entry is not None and entry is not protected_by:
-            answer = t.render("answer", answer=answer_at_level(entry.answer, level))
-            answer += "\n" + t.render("citation", source_title=entry.question, source_url=entry.url)
+        if asked is not None and asked is not protected_by:  # the entry's answer, on a condition when hedged
+            body = answer_at_level(asked.answer, level)
+            answer = (t.render("answer", answer=body) if entry is not None
+                      else t.render("hedged", question=asked.question.rstrip("?？.。 "), answer=body))
+            answer += "\n" + t.render("citation", source_title=asked.question, source_url=asked.url)
             if hit is None and kind in ("account_specific", "complaint"):
-                answer += "\n" + t.render("account_check")
-        elif hedged is not None and hedged is not protected_by:
-            answer = t.render("hedged", question=hedged.question.rstrip("?？.。 "),
-                              answer=answer_at_level(hedged.answer, level))
-            answer += "\n" + t.render("citation", source_title=hedged.question, source_url=hedged.url)
-            if kind in ("account_specific", "complaint"):
                 answer += "\n" + t.render("account_check")
         elif entry is None and not protect and vague:
             answer = t.render("no_answer.vague")
@@ -394,7 +390,7 @@ class Drafter:
         cited = list(dict.fromkeys(e.id for e in (protected_by, entry, hedged) if e is not None))
         info = DraftInfo(source="template", kind=kind, cited_ids=cited, prompt=f"replies/{t.language}.yaml",
                          prompt_hash=t.hash,
-                         structure={"empathy": bool(empathy), "confirm": True,
+                         structure={"empathy": bool(empathy), "confirm": confirmed,
                                     "answer": bool(answer.strip() or protect), "closing": True})
         lint_context = self._lint_context(result, found, bool(entry or hedged))
         return Drafted(need, draft, lint_reply(draft, language, self._sources(cited), text, lint_context), info)
