@@ -91,13 +91,23 @@ def as_before(decision: PriorityDecision) -> list[str]:
     return out
 
 
+# Labeled rows whose situation a later, deliberate change of the situation cues reads differently from the
+# recording (their signals are read from the text at test time): their priority must still match, their reasons
+# now name the situation found. dev-132 "Someone is placing orders on my account" (English account takeover) and
+# dev-163 "지갑을 잃어버렸는데 … 그 카드" (a lost wallet with the card), both read since commit 2dd515c.
+RECUED_SINCE_RECORDING = {"dev-132", "dev-163"}
+
+
 def mismatches(grid: list[Case], taxonomy: Taxonomy, policy: PriorityPolicy | None) -> list[str]:
     digest, recorded = read_fixture()
     assert digest == keys_digest(grid), "the grid or the demo's labeled files changed since the fixture was recorded"
     found = []
     for case, (priority, reasons) in zip(grid, recorded, strict=True):
         got = decide(case, taxonomy, policy)
-        if (got.priority, as_before(got)) != (priority, reasons):
+        if case.key.split("/")[0] in RECUED_SINCE_RECORDING:
+            if got.priority != priority:
+                found.append(f"{case.key}: recorded {priority}, got {got.priority}")
+        elif (got.priority, as_before(got)) != (priority, reasons):
             found.append(f"{case.key}: recorded {priority} {reasons}, got {got.priority} {got.reasons}")
     return found
 
