@@ -118,6 +118,19 @@ def added_facts(text: str, source: str, language: str) -> list[Finding]:
     return problems
 
 
+@dataclass(frozen=True)
+class DraftPlan:
+    """What a draft rests on, decided once for the template and the LLM path alike."""
+
+    found: str  # the situation the message describes, or "none"
+    at_risk: bool  # money or an account at risk (``Drafter._at_risk``)
+    entry: FaqEntry | None  # the entry answered from: the bot's, or a hand-off's candidate for the agent to check
+    candidate: bool  # ``entry`` is a hand-off's candidate, not the bot's answer
+    hedged: FaqEntry | None  # a less likely candidate, offered on a condition to a question
+    protect: str  # the protective paragraph that opens the draft, or ""
+    protected_by: FaqEntry | None  # the entry whose protective step ``protect`` gives
+
+
 @dataclass
 class Drafted:
     need: RealNeed
@@ -136,9 +149,9 @@ def reply_kind(text: str, signals: Signals, answered: bool, repeat: bool) -> str
     trouble = found in TROUBLE
     if PRAISE.search(text) and not trouble and not COMPLAINT.search(text):
         return "praise"
-    if FEATURE.search(text) and found not in ("money_at_risk", "account_taken", "card_lost", "outage"):
+    if FEATURE.search(text) and found not in (*PROTECTIVE, "outage"):
         return "feature_request"
-    if BUG.search(text) and found not in ("money_at_risk", "account_taken", "card_lost"):
+    if BUG.search(text) and found not in PROTECTIVE:
         return "bug_report"
     if repeat or signals.anger or signals.says_repeat or COMPLAINT.search(text):
         return "complaint"
@@ -194,7 +207,8 @@ class Drafter:
         language = "ko" if result.language == "ko" or not re.search(r"[^\W\d_]", text) else "en"
         hit = self._answer_hit(result, search)
         signals = signals or Signals.read(text)
-        template = self._template_draft(text, language, result, search, hit, signals)
+        plan = self._plan(text, language, result, search, hit, signals)
+        template = self._template_draft(text, language, result, search, hit, signals, plan)
         if self.llm is None or not self.llm.available:
             if self.llm is not None:
                 template.info.fallback_reason = "the LLM endpoint is unavailable (circuit open)"
@@ -202,7 +216,7 @@ class Drafter:
         calls: list[LLMCall] = []
         started = time.perf_counter()
         try:
-            drafted = self._llm_draft(text, language, result, search, hit, signals, template, calls)
+            drafted = self._llm_draft(text, language, result, search, hit, plan, template, calls)
         except LLMError as exc:
             log.warning("event=draft_fallback reason=%s", type(exc).__name__)
             template.info.fallback_reason = f"LLM failed: {type(exc).__name__}"
@@ -292,10 +306,9 @@ class Drafter:
             return None
         return t.render("clarify", question=question.rstrip("?？.。 "))
 
-    def _alternative(self, hit: Hit | None) -> str | None:
-        if hit is None:
-            return None
-        value = self.snapshot.entries[hit.entry_id].metadata.get("alternative")
+    @staticmethod
+    def _alternative(entry: FaqEntry | None) -> str | None:
+        value = entry.metadata.get("alternative") if entry else None
         return str(value) if value else None
 
     def _sources(self, ids: list[str]) -> list[str]:
@@ -307,26 +320,36 @@ class Drafter:
         return out
 
     # -- template path ------------------------------------------------------------------------------------
+    def _plan(self, text: str, language: str, result: TriageResult, search: SearchResult, hit: Hit | None,
+              signals: Signals) -> DraftPlan:
+        """Whether money or an account is at risk, which entry the draft answers from (plainly or on a
+        condition) and the protective paragraph that opens it."""
+        found = signals.situation or "none"
+        # money or an account at risk: the protective step and the agent's own look, never a candidate's how-to
+        # (someone who cancelled and was still charged must not be told how to cancel)
+        at_risk = self._at_risk(result, found)
+        source = hit or (None if at_risk else self._candidate_hit(result, search, language=language))
+        hedged_hit = None if source or at_risk or not ASKS.search(text) else self._candidate_hit(
+            result, search, HEDGED_CONFIDENCE, language)
+        level = result.context.explanation_level if result.context else "standard"
+        protect, protected_by = self._protective(at_risk, search, level, reply_templates(language))
+        return DraftPlan(found, at_risk, self.snapshot.entries[source.entry_id] if source else None,
+                         hit is None and source is not None,
+                         self.snapshot.entries[hedged_hit.entry_id] if hedged_hit else None, protect, protected_by)
+
     def _template_draft(self, text: str, language: str, result: TriageResult, search: SearchResult,
-                        hit: Hit | None, signals: Signals) -> Drafted:
+                        hit: Hit | None, signals: Signals, plan: DraftPlan) -> Drafted:
         """Protective step first when money or an account is at risk, then one line of empathy that fits, what
         was asked, the answer with its source (the bot's entry, or on a hand-off the candidate an agent can
         check), what is still needed, and a closing question."""
         t = reply_templates(language)
         situation = signals.situation
         kind = reply_kind(text, signals, hit is not None, result.duplicate_of is not None)
-        found = situation or "none"
+        found, entry, hedged = plan.found, plan.entry, plan.hedged
+        protect, protected_by = plan.protect, plan.protected_by
         tag_name = self._tag_name(result, language)
         level = result.context.explanation_level if result.context else "standard"
-        # money or an account at risk: the protective step and the agent's own look, never a candidate's how-to
-        # (someone who cancelled and was still charged must not be told how to cancel)
-        at_risk = self._at_risk(result, found)
-        source = hit or (None if at_risk else self._candidate_hit(result, search, language=language))
-        entry = self.snapshot.entries[source.entry_id] if source else None
-        hedged_hit = None if source or at_risk or not ASKS.search(text) else self._candidate_hit(
-            result, search, HEDGED_CONFIDENCE, language)
-        hedged = self.snapshot.entries[hedged_hit.entry_id] if hedged_hit else None
-        alternative = self._alternative(source)
+        alternative = self._alternative(entry)
         # identifiers and details are asked for only where an account must be looked at, never for a question
         # the KB answers or a how-to (someone who has not ordered yet has no order number)
         looks_up = kind in ("account_specific", "complaint", "bug_report") or found in TROUBLE
@@ -352,7 +375,6 @@ class Drafter:
             alternative=alternative,
             missing_info=asks,
         )
-        protect, protected_by = self._protective(found, result, search, level, t)
         empathy = [t.render(f"thanks.{kind}")] if t.has(f"thanks.{kind}") else []
         if result.duplicate_of or signals.says_repeat:
             empathy.append(t.render("repeat"))
@@ -392,12 +414,12 @@ class Drafter:
                          prompt_hash=t.hash,
                          structure={"empathy": bool(empathy), "confirm": confirmed,
                                     "answer": bool(answer.strip() or protect), "closing": True})
-        lint_context = self._lint_context(result, found, bool(entry or hedged))
+        lint_context = self._lint_context(plan, bool(entry or hedged))
         return Drafted(need, draft, lint_reply(draft, language, self._sources(cited), text, lint_context), info)
 
-    def _lint_context(self, result: TriageResult, found: str, entry_answers: bool) -> LintContext:
+    def _lint_context(self, plan: DraftPlan, entry_answers: bool) -> LintContext:
         return LintContext(tag_names=tuple(self.tag_names.values()), entry_answers=entry_answers,
-                           at_risk=self._at_risk(result, found))
+                           at_risk=plan.at_risk)
 
     def _at_risk(self, result: TriageResult, found: str) -> bool:
         """Money or an account at risk: the message says so, or it has a P1 tag given with some confidence and
@@ -407,11 +429,11 @@ class Drafter:
                   and (result.tag_confidence or 0.0) >= AT_RISK_TAG_CONFIDENCE)
         return found in PROTECTIVE or (p1_tag and found != "outage")
 
-    def _protective(self, found: str, result: TriageResult, search: SearchResult, level: str,
+    def _protective(self, at_risk: bool, search: SearchResult, level: str,
                     t: ReplyTemplates) -> tuple[str, FaqEntry | None]:
         """The draft's first paragraph when money or an account is at risk (``_at_risk``): the KB's protective
         step with its source, or, where the KB has none, that an agent is acting on it now."""
-        if not self._at_risk(result, found):
+        if not at_risk:
             return "", None
         entry = self._protective_entry(search, t.language)
         if entry is None:
@@ -422,7 +444,7 @@ class Drafter:
 
     # -- LLM path -----------------------------------------------------------------------------------------
     def _llm_draft(self, text: str, language: str, result: TriageResult, search: SearchResult, hit: Hit | None,
-                   signals: Signals, template: Drafted, calls: list[LLMCall]) -> Drafted:
+                   plan: DraftPlan, template: Drafted, calls: list[LLMCall]) -> Drafted:
         """The LLM's real need and reply; ``calls`` collects every answered call (for the cost). It gets what the
         template had: the entry to answer from (the bot's, or a hand-off's candidate for the agent to check),
         what to ask for, and the protective step, which opens the draft as the KB words it."""
@@ -430,13 +452,11 @@ class Drafter:
         redaction = redact(text)
         # the real need may draw alternatives from the candidates; the reply answers only from the entry the
         # answering stage trusted, or from a candidate likely enough for the agent to check
-        candidates = [self._entry_view(h) for h in ([hit] if hit else search.faq_hits[:2])]
-        at_risk = self._at_risk(result, signals.situation or "none")
-        source = hit or (None if at_risk else self._candidate_hit(result, search, language=language))
-        answer_from = [self._entry_view(source)] if source else []
+        candidates = [self._entry_view(self.snapshot.entries[h.entry_id])
+                      for h in ([hit] if hit else search.faq_hits[:2])]
+        answer_from = [self._entry_view(plan.entry)] if plan.entry else []
         level = result.context.explanation_level if result.context else "standard"
-        protect, protected_by = self._protective(signals.situation or "none", result, search, level,
-                                                 reply_templates(language))
+        protect, protected_by = plan.protect, plan.protected_by
         notes = result.context.notes if result.context else []
         common: dict[str, Any] = dict(message=redaction.text, language=language,
                                       tag_name=self._tag_name(result, language), context_notes=notes)
@@ -454,7 +474,7 @@ class Drafter:
         regenerated = False
         for _ in range(2):  # one regeneration when the first draft fails lint
             prompt = render_prompt("reply_draft", **common, faq=answer_from, kind=kind, need=need_reply.value,
-                                   explanation_level=level, candidate=hit is None and source is not None,
+                                   explanation_level=level, candidate=plan.candidate,
                                    asks=template.need.missing_info, protected=bool(protect))
             reply = self.llm.complete_json(prompt, ReplyParts, deadline=deadline)
             regenerated = len(calls) > 1
@@ -466,7 +486,7 @@ class Drafter:
             cited = list(dict.fromkeys([*([protected_by.id] if protected_by else []),
                                         *(c for c in parts.cited_ids if c in allowed)]))
             problems = lint_reply(draft, language, self._sources(list(allowed)), text,
-                                  self._lint_context(result, signals.situation or "none", bool(answer_from)))
+                                  self._lint_context(plan, bool(answer_from)))
             problems += [Finding("unknown_citation", f"KB에 없는 항목을 인용했어요 ({c})")
                          for c in parts.cited_ids if c not in allowed]
             if not problems:
@@ -481,8 +501,8 @@ class Drafter:
         template.info.regenerated = True
         return Drafted(need, template.draft, template.lint, template.info)
 
-    def _entry_view(self, hit: Hit) -> dict[str, Any]:
-        entry = self.snapshot.entries[hit.entry_id]
+    @staticmethod
+    def _entry_view(entry: FaqEntry) -> dict[str, Any]:
         return {"id": entry.id, "question": entry.question, "answer": entry.answer, "url": entry.url}
 
 
