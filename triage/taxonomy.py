@@ -200,7 +200,7 @@ def load_taxonomy(path: Path) -> Taxonomy:
         lines.setdefault(tag_id, []).append(lineno)
         priority = row.get("priority", "P3")
         examples = _strings(row.get("examples"))
-        ask_for = _strings(row.get("ask_for")) if "ask_for" in row else ()
+        ask_for = _strings(row.get("ask_for"))
         flag = _flag(row.get("catch_all"))
         parent = row.get("parent")
         if priority not in PRIORITIES:
@@ -219,7 +219,7 @@ def load_taxonomy(path: Path) -> Taxonomy:
             marked.append(tag_id)
         tags.append(Tag(tag_id, str(row.get("name") or tag_id), str(parent) if parent is not None else None,
                         str(row.get("description") or ""), priority if priority in PRIORITIES else "P3",
-                        examples or (), ask_for if "ask_for" in row and ask_for is not None else None))
+                        examples or (), ask_for if "ask_for" in row else None))
     for tag_id, seen_on in lines.items():
         if len(seen_on) > 1:
             problems.append(f"{path}:{seen_on[1]}: duplicate id '{tag_id}' (also on line(s) "
