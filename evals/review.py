@@ -32,9 +32,9 @@ SEED = 29
 SHOWN_ENTRIES = 3
 
 
-def export_review(settings: Settings, name: str, path: Path, log: Log, n: int = SAMPLE) -> int:
-    """Write ``n`` drafts of set ``name`` (seeded sample of its test file) to ``path`` for review; the number
-    written."""
+def export_review(settings: Settings, name: str, path: Path, log: Log, n: int = SAMPLE, seed: int = SEED) -> int:
+    """Write ``n`` drafts of set ``name`` (a sample of its test file drawn with ``seed``) to ``path`` for review;
+    the number written. Another seed gives a reader drafts nobody on the team has read."""
     work = settings.var_dir / "eval" / "review" / name
     unseen = SETS[name](settings, work)
     settings = settings.model_copy(update={"kb_dir": work / "index", "taxonomy": unseen.taxonomy})
@@ -42,7 +42,7 @@ def export_review(settings: Settings, name: str, path: Path, log: Log, n: int = 
     kb = KnowledgeBase.open(settings, settings.kb_dir, taxonomy=unseen.taxonomy, policy=unseen.policy)
     pipeline = Pipeline.for_settings(kb, settings)
     rows = read_labeled_messages(unseen.test, settings.max_message_chars)
-    sample = sorted(random.Random(SEED).sample(range(len(rows)), min(n, len(rows))))
+    sample = sorted(random.Random(seed).sample(range(len(rows)), min(n, len(rows))))
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
         for done, i in enumerate(sample, 1):
@@ -90,18 +90,31 @@ def _share(count: int, n: int) -> float | None:
     return round(count / n, 3) if n else None
 
 
-def score_review(paths: list[Path]) -> dict[str, Any]:
-    """The shares of each reviewed file: verdicts, usable (send + edit), harmful, and each check's yes-share,
-    with the reviewer's notes."""
+def review_files(review_dir: Path, names: Iterable[str]) -> dict[str, Path]:
+    """The review files of sets ``names`` under ``review_dir``, each reader's in a folder of its own
+    (``demo``, ``blind/demo``...), by label."""
+    files = {}
+    for name in names:
+        for path in sorted(review_dir.glob(f"**/{name}.jsonl")):
+            files[path.relative_to(review_dir).with_suffix("").as_posix()] = path
+    if not files:
+        raise InputError(f"{review_dir}: no review files for {', '.join(names)} (export them with "
+                         "`triage eval review --export`)")
+    return files
+
+
+def score_review(files: dict[str, Path]) -> dict[str, Any]:
+    """The shares of each reviewed file (by label): verdicts, usable (send + edit), harmful, and each check's
+    yes-share, with the reviewer's notes."""
     sets = {}
-    for path in paths:
+    for label, path in files.items():
         if not path.is_file():
             raise InputError(f"{path}: no such review file (export one with `triage eval review --export`)")
         judged = [row for _, row in _judged(path)]
         total = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
         n = len(judged)
         verdicts = {v: sum(r["verdict"] == v for r in judged) for v in VERDICTS}
-        sets[path.stem] = {
+        sets[label] = {
             "file": str(path), "drafts": total, "judged": n, "verdicts": verdicts,
             "usable": _share(verdicts["send"] + verdicts["edit"], n), "harmful": _share(verdicts["harmful"], n),
             "checks": {c: _share(sum(r[c] for r in judged), n) for c in CHECKS},

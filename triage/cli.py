@@ -338,8 +338,11 @@ def run_eval(
     split: Annotated[str, typer.Option(
         help="unseen: report on the sets' test files (default), or on their tuning files (for choosing "
              "constants; no labeled run).")] = "test",
-    review_dir: Annotated[Path, typer.Option(help="review: where the review files are (SET.jsonl).")] = Path(
+    review_dir: Annotated[Path, typer.Option(help="review: where the review files are (SET.jsonl; another "
+                                                  "reader's in a subfolder, scored side by side).")] = Path(
         "evals/review"),
+    seed: Annotated[int | None, typer.Option(help="review --export: the sample's seed (another seed gives drafts "
+                                                  "nobody has read yet).")] = None,
     export: Annotated[bool, typer.Option("--export", help="review: write a sample of drafts of each --set (demo, "
                                                           "telecom) to judge, replacing its file.")] = False,
 ) -> None:
@@ -347,7 +350,7 @@ def run_eval(
     from evals.draft_evals import drafts, drafts_markdown
     from evals.gap_evals import gap_eval, gap_markdown
     from evals.question_pairs import question_pairs, question_pairs_markdown
-    from evals.review import REVIEW_SETS, SAMPLE, export_review, review_markdown, score_review
+    from evals.review import REVIEW_SETS, SAMPLE, SEED, export_review, review_files, review_markdown, score_review
     from evals.runner import SUITES, run_suite, write_report
     from evals.triage_evals import (
         bitext,
@@ -418,11 +421,11 @@ def run_eval(
                 if export:
                     for set_name in names:
                         written = export_review(settings, set_name, review_dir / f"{set_name}.jsonl", err.print,
-                                                limit or SAMPLE)
+                                                limit or SAMPLE, SEED if seed is None else seed)
                         err.print(f"{review_dir / f'{set_name}.jsonl'}: {written} drafts to judge (fill verdict, "
                                   "the four checks and a note; then run `triage eval review`)")
                     continue
-                report = score_review([review_dir / f"{n}.jsonl" for n in names])
+                report = score_review(review_files(review_dir, names))
                 text = review_markdown(report)
                 write_report(results_dir, "review", report, text)
             elif suite == "unseen":

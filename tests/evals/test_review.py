@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from evals.review import CHECKS, export_review, review_markdown, score_review
+from evals.review import CHECKS, export_review, review_files, review_markdown, score_review
 from triage.config import Settings
 from triage.errors import InputError
 
@@ -22,7 +22,7 @@ def test_scores_the_judged_drafts_and_keeps_the_notes(tmp_path):
     path.write_text("\n".join([judged("a", "send"), judged("b", "edit", natural=False),
                                judged("c", "harmful", note="asks for the password"), judged("d", None)]) + "\n",
                     encoding="utf-8")
-    report = score_review([path])["sets"]["demo"]
+    report = score_review({"demo": path})["sets"]["demo"]
     assert report["drafts"] == 4 and report["judged"] == 3
     assert report["verdicts"] == {"send": 1, "edit": 1, "rewrite": 0, "harmful": 1}
     assert report["usable"] == 0.667 and report["harmful"] == 0.333 and report["checks"]["natural"] == 0.667
@@ -34,12 +34,23 @@ def test_a_bad_verdict_or_a_missing_check_names_the_file_and_line(tmp_path):
     path = tmp_path / "demo.jsonl"
     path.write_text(judged("a", "send") + "\n" + judged("b", "maybe") + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"demo.jsonl:2: verdict must be one of send, edit, rewrite, harmful"):
-        score_review([path])
+        score_review({"demo": path})
     path.write_text(judged("a", "send", natural=None) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"demo.jsonl:1: 'natural' must be true or false"):
-        score_review([path])
-    with pytest.raises(InputError, match="no such review file"):
-        score_review([tmp_path / "telecom.jsonl"])
+        score_review({"demo": path})
+    with pytest.raises(InputError, match="no review files for telecom"):
+        review_files(tmp_path, ["telecom"])
+
+
+def test_each_readers_files_are_scored_side_by_side(tmp_path):
+    (tmp_path / "blind").mkdir()
+    (tmp_path / "demo.jsonl").write_text(judged("a", "send") + "\n", encoding="utf-8")
+    (tmp_path / "blind" / "demo.jsonl").write_text(judged("a", "rewrite") + "\n", encoding="utf-8")
+    (tmp_path / "blind" / "telecom.jsonl").write_text(judged("t", "edit") + "\n", encoding="utf-8")
+    files = review_files(tmp_path, ["demo"])
+    assert list(files) == ["blind/demo", "demo"]
+    sets = score_review(files)["sets"]
+    assert sets["demo"]["usable"] == 1.0 and sets["blind/demo"]["usable"] == 0.0
 
 
 def test_export_writes_drafts_to_judge_without_how_they_were_made(tmp_path):
@@ -50,3 +61,7 @@ def test_export_writes_drafts_to_judge_without_how_they_were_made(tmp_path):
     assert len(rows) == 2 and all(r["draft"] and r["message"] and r["kb_entries"] for r in rows)
     assert all(r["verdict"] is None and all(r[c] is None for c in CHECKS) for r in rows)
     assert not any(key in rows[0] for key in ("kind", "confidence", "decision", "cited_ids", "drafting"))
+    other = tmp_path / "review" / "blind" / "demo.jsonl"
+    export_review(settings, "demo", other, lambda _: None, n=2, seed=7)
+    assert {json.loads(line)["id"] for line in other.read_text(encoding="utf-8").splitlines()} != {
+        r["id"] for r in rows}
