@@ -49,7 +49,7 @@ FEATURE = re.compile(r"좋겠어요|좋겠네요|(기능|메뉴|옵션|버튼)\S
                      re.IGNORECASE)
 BUG = re.compile(r"버그|오류|에러|튕(겨|기|김)|꺼져|꺼지|먹통|하얀\s*화면"
                  r"|(앱|화면|결제창|페이지)\S*\s*(이|가)?\s*(멈춰|멈추)"
-                 r"|(앱|화면|로딩|페이지)\S*\s*(너무\s*)?(느려|느림)|안\s*(눌러|열려|떠요|보여)"
+                 r"|(앱|화면|로딩|페이지)\S*\s*(너무\s*)?(느려|느림)|안\s*(눌러|열려)"
                  r"|\bbug\b|glitch|crash|\berror\b|freez", re.IGNORECASE)
 COMPLAINT = re.compile(r"불친절|불만|항의|태도가|무시하|complain|rude|disrespect", re.IGNORECASE)
 QUESTION = re.compile(r"\?|(나요|까요|가요|는지|ㄴ지|어요|여요)\s*$"
@@ -175,11 +175,11 @@ def restate(text: str, found: str | None) -> str:
 
 
 def answer_at_level(answer: str, level: str) -> str:
+    """The KB answer as numbered steps for a new customer; whole otherwise (cutting it for a veteran dropped the
+    very sentence some customers needed: that data roaming needs a pass of its own)."""
     parts = [p.strip() for p in ANSWER_SENTENCE_END.split(answer) if p.strip()]
     if level == "step_by_step" and len(parts) > 1:
         return "\n".join(f"{i}. {s}" for i, s in enumerate(parts, 1))
-    if level == "concise" and len(parts) > 2:
-        return " ".join(parts[:2])
     return answer
 
 
@@ -327,12 +327,12 @@ class Drafter:
         found = signals.situation or "none"
         # money or an account at risk: the protective step and the agent's own look, never a candidate's how-to
         # (someone who cancelled and was still charged must not be told how to cancel)
-        at_risk = self._at_risk(result, found)
+        at_risk = self._at_risk(result, found, ASKS.search(text) is not None)
         source = hit or (None if at_risk else self._candidate_hit(result, search, language=language))
         hedged_hit = None if source or at_risk or not ASKS.search(text) else self._candidate_hit(
             result, search, HEDGED_CONFIDENCE, language)
         level = result.context.explanation_level if result.context else "standard"
-        protect, protected_by = self._protective(at_risk, search, level, reply_templates(language))
+        protect, protected_by = self._protective(at_risk, found, search, level, reply_templates(language))
         return DraftPlan(found, at_risk, self.snapshot.entries[source.entry_id] if source else None,
                          hit is None and source is not None,
                          self.snapshot.entries[hedged_hit.entry_id] if hedged_hit else None, protect, protected_by)
@@ -360,10 +360,13 @@ class Drafter:
         need_key = kind if kind in ("praise", "feature_request") else "how_to" if entry and found not in TROUBLE \
             else found
         asked = entry or hedged
-        if asked is not None and detect_language(asked.question) == language:
+        # what the agent reads as understood; the draft confirms only a situation in words of its own, never by
+        # quoting the customer or an FAQ title back (both read as a parrot and misstate a loose match)
+        said = t.render(f"confirm.{found}") if t.has(f"confirm.{found}") else ""
+        if said:
+            confirm = said
+        elif asked is not None and detect_language(asked.question) == language:
             confirm = t.render("confirm.entry", question=asked.question.rstrip("?？.。 "))
-        elif t.has(f"confirm.{found}"):
-            confirm = t.render(f"confirm.{found}")
         else:
             confirm = t.render("confirm.restated", restated=restate(text, situation))
         need = RealNeed(
@@ -382,13 +385,13 @@ class Drafter:
             empathy.append(t.render("anger"))
         elif kind == "complaint":
             empathy.append(t.render("complaint"))
-        if (not empathy or found in TROUBLE) and t.has(f"empathy.{found}"):
+        # a question about something that does not work gets its answer first, not "that must be frustrating"
+        blocked_question = found == "blocked" and ASKS.search(text) is not None
+        if (not empathy or found in TROUBLE) and t.has(f"empathy.{found}") and not blocked_question:
             empathy.insert(0, t.render(f"empathy.{found}"))
         answer = ""
-        if asked is not None and asked is not protected_by:  # the entry's answer, on a condition when hedged
-            body = answer_at_level(asked.answer, level)
-            answer = (t.render("answer", answer=body) if entry is not None
-                      else t.render("hedged", question=asked.question.rstrip("?？.。 "), answer=body))
+        if asked is not None and asked is not protected_by:  # the entry's answer; a hedged one asks back after
+            answer = t.render("answer" if entry is not None else "hedged", answer=answer_at_level(asked.answer, level))
             answer += "\n" + t.render("citation", source_title=asked.question, source_url=asked.url)
             if hit is None and kind in ("account_specific", "complaint"):
                 answer += "\n" + t.render("account_check")
@@ -396,6 +399,8 @@ class Drafter:
             answer = t.render("no_answer.vague")
         elif entry is None and not protect:
             answer = t.render(f"no_answer.{kind if t.has(f'no_answer.{kind}') else 'handoff'}", tag_name=tag_name)
+        if kind == "feature_request" and asked is not None:  # answered from the KB, and still passed on
+            answer += "\n\n" + t.render("no_answer.feature_request")
         if asks:
             answer = (answer + " " + t.render("missing_info", missing_info=asks)).strip()
         extra = []
@@ -403,11 +408,12 @@ class Drafter:
             extra.append(t.render("alternative", alternative=alternative))
         if result.context and result.context.update_app_to and kind == "bug_report":
             extra.append(t.render("app_update", latest=result.context.update_app_to))
-        closing = "" if vague else t.render(f"closing.{level}")  # asking what they need is the closing question
-        # a conditional answer confirms what was asked by itself; thanks and a vague message need no confirming
-        confirmed = not (hedged and not entry) and not vague and kind not in ("praise", "feature_request")
-        paragraphs = [protect, " ".join(empathy), need.confirm if confirmed else "", answer.strip(),
-                      *extra, closing]
+        # asking what they need, or whether the hedged answer was the one, is the closing question
+        closing = ("" if vague else t.render("hedged_closing") if hedged and not entry
+                   else t.render("closing.steps") if re.search(r"^1\. ", answer, re.MULTILINE)
+                   else t.render("closing.standard"))
+        confirmed = bool(said) and not vague and kind not in ("praise", "feature_request")
+        paragraphs = [protect, " ".join(empathy), said if confirmed else "", answer.strip(), *extra, closing]
         draft = "\n\n".join(p for p in paragraphs if p)
         cited = list(dict.fromkeys(e.id for e in (protected_by, entry, hedged) if e is not None))
         info = DraftInfo(source="template", kind=kind, cited_ids=cited, prompt=f"replies/{t.language}.yaml",
@@ -421,23 +427,25 @@ class Drafter:
         return LintContext(tag_names=tuple(self.tag_names.values()), entry_answers=entry_answers,
                            at_risk=plan.at_risk)
 
-    def _at_risk(self, result: TriageResult, found: str) -> bool:
+    def _at_risk(self, result: TriageResult, found: str, asks: bool) -> bool:
         """Money or an account at risk: the message says so, or it has a P1 tag given with some confidence and
-        describes no outage."""
+        describes trouble other than an outage or asks nothing (a question about a security feature, with
+        nothing wrong, is answered, not met with "we are acting on it")."""
         p1_tag = (self.taxonomy is not None and result.tag in self.taxonomy.tags and result.tag != self.catch_all
                   and self.taxonomy.priority(result.tag) == "P1"
                   and (result.tag_confidence or 0.0) >= AT_RISK_TAG_CONFIDENCE)
-        return found in PROTECTIVE or (p1_tag and found != "outage")
+        return found in PROTECTIVE or (p1_tag and found != "outage" and (found in TROUBLE or not asks))
 
-    def _protective(self, at_risk: bool, search: SearchResult, level: str,
+    def _protective(self, at_risk: bool, found: str, search: SearchResult, level: str,
                     t: ReplyTemplates) -> tuple[str, FaqEntry | None]:
         """The draft's first paragraph when money or an account is at risk (``_at_risk``): the KB's protective
         step with its source, or, where the KB has none, that an agent is acting on it now."""
         if not at_risk:
             return "", None
         entry = self._protective_entry(search, t.language)
-        if entry is None:
-            return t.render("protective.acting"), None
+        if entry is None:  # the customer's own first step where it is the same at any company, then ours
+            first = t.render(f"protective.{found}") if t.has(f"protective.{found}") else ""
+            return " ".join(p for p in (first, t.render("protective.acting")) if p), None
         step = str(entry.metadata.get("protective_step") or answer_at_level(entry.answer, level))
         return (t.render("protective.step", step=step) + "\n"
                 + t.render("citation", source_title=entry.question, source_url=entry.url)), entry

@@ -48,11 +48,12 @@ RELATIVE_DATE = re.compile(r"내일|모레|오늘\s*중|이번\s*주|다음\s*�
 ASK_PHRASE = re.compile(r"([^.?!\n]{1,60}?)(?:을|를)\s*알려\s*주시겠어요|could you send me ([^?\n]{1,80})\?",
                         re.IGNORECASE)
 CATEGORY_AS_EMPATHY = r"\s*(관련\s*(문의|해서)|건은|문의\s*주셨|(이|가)\s*막혀)"  # "배송 관련 문의 주셨네요"
-PUT_OFF = re.compile(r"다시\s*알려\s*드릴게요|확인\s*후\s*(다시\s*)?안내|get\s+back\s+to\s+you", re.IGNORECASE)
+PUT_OFF = re.compile(r"다시\s*(알려|안내해)\s*드릴게요|확인(한)?\s*(후|뒤)\s*(다시\s*)?안내|get\s+back\s+to\s+you",
+                     re.IGNORECASE)
 # a lock, freeze or report, an agent acting now, or the KB's own step for it (the drafter opens with it)
-PROTECTIVE_STEP = re.compile(r"잠가|잠금|잠그|정지|차단|신고|비밀번호를?\s*(바꾸|변경)|로그아웃|지금\s*바로\s*조치"
-                             r"|가장\s*급한\s*것부터|the\s+most\s+urgent\s+part"
-                             r"|\block|freez|\bblock|\breport|change\s+your\s+password|acting\s+on\s+this",
+PROTECTIVE_STEP = re.compile(r"잠가|잠금|잠그|정지|차단|신고|비밀번호를?\s*(바꾸|변경)|로그아웃"
+                             r"|바로\s*(확인하고\s*)?조치|가장\s*급한\s*것부터|the\s+most\s+urgent\s+part"
+                             r"|\block|freez|\bblock|\breport|change\s+your\s+password|act(ing)?\s+on\s+(this|it)",
                              re.IGNORECASE)
 
 

@@ -25,7 +25,10 @@ MONEY_AT_RISK = _cues(
     r"charged\s+twice", r"double[-\s]charged?", r"unauthori[sz]ed\s+(charge|payment|transaction|order)",
     r"money\s+(is\s+)?(gone|missing|taken)")
 ACCOUNT_TAKEN = _cues(
-    r"도용", r"해킹", r"누가\s*(제|내)\s*(계정|아이디)", r"(모르는|낯선)\s*(기기|로그인|주소)", r"개인\s*정보\s*유출",
+    # "해킹이 많다던데 … 기능 있어요?" asks about a feature: hearsay is no takeover
+    r"도용", r"해킹(?!\S{0,2}\s*(많|흔|늘|예방|막으))", r"누가\s*(제|내)\s*(계정|아이디)",
+    r"(모르는|낯선)\s*(기기|로그인|주소)", r"개인\s*정보\s*유출",
+    r"(새|다른)\s*기기\S*\s*로그인.{0,30}(저|제가|본인)\S{0,2}\s*(아니|안\s*했)",
     r"다른\s*사람\s*(이름|정보|주문)", r"hacked", r"someone\s+(else\s+)?(logged|accessed|used)",
     r"someone\s+(else\s+)?(is\s+)?(placing|making|using)\b.{0,30}\bmy\s+account", r"data\s+leak")
 CARD_LOST = _cues(r"카드\S*\s*(분실|도난|잃어버)", r"지갑\S*\s*(분실|도난|잃어버|잃었).{0,30}카드",

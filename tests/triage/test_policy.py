@@ -94,8 +94,12 @@ def as_before(decision: PriorityDecision) -> list[str]:
 # Labeled rows whose situation a later, deliberate change of the situation cues reads differently from the
 # recording (their signals are read from the text at test time): their priority must still match, their reasons
 # now name the situation found. dev-132 "Someone is placing orders on my account" (English account takeover) and
-# dev-163 "지갑을 잃어버렸는데 … 그 카드" (a lost wallet with the card), both read since commit 2dd515c.
-RECUED_SINCE_RECORDING = {"dev-132", "dev-163"}
+# dev-163 "지갑을 잃어버렸는데 … 그 카드" (a lost wallet with the card), both read since commit 2dd515c; dev-152
+# "새 기기 로그인 알림톡 왔는데 저 아니에요" (a login that was not them), read since the blind review.
+RECUED_SINCE_RECORDING = {"dev-132", "dev-152", "dev-163"}
+# ... and one whose situation is no longer read: dev-149 "요즘 해킹이 많다던데 … 기능 있어요?" asks about a feature
+# (labeled P3), and hearsay of hacking is no takeover. It loses the situation's P1 and nothing else.
+UNCUED_SINCE_RECORDING = {"dev-149"}
 
 
 def mismatches(grid: list[Case], taxonomy: Taxonomy, policy: PriorityPolicy | None) -> list[str]:
@@ -107,6 +111,9 @@ def mismatches(grid: list[Case], taxonomy: Taxonomy, policy: PriorityPolicy | No
         if case.key.split("/")[0] in RECUED_SINCE_RECORDING:
             if got.priority != priority:
                 found.append(f"{case.key}: recorded {priority}, got {got.priority}")
+        elif case.key.split("/")[0] in UNCUED_SINCE_RECORDING:
+            if any(code.startswith("situation:") for code in got.rules) or got.priority == priority:
+                found.append(f"{case.key}: recorded {priority} {reasons}, got {got.priority} {got.reasons}")
         elif (got.priority, as_before(got)) != (priority, reasons):
             found.append(f"{case.key}: recorded {priority} {reasons}, got {got.priority} {got.reasons}")
     return found
