@@ -31,7 +31,7 @@ from triage.language import detect_language
 from triage.llm import LLMCall, LLMClient
 from triage.models import DraftInfo, RealNeed, TriageResult
 from triage.privacy import find_personal_data, label_placeholders, redact
-from triage.prompting import ReplyTemplates, render_prompt, reply_templates
+from triage.prompting import Templates, render_prompt, reply_templates
 from triage.reply_lint import Finding, LintContext, lint_reply
 from triage.signals import SITUATIONS, Signals, already_given
 from triage.taxonomy import NEEDS_REVIEW, Taxonomy
@@ -164,7 +164,7 @@ def restate(text: str, found: str | None) -> str:
     """The customer's own sentence that best says what is wrong or asked (no personal data), shortened: the
     one describing the message's trouble, else its first question, else its first sentence."""
     candidates = [s for s in sentences(text) if not find_personal_data(s)] or [label_placeholders(redact(text).text)]
-    trouble = next((p for name, p, _, _ in SITUATIONS if name == found), None) if found in TROUBLE else None
+    trouble = next((p for name, p, _ in SITUATIONS if name == found), None) if found in TROUBLE else None
     best = next((s for s in candidates if trouble and trouble.search(s)), None)
     best = best or next((s for s in candidates if QUESTION.search(s.strip())), candidates[0])
     best = EMOTICONS.sub(" ", best).strip().rstrip(".!。")
@@ -292,7 +292,7 @@ class Drafter:
             name = name and (result.tag or "").replace("_", " ")  # an id, not a name
         return name or ("문의" if language == "ko" else "this request")
 
-    def _clarifying(self, search: SearchResult, hit: Hit | None, language: str, t: ReplyTemplates) -> str | None:
+    def _clarifying(self, search: SearchResult, hit: Hit | None, language: str, t: Templates) -> str | None:
         """'혹시 …' about the entry the customer may have meant: the candidate of a hand-off, or the runner-up
         when two entries are about equally close (only when the KB speaks the customer's language)."""
         faq = search.faq_hits
@@ -437,7 +437,7 @@ class Drafter:
         return found in PROTECTIVE or (p1_tag and found != "outage" and (found in TROUBLE or not asks))
 
     def _protective(self, at_risk: bool, found: str, search: SearchResult, level: str,
-                    t: ReplyTemplates) -> tuple[str, FaqEntry | None]:
+                    t: Templates) -> tuple[str, FaqEntry | None]:
         """The draft's first paragraph when money or an account is at risk (``_at_risk``): the KB's protective
         step with its source, or, where the KB has none, that an agent is acting on it now."""
         if not at_risk:

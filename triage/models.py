@@ -162,6 +162,15 @@ class DraftInfo(BaseModel):
     fallback_reason: str | None = Field(default=None, description="why the LLM draft was not used")
 
 
+class Reason(BaseModel):
+    """Why, as a code of ``prompts/reasons/*.yaml`` and its parameters (``triage.reasons`` writes it out)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str = Field(description="tag.top, priority.raised, fact.situation.money_at_risk, …")
+    params: dict[str, str | int | float | Reason | None] = Field(default_factory=dict)
+
+
 class TriageResult(BaseModel):
     """One result per message; fields a stage has not produced are null."""
 
@@ -180,9 +189,11 @@ class TriageResult(BaseModel):
     tag: str | None = None
     tag_confidence: float | None = None
     tag_reason: str | None = None
+    tag_why: Reason | None = Field(default=None, description="tag_reason as a code with parameters")
     tag_candidates: list[TagCandidate] = Field(default_factory=list, description="runners-up, best first")
     priority: Literal["P1", "P2", "P3", "P4"] | None = None
     reasons: list[str] = Field(default_factory=list)
+    priority_why: list[Reason] = Field(default_factory=list, description="reasons as codes with parameters")
     priority_rules: list[str] = Field(
         default_factory=list,
         description="one code per entry of reasons, in the same order: the rule of the priority policy behind it "

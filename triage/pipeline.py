@@ -20,8 +20,8 @@ from triage.history import Contact, ContactHistory, CustomerContact, as_utc
 from triage.kb import KnowledgeBase
 from triage.language import detect_language
 from triage.llm import LLMClient
-from triage.models import Citation, Message, TagCandidate, TriageResult
-from triage.priority import assign_priority
+from triage.models import Citation, Message, Reason, TagCandidate, TriageResult
+from triage.priority import RepeatContact, assign_priority
 from triage.signals import Signals
 from triage.tagging import TagDecision
 
@@ -192,7 +192,7 @@ class Pipeline:
         if content.strip():
             tag = tagger.decide(tagger.scores(content, vector, signals.level))
         else:
-            tag = TagDecision(tagger.taxonomy.catch_all, 0.0, [], "지시문 말고는 내용이 없어요")
+            tag = TagDecision(tagger.taxonomy.catch_all, 0.0, [], Reason(code="tag.instructions_only"))
         customer = message.customer
         repeat, contact = None, None
         if customer is not None and customer.id:
@@ -202,18 +202,15 @@ class Pipeline:
                                                catch_all=tagger.taxonomy.catch_all, window=window)
             if earlier is not None:
                 out.duplicate_of = earlier.message_id
-                channel = f" {earlier.channel}" if earlier.channel else ""
-                hours = window.total_seconds() / 3600
-                repeat = (f"{hours:g}시간 안에 같은 문의가 다시 왔어요 "
-                          f"(이전{channel} 문의 {earlier.message_id or '(id 없음)'})")
+                repeat = RepeatContact(window.total_seconds() / 3600, earlier.channel, earlier.message_id)
             contact = (customer.id, Contact(message.id, message.channel, at, tag.tag, vector))
         priority = assign_priority(tag.tag, tagger.taxonomy, signals, customer, repeat, tag.competing, self.kb.policy)
-        out.tag, out.tag_confidence, out.tag_reason = tag.tag, round(tag.confidence, 4), tag.reason
-        out.tag_candidates = [TagCandidate(tag=t, score=round(p, 4)) for t, p in tag.runners_up]
-        out.priority, out.reasons, out.priority_rules = priority.priority, priority.reasons, priority.rules
         if guard.flagged:
-            out.reasons.append("지시문 삽입 시도가 있어 자동 답변하지 않았고, "
-                               "그 부분은 분류와 우선순위에 쓰지 않았어요")
-            out.priority_rules.append("guard:prompt_injection")
+            priority.add(Reason(code="priority.guard"), "guard:prompt_injection")
+        out.tag, out.tag_confidence, out.tag_why = tag.tag, round(tag.confidence, 4), tag.why
+        out.tag_reason = tag.reason
+        out.tag_candidates = [TagCandidate(tag=t, score=round(p, 4)) for t, p in tag.runners_up]
+        out.priority, out.priority_why, out.priority_rules = priority.priority, priority.why, priority.rules
+        out.reasons = priority.reasons
         out.context = customer_context(customer, message.bot_path, self.kb.latest_app_version)
         return contact

@@ -44,6 +44,7 @@ from knowledge.sources import read_text
 from triage.customer import customer_segment, segment_name
 from triage.errors import PolicyError
 from triage.history import LONGEST_WINDOW
+from triage.models import Reason
 from triage.signals import SITUATIONS
 from triage.taxonomy import PRIORITIES, Priority
 
@@ -103,8 +104,8 @@ class PriorityPolicy:
     def segment(self, name: str | None) -> RaiseRule | None:
         return self.segments.get(segment_key(name)) if name else None
 
-    def customer_segment(self, customer: Customer | None) -> tuple[str | None, str]:
-        """The segment this policy reads for a customer, and how a reason says it: the given one (or, if the
+    def customer_segment(self, customer: Customer | None) -> tuple[str | None, Reason]:
+        """The segment this policy reads for a customer, and the fact a reason names: the given one (or, if the
         policy allows, the one their scores give); where the policy has no rule for it, the segment their
         tenure earns, if any."""
         segment = customer_segment(customer, from_scores=self.segments_from_scores)
@@ -114,9 +115,9 @@ class PriorityPolicy:
                       if rule.tenure_days_at_least is not None and tenure >= rule.tenure_days_at_least]
             if earned:
                 rule = max(earned, key=lambda rule: (rule.levels, rule.tenure_days_at_least or 0))
-                return rule.name, (f"가입 {tenure:,}일째라 {rule.name} 고객으로 봐요 "
-                                   f"({rule.tenure_days_at_least:,}일 이상)")
-        return segment, f"{segment} 고객이에요"
+                return rule.name, Reason(code="fact.segment_by_tenure", params={
+                    "segment": rule.name, "tenure": tenure, "at_least": rule.tenure_days_at_least})
+        return segment, Reason(code="fact.segment", params={"segment": segment})
 
     @property
     def repeat_window(self) -> timedelta | None:

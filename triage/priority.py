@@ -24,87 +24,101 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from triage.models import Customer
+from triage.models import Customer, Reason
 from triage.policy import IGNORE_KEY, PriorityPolicy, RaiseRule, default_policy
+from triage.reasons import render_all
 from triage.signals import Signals
 from triage.taxonomy import PRIORITIES, Priority, Taxonomy
 
-CLAIMS_STOPPED = "급하다는 말만으로는 P1로 올리지 않아요"
-IGNORED = f" — 이 정책에서는 우선순위를 바꾸지 않아요 (규칙: {IGNORE_KEY})"
+
+@dataclass(frozen=True)
+class RepeatContact:
+    """An earlier contact of the customer on the same issue within the repeat window (``hours``)."""
+
+    hours: float
+    channel: str | None
+    message_id: str | None
+
+    @property
+    def fact(self) -> Reason:
+        return Reason(code="fact.repeat_contact",
+                      params={"hours": self.hours, "channel": self.channel, "message_id": self.message_id})
 
 
 @dataclass
 class PriorityDecision:
     priority: Priority
-    reasons: list[str] = field(default_factory=list)
+    why: list[Reason] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)  # one code per reason, same order
 
-    def add(self, reason: str, rule: str) -> None:
-        self.reasons.append(reason)
+    def add(self, why: Reason, rule: str) -> None:
+        self.why.append(why)
         self.rules.append(rule)
+
+    @property
+    def reasons(self) -> list[str]:
+        """The reasons in Korean (the result's ``reasons``)."""
+        return render_all(self.why)
 
 
 def _shift(priority: Priority, levels: int) -> Priority:
     return PRIORITIES[max(0, min(3, PRIORITIES.index(priority) - levels))]
 
 
-def _rule(rule: str, note: str = "") -> str:
-    """How a reason names its rule (after a note on why it did not raise, if any)."""
-    return f" ({note}, 규칙: {rule})" if note else f" (규칙: {rule})"
-
-
 def assign_priority(tag: str, taxonomy: Taxonomy, said: Signals | str, customer: Customer | None,
-                    repeat_of: str | None = None, competing: Sequence[str] = (),
+                    repeat_of: RepeatContact | None = None, competing: Sequence[str] = (),
                     policy: PriorityPolicy | None = None) -> PriorityDecision:
     """Priority for a message already tagged, from what it says (its ``Signals``, or its text), under ``policy``
-    (default: the demo's); ``repeat_of`` describes an earlier contact on the same issue. A ``needs_review``
-    message starts from the more urgent of the tags that competed for it, or P4 when it is close to no tag at
-    all (off-topic, or a question the taxonomy does not cover)."""
+    (default: the demo's); ``repeat_of`` is an earlier contact on the same issue. A ``needs_review`` message
+    starts from the more urgent of the tags that competed for it, or P4 when it is close to no tag at all
+    (off-topic, or a question the taxonomy does not cover)."""
     policy = policy or default_policy()
     signals = Signals.read(said) if isinstance(said, str) else said
     decision = PriorityDecision("P4")
     if tag == taxonomy.catch_all and competing:
         base = min(taxonomy.priority(t) for t in competing)
-        decision.add(f"기본 {base}: 경합한 태그 중 더 급한 쪽 ({', '.join(taxonomy.name(t) for t in competing)})",
-                     "base:competing")
+        decision.add(Reason(code="priority.base_competing", params={
+            "base": base, "tag_names": ", ".join(taxonomy.name(t) for t in competing)}), "base:competing")
     elif tag == taxonomy.catch_all:
         base = "P4"
-        decision.add("기본 P4: 어느 태그와도 가깝지 않아요 (지원 범위 밖이거나 단순 문의로 보여요)", "base:no_tag")
+        decision.add(Reason(code="priority.base_no_tag"), "base:no_tag")
     else:
         base = taxonomy.priority(tag)
-        decision.add(f"기본 {base}: '{taxonomy.name(tag)}'", "base:tag")
+        decision.add(Reason(code="priority.base_tag", params={"base": base, "tag": tag,
+                                                              "tag_name": taxonomy.name(tag)}), "base:tag")
     priority = base
-    name, why = signals.situation, signals.why
-    if name is not None and why and name in policy.ignored:
-        decision.add(f"참고: {why}{IGNORED}", f"ignored:{name}")
-    elif name is not None and why and (situation := policy.situations.get(name)) is not None:
+    name, fact = signals.situation, signals.fact
+    if name is not None and fact is not None and name in policy.ignored:
+        decision.add(Reason(code="priority.ignored", params={"fact": fact, "rule": IGNORE_KEY}), f"ignored:{name}")
+    elif name is not None and fact is not None and (situation := policy.situations.get(name)) is not None:
         if base in situation.when_base:
             priority = situation.set_to
         if priority == situation.set_to:
-            decision.add(f"{priority}: {why}{_rule(situation.rule)}", f"situation:{name}")
+            decision.add(Reason(code="priority.situation", params={
+                "priority": priority, "fact": fact, "rule": situation.rule}), f"situation:{name}")
 
-    # what may raise it: (the rule, or None when the policy ignores it; its name; what the reason says), in the
-    # order the reasons list them
-    present: list[tuple[RaiseRule | None, str, str]] = []
-    segment, said = policy.customer_segment(customer)
+    # what may raise it: (the rule, or None when the policy ignores it; its name; the fact), in the order the
+    # reasons list them
+    present: list[tuple[RaiseRule | None, str, Reason]] = []
+    segment, segment_fact = policy.customer_segment(customer)
     segment_rule = policy.segment(segment)
     backing: RaiseRule | None = None
     if segment is not None and policy.ignores_segment(segment):
-        present.append((None, segment, said))
+        present.append((None, segment, segment_fact))
     elif segment is not None and segment_rule is not None and segment_rule.levels > 0:
-        present.append((segment_rule, segment_rule.name, said))
+        present.append((segment_rule, segment_rule.name, segment_fact))
     if segment_rule is not None and segment_rule.backs_claims and not policy.ignores_segment(segment):
         backing = segment_rule
-    cues = [("repeat_contact", repeat_of),
+    cues = [("repeat_contact", repeat_of.fact if repeat_of else None),
             # the customer saying so is the same fact as a stored earlier contact: counted once
             ("says_repeat", None if repeat_of or signals.says_repeat is None
-             else f"같은 문제로 다시 연락했다고 해요 ('{signals.says_repeat}')"),
-            ("anger", None if signals.anger is None else f"화가 났거나 급하다는 표현이 있어요 ('{signals.anger}')")]
-    for cue, text in cues:
-        if text and cue in policy.ignored:
-            present.append((None, cue, text))
-        elif text and (modifier := policy.modifiers.get(cue)) is not None:
-            present.append((modifier, cue, text))
+             else Reason(code="fact.says_repeat", params={"cue": signals.says_repeat})),
+            ("anger", None if signals.anger is None else Reason(code="fact.anger", params={"cue": signals.anger}))]
+    for cue, cue_fact in cues:
+        if cue_fact and cue in policy.ignored:
+            present.append((None, cue, cue_fact))
+        elif cue_fact and (modifier := policy.modifiers.get(cue)) is not None:
+            present.append((modifier, cue, cue_fact))
 
     applies = [rule for rule, _, _ in present if rule is not None and priority in rule.at]
     firm = any(rule.can_reach_p1 for rule in applies) or backing is not None  # facts, not claims in the text
@@ -113,27 +127,30 @@ def assign_priority(tag: str, taxonomy: Taxonomy, said: Signals | str, customer:
     if claims_stopped:
         final = "P2"
     running = priority
-    for rule, name, text in present:
+    for rule, name, found in present:
         code = f"modifier:{name}"
         if rule is None:
-            decision.add(f"참고: {text}{IGNORED}", f"ignored:{name}")
+            decision.add(Reason(code="priority.ignored", params={"fact": found, "rule": IGNORE_KEY}), f"ignored:{name}")
             continue
         if priority not in rule.at:
-            only = "·".join(rule.at)
-            decision.add(f"참고: {text}{_rule(rule.rule, f'{only}일 때만 올려요')}", f"skipped:{name}")
+            decision.add(Reason(code="priority.skipped", params={"fact": found, "at": "·".join(rule.at),
+                                                                 "rule": rule.rule}), f"skipped:{name}")
             continue
         give = min(rule.levels, PRIORITIES.index(running) - PRIORITIES.index(final))
         if give > 0:
             running = _shift(running, give)
-            decision.add(f"{running}로 올림: {text}{_rule(rule.rule)}", code)
+            decision.add(Reason(code="priority.raised", params={"priority": running, "fact": found, "rule": rule.rule}),
+                         code)
         elif running == "P1":
-            decision.add(f"참고: {text}{_rule(rule.rule, '이미 P1이에요')}", code)
+            decision.add(Reason(code="priority.already_p1", params={"fact": found, "rule": rule.rule}), code)
         elif claims_stopped and running == final:
-            decision.add(f"참고: {text}{_rule(policy.claimed_urgency_rule, CLAIMS_STOPPED)}", "cap:claimed_urgency")
+            decision.add(Reason(code="priority.claimed_urgency", params={
+                "fact": found, "rule": policy.claimed_urgency_rule}), "cap:claimed_urgency")
         else:
-            most = f"모두 합쳐 {policy.max_raise}단계까지만 올려요"
-            decision.add(f"참고: {text}{_rule(policy.max_raise_rule, most)}", "cap:max_raise")
+            decision.add(Reason(code="priority.max_raise", params={
+                "fact": found, "levels": policy.max_raise, "rule": policy.max_raise_rule}), "cap:max_raise")
     if backing is not None and backing.levels == 0:
-        decision.add(f"참고: {said}{_rule(backing.rule)}", f"backing:{backing.name}")
+        decision.add(Reason(code="priority.backing", params={"fact": segment_fact, "rule": backing.rule}),
+                     f"backing:{backing.name}")
     decision.priority = final
     return decision

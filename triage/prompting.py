@@ -2,7 +2,8 @@
 
 A prompt file (``prompts/<name>.prompt.md``) has a ``# system`` and a ``# user`` section; both are rendered
 with the same variables. Customer text is escaped so it cannot close the ``<customer_message>`` block that
-marks it as data. Reply templates (``prompts/replies/<lang>.yaml``) hold the no-LLM drafts per situation.
+marks it as data. Reply templates (``prompts/replies/<lang>.yaml``) hold the no-LLM drafts per situation;
+reason templates (``prompts/reasons/<lang>.yaml``) say why a message got its tag and priority.
 """
 
 from __future__ import annotations
@@ -79,12 +80,14 @@ def render_prompt(name: str, **variables: Any) -> Prompt:
     return Prompt(name=name, hash=template_hash(source), system=sections["system"], user=sections["user"])
 
 
-class ReplyTemplates:
-    """The reply templates of one language; ``render(key, **vars)`` fills one (keys like "empathy.blocked")."""
+class Templates:
+    """The templates of one language in ``prompts/<folder>/<language>.yaml``; ``render(key, **vars)`` fills one
+    (keys like "empathy.blocked")."""
 
-    def __init__(self, language: str) -> None:
-        path = PROMPTS_DIR / "replies" / f"{language}.yaml"
+    def __init__(self, folder: str, language: str) -> None:
+        path = PROMPTS_DIR / folder / f"{language}.yaml"
         source = path.read_text(encoding="utf-8")
+        self.folder = folder
         self.language = language
         self.hash = template_hash(source)
         self._raw: dict[str, Any] = yaml.safe_load(source)
@@ -105,14 +108,21 @@ class ReplyTemplates:
         if key not in self._compiled:
             source = self._source(key)
             if source is None:
-                raise KeyError(f"prompts/replies/{self.language}.yaml has no template '{key}'")
+                raise KeyError(f"prompts/{self.folder}/{self.language}.yaml has no template '{key}'")
             self._compiled[key] = _environment().from_string(source)
         return self._compiled[key].render(**variables).strip()
 
 
 @lru_cache
-def reply_templates(language: str) -> ReplyTemplates:
-    return ReplyTemplates(language if language in REPLY_LANGUAGES else "en")
+def reply_templates(language: str) -> Templates:
+    """The no-LLM reply drafts (``prompts/replies``); English for a language without its own."""
+    return Templates("replies", language if language in REPLY_LANGUAGES else "en")
+
+
+@lru_cache
+def reason_templates(language: str) -> Templates:
+    """Why a tag and a priority (``prompts/reasons``, see ``triage.reasons``); English for other languages."""
+    return Templates("reasons", language if language in REPLY_LANGUAGES else "en")
 
 
 @lru_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from triage.models import Reason
 from triage.taxonomy import Priority
 
 
@@ -70,27 +71,28 @@ SAYS_REPEAT = _cues(r"(두|세|네|다섯|2|3|4|5)\s*번째\s*(문의|연락|전
                     r"no\s+(one|reply|response)")
 
 
-# (name, pattern, level, reason), most urgent first; the name selects the reply draft's empathy
-SITUATIONS: tuple[tuple[str, re.Pattern[str], Priority, str], ...] = (
-    ("money_at_risk", MONEY_AT_RISK, "P1", "돈이 빠져나갔거나 위험한 상황이에요"),
-    ("account_taken", ACCOUNT_TAKEN, "P1", "계정 도용이나 개인정보 노출이 의심돼요"),
-    ("card_lost", CARD_LOST, "P1", "카드 분실·도난 상황이에요"),
-    ("outage", OUTAGE, "P1", "여러 고객에게 영향을 주는 장애일 수 있어요"),
-    ("blocked", BLOCKED, "P2", "결제·배송·이용이 막혀 있거나 오류가 나요"),
-    ("how_to", HOW_TO, "P3", "이용 방법을 묻는 질문이에요"),
-    ("info_or_praise", INFO_OR_PRAISE, "P4", "정보 문의, 제안이나 칭찬이에요"),
+# (name, pattern, level), most urgent first; the name selects the reply draft's empathy, and the reason that
+# names it (``fact.situation.<name>`` in prompts/reasons)
+SITUATIONS: tuple[tuple[str, re.Pattern[str], Priority], ...] = (
+    ("money_at_risk", MONEY_AT_RISK, "P1"),
+    ("account_taken", ACCOUNT_TAKEN, "P1"),
+    ("card_lost", CARD_LOST, "P1"),
+    ("outage", OUTAGE, "P1"),
+    ("blocked", BLOCKED, "P2"),
+    ("how_to", HOW_TO, "P3"),
+    ("info_or_praise", INFO_OR_PRAISE, "P4"),
 )
 
 
 @dataclass(frozen=True)
 class Signals:
     """``situation``: the name of the most urgent situation described (a ``SITUATIONS`` name) or None, with the
-    level it calls for and why (quoting the customer); ``anger`` and ``says_repeat``: the customer's words, or
-    None."""
+    level it calls for and ``cue``, the customer's words that show it; ``anger`` and ``says_repeat``: the
+    customer's words, or None."""
 
     situation: str | None
     level: Priority | None
-    why: str | None
+    cue: str | None
     anger: str | None
     says_repeat: str | None
 
@@ -98,20 +100,27 @@ class Signals:
     def read(cls, text: str) -> Signals:
         name: str | None = None
         level: Priority | None = None
-        why: str | None = None
-        for candidate, pattern, candidate_level, reason in SITUATIONS:
+        cue: str | None = None
+        for candidate, pattern, candidate_level in SITUATIONS:
             if (match := pattern.search(text)) is not None:
-                name, level, why = candidate, candidate_level, f"{reason} ('{match.group(0).strip()}')"
+                name, level, cue = candidate, candidate_level, match.group(0).strip()
                 break
         anger, repeat = ANGER_OR_URGENCY.search(text), SAYS_REPEAT.search(text)
-        return cls(name, level, why, anger.group(0).strip() if anger else None,
+        return cls(name, level, cue, anger.group(0).strip() if anger else None,
                    repeat.group(0).strip() if repeat else None)
+
+    @property
+    def fact(self) -> Reason | None:
+        """The situation as a reason names it, or None."""
+        if self.situation is None or self.cue is None:
+            return None
+        return Reason(code=f"fact.situation.{self.situation}", params={"cue": self.cue})
 
 
 def situation(text: str) -> tuple[Priority | None, str | None]:
-    """The level the message's situation calls for, and the reason, or (None, None) when it says nothing."""
+    """The level the message's situation calls for, and the customer's words that show it, or (None, None)."""
     signals = Signals.read(text)
-    return signals.level, signals.why
+    return signals.level, signals.cue
 
 
 # What the message already gives, by the words of an ask ("주문번호", "결제 일시와 금액", "휴대폰 기종"): an ask is

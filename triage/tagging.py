@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from triage.errors import TaxonomyError
+from triage.models import Reason
+from triage.reasons import render
 from triage.taxonomy import Priority, Taxonomy
 
 if TYPE_CHECKING:
@@ -136,9 +138,14 @@ class TagDecision:
     tag: str
     confidence: float
     runners_up: list[tuple[str, float]]
-    reason: str
+    why: Reason
     overridden: str | None = None  # the top-scoring tag a rule replaced (more urgent issue, or needs_review)
     competing: list[str] = field(default_factory=list)  # the close top two behind a needs_review
+
+    @property
+    def reason(self) -> str:
+        """Why, in Korean (the result's ``tag_reason``)."""
+        return render(self.why)
 
 
 class Tagger:
@@ -210,22 +217,22 @@ class Tagger:
         p2 = runners[0][1] if runners else 0.0
         shown = [(t, round(p, 4)) for t, p in runners]
         if p1 < self.cutoffs.min_confidence:
-            return TagDecision(tax.catch_all, round(p1, 4), [(top, round(p1, 4)), *shown],
-                               f"어느 태그와도 가깝지 않아 검토가 필요해요 (가장 가까운 '{tax.name(top)}' {p1:.2f})",
-                               overridden=top)
+            return TagDecision(tax.catch_all, round(p1, 4), [(top, round(p1, 4)), *shown], Reason(
+                code="tag.far", params={"tag": top, "tag_name": tax.name(top), "p": p1}), overridden=top)
         urgent = [(t, p) for t, p in scores.ranked[1:4]
                   if p >= URGENT_SHARE * p1 and tax.priority(t) < tax.priority(top)]
         if urgent:
             tag, p = min(urgent, key=lambda tp: (tax.priority(tp[0]), -tp[1]))
-            return TagDecision(tag, round(p, 4), [(top, round(p1, 4))], (
-                f"여러 문의 중 더 급한 '{tax.name(tag)}'({tax.priority(tag)})을 골랐어요 "
-                f"('{tax.name(top)}' {p1:.2f})"), overridden=top)
+            return TagDecision(tag, round(p, 4), [(top, round(p1, 4))], Reason(code="tag.more_urgent", params={
+                "tag": tag, "tag_name": tax.name(tag), "priority": tax.priority(tag), "top": top,
+                "top_name": tax.name(top), "p": p1}), overridden=top)
         if p1 - p2 < self.cutoffs.min_gap:
             competing = ", ".join(f"{tax.name(t)} {p:.2f}" for t, p in [(top, p1), *runners[:1]])
             return TagDecision(tax.catch_all, round(p1, 4), [(top, round(p1, 4)), *shown],
-                               f"분류가 확실하지 않아 검토가 필요해요 (경합: {competing})", overridden=top,
+                               Reason(code="tag.competing", params={"competing": competing}), overridden=top,
                                competing=[top, runners[0][0]])
-        return TagDecision(top, round(p1, 4), shown, f"'{tax.name(top)}' {p1:.2f}")
+        return TagDecision(top, round(p1, 4), shown, Reason(code="tag.top", params={
+            "tag": top, "tag_name": tax.name(top), "p": p1}))
 
 
 def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vectors: NDArray[np.float32],

@@ -25,11 +25,12 @@ from typing import Any
 
 from knowledge.samples import DEMO_DIR
 from triage.models import Customer
+from triage.priority import RepeatContact
 from triage.signals import SITUATIONS, Signals
 from triage.taxonomy import NEEDS_REVIEW, Taxonomy, load_taxonomy
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "priority_before_policy.json"
-REPEAT = "72시간 안에 같은 문의가 다시 왔어요 (이전 chat 문의 m-17)"
+REPEAT = RepeatContact(72, "chat", "m-17")  # "72시간 안에 같은 문의가 다시 왔어요 (이전 chat 문의 m-17)"
 SAYS_REPEAT = "세 번째 문의"
 ANGER = "당장"
 SEGMENTS = (None, "VIP", "loyal", "new")
@@ -45,7 +46,7 @@ class Case:
     tag: str
     signals: Signals
     customer: Customer | None
-    repeat_of: str | None
+    repeat_of: RepeatContact | None
     competing: tuple[str, ...]
 
 
@@ -55,16 +56,16 @@ def demo_taxonomy() -> Taxonomy:
 
 def _situations() -> list[tuple[str, str | None, Any, str | None]]:
     none: list[tuple[str, str | None, Any, str | None]] = [("none", None, None, None)]
-    return none + [(name, name, level, f"{reason} ('{CUES[name]}')") for name, _, level, reason in SITUATIONS]
+    return none + [(name, name, level, CUES[name]) for name, _, level in SITUATIONS]
 
 
 def grid_cases(taxonomy: Taxonomy) -> Iterator[Case]:
     tags = [(t, ()) for t in taxonomy.tags if t != NEEDS_REVIEW] + [(NEEDS_REVIEW, c) for c in COMPETING]
-    for (tag, competing), (sit_key, name, level, why), segment, repeat, says, anger in itertools.product(
+    for (tag, competing), (sit_key, name, level, cue), segment, repeat, says, anger in itertools.product(
             tags, _situations(), SEGMENTS, (False, True), (False, True), (False, True)):
         key = "/".join([tag + ("+" + "+".join(competing) if competing else ""), sit_key, segment or "-",
                         "repeat" if repeat else "-", "says" if says else "-", "anger" if anger else "-"])
-        signals = Signals(name, level, why, ANGER if anger else None, SAYS_REPEAT if says else None)
+        signals = Signals(name, level, cue, ANGER if anger else None, SAYS_REPEAT if says else None)
         yield Case(key, tag, signals, Customer(segment=segment) if segment else None, REPEAT if repeat else None,
                    competing)
 

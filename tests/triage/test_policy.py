@@ -19,7 +19,7 @@ from triage.customer import customer_segment
 from triage.errors import PolicyError
 from triage.models import Customer, Message
 from triage.policy import DEMO_POLICY_FILE, IGNORE_KEY, PriorityPolicy, default_policy, load_policy
-from triage.priority import PriorityDecision, assign_priority
+from triage.priority import PriorityDecision, RepeatContact, assign_priority
 from triage.signals import Signals
 from triage.taxonomy import PRIORITIES, Taxonomy
 
@@ -157,7 +157,7 @@ def test_the_recorded_comparison_notices_a_changed_rule(grid, taxonomy, tmp_path
 
 
 def test_a_raise_stopped_by_the_claims_rule_reads_step_by_step(taxonomy):
-    signals = Signals("how_to", "P3", "이용 방법을 묻는 질문이에요 ('어떻게')", "당장", "세 번째 문의")
+    signals = Signals("how_to", "P3", "어떻게", "당장", "세 번째 문의")
 
     decision = assign_priority("payment_info", taxonomy, signals, None)
 
@@ -199,8 +199,8 @@ def test_every_reason_has_one_code_and_names_the_rule_in_the_file(grid, taxonomy
 
 
 def test_a_raise_past_p1_or_the_cap_is_noted_with_the_rule_that_stopped_it(taxonomy):
-    repeat = "72시간 안에 같은 문의가 다시 왔어요 (이전 문의 m-1)"
-    signals = Signals("info_or_praise", "P4", "정보 문의, 제안이나 칭찬이에요 ('좋겠어요')", "당장", None)
+    repeat = RepeatContact(72, None, "m-1")
+    signals = Signals("info_or_praise", "P4", "좋겠어요", "당장", None)
 
     capped = assign_priority("feedback", taxonomy, signals, Customer(segment="vip"), repeat)
     at_p1 = assign_priority("double_charge", taxonomy, Signals(None, None, None, "당장", None), Customer(segment="VIP"))
@@ -209,7 +209,8 @@ def test_a_raise_past_p1_or_the_cap_is_noted_with_the_rule_that_stopped_it(taxon
     assert capped.rules == ["base:tag", "situation:info_or_praise", "modifier:VIP", "modifier:repeat_contact",
                             "cap:max_raise"]
     assert capped.reasons[2:] == ["P3로 올림: VIP 고객이에요 (규칙: vip_raises)",
-                                  f"P2로 올림: {repeat} (규칙: repeat_contact_raises)",
+                                  "P2로 올림: 72시간 안에 같은 문의가 다시 왔어요 (이전 문의 m-1) "
+                                  "(규칙: repeat_contact_raises)",
                                   "참고: 화가 났거나 급하다는 표현이 있어요 ('당장') (모두 합쳐 2단계까지만 올려요, "
                                   "규칙: at_most_two_levels)"]
     assert at_p1.priority == "P1" and at_p1.rules == ["base:tag", "modifier:VIP", "modifier:anger"]
@@ -268,9 +269,9 @@ def test_a_cap_of_one_level_stops_every_raise_after_one(grid, taxonomy, tmp_path
 def test_the_three_changes_together(taxonomy, tmp_path):
     policy = policy_of(tmp_path, VIP_LIVE[1:], *NO_ANGER, ONE_LEVEL)
     vip = Customer(segment="VIP")
-    how_to = Signals("how_to", "P3", "이용 방법을 묻는 질문이에요 ('어떻게')", "당장", None)
-    blocked = Signals("blocked", "P2", "결제·배송·이용이 막혀 있거나 오류가 나요 ('오류')", None, None)
-    repeat = "72시간 안에 같은 문의가 다시 왔어요 (이전 문의 m-1)"
+    how_to = Signals("how_to", "P3", "어떻게", "당장", None)
+    blocked = Signals("blocked", "P2", "오류", None, None)
+    repeat = RepeatContact(72, None, "m-1")
 
     question = assign_priority("payment_info", taxonomy, how_to, vip, policy=policy)
     live = assign_priority("payment_failed", taxonomy, blocked, vip, repeat, policy=policy)
@@ -282,7 +283,8 @@ def test_the_three_changes_together(taxonomy, tmp_path):
     assert live.priority == "P1"  # VIP on a live problem: one level, and the repeat contact finds it at P1
     assert live.rules == ["base:tag", "situation:blocked", "modifier:VIP", "modifier:repeat_contact"]
     assert live.reasons[2:] == ["P1로 올림: VIP 고객이에요 (규칙: vip_live_problem)",
-                                f"참고: {repeat} (이미 P1이에요, 규칙: repeat_contact_raises)"]
+                                "참고: 72시간 안에 같은 문의가 다시 왔어요 (이전 문의 m-1) "
+                                "(이미 P1이에요, 규칙: repeat_contact_raises)"]
 
 
 def test_segments_are_matched_as_customer_segments_are_named(taxonomy, tmp_path):
@@ -302,7 +304,7 @@ def test_an_ignored_situation_moves_nothing_and_is_noted(taxonomy, tmp_path):
     block = "  how_to:                  # 막힌 게 없는 이용 방법 질문은 급한 태그라도 P3\n    rule: how_to_p3\n" \
             "    set_to: P3\n    when_base: [P1, P2]\n"
     policy = policy_of(tmp_path, (block, ""), ("never_changes_priority: []", "never_changes_priority: [how_to]"))
-    signals = Signals("how_to", "P3", "이용 방법을 묻는 질문이에요 ('어떻게')", None, None)
+    signals = Signals("how_to", "P3", "어떻게", None, None)
 
     decision = assign_priority("payment_failed", taxonomy, signals, None, policy=policy)
 

@@ -347,6 +347,8 @@ def test_lang_en_switches_the_texts_and_is_remembered(site):
     page = client.get(f"/conversations/{intakes['w-vip']['conversation_id']}").text
     assert "Send edited" in page and "Reply draft" in page and "수정 후 보내기" not in page
     assert "Long-time customer · concise" in page
+    # why the tag and the priority, in English too (tag names and the customer's words stay as written)
+    assert "Base P" in page and "(rule: " in page and "기본 P" not in page and "규칙:" not in page
     assert "문의함" in client.get("/inbox?lang=ko").text
 
 

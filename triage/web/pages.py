@@ -39,7 +39,8 @@ from starlette.datastructures import URL
 from triage.api.auth import COOKIE, Caller
 from triage.api.deps import Service, ServiceState
 from triage.errors import ConflictError, InputError, NotFoundError, NotReadyError
-from triage.models import Channel, FeedbackIn, InboxItem, SuggestionView
+from triage.models import Channel, FeedbackIn, InboxItem, SuggestionView, TriageResult
+from triage.reasons import render, render_all
 from triage.store.repository import MAX_ROW_ID
 from triage.web import TEMPLATES_DIR
 from triage.web.i18n import LANG_COOKIE, LANGUAGES, pick_language, strings, waiting, when
@@ -408,8 +409,16 @@ def _conversation(request: Request, svc: ServiceState, caller: Caller, conversat
         "decision": _decision(suggestion, t), "idempotency_key": uuid.uuid4().hex,
         "waiting": waiting(view.waiting_seconds, lang), "channel": _channel(view.channel, t),
         "when": lambda at: when(at, lang), "lint": [_lint(finding) for finding in (result.lint if result else [])],
-        "error": error, "safe_url": _safe_url,
+        "error": error, "safe_url": _safe_url, **_reasons(result, lang),
     }, here=here, caller=caller, status=status)
+
+
+def _reasons(result: TriageResult | None, lang: str) -> dict[str, Any]:
+    """Why the tag and the priority, in the page's language (a result stored before they had codes: as stored)."""
+    if result is None:
+        return {"tag_reason": None, "priority_reasons": []}
+    return {"tag_reason": render(result.tag_why, lang) if result.tag_why else result.tag_reason,
+            "priority_reasons": render_all(result.priority_why, lang) if result.priority_why else result.reasons}
 
 
 def _decision(suggestion: SuggestionView | None, t: dict[str, str]) -> dict[str, Any] | None:
