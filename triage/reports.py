@@ -1,9 +1,10 @@
 """Reports for CX leads, computed from the inbox store (``triage report``, ``GET /v1/reports/...``).
 
 A report covers the days ``[start, end)`` in one timezone (Asia/Seoul unless told otherwise), split into buckets
-of one day or one week (weeks start on Monday; a week cut by the range is a partial bucket). Each store row
-is read once with a select bounded by the range, and bucketed here in Python by its local date, because
-SQLite and PostgreSQL have no common date functions. What each section counts, and by which time:
+of one day or one week (weeks start on Monday; a week cut by the range is a partial bucket). The store reads
+each row once with a select bounded by the range (``triage.store.report_rows``); here they are bucketed by
+their local date, because SQLite and PostgreSQL have no common date functions. What each section counts, and
+by which time:
 
 1. **Volume**: customer messages (every row of ``messages`` is one), by the message's ``created_at``. The tag
    is the one suggested *for that message* (``suggestions.tag``), or the agent's correction of it when the
@@ -23,8 +24,8 @@ SQLite and PostgreSQL have no common date functions. What each section counts, a
 6. **Gaps**: questions the knowledge base does not answer, as ``(title, size)`` pairs from the caller
    (``triage.faq_gaps.top_gaps``); none given, the section says there are none yet.
 
-Over 400 lines because every section of the report reads the same rows and buckets; split, one report's
-reads would be spread over several modules.
+Over 400 lines because every section of the report is defined and counted here, over the same rows and
+buckets; the rows themselves come from the store.
 """
 
 from __future__ import annotations
@@ -39,20 +40,12 @@ from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, func, or_, select
 
 from triage.errors import InputError
 from triage.models import EARLIEST, LATEST
 from triage.store import Store
-from triage.store.tables import (
-    BotOutcome,
-    CesAnswer,
-    Conversation,
-    FeedbackEvent,
-    MessageRow,
-    Suggestion,
-    utcnow,
-)
+from triage.store.report_rows import ReportRows, read_report_rows
+from triage.store.tables import utcnow
 
 log = logging.getLogger("triage.reports")
 
@@ -416,11 +409,11 @@ def build_report(store: Store, period: str = "day", start: date | str | None = N
     buckets = make_buckets(p, first, last)
     bucket_of = _Bucketer(p, tz, first, last)
     keys = [b.key for b in buckets]
-    with store.session() as s:
-        volume, automation, acceptance, conversation_ids = _messages(s, bucket_of, keys)
-        first_response = _first_response(s, bucket_of, keys)
-        automation.bot, automation.bot_buckets = _bot_outcomes(s, bucket_of, keys)
-        ces = _ces(s, bucket_of, keys)
+    rows = read_report_rows(store, bucket_of.lo, bucket_of.hi)
+    volume, automation, acceptance, conversation_ids = _messages(rows, bucket_of, keys)
+    first_response = _first_response(rows, bucket_of, keys)
+    automation.bot, automation.bot_buckets = _bot_outcomes(rows, bucket_of, keys)
+    ces = _ces(rows, bucket_of, keys)
     volume.conversations = conversation_ids
     gap_items = sorted((Gap(title=str(t), size=int(n)) for t, n in gaps or ()), key=lambda g: (-g.size, g.title))
     report = Report(
@@ -433,19 +426,10 @@ def build_report(store: Store, period: str = "day", start: date | str | None = N
     return report
 
 
-def _messages(s: Any, bucket_of: _Bucketer, keys: list[str]) -> tuple[
+def _messages(rows: ReportRows, bucket_of: _Bucketer, keys: list[str]) -> tuple[
         VolumeSection, AutomationSection, AcceptanceSection, int]:
     """Volume, automation and acceptance: one row per customer message in the range, with its suggestion
     and the verdict on it (a suggestion has at most one feedback event: the first verdict wins)."""
-    rows = s.execute(
-        select(MessageRow.created_at, MessageRow.conversation_id, Conversation.channel, Suggestion.id,
-               Suggestion.tag, Suggestion.decision, Suggestion.state, FeedbackEvent.corrected_tag,
-               FeedbackEvent.action, FeedbackEvent.edit_distance)
-        .join(Conversation, Conversation.id == MessageRow.conversation_id)
-        .outerjoin(Suggestion, Suggestion.message_id == MessageRow.id)
-        .outerjoin(FeedbackEvent, FeedbackEvent.suggestion_id == Suggestion.id)
-        .where(MessageRow.created_at >= bucket_of.lo, MessageRow.created_at < bucket_of.hi)
-        .order_by(MessageRow.id, FeedbackEvent.id))
     messages: dict[str, int] = Counter()
     by_tag: dict[str, Counter[str]] = defaultdict(Counter)
     by_channel: dict[str, Counter[str]] = defaultdict(Counter)
@@ -454,25 +438,27 @@ def _messages(s: Any, bucket_of: _Bucketer, keys: list[str]) -> tuple[
     distances: dict[str, list[int]] = defaultdict(list)
     conversations: set[int] = set()
     seen_suggestions: set[int] = set()
-    for at, conversation_id, channel, suggestion_id, tag, decision, state, corrected, action, distance in rows:
-        if suggestion_id is not None and suggestion_id in seen_suggestions:
+    for row in rows.messages:
+        if row.suggestion_id is not None and row.suggestion_id in seen_suggestions:
             continue  # a second feedback row for the same suggestion (cannot happen today: first verdict wins)
-        key = bucket_of(at)
-        conversations.add(conversation_id)
+        key = bucket_of(row.at)
+        conversations.add(row.conversation_id)
         messages[key] += 1
-        by_tag[key][corrected or tag or NONE] += 1
-        by_channel[key][channel or NONE] += 1
-        if suggestion_id is None:
+        by_tag[key][row.corrected_tag or row.tag or NONE] += 1
+        by_channel[key][row.channel or NONE] += 1
+        if row.suggestion_id is None:
             continue
-        seen_suggestions.add(suggestion_id)
+        seen_suggestions.add(row.suggestion_id)
         decisions[key]["suggestions"] += 1
-        if decision in ("auto_answer", "handoff"):
-            decisions[key][decision] += 1
-        states[key][state] += 1
-        if action == "edit" and distance is not None:
-            distances[key].append(distance)
+        if row.decision in ("auto_answer", "handoff"):
+            decisions[key][row.decision] += 1
+        states[key][row.state or NONE] += 1
+        if row.action == "edit" and row.edit_distance is not None:
+            distances[key].append(row.edit_distance)
 
-    reasons = _handoff_reasons(s, bucket_of)
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)  # hand-off categories per bucket
+    for at, result in rows.handoffs:
+        reasons[bucket_of(at)][handoff_category(result)] += 1
     total_tags: Counter[str] = sum(by_tag.values(), Counter())
     total_channels: Counter[str] = sum(by_channel.values(), Counter())
     volume = VolumeSection(
@@ -501,40 +487,13 @@ def _messages(s: Any, bucket_of: _Bucketer, keys: list[str]) -> tuple[
     return volume, automation, acceptance, len(conversations)
 
 
-def _handoff_reasons(s: Any, bucket_of: _Bucketer) -> dict[str, Counter[str]]:
-    """Hand-off categories per bucket; only hand-offs' stored results are read."""
-    rows = s.execute(
-        select(MessageRow.created_at, Suggestion.result)
-        .join(Suggestion, Suggestion.message_id == MessageRow.id)
-        .where(MessageRow.created_at >= bucket_of.lo, MessageRow.created_at < bucket_of.hi,
-               Suggestion.decision == "handoff"))
-    reasons: dict[str, Counter[str]] = defaultdict(Counter)
-    for at, result in rows:
-        reasons[bucket_of(at)][handoff_category(result or {})] += 1
-    return reasons
-
-
-def _first_response(s: Any, bucket_of: _Bucketer, keys: list[str]) -> FirstResponseSection:
-    in_range = (select(MessageRow.conversation_id)
-                .where(MessageRow.created_at >= bucket_of.lo, MessageRow.created_at < bucket_of.hi))
-    firsts = {cid: at for cid, at in s.execute(
-        select(MessageRow.conversation_id, func.min(MessageRow.created_at))
-        .where(MessageRow.conversation_id.in_(in_range)).group_by(MessageRow.conversation_id))
-        if bucket_of.lo <= at < bucket_of.hi}
-    replied = or_(FeedbackEvent.action.in_(("accept", "edit")),
-                  and_(FeedbackEvent.action == "reject", FeedbackEvent.final_text.is_not(None),
-                       FeedbackEvent.final_text != ""))
-    replies: dict[int, list[datetime]] = defaultdict(list)
-    for cid, at in s.execute(select(Suggestion.conversation_id, FeedbackEvent.created_at)
-                             .join(Suggestion, Suggestion.id == FeedbackEvent.suggestion_id)
-                             .where(Suggestion.conversation_id.in_(in_range), replied)):
-        replies[cid].append(at)
+def _first_response(rows: ReportRows, bucket_of: _Bucketer, keys: list[str]) -> FirstResponseSection:
     minutes: dict[str, list[float]] = defaultdict(list)
     counts: Counter[str] = Counter()
-    for cid, first in firsts.items():
+    for cid, first in rows.first_messages.items():
         key = bucket_of(first)
         counts[key] += 1
-        after = [at for at in replies.get(cid, ()) if at >= first]
+        after = [at for at in rows.replies.get(cid, ()) if at >= first]
         if after:
             minutes[key].append((min(after) - first).total_seconds() / 60)
     return FirstResponseSection(
@@ -542,23 +501,19 @@ def _first_response(s: Any, bucket_of: _Bucketer, keys: list[str]) -> FirstRespo
         buckets=[ResponseBucket(bucket=k, **response_times(minutes[k], counts[k])) for k in keys])
 
 
-def _bot_outcomes(s: Any, bucket_of: _Bucketer, keys: list[str]) -> tuple[BotOutcomeCounts, list[BotBucket]]:
-    rows: dict[str, list[tuple[bool, bool | None, bool]]] = defaultdict(list)
-    for at, auto_answered, helpful, escalated in s.execute(
-            select(BotOutcome.created_at, BotOutcome.auto_answered, BotOutcome.helpful, BotOutcome.escalated)
-            .where(BotOutcome.created_at >= bucket_of.lo, BotOutcome.created_at < bucket_of.hi)):
-        rows[bucket_of(at)].append((bool(auto_answered), helpful, bool(escalated)))
-    return (BotOutcomeCounts(**bot_counts([r for k in keys for r in rows[k]])),
-            [BotBucket(bucket=k, **bot_counts(rows[k])) for k in keys])
+def _bot_outcomes(rows: ReportRows, bucket_of: _Bucketer, keys: list[str]) -> tuple[BotOutcomeCounts,
+                                                                                    list[BotBucket]]:
+    per_bucket: dict[str, list[tuple[bool, bool | None, bool]]] = defaultdict(list)
+    for at, auto_answered, helpful, escalated in rows.bot_outcomes:
+        per_bucket[bucket_of(at)].append((auto_answered, helpful, escalated))
+    return (BotOutcomeCounts(**bot_counts([r for k in keys for r in per_bucket[k]])),
+            [BotBucket(bucket=k, **bot_counts(per_bucket[k])) for k in keys])
 
 
-def _ces(s: Any, bucket_of: _Bucketer, keys: list[str]) -> CesSection:
+def _ces(rows: ReportRows, bucket_of: _Bucketer, keys: list[str]) -> CesSection:
     per_tag: dict[str, list[int]] = defaultdict(list)
     per_bucket: dict[str, list[int]] = defaultdict(list)
-    for at, score, tag in s.execute(
-            select(CesAnswer.created_at, CesAnswer.score, Conversation.tag)
-            .join(Conversation, Conversation.id == CesAnswer.conversation_id)
-            .where(CesAnswer.created_at >= bucket_of.lo, CesAnswer.created_at < bucket_of.hi)):
+    for at, score, tag in rows.ces:
         per_tag[tag or NONE].append(score)
         per_bucket[bucket_of(at)].append(score)
     scores = [x for xs in per_tag.values() for x in xs]
