@@ -1,13 +1,10 @@
-"""The CX leads' report as files: PNG charts (matplotlib, Agg), a one-page HTML (Jinja2, autoescaped; the
-template is ``triage/web/templates/report_page.html``), a CSV of the numbers and the JSON.
+"""The CX leads' report as files: PNG charts (matplotlib, Agg), a one-page HTML (the ``/reports`` page's
+template, ``triage/web/templates/report.html``, rendered standalone in Korean), a CSV of the numbers and the JSON.
 
 ``run_report`` is the ``triage report`` command's body: it reads the store, writes every file into one folder
 and returns the page's path. Charts are drawn without pyplot (one ``Figure`` each, under a lock), so the API
 can draw them from several threads; Korean labels use NanumGothic when it is installed and fall back to
 matplotlib's default font (Korean then shows as boxes) when it is not.
-
-Over 400 lines because the charts, the page, the CSV and the JSON are renderings of one report; most lines
-draw charts.
 """
 
 from __future__ import annotations
@@ -19,22 +16,24 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jinja2
 import matplotlib
+from markupsafe import Markup
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from triage.config import Settings
 from triage.errors import InputError, TriageError
-from triage.reports import CES_TARGET, DEFAULT_TIMEZONE, NONE, Report, build_report
+from triage.reports import CES_TARGET, DEFAULT_TIMEZONE, Report, build_report
 from triage.store import Store
-from triage.web import TEMPLATES_DIR
+from triage.web import STATIC_DIR
+from triage.web.i18n import strings
+from triage.web.rendering import html, report_context
 
 log = logging.getLogger("triage.reports")
 
@@ -42,15 +41,13 @@ FONT_DIR = Path("/usr/share/fonts/truetype/nanum")
 KOREAN_FONTS = (("NanumGothic.ttf", "NanumGothicBold.ttf"), ("NanumBarunGothic.ttf", "NanumBarunGothicBold.ttf"),
                 ("NanumSquareR.ttf", "NanumSquareB.ttf"))  # (regular, bold), first found wins
 FALLBACK_FAMILY = "DejaVu Sans"
-TEMPLATE = "report_page.html"
+TEMPLATE = "report.html"  # the /reports page's, rendered standalone
 NO_DATA = "데이터 없음"
 TOP_TAGS = 8  # the volume chart stacks this many tags and puts the rest in '기타'
 DPI = 110
 SIZE = (8.0, 3.6)
 COLORS = {"accepted": "#2e7d32", "edited": "#f9a825", "rejected": "#c62828", "line": "#1565c0",
           "p90": "#ef6c00", "ok": "#1565c0", "below": "#c62828", "target": "#424242", "other": "#9e9e9e"}
-CHANNEL_NAMES = {"chat": "채팅", "email": "이메일", "sms": "문자", "phone": "전화", "app_review": "앱 리뷰",
-                 "social": "SNS", NONE: "(채널 없음)"}
 CHARTS: dict[str, str] = {  # name → Korean title
     "volume": "태그별 문의량",
     "auto_answer": "자동 답변 비율",
@@ -309,44 +306,13 @@ def report_csv(report: Report) -> str:
 
 # --- HTML --------------------------------------------------------------------------------------------------
 
-_templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
-                                undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
-def percent(value: float | None, digits: int = 0, empty: str = NO_DATA) -> str:
-    return empty if value is None else f"{value * 100:.{digits}f}%"
-
-
-def number(value: float | int | None, unit: str = "", digits: int = 1, empty: str = NO_DATA) -> str:
-    if value is None:
-        return empty
-    text = f"{value:,}" if isinstance(value, int) else f"{value:,.{digits}f}"
-    return text + unit
-
-
-def duration(minutes: float | None, empty: str = NO_DATA) -> str:
-    """Minutes as people say them: '1분 미만', '42분', '3시간 5분', '2일 4시간'."""
-    if minutes is None:
-        return empty
-    if minutes < 1:
-        return "1분 미만"
-    whole = round(minutes)
-    if whole < 60:
-        return f"{whole}분"
-    if whole < 24 * 60:
-        hours, rest = divmod(whole, 60)
-        return f"{hours}시간 {rest}분" if rest else f"{hours}시간"
-    days, rest = divmod(whole, 24 * 60)
-    return f"{days}일 {rest // 60}시간" if rest // 60 else f"{days}일"
-
-
-def report_html(report: Report, charts: Mapping[str, str]) -> str:
-    """The one-page report; ``charts`` maps chart names to the image files next to the page."""
-    template = _templates.get_template(TEMPLATE)
+def report_html(report: Report, charts: Mapping[str, str], lang: str = "ko") -> str:
+    """The one-page report: the ``/reports`` page's template, standalone (its styles inline, no navigation,
+    form or links to other pages); ``charts`` maps chart names to the image files next to the page."""
     generated = report.generated_at.astimezone(ZoneInfo(report.timezone)).strftime("%Y-%m-%d %H:%M")
-    return template.render(r=report, charts=charts, chart_titles=CHARTS, percent=percent, number=number,
-                           duration=duration, no_data=NO_DATA, channel_names=CHANNEL_NAMES, generated=generated,
-                           last_day=report.end - timedelta(days=1))
+    css = Markup((STATIC_DIR / "style.css").read_text(encoding="utf-8"))  # the site's own stylesheet, trusted
+    return html.get_template(TEMPLATE).render(**report_context(report, lang, charts), standalone=True,
+                                              t=strings(lang), lang=lang, css=css, generated=generated)
 
 
 # --- the command -------------------------------------------------------------------------------------------

@@ -7,20 +7,23 @@ import csv
 import io
 import itertools
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from markupsafe import escape
 from matplotlib.image import imread
 
 from triage.config import Settings
 from triage.errors import InputError
 from triage.models import BotOutcomeIn, FeedbackIn, Message, TriageResult
-from triage.report_charts import CHARTS, chart_png, duration, export_report, report_csv, run_report
-from triage.reports import Report, build_report, handoff_category, percentile, resolve_range
+from triage.report_charts import CHARTS, chart_png, export_report, report_csv, report_html, run_report
+from triage.reports import CES_TARGET, Report, build_report, handoff_category, percentile, resolve_range
 from triage.store import Store
 from triage.store.tables import utcnow
+from triage.web.i18n import EN, KO
 
 pytestmark = pytest.mark.clock  # reports count days in a time zone; a period defaults to the days up to today
 
@@ -323,11 +326,6 @@ def test_percentiles_match_numpy():
     assert percentile([], 0.5) is None
 
 
-def test_durations_read_like_speech():
-    assert [duration(m) for m in (None, 0.2, 42, 185, 60, 3000, 2880)] == [
-        "데이터 없음", "1분 미만", "42분", "3시간 5분", "1시간", "2일 2시간", "2일"]
-
-
 # --- export -------------------------------------------------------------------------------------------
 
 def fill(store: Store, now: datetime) -> None:
@@ -358,11 +356,25 @@ def test_run_report_writes_the_page_charts_csv_and_json(store, store_url, tmp_pa
         png = (folder / f"{name}.png").read_bytes()
         assert png.startswith(PNG) and len(png) > 5000 and colourful(png), name  # bars and lines drawn
     html = page.read_text(encoding="utf-8")
+    # the /reports page's template, standalone: charts beside it, styles inline, no navigation, form or links
     for name in CHARTS:
-        assert f'<img class="chart" src="{name}.png"' in html
-    assert "<h1>고객 지원 리포트</h1>" in html and "자동 답변 비율" in html and "목표 미달" in html
+        assert f'<img src="{name}.png"' in html and f'data-chart="{name}"' in html
+    assert '<html lang="ko">' in html and "<h1>고객 지원 리포트</h1>" in html and 'id="kpi-first"' in html
+    assert "자동 답변 비율" in html and "목표 미달" in html and 'id="ces-warning"' in html
     assert "배송 지연" in html  # the demo taxonomy's name for delivery_delay
-    assert "http" not in html.split("<body>")[0]  # no external assets
+    assert "<style>" in html and ".kpis {" in html and "<link" not in html and "<script" not in html
+    assert "<nav" not in html and "<form" not in html and "<a " not in html and "로그아웃" not in html
+    assert "에 만든 리포트예요." in html  # when it was made
+    # what only the old export had: the bot's outcomes, the detail tables, the explanations and the definitions
+    assert total_row(html, "bot-outcomes") == ["1", "1", "1", "0", "100%", "0"]
+    assert total_row(html, "acceptance-detail") == ["4", "2 (50%)", "1 (25%)", "1 (25%)", "1.0자", "1.0자"]
+    assert total_row(html, "first-response-detail")[:3] == ["4", "3", "1"]  # a bare rejection is no reply
+    for table in ("bot-outcomes", "acceptance-detail", "first-response-detail"):
+        assert f'<details id="{table}-by-period" open>' in html  # a file may be printed: nothing folded
+    assert "<td>3/5 (목)</td>" in period_rows(html, "acceptance-detail")
+    for key in explanations_and_definitions():
+        assert explained(KO, key) in html, key
+    assert html.index('id="buckets"') < html.index('id="acceptance-detail"') < html.index('id="definitions"')
     rows = list(csv.DictReader(io.StringIO((folder / "report.csv").read_text(encoding="utf-8"))))
     assert list(rows[0]) == ["bucket", "metric", "dimension", "value"]
     by = {(r["bucket"], r["metric"], r["dimension"]): r["value"] for r in rows}
@@ -397,7 +409,8 @@ def test_an_empty_period_exports_charts_that_say_no_data(store, tmp_path):
     page = export_report(report, tmp_path / "out")
 
     html = page.read_text(encoding="utf-8")
-    assert "데이터 없음" in html and "이 기간에는 데이터가 없어요" in html
+    assert "데이터 없음" in html and "이 기간에는 문의도, 챗봇 결과도, CES 응답도 없어요" in html
+    assert "<img" not in html  # like the page: no charts for an empty period
     assert "<script>" not in html and "&lt;script&gt;" in html  # autoescaped
     for name in CHARTS:
         png = (tmp_path / "out" / f"{name}.png").read_bytes()
@@ -410,7 +423,44 @@ def test_an_empty_period_exports_charts_that_say_no_data(store, tmp_path):
 def test_no_gaps_says_there_are_none_yet(store, tmp_path):
     page = export_report(build_report(store, "day", "2026-03-02", "2026-03-03"), tmp_path / "out")
 
-    assert "아직 찾은 지식 공백이 없어요" in page.read_text(encoding="utf-8")
+    html = page.read_text(encoding="utf-8")
+    gaps = html[html.index("<h2>답하지 못한 질문 상위</h2>"):].split("</section>")[0]
+    assert 'id="top-gaps"' not in html and gaps.endswith('<p class="empty-cell">아직 찾은 지식 공백이 없어요.</p>')
+
+
+def test_the_exported_page_speaks_english_on_request(store):
+    add(store, kst(2026, 3, 2, 10), tag="refund_status")
+    report = build_report(store, "day", "2026-03-02", "2026-03-03")
+
+    html = report_html(report, {name: f"{name}.png" for name in CHARTS}, "en")
+
+    assert '<html lang="en">' in html and "Auto-answer rate" in html and "3/2 (Mon)" in html
+    assert "자동 답변 비율" not in html and "Generated " in html
+    assert "<h1>Customer support report</h1>" in html and "No knowledge gaps found yet." in html
+    assert "<h2>Support bot outcomes</h2>" in html and 'id="first-response-detail"' in html
+    for key in explanations_and_definitions():
+        assert explained(EN, key) in html and explained(KO, key) not in html, key
+
+
+def explanations_and_definitions() -> list[str]:
+    return [key for key in KO if key.startswith(("explain_", "def_"))]
+
+
+def explained(strings: dict[str, str], key: str) -> str:
+    """A sentence of the page's as it appears in the HTML (quotes escaped)."""
+    return str(escape(strings[key].format(target=CES_TARGET)))
+
+
+def total_row(html: str, table: str) -> list[str]:
+    """The cells of a detail table's whole-range row ('전체' / 'Total')."""
+    found = re.search(rf'<table class="data" id="{table}">.*?<th scope="row">[^<]+</th>(.*?)</tr>', html, re.S)
+    assert found, table
+    return re.findall(r'<td class="num">([^<]*)</td>', found.group(1))
+
+
+def period_rows(html: str, table: str) -> str:
+    start = html.index(f'<details id="{table}-by-period"')
+    return html[start:html.index("</details>", start)]
 
 
 def test_an_unknown_chart_is_an_input_error(store):

@@ -17,7 +17,7 @@ from triage.api.app import create_app
 from triage.api.auth import COOKIE
 from triage.kb import KnowledgeBase
 from triage.models import Message
-from triage.web.i18n import EN, KO, LANG_COOKIE, waiting
+from triage.web.i18n import EN, KO, LANG_COOKIE, duration, waiting
 
 pytestmark = pytest.mark.clock  # waiting times and report periods are counted from now
 
@@ -365,3 +365,44 @@ def test_both_languages_have_the_same_strings():
     (2 * 86400, "2일", "2 d"), (5 * 86400 + 7 * 3600, "5일", "5 d")])
 def test_waiting_time_reads_like_a_person_would_say_it(seconds, ko, en):
     assert waiting(seconds, "ko") == ko and waiting(seconds, "en") == en
+
+
+@pytest.mark.parametrize(("minutes", "ko", "en"), [
+    (None, "데이터 없음", "No data"), (0.2, "1분 미만", "under 1 min"), (42.9, "42분", "42 min"),
+    (60, "1시간", "1 h"), (185, "3시간 5분", "3 h 5 min"), (1440, "1일", "1 d"), (3000, "2일 2시간", "2 d 2 h"),
+    (3 * 1440 + 300, "3일", "3 d"), (10 * 1440 + 61, "10일", "10 d")])
+def test_one_duration_rule_for_the_inbox_and_the_reports(minutes, ko, en):
+    # whole minutes rounded down; hours beside days only under three days; the caller's word for no time
+    assert duration(minutes, "ko", "데이터 없음") == ko and duration(minutes, "en", "No data") == en
+    if minutes is not None and minutes >= 1:
+        assert waiting(minutes * 60, "ko") == ko and waiting(minutes * 60, "en") == en
+
+
+# --- the report page (the export is tested in tests/triage/test_reports.py) --------------------------------------
+
+def test_the_report_page_shows_the_bot_details_explanations_and_definitions(site):
+    app, keys, _ = site
+    for outcome in ({"auto_answered": True, "helpful": True}, {"auto_answered": False, "escalated": True}):
+        assert browser(app).post("/v1/bot/outcomes", headers=bearer(keys["bot"]), json=outcome).status_code == 201
+    intake = add_conversation(app, keys, "포인트는 언제 들어와요?", "w-report")
+    verdict = browser(app).post(f"/v1/suggestions/{intake['suggestion_id']}/feedback", headers=bearer(keys["agent"]),
+                                json={"action": "accept"})
+    assert verdict.status_code == 201, verdict.text
+    ko = browser(app, keys["agent"]).get("/reports").text
+    assert "<h1>고객 지원 리포트</h1>" in ko and '<form class="filters"' in ko  # the page keeps its form
+    bot = ko[ko.index('id="bot-outcomes"'):ko.index("</table>", ko.index('id="bot-outcomes"'))]
+    assert '<th scope="row">전체</th><td class="num">2</td><td class="num">1</td>' in bot.replace("\n", "")
+    for table in ("bot-outcomes", "acceptance-detail", "first-response-detail"):
+        assert f'id="{table}"' in ko and f'<details id="{table}-by-period" open>' in ko, table  # 7 days: open
+    assert ko.index('data-chart="first_response"') < ko.index('id="acceptance-detail"') < ko.index('id="definitions"')
+    sentences = [key for key in KO if key.startswith(("explain_", "def_"))]
+    for key in sentences:
+        assert str(escape(KO[key].format(target=6.5))) in ko, key
+    three_weeks = str(datetime.now(UTC).date() - timedelta(days=20))
+    long = browser(app, keys["agent"]).get("/reports", params={"start": three_weeks})
+    assert '<details id="acceptance-detail-by-period">' in long.text  # many periods: folded on the page
+    en = browser(app, keys["agent"]).get("/reports?lang=en").text
+    assert "<h1>Customer support report</h1>" in en and "<h2>Support bot outcomes</h2>" in en
+    assert '<th scope="row">Total</th>' in en and "What each number counts" in en
+    for key in sentences:
+        assert str(escape(EN[key].format(target=6.5))) in en and str(escape(KO[key].format(target=6.5))) not in en, key

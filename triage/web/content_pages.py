@@ -13,11 +13,10 @@ and its charts (embedded from ``/v1/reports/chart/…``: the API's GET routes ac
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from markupsafe import Markup, escape
@@ -25,14 +24,15 @@ from pydantic import ValidationError
 from starlette.datastructures import URL
 
 from knowledge.errors import SourceError
-from knowledge.gaps import FaqDraft, Gap, append_faq_entry
+from knowledge.gaps import FaqDraft, Gap
 from triage.api.auth import Caller
 from triage.api.deps import Service, ServiceState
-from triage.errors import InputError, NotReadyError
+from triage.errors import ConflictError, InputError, NotReadyError
 from triage.faq_gaps import MAX_DAYS, GapReport
-from triage.reports import CES_TARGET, DEFAULT_TIMEZONE, NONE, PERIODS, Bucket, Report, resolve_range, zone
+from triage.reports import DEFAULT_TIMEZONE, PERIODS, resolve_range, zone
 from triage.web.i18n import KST, strings
 from triage.web.pages import Tags, _redirect, _render, _to_login, language, posted_by, signed_in, tags_of
+from triage.web.rendering import report_context
 
 log = logging.getLogger("triage.web")
 
@@ -43,7 +43,6 @@ DEFAULT_GAP_DAYS = 30
 CHART_NAMES = ("volume", "auto_answer", "acceptance", "ces", "first_response")
 PLACEHOLDER = "[확인 필요"  # what an extractive or LLM draft leaves where a fact is missing
 SOURCES = ("handoff", "answer_rejected", "low_confidence", "unhelpful", "answered_then_agent")
-WEEKDAYS = {"ko": "월화수목금토일", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
 
 
 # --- FAQ gaps -----------------------------------------------------------------------------------------------
@@ -91,11 +90,12 @@ def accept_gap(request: Request, svc: Service, entry_id: Annotated[str, Form()] 
         draft = FaqDraft(question=question, examples=phrasings, answer=answer)
     except ValidationError:
         return again(t["gap_error_question"])
-    path = svc.settings.accepted_faq_file
     try:
-        append_faq_entry(path, draft, entry_id, [tag] if tag else [])  # one accept at a time, inside
+        svc.accept_faq(entry_id, draft, [tag] if tag else [], caller.name)
     except SourceError as exc:
         return again(t["gap_error"].format(message="; ".join(exc.problems)))
+    except ConflictError as exc:
+        return again(t["gap_error"].format(message=str(exc)))
     log.info("event=web_faq_accepted entry=%s agent=%s", entry_id, caller.name)
     target = URL("/gaps").include_query_params(days=period, flash="faq_added")
     anchor = f"#{gap}" if gap.startswith("gap-") and _number(gap[4:]) else ""
@@ -113,7 +113,7 @@ def _gaps(request: Request, svc: ServiceState, caller: Caller, days: int, *, err
         return _render(request, "error.html", {"message": t["error_not_ready"]}, here=here, caller=caller,
                        status=503)
     tags = tags_of(svc)
-    accepted = _accepted_entries(svc.settings.accepted_faq_file)
+    accepted = svc.accepted_faq()
     stamp = datetime.now(KST).strftime("%Y%m%d")
     cards = []
     for rank, gap in enumerate(found.gaps, 1):
@@ -148,17 +148,6 @@ def _lines(text: str) -> str:
 def _leaf_tags(tags: Tags) -> list[str]:
     """The taxonomy's leaf tags (what an entry's ``tags`` may hold), by display name."""
     return [tag for tag in tags.filterable if tag != tags.catch_all]
-
-
-def _accepted_entries(path: Path) -> dict[str, str]:
-    """question → id of the entries already in the accepted-entries file (empty if it is missing or odd)."""
-    try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
-    except (OSError, yaml.YAMLError):
-        return {}
-    if not isinstance(entries, list):
-        return {}
-    return {str(e.get("question")): str(e.get("id")) for e in entries if isinstance(e, dict) and e.get("id")}
 
 
 def _free_id(base: str, taken: Any) -> str:
@@ -217,73 +206,13 @@ def reports_page(request: Request, svc: Service, period: str = "day", start: str
         report = svc.report(period, str(first), str(last), DEFAULT_TIMEZONE)  # type: ignore[arg-type]
     except InputError as exc:
         return _render(request, "report.html", {
-            "r": None, "form": form, "periods": PERIODS, "error": t["report_bad_input"].format(message=str(exc))},
-            here=here, caller=caller, status=422)
+            "r": None, "standalone": False, "form": form, "periods": PERIODS,
+            "error": t["report_bad_input"].format(message=str(exc))}, here=here, caller=caller, status=422)
     form = {"period": report.period, "start": report.start.isoformat(), "end": report.end.isoformat()}
     query = str(URL("").include_query_params(**form))
+    charts = {name: f"/v1/reports/chart/{name}.png{query}" for name in CHART_NAMES}
     return _render(request, "report.html", {
-        "r": report, "form": form, "periods": PERIODS, "f": _Formats(lang, t),
-        "last_day": report.end - timedelta(days=1), "target": CES_TARGET,
-        "charts": [(name, f"/v1/reports/chart/{name}.png{query}", t[f"chart_{name}"]) for name in CHART_NAMES],
+        **report_context(report, lang, charts), "standalone": False, "form": form, "periods": PERIODS,
         "csv_url": f"/v1/reports/export.csv{query}",
         "gaps_url": f"/gaps?days={max(1, min(MAX_DAYS, (report.end - report.start).days))}",
-        "rows": _bucket_rows(report),
-        "labels": {b.key: _bucket_label(b, report.period, lang, t) for b in report.buckets},
     }, here=here, caller=caller)
-
-
-class _Formats:
-    """Numbers as the page shows them, in its language ('데이터 없음' / 'No data' for none)."""
-
-    def __init__(self, lang: str, t: dict[str, str]) -> None:
-        self.lang, self.t = lang, t
-
-    def percent(self, value: float | None, empty: str | None = None) -> str:
-        return self._none(empty) if value is None else f"{value * 100:.0f}%"
-
-    def number(self, value: float | int | None, digits: int = 1, empty: str | None = None) -> str:
-        if value is None:
-            return self._none(empty)
-        return f"{value:,}" if isinstance(value, int) else f"{value:,.{digits}f}"
-
-    def duration(self, minutes: float | None, empty: str | None = None) -> str:
-        """'1분 미만', '42분', '3시간 5분', '2일 4시간' (the inbox's waiting-time words)."""
-        if minutes is None:
-            return self._none(empty)
-        if minutes < 1:
-            return self.t["duration_under_minute"]
-        whole = round(minutes)
-        days, hours, mins = whole // 1440, whole % 1440 // 60, whole % 60
-        if days:
-            return (self.t["wait_days_hours"].format(d=days, h=hours) if hours
-                    else self.t["wait_days"].format(d=days))
-        if hours:
-            return (self.t["wait_hours_minutes"].format(h=hours, m=mins) if mins
-                    else self.t["wait_hours"].format(h=hours))
-        return self.t["wait_minutes"].format(m=mins)
-
-    def tag(self, report: Report, tag: str) -> str:
-        return self.t["tag_none"] if tag == NONE else report.tag_names.get(tag, tag)
-
-    def channel(self, channel: str) -> str:
-        return self.t.get(f"channel_{channel}", channel) if channel != NONE else self.t["channel_unknown"]
-
-    def reason(self, key: str, fallback: str, help_fallback: str) -> tuple[str, str]:
-        return self.t.get(f"reason_{key}", fallback), self.t.get(f"reason_{key}_help", help_fallback)
-
-    def _none(self, empty: str | None) -> str:
-        return self.t["no_data"] if empty is None else empty
-
-
-def _bucket_rows(report: Report) -> list[dict[str, Any]]:
-    return [{"bucket": b, "volume": report.volume.buckets[i], "auto": report.automation.buckets[i],
-             "acceptance": report.acceptance.buckets[i], "first": report.first_response.buckets[i],
-             "ces": report.ces.buckets[i]} for i, b in enumerate(report.buckets)]
-
-
-def _bucket_label(bucket: Bucket, period: str, lang: str, t: dict[str, str]) -> str:
-    """'3/2 (월)' for a day, '3/2~' for a week (its Monday), '(일부)' when the range cuts the week short."""
-    first = date.fromisoformat(bucket.key)
-    if period == "day":
-        return f"{first.month}/{first.day} ({WEEKDAYS.get(lang, WEEKDAYS['ko'])[first.weekday()]})"
-    return f"{first.month}/{first.day}~" + (f" {t['partial']}" if bucket.partial else "")

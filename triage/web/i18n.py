@@ -1,7 +1,7 @@
 """The web pages' words: Korean (해요체) by default, English on request (``?lang=en``, kept in a cookie).
 
 One dict per language with the same keys (a test checks it); templates read them as ``t.key``. Formatting
-that depends on the language (waiting time, dates) lives here too.
+that depends on the language (durations such as the waiting time, dates) lives here too.
 
 Over 400 lines because it holds two dictionaries of page words with the same keys; its code is short.
 """
@@ -57,13 +57,14 @@ KO: dict[str, str] = {
     "replied": "답장함",
     "messages_count": "메시지 {n}개",
     "not_ready": "지식베이스를 불러오는 중이라 태그 이름 대신 ID를 보여 드려요.",
-    # waiting time
+    # durations: the inbox's waiting time, the report's response times
     "wait_now": "방금",
-    "wait_minutes": "{m}분",
-    "wait_hours": "{h}시간",
-    "wait_hours_minutes": "{h}시간 {m}분",
-    "wait_days": "{d}일",
-    "wait_days_hours": "{d}일 {h}시간",
+    "duration_under_minute": "1분 미만",
+    "duration_minutes": "{m}분",
+    "duration_hours": "{h}시간",
+    "duration_hours_minutes": "{h}시간 {m}분",
+    "duration_days": "{d}일",
+    "duration_days_hours": "{d}일 {h}시간",
     # conversation
     "back_to_inbox": "← 문의함",
     "conversation_title": "문의 #{id}",
@@ -223,6 +224,7 @@ KO: dict[str, str] = {
     "report_csv": "CSV 내보내기",
     "report_empty": "데이터 없음: 이 기간에는 문의도, 챗봇 결과도, CES 응답도 없어요.",
     "report_bad_input": "리포트를 만들 수 없어요: {message}",
+    "report_generated": "{timezone} 기준 {at}에 만든 리포트예요.",
     "no_data": "데이터 없음",
     "kpi_messages": "문의량",
     "kpi_messages_value": "{n}건",
@@ -239,7 +241,6 @@ KO: dict[str, str] = {
     "kpi_ces_note": "목표 {target} / 7 · 응답 {n}개",
     "ces_below": "CES가 {value}점으로 목표 {target}점보다 낮아요. 아래 태그별 CES에서 낮은 주제를 확인해 주세요.",
     "below_target": "목표 미달",
-    "duration_under_minute": "1분 미만",
     "chart_volume": "태그별 문의량",
     "chart_auto_answer": "자동 답변 비율",
     "chart_acceptance": "추천 답변 처리 결과",
@@ -279,6 +280,65 @@ KO: dict[str, str] = {
     "reason_not_confident": "확신 부족",
     "reason_not_confident_help": "비슷한 FAQ는 있었지만 맞는 답이라고 확신할 만큼 가깝지 않았어요.",
     "channel_unknown": "(채널 없음)",
+    # report: what the standalone export used to show alone (bot outcomes, detail tables, explanations, terms)
+    "report_heading": "고객 지원 리포트",
+    "report_no_gaps": "아직 찾은 지식 공백이 없어요.",
+    "section_bot": "챗봇 결과",
+    "section_acceptance_detail": "추천 답변 수락",
+    "section_first_detail": "첫 응답 시간",
+    "section_definitions": "숫자를 세는 기준",
+    "by_period": "기간별로 보기",
+    "row_total": "전체",
+    "chars": "{n}자",
+    "col_outcomes": "기록",
+    "col_auto_answered": "자동 답변",
+    "col_helpful": "도움 됨",
+    "col_unhelpful": "도움 안 됨",
+    "col_helpful_rate": "'도움 됨' 비율",
+    "col_escalated": "상담원 연결",
+    "col_decided": "처리",
+    "col_edited": "수정 후 사용",
+    "col_rejected": "거절",
+    "col_edit_median": "수정 거리 중앙값",
+    "col_edit_mean": "수정 거리 평균",
+    "col_conversations": "대화",
+    "col_answered": "답변함",
+    "col_unanswered": "답변 대기",
+    "col_median": "중앙값",
+    "col_p90": "90%",
+    "explain_chart_volume": "고객이 보낸 메시지 수예요. 태그는 메시지마다 붙은 분류이고, "
+                            "상담원이 고친 경우 고친 태그로 세요.",
+    "explain_chart_auto_answer": "결정이 내려진 추천 가운데 FAQ 답변을 그대로 보낼 만큼 확실했던 비율이에요. "
+                                 "나머지는 상담원에게 넘어갔어요.",
+    "explain_chart_acceptance": "상담원이 처리한 추천 답변 가운데 그대로 보낸 것, 고쳐서 보낸 것, "
+                                "쓰지 않은 것의 비율이에요.",
+    "explain_chart_ces": "\"문제를 해결하기가 얼마나 쉬웠나요?\"에 고객이 1(매우 어려움)~7(매우 쉬움)로 답한 점수예요. "
+                         "목표는 {target}점이에요.",
+    "explain_chart_first_response": "대화의 첫 메시지부터 상담원이 처음 답장할 때까지 걸린 시간이에요. "
+                                    "중앙값은 절반이, 90%는 열에 아홉이 그 시간 안에 답을 받았다는 뜻이에요.",
+    "explain_by_tag": "태그별 메시지 수와 전체에서 차지하는 비율이에요. 많은 것부터 보여 드려요.",
+    "explain_by_channel": "문의가 들어온 채널별 메시지 수와 비율이에요.",
+    "explain_handoff": "자동 답변하지 않고 상담원에게 넘긴 추천을 이유별로 묶었어요.",
+    "explain_bot": "챗봇이 보고한 결과예요. '도움 됨' 비율은 응답한 고객 가운데 도움이 됐다고 한 비율이에요.",
+    "explain_ces_by_tag": "점수가 낮은 태그부터 보여 드리고, 목표에 못 미친 태그는 빨간색이에요.",
+    "explain_gaps": "FAQ가 답하지 못해 자주 상담원에게 넘어간 질문 묶음이에요. 큰 묶음부터 FAQ에 추가하면 좋아요.",
+    "explain_buckets": "기간마다 들어온 문의와 주요 지표예요. \"–\"는 그 기간에 해당 데이터가 없다는 뜻이에요.",
+    "explain_acceptance_detail": "상담원이 처리한 추천 답변을 그대로 수락, 수정 후 사용, 거절로 나눠 셌어요. "
+                                 "수정 거리는 고쳐서 보낸 답변에서 고친 글자 수예요.",
+    "explain_first_detail": "첫 메시지가 그 기간에 온 대화를 세요. 답변 대기는 상담원이 아직 답장하지 않은 대화예요.",
+    "def_volume": "고객이 보낸 메시지 수예요(메시지를 받은 시각 기준). 태그는 그 메시지에 추천된 태그이고, "
+                  "상담원이 고쳤으면 고친 태그예요. 채널은 대화의 채널이에요.",
+    "def_auto": "결정(자동 답변 또는 상담원 연결)이 내려진 추천 가운데 자동 답변의 비율이에요"
+                "(메시지를 받은 시각 기준).",
+    "def_acceptance": "상담원이 처리한 추천(그대로 수락·수정 후 사용·거절)만 세요. "
+                      "새 메시지로 대체됐거나 아직 열려 있는 추천은 빠져요.",
+    "def_first_response": "첫 메시지가 이 기간에 온 대화에서, 첫 메시지부터 상담원의 첫 답장까지 걸린 시간이에요. "
+                          "답장은 추천 답변을 그대로 또는 고쳐서 보낸 것, 또는 추천을 거절하고 직접 쓴 답장이에요.",
+    "def_bot": "챗봇이 보고한 결과를 보고한 시각으로 세요. 한 기록이 자동 답변, 도움 여부, 상담원 연결에 함께 "
+               "세질 수 있어요.",
+    "def_ces": "고객이 답한 시각으로 세요. 태그별 CES는 대화의 현재 태그로 묶은 평균이에요. 목표는 {target}점이에요.",
+    "def_gaps": "FAQ가 잘 답하지 못한 질문(상담원에게 넘어갔거나, 추천이 거절됐거나, 도움이 안 됐다고 한 질문)을 "
+                "비슷한 것끼리 묶었어요. 질문 수는 한 묶음에 든 질문 수예요.",
 }
 
 EN: dict[str, str] = {
@@ -322,11 +382,12 @@ EN: dict[str, str] = {
     "messages_count": "{n} messages",
     "not_ready": "The knowledge base is loading: tag ids are shown instead of names.",
     "wait_now": "just now",
-    "wait_minutes": "{m} min",
-    "wait_hours": "{h} h",
-    "wait_hours_minutes": "{h} h {m} min",
-    "wait_days": "{d} d",
-    "wait_days_hours": "{d} d {h} h",
+    "duration_under_minute": "under 1 min",
+    "duration_minutes": "{m} min",
+    "duration_hours": "{h} h",
+    "duration_hours_minutes": "{h} h {m} min",
+    "duration_days": "{d} d",
+    "duration_days_hours": "{d} d {h} h",
     "back_to_inbox": "← Inbox",
     "conversation_title": "Conversation #{id}",
     "customer_messages": "Customer messages",
@@ -481,6 +542,7 @@ EN: dict[str, str] = {
     "report_csv": "Export CSV",
     "report_empty": "No data: no messages, bot outcomes or CES answers in this period.",
     "report_bad_input": "Cannot build the report: {message}",
+    "report_generated": "Generated {at} ({timezone}).",
     "no_data": "No data",
     "kpi_messages": "Messages",
     "kpi_messages_value": "{n}",
@@ -497,7 +559,6 @@ EN: dict[str, str] = {
     "kpi_ces_note": "target {target} / 7 · {n} answers",
     "ces_below": "CES is {value}, below the {target} target. See CES by tag below for the topics that pull it down.",
     "below_target": "below target",
-    "duration_under_minute": "under 1 min",
     "chart_volume": "Messages by tag",
     "chart_auto_answer": "Auto-answer rate",
     "chart_acceptance": "What agents did with the drafts",
@@ -538,6 +599,70 @@ EN: dict[str, str] = {
     "reason_not_confident_help": "A similar FAQ entry existed, but not close enough to be sure it answers the "
                                  "question.",
     "channel_unknown": "(no channel)",
+    "report_heading": "Customer support report",
+    "report_no_gaps": "No knowledge gaps found yet.",
+    "section_bot": "Support bot outcomes",
+    "section_acceptance_detail": "Draft acceptance",
+    "section_first_detail": "First response time",
+    "section_definitions": "What each number counts",
+    "by_period": "By period",
+    "row_total": "Total",
+    "chars": "{n} chars",
+    "col_outcomes": "Outcomes",
+    "col_auto_answered": "Auto-answered",
+    "col_helpful": "Helpful",
+    "col_unhelpful": "Not helpful",
+    "col_helpful_rate": "Helpful rate",
+    "col_escalated": "Sent to an agent",
+    "col_decided": "Decided",
+    "col_edited": "Edited",
+    "col_rejected": "Rejected",
+    "col_edit_median": "Median edit distance",
+    "col_edit_mean": "Mean edit distance",
+    "col_conversations": "Conversations",
+    "col_answered": "Replied",
+    "col_unanswered": "Waiting",
+    "col_median": "Median",
+    "col_p90": "90%",
+    "explain_chart_volume": "Messages customers sent. Each counts under the tag suggested for it, or under the "
+                            "agent's correction when there was one.",
+    "explain_chart_auto_answer": "Of the suggestions with a decision, the share confident enough to send the FAQ "
+                                 "answer as is. The rest went to an agent.",
+    "explain_chart_acceptance": "Of the drafts agents dealt with, the share they sent as is, sent after editing, or "
+                                "did not use.",
+    "explain_chart_ces": "How customers answered \"How easy was it to solve your problem?\", from 1 (very hard) to "
+                         "7 (very easy). The target is {target}.",
+    "explain_chart_first_response": "Time from a conversation's first message to an agent's first reply. Half the "
+                                    "customers got a reply within the median, nine in ten within the 90% line.",
+    "explain_by_tag": "Messages per tag and their share of all messages, largest first.",
+    "explain_by_channel": "Messages per channel they came in on, and their share.",
+    "explain_handoff": "Suggestions handed to an agent instead of answered automatically, grouped by why.",
+    "explain_bot": "What the support bot reported. The helpful rate is the share of customers who answered that "
+                   "found the answer helpful.",
+    "explain_ces_by_tag": "Lowest score first; tags below the target are in red.",
+    "explain_gaps": "Groups of questions the FAQ could not answer, so they often went to an agent. Adding the "
+                    "largest groups to the FAQ helps most.",
+    "explain_buckets": "Messages and key numbers for each period. \"–\" means there is no data for that number in "
+                       "the period.",
+    "explain_acceptance_detail": "Drafts agents dealt with, split into accepted as is, edited and rejected. The edit "
+                                 "distance is how many characters the agent changed in an edited draft.",
+    "explain_first_detail": "Counts conversations whose first message came in the period. Waiting: no agent has "
+                            "replied yet.",
+    "def_volume": "Customer messages, by the time each arrived. The tag is the one suggested for the message, or "
+                  "the agent's correction of it; the channel is the conversation's.",
+    "def_auto": "Of the suggestions with a decision (auto-answer or hand-off to an agent), the share auto-answered, "
+                "by the time the message arrived.",
+    "def_acceptance": "Only suggestions an agent decided on (accepted as is, edited, rejected). Suggestions replaced "
+                      "by a newer message, or still open, are left out.",
+    "def_first_response": "For conversations whose first message came in this period: the time from that message to "
+                          "an agent's first reply, which is a draft sent as is or edited, or a rejected draft "
+                          "replaced by the agent's own reply.",
+    "def_bot": "Outcomes the support bot reported, by the time it reported them. One outcome can count as "
+               "auto-answered, helpful or not, and sent to an agent at once.",
+    "def_ces": "By the time the customer answered. CES by tag averages over the conversation's current tag. The "
+               "target is {target}.",
+    "def_gaps": "Questions the FAQ did not answer well (sent to an agent, a draft turned down, or found unhelpful), "
+                "grouped by similarity. The size is how many questions a group holds.",
 }
 
 STRINGS: dict[str, dict[str, str]] = {"ko": KO, "en": EN}
@@ -555,18 +680,34 @@ def strings(lang: str) -> dict[str, str]:
     return STRINGS.get(lang, KO)
 
 
+DAYS_WITH_HOURS = 3  # from this many days on, a duration is whole days ('4일'): the hours no longer matter
+
+
+def duration(minutes: float | None, lang: str, empty: str = "") -> str:
+    """A span of time as people say it, in whole minutes (rounded down): '1분 미만' under a minute, then '12분',
+    '3시간', '3시간 12분', '1일', '1일 5시간' (hours only under three days) and '4일'; in English 'under 1 min',
+    '12 min', '3 h', '3 h 12 min', '1 d', '1 d 5 h', '4 d'. A zero part is left out; ``empty`` for None."""
+    if minutes is None:
+        return empty
+    t = strings(lang)
+    if minutes < 1:
+        return t["duration_under_minute"]
+    whole = int(minutes)
+    days, hours, mins = whole // 1440, whole % 1440 // 60, whole % 60
+    if days:
+        if days < DAYS_WITH_HOURS and hours:
+            return t["duration_days_hours"].format(d=days, h=hours)
+        return t["duration_days"].format(d=days)
+    if hours:
+        return t["duration_hours_minutes"].format(h=hours, m=mins) if mins else t["duration_hours"].format(h=hours)
+    return t["duration_minutes"].format(m=mins)
+
+
 def waiting(seconds: float | None, lang: str) -> str:
-    """Human waiting time: '방금', '12분', '3시간 12분', '1일 5시간', '4일'; '' when nobody waits."""
+    """The inbox's waiting time: '방금' (just now) under a minute, else ``duration``; '' when nobody waits."""
     if seconds is None:
         return ""
-    t = strings(lang)
-    minutes = max(int(seconds // 60), 0)
-    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
-    if days:
-        return t["wait_days_hours"].format(d=days, h=hours) if days < 3 and hours else t["wait_days"].format(d=days)
-    if hours:
-        return t["wait_hours_minutes"].format(h=hours, m=mins) if mins else t["wait_hours"].format(h=hours)
-    return t["wait_minutes"].format(m=mins) if mins else t["wait_now"]
+    return strings(lang)["wait_now"] if seconds < 60 else duration(seconds / 60, lang)
 
 
 def when(at: datetime | None, lang: str) -> str:

@@ -30,7 +30,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args
 
-import jinja2
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -42,17 +41,15 @@ from triage.errors import ConflictError, InputError, NotFoundError, NotReadyErro
 from triage.models import Channel, FeedbackIn, InboxItem, SuggestionView, TriageResult
 from triage.reasons import render, render_all
 from triage.store.repository import MAX_ROW_ID
-from triage.web import TEMPLATES_DIR
 from triage.web.i18n import LANG_COOKIE, LANGUAGES, pick_language, strings, waiting, when
+from triage.web.rendering import html
 from triage.web.security import form_token, same_origin, valid_form_token
 
 log = logging.getLogger("triage.web")
 
 router = APIRouter(include_in_schema=False)
 
-templates = Jinja2Templates(env=jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=jinja2.StrictUndefined,
-    trim_blocks=True, lstrip_blocks=True))
+templates = Jinja2Templates(env=html)
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 CHANNELS: tuple[str, ...] = get_args(Channel)
