@@ -19,13 +19,11 @@ import csv
 import io
 import math
 import re
-import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import yaml
@@ -309,37 +307,19 @@ def gaps_csv(gaps: Sequence[Gap]) -> str:
     return out.getvalue()
 
 
-_append_lock = threading.Lock()  # read, check the id, append: one accept at a time
-
-
-def append_faq_entry(path: Path, draft: FaqDraft, entry_id: str, tags: Sequence[str] = ()) -> None:
-    """Append a draft as a FAQ entry to a YAML file that ``triage kb build --faq`` reads (created if missing).
-    The id must be new in that file; a file that is not a FAQ list is left untouched."""
+def check_accepted_entry(draft: FaqDraft, entry_id: str) -> None:
+    """A draft a content team accepts must be finished: an id of 2-64 lowercase letters, digits, '-' or '_', and
+    an answer with nothing left to confirm. ``SourceError`` says what to fix."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{1,63}", entry_id):
-        raise SourceError([f"{path}: id {entry_id!r} must be 2-64 lowercase letters, digits, '-' or '_'"])
+        raise SourceError([f"id {entry_id!r} must be 2-64 lowercase letters, digits, '-' or '_'"])
     if not draft.answer.strip() or re.search(r"\[(확인 필요|to confirm)", draft.answer):
-        raise SourceError([f"{path}: the entry {entry_id!r} has no finished answer (empty, or a '[확인 필요: …]' "
-                           "left to fill in); write the answer before accepting it"])
-    with _append_lock:
-        _append(path, draft, entry_id, tags)
+        raise SourceError([f"the entry {entry_id!r} has no finished answer (empty, or a '[확인 필요: …]' left to "
+                           "fill in); write the answer before accepting it"])
 
 
-def _append(path: Path, draft: FaqDraft, entry_id: str, tags: Sequence[str]) -> None:
-    existing = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else []
-    if existing is None:
-        existing = []
-    if not isinstance(existing, list):
-        raise SourceError([f"{path}:1: not a list of FAQ entries; accepted drafts go to a list"])
-    if any(isinstance(e, dict) and e.get("id") == entry_id for e in existing):
-        raise SourceError([f"{path}: an entry with id {entry_id!r} exists already"])
-    entry: dict[str, object] = {"id": entry_id, "question": draft.question, "answer": draft.answer}
-    if draft.examples:
-        entry["examples"] = list(draft.examples)
-    if tags:
-        entry["tags"] = list(tags)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump([entry], allow_unicode=True, sort_keys=False, width=1000)
-    with path.open("a", encoding="utf-8") as f:
-        if existing and not path.read_text(encoding="utf-8").endswith("\n"):
-            f.write("\n")
-        f.write("\n" + text)
+def faq_yaml(entries: Sequence[Mapping[str, Any]]) -> str:
+    """FAQ entries (``id``, ``question``, ``answer``, ``examples``, ``tags``) as the YAML list that
+    ``triage kb build --faq`` reads; empty lists are left out."""
+    rows = [{k: v for k, v in e.items() if k in ("id", "question", "answer", "examples", "tags") and v != []}
+            for e in entries]
+    return yaml.safe_dump(rows, allow_unicode=True, sort_keys=False, width=1000) if rows else "[]\n"

@@ -11,12 +11,14 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
+import yaml
 from pydantic import BaseModel, Field
 
 from knowledge.embedding_cache import CachedEmbedder
-from knowledge.gaps import DraftWriter, FaqDraft, Gap, GapQuestion, find_gaps
+from knowledge.errors import SourceError
+from knowledge.gaps import DraftWriter, FaqDraft, Gap, GapQuestion, faq_yaml, find_gaps
 from triage.config import Settings
-from triage.errors import InputError, LLMError
+from triage.errors import ConflictError, InputError, LLMError
 from triage.kb import KnowledgeBase
 from triage.language import detect_language
 from triage.llm import LLMClient
@@ -109,3 +111,51 @@ def current_gaps(store: Store, kb: KnowledgeBase, settings: Settings, days: int 
     current = sum(q.at >= start for q in questions)
     return GapReport(period_start=start, period_end=end, previous_start=previous, questions=current,
                      previous_questions=len(questions) - current, gaps=gaps)
+
+
+# --- accepted entries: the store holds them; the FAQ file the next `triage kb build` takes is written from it ---
+
+def accept_entry(store: Store, path: Path, entry_id: str, draft: FaqDraft, tags: list[str],
+                 by: str | None = None) -> Path:
+    """Keep an entry a content team accepted (``SourceError``: unfinished; ``ConflictError``: the id is taken),
+    then write every accepted entry to ``path``; that path."""
+    store.accept_faq_entry(entry_id, draft, tags, by)
+    log.info("event=faq_accepted entry=%s", entry_id)
+    return write_accepted_file(store, path)
+
+
+def write_accepted_file(store: Store, path: Path) -> Path:
+    """Every accepted entry, as a FAQ file at ``path`` (replaced whole, never half written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(faq_yaml(store.accepted_faq_entries()), encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
+def import_accepted_file(store: Store, path: Path) -> int:
+    """The entries of an accepted-entries file that the store lacks (an earlier version appended them to a file
+    under each replica's ``var/``): stored, oldest first; how many. Read at every start, so a file edited by hand
+    is taken too; an entry that is unfinished or not an entry is left out, with a log line."""
+    if not path.is_file():
+        return 0
+    try:
+        rows = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError) as exc:
+        log.error("event=accepted_faq_unreadable file=%s error=%s", path, exc)
+        return 0
+    known = {e["id"] for e in store.accepted_faq_entries()}
+    imported = 0
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, dict) or str(row.get("id")) in known:
+            continue
+        try:
+            draft = FaqDraft(question=str(row.get("question") or ""), answer=str(row.get("answer") or ""),
+                             examples=[str(x) for x in row.get("examples") or []])
+            store.accept_faq_entry(str(row.get("id")), draft, [str(t) for t in row.get("tags") or []])
+            imported += 1
+        except (ValueError, SourceError, ConflictError) as exc:
+            log.warning("event=accepted_faq_skipped file=%s id=%s reason=%s", path, row.get("id"), exc)
+    if imported:
+        log.info("event=accepted_faq_imported rows=%d file=%s", imported, path)
+    return imported

@@ -13,11 +13,12 @@ from datetime import datetime
 from pathlib import Path
 
 from knowledge.errors import KnowledgeBaseError
+from knowledge.gaps import FaqDraft
 from triage.alerts import AlertDispatcher
 from triage.config import Settings
 from triage.corrections import LEGACY_SCOPE, corrections_scope, import_legacy_file, scope_parts
 from triage.errors import NotReadyError, PolicyError, StoreError
-from triage.faq_gaps import GapReport, current_gaps, top_gaps
+from triage.faq_gaps import GapReport, accept_entry, current_gaps, import_accepted_file, top_gaps
 from triage.history import CustomerContact, StoredHistory
 from triage.inbox import Inbox, demo_messages
 from triage.kb import KnowledgeBase
@@ -56,6 +57,10 @@ class ServiceState:
         self.inbox = Inbox(settings, store, self.ready_pipeline, self.assess, self.follower, self.alerts)
         self.scope = corrections_scope(settings)  # of the KB and taxonomy configured (each pipeline has its own)
         import_legacy_file(store, settings.corrections_file, self.scope)
+        try:
+            import_accepted_file(store, settings.accepted_faq_file)
+        except StoreError as exc:  # read again at the next start
+            log.error("event=accepted_faq_import_failed error=%s", exc)
         self._tell_unscoped()
 
     def _tell_unscoped(self) -> None:
@@ -195,6 +200,16 @@ class ServiceState:
         """The FAQ gaps of the last ``days`` days, with a suggested entry each."""
         pipeline = self.ready_pipeline()
         return current_gaps(self.store, pipeline.kb, self.settings, days, llm=pipeline.drafter.llm)
+
+    def accept_faq(self, entry_id: str, draft: FaqDraft, tags: list[str], by: str | None = None) -> Path:
+        """Keep an entry a content team accepted from the gaps, for every replica; the FAQ file it is now in (all
+        accepted entries, for ``triage kb build --faq``). ``SourceError``: unfinished; ``ConflictError``: the id
+        is taken."""
+        return accept_entry(self.store, self.settings.accepted_faq_file, entry_id, draft, tags, by)
+
+    def accepted_faq(self) -> dict[str, str]:
+        """question → id of the entries accepted so far."""
+        return {e["question"]: e["id"] for e in self.store.accepted_faq_entries()}
 
     def close(self) -> None:
         if self.worker is not None:

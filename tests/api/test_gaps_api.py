@@ -64,7 +64,9 @@ def test_accepting_a_draft_appends_it_for_the_next_kb_build(api):
     accepted = client.post("/v1/gaps/accept", json=draft)
     assert accepted.status_code == 201 and accepted.json()["file"] == str(settings.accepted_faq_file)
     assert [e.id for e in load_faq_files([settings.accepted_faq_file])] == ["overseas-shipping"]
+    exported = client.get("/v1/gaps/accepted.yaml")  # from the store: what any replica answers
+    assert exported.status_code == 200 and "id: overseas-shipping" in exported.text and "해외로도" in exported.text
     again = client.post("/v1/gaps/accept", json=draft)
-    assert again.status_code == 422 and "exists already" in again.json()["error"]["message"]
+    assert again.status_code == 409 and "exists already" in again.json()["error"]["message"]  # the id is taken
     bad = client.post("/v1/gaps/accept", json={**draft, "entry_id": "x y"})
     assert bad.status_code == 422

@@ -14,8 +14,9 @@ from knowledge.errors import SourceError
 from knowledge.gaps import (
     FaqDraft,
     GapQuestion,
-    append_faq_entry,
+    check_accepted_entry,
     cluster_vectors,
+    faq_yaml,
     find_gaps,
     gaps_csv,
     gaps_markdown,
@@ -96,24 +97,21 @@ def test_gaps_export_as_markdown_and_csv(embedder):
     assert gaps_markdown([], "빈 기간").count("답하지 못한 질문이 없어요") == 1
 
 
-def test_an_accepted_draft_lands_in_a_faq_file_the_kb_build_reads(tmp_path):
-    path = tmp_path / "faq" / "accepted.yaml"
+def test_accepted_entries_are_checked_and_written_as_a_faq_file_the_kb_build_reads(tmp_path):
     draft = FaqDraft(question="해외 배송 되나요?", examples=["외국으로도 보내 주나요"],
                      answer="지금은 국내 배송만 해요. 더 궁금한 점 있으세요?")
-    append_faq_entry(path, draft, "overseas-shipping", ["delivery_info"])
-    append_faq_entry(path, draft.model_copy(update={"question": "알바 채용하나요?"}), "recruiting")
+    check_accepted_entry(draft, "overseas-shipping")
+    with pytest.raises(SourceError, match="lowercase"):
+        check_accepted_entry(draft, "Bad Id!")
+    path = tmp_path / "accepted.yaml"
+    path.write_text(faq_yaml([{"id": "overseas-shipping", "question": draft.question, "answer": draft.answer,
+                               "examples": draft.examples, "tags": ["delivery_info"]},
+                              {"id": "recruiting", "question": "알바 채용하나요?", "answer": "아니요.", "examples": [],
+                               "tags": []}]), encoding="utf-8")
     entries = load_faq_files([path])
     assert [e.id for e in entries] == ["overseas-shipping", "recruiting"]
     assert entries[0].examples == ("외국으로도 보내 주나요",) and entries[0].tags == ("delivery_info",)
-    with pytest.raises(SourceError, match="exists already"):
-        append_faq_entry(path, draft, "recruiting")
-    with pytest.raises(SourceError, match="lowercase"):
-        append_faq_entry(path, draft, "Bad Id!")
-    not_a_list = tmp_path / "map.yaml"
-    not_a_list.write_text("a: 1\n", encoding="utf-8")
-    with pytest.raises(SourceError, match="not a list"):
-        append_faq_entry(not_a_list, draft, "x1")
-    assert yaml.safe_load(not_a_list.read_text(encoding="utf-8")) == {"a": 1}  # left untouched
+    assert yaml.safe_load(faq_yaml([])) == []
 
 
 @pytest.mark.clock
@@ -154,11 +152,10 @@ def test_the_store_gathers_what_nobody_could_answer(store_url):
     store.close()
 
 
-def test_a_draft_with_a_fact_left_to_confirm_cannot_be_accepted(tmp_path):
+def test_a_draft_with_a_fact_left_to_confirm_cannot_be_accepted():
     draft = FaqDraft(question="해외 배송 되나요?", answer="[확인 필요: 해외 배송 정책]")
     with pytest.raises(SourceError, match="확인 필요"):
-        append_faq_entry(tmp_path / "accepted.yaml", draft, "overseas")
-    assert not (tmp_path / "accepted.yaml").exists()
+        check_accepted_entry(draft, "overseas")
 
 
 def test_what_the_store_keeps_from_customer_and_agent_text_carries_no_planted_personal_data(store_url):

@@ -50,7 +50,7 @@ def replicas(own_kb, tmp_path, store_url, warm_cache):
         settings = Settings(**{"kb_dir": own_kb, "var_dir": tmp_path / name, "taxonomy": DEMO_DIR / "taxonomy.yaml",
                                "faq_complaint_limit": 2, "database_url": store_url, **configured})
         if warm_cache.is_dir():
-            shutil.copytree(warm_cache, settings.var_dir / "cache")
+            shutil.copytree(warm_cache, settings.var_dir / "cache", dirs_exist_ok=True)
         service = ServiceState(settings, Store.open(store_url))
         service.load()
         assert service.pipeline is not None, service.load_error
@@ -263,3 +263,34 @@ def test_corrections_stored_before_scopes_are_learned_here_only_once_adopted(rep
     with one.store.engine.begin() as connection:  # what the warning says to do
         connection.execute(sql(update))
     assert tag(replicas("two"), text) == corrected(before)
+
+
+def test_an_accepted_faq_entry_is_every_replicas_and_an_earlier_file_is_imported_once(replicas, tmp_path):
+    import yaml
+
+    from knowledge.errors import SourceError
+    from knowledge.gaps import FaqDraft
+    from knowledge.sources import load_faq_files
+    from triage.errors import ConflictError
+
+    # a file an earlier version appended to under one replica's var/, with one unfinished entry
+    legacy = tmp_path / "one" / "faq" / "accepted.yaml"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(yaml.safe_dump([
+        {"id": "gift-wrap", "question": "선물 포장 되나요?", "answer": "주문서에서 선물 포장을 고르시면 돼요."},
+        {"id": "half-done", "question": "해외 배송 되나요?", "answer": "[확인 필요: 해외 배송]"}],
+        allow_unicode=True), encoding="utf-8")
+    one, two = replicas("one"), replicas("two")
+    assert one.accepted_faq() == {"선물 포장 되나요?": "gift-wrap"} == two.accepted_faq()
+    draft = FaqDraft(question="알바 채용하나요?", examples=["아르바이트 구해요?"],
+                     answer="채용 공고는 홈페이지에 올려요.")
+    path = one.accept_faq("recruiting", draft, ["feedback"], "agent-kim")
+    assert two.accepted_faq()["알바 채용하나요?"] == "recruiting"  # the other replica sees it at once
+    assert [e.id for e in load_faq_files([path])] == ["gift-wrap", "recruiting"]  # the file kb build takes
+    with pytest.raises(ConflictError, match="exists already"):
+        two.accept_faq("recruiting", draft, [])
+    with pytest.raises(SourceError, match="no finished answer"):
+        two.accept_faq("overseas", FaqDraft(question="해외 배송?", answer="[확인 필요: 정책]"), [])
+    # a restart reads the earlier file again and adds nothing twice
+    again = replicas("one")
+    assert list(again.accepted_faq().values()) == ["gift-wrap", "recruiting"]

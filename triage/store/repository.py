@@ -2,7 +2,7 @@
 whatever the API acknowledged is on disk (SQLite: WAL with ``synchronous=FULL``).
 
 Over 400 lines because it is the store's one repository: each method is one transaction, grouped by what it
-serves (keys, intake, reads, feedback, shared state, the bot, alerts).
+serves (keys, intake, reads, feedback, shared state, the bot, accepted FAQ entries, alerts).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Engine, case, delete, func, or_, select, t
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge.gaps import GapQuestion, Source
+from knowledge.gaps import FaqDraft, GapQuestion, Source, check_accepted_entry
 from triage.corrections import LEGACY_SCOPE
 from triage.errors import ConflictError, InputError, NotFoundError, StoreError
 from triage.history import Contact, CustomerContact
@@ -45,6 +45,7 @@ from triage.models import (
 from triage.privacy import redact_text
 from triage.store.database import exclusive, open_engine, unavailable
 from triage.store.tables import (
+    AcceptedFaqEntry,
     AlertRow,
     ApiKey,
     BotOutcome,
@@ -622,6 +623,29 @@ class Store:
         with self.session() as s:
             return [{"faq_id": r.faq_id, "tag": r.tag, "question": r.question, "reply": r.reply,
                      "created_at": r.created_at} for r in s.scalars(query)]
+
+    # --- FAQ entries a content team accepted from the gaps ------------------------------------------------
+
+    def accept_faq_entry(self, entry_id: str, draft: FaqDraft, tags: list[str] | None = None,
+                         by: str | None = None) -> None:
+        """Keep a finished FAQ entry (``check_accepted_entry``: ``SourceError`` says what to fix) for the next KB
+        build; ``ConflictError`` when the id is taken."""
+        check_accepted_entry(draft, entry_id)
+        try:
+            with self.session(write=True) as s:
+                s.add(AcceptedFaqEntry(id=entry_id, question=draft.question, answer=draft.answer,
+                                       examples=list(draft.examples), tags=list(tags or []), accepted_by=by,
+                                       created_at=utcnow()))
+        except IntegrityError as exc:
+            raise ConflictError(f"an accepted FAQ entry with id {entry_id!r} exists already; pick another id") \
+                from exc
+
+    def accepted_faq_entries(self) -> list[dict[str, Any]]:
+        """The accepted entries, oldest first, in a FAQ file's shape (id, question, answer, examples, tags)."""
+        with self.session() as s:
+            rows = s.scalars(select(AcceptedFaqEntry).order_by(AcceptedFaqEntry.created_at, AcceptedFaqEntry.id))
+            return [{"id": r.id, "question": r.question, "answer": r.answer, "examples": list(r.examples),
+                     "tags": list(r.tags)} for r in rows]
 
     # --- alerts -----------------------------------------------------------------------------------------
 

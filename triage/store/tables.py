@@ -171,6 +171,22 @@ class TagCorrection(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AcceptedFaqEntry(Base):
+    """A FAQ entry a content team accepted from the gaps (the draft as they finished it), for the next
+    ``triage kb build``: the store holds it for every replica; ``GET /v1/gaps/accepted.yaml`` and the file
+    ``var/faq/accepted.yaml`` (written from these rows after each accept) give it as a FAQ file."""
+
+    __tablename__ = "accepted_faq_entries"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    examples: Mapped[list[str]] = mapped_column(default=list)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    accepted_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ServiceValue(Base):
     """A value every replica of the service follows; ``serving_snapshot``: the index snapshot folder the
     replicas serve (the last one loaded or reloaded)."""

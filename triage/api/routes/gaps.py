@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
-from knowledge.gaps import FaqDraft, append_faq_entry, gaps_csv, gaps_markdown
+from knowledge.gaps import FaqDraft, faq_yaml, gaps_csv, gaps_markdown
 from triage.api.deps import AgentCaller, Service
 from triage.errors import InputError
 from triage.faq_gaps import MAX_DAYS, GapReport
@@ -46,13 +46,20 @@ def export_csv(svc: Service, _: AgentCaller, days: Days = 30) -> PlainTextRespon
 
 
 @router.post("/accept", status_code=status.HTTP_201_CREATED)
-def accept(draft: AcceptedDraft, svc: Service, _: AgentCaller) -> dict[str, str]:
-    """Append a (reviewed) draft to the accepted-entries FAQ file; the next `triage kb build` takes it."""
+def accept(draft: AcceptedDraft, svc: Service, caller: AgentCaller) -> dict[str, str]:
+    """Keep a (reviewed) draft as an accepted FAQ entry, for every replica; the next `triage kb build` takes it
+    from the accepted-entries file (written from the store) or from `GET /v1/gaps/accepted.yaml`. A taken id is
+    409."""
     pipeline = svc.ready_pipeline()
     known = set(pipeline.kb.tagger.classes) if pipeline.kb.tagger else set()
     if unknown := [t for t in draft.tags if t not in known]:
         raise InputError(f"unknown tag(s) {', '.join(unknown)}; known tags: {', '.join(sorted(known)) or 'none'}")
-    path = svc.settings.accepted_faq_file
-    append_faq_entry(path, draft, draft.entry_id, draft.tags)
+    path = svc.accept_faq(draft.entry_id, draft, draft.tags, caller.name)
     return {"status": "appended", "file": str(path), "id": draft.entry_id,
             "next": f"rebuild the index with `triage kb build … --faq {path}`, then reload it"}
+
+
+@router.get("/accepted.yaml", response_class=PlainTextResponse)
+def accepted(svc: Service, _: AgentCaller) -> PlainTextResponse:
+    """Every accepted entry, as a FAQ file for `triage kb build --faq` (the same on every replica)."""
+    return PlainTextResponse(faq_yaml(svc.store.accepted_faq_entries()), media_type="application/yaml; charset=utf-8")
