@@ -1,9 +1,10 @@
 """The real need behind a message and a reply draft for an agent to review, with or without an LLM.
 
-Every draft follows one structure: specific empathy → confirming what we understood → the answer from the
-KB with its source, at the customer's level (numbered steps for new customers, concise for veterans) →
-a better alternative from the KB → a closing question, thanking customers who report a bug or suggest a
-feature. Which wording fills it depends on the *kind* of message (``reply_kind``).
+Every draft follows one structure: the protective step when money or an account is at risk → specific empathy
+→ the situation confirmed in our words (never the customer's or an FAQ title quoted back) → the answer from
+the KB with its source (numbered steps for new customers, whole otherwise) → what is still needed → a better
+alternative from the KB → a closing question, thanking customers who report a bug or suggest a feature. Which
+wording fills it depends on the *kind* of message (``reply_kind``).
 
 Template path (the default, no LLM): ``prompts/replies/<lang>.yaml`` filled with the message's specifics.
 LLM path: ``prompts/real_need.prompt.md`` then ``prompts/reply_draft.prompt.md`` on the redacted message;
@@ -72,8 +73,8 @@ HEADS = {"ko": "혹시", "en": "Just to check,"}
 # tuning files (demo, HWU64, CLINC150, Bitext, paraKQC; also thinned to two phrasings per entry), the candidate was
 # right for 0.65-0.94 of the hand-offs at 0.6 or more (12-33% of them); at 0.5, for 0.56-0.84.
 DRAFT_CONFIDENCE = 0.6
-# Below it, down to this probability, the draft offers the candidate's answer conditionally ("혹시 '…' 문의시라면"),
-# which is its own confirmation: the candidate was right for 0.46-0.72 of the hand-offs at 0.3 or more.
+# Below it, down to this probability, a question still gets the candidate's answer first, and the closing asks
+# whether it was the one they meant: the candidate was right for 0.46-0.72 of the hand-offs at 0.3 or more.
 HEDGED_CONFIDENCE = 0.3
 PROTECTIVE = ("money_at_risk", "account_taken", "card_lost")  # money or an account at risk: protect first
 # A P1 tag alone marks money or an account at risk only when given with at least this confidence: a greeting
@@ -391,7 +392,7 @@ class Drafter:
             empathy.insert(0, t.render(f"empathy.{found}"))
         answer = ""
         if asked is not None and asked is not protected_by:  # the entry's answer; a hedged one asks back after
-            answer = t.render("answer" if entry is not None else "hedged", answer=answer_at_level(asked.answer, level))
+            answer = t.render("answer", answer=answer_at_level(asked.answer, level))
             answer += "\n" + t.render("citation", source_title=asked.question, source_url=asked.url)
             if hit is None and kind in ("account_specific", "complaint"):
                 answer += "\n" + t.render("account_check")
