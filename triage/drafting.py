@@ -12,6 +12,9 @@ the reply is linted and regenerated once if it fails, then falls back to the tem
 message share one budget (``TRIAGE_LLM_MESSAGE_BUDGET``); any LLM failure (unreachable, hanging, a broken
 answer, the budget spent) falls back to the template. Personal data never reaches the LLM: it sees
 placeholders, restored in what the agent reads.
+
+Over 400 lines because both paths read one plan (``DraftPlan``: at risk or not, the entry to answer from, the
+protective step) and the same message readings; apart, a rule of what a draft says would live in two modules.
 """
 
 from __future__ import annotations
