@@ -34,15 +34,15 @@ log = logging.getLogger("triage.service")
 
 class ServiceState:
     """The loaded knowledge base, the pipeline over it, the inbox store and the alert sender. The pipeline
-    locks its own shared state (briefly, never around an LLM call); ``lock`` serializes the swap of a reloaded
-    pipeline."""
+    locks its own shared state (briefly, never around an LLM call); a private lock serializes the swap of a
+    reloaded pipeline."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
         self.pipeline: Pipeline | None = None
         self.load_error: str | None = None
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
         self.history = StoredHistory(store, settings.repeat_window)
         # replicas serving a configured KB follow each other's reloads (the demo's index is each replica's own)
         self.follower = StoreFollower(store, settings.faq_complaint_limit,
@@ -89,7 +89,7 @@ class ServiceState:
     def serve(self, pipeline: Pipeline) -> None:
         """Serve ``pipeline`` from now on, following the store: it learns the corrections its tagger was not
         trained with, and the entries to distrust."""
-        with self.lock:
+        with self._lock:
             self.pipeline = pipeline  # runs in flight finish on the old one; both share the store's history
         self.follower.start(pipeline, pipeline.kb.corrections_up_to)
 
