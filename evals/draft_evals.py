@@ -30,7 +30,7 @@ from triage.kb import KnowledgeBase, embedder_for
 from triage.llm import LLMClient
 from triage.models import Message, TriageResult
 from triage.pipeline import Pipeline, chronological
-from triage.reply_lint import lint_reply
+from triage.stages.reply_lint import lint_reply
 
 PARTS = ("empathy", "confirm", "answer", "closing")
 PROBES = {

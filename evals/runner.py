@@ -14,9 +14,9 @@ from knowledge.embedding_cache import CachedEmbedder
 from knowledge.index import build_snapshot, load_snapshot
 from knowledge.search import Searcher
 from knowledge.sources import load_faq_files, write_faq_jsonl
-from triage.answering import Answerer, features, fit_answer_model, label_outcomes
 from triage.config import Settings
 from triage.kb import demo_sources, embedder_for
+from triage.stages.answering import Answerer, features, fit_answer_model, label_outcomes
 
 Log = Callable[[str], None]
 

@@ -184,10 +184,10 @@ def message_cost(settings: Settings, rounds: int = 7) -> dict[str, Any]:
     """What one message costs the pipeline (no LLM, one process) by its length, the lengths taking turns:
     medians of ``rounds`` runs after a warm-up. Texts are the demo's messages run together (those an injection
     check flags left out, since a flagged message is encoded twice), plus a long one with an injection."""
-    from triage.guard import check_injection
     from triage.kb import KnowledgeBase
     from triage.models import Message
     from triage.pipeline import Pipeline
+    from triage.stages.guard import check_injection
 
     pipeline = Pipeline(KnowledgeBase.open(settings), settings.repeat_window)
     plain = " ".join([m.text for m in demo_messages() if not check_injection(m.text).flagged] * 20)

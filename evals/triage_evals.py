@@ -15,14 +15,14 @@ from evals.metrics import nearest_rank
 from evals.runner import Log
 from knowledge.embedding_cache import CachedEmbedder
 from triage.config import Settings
-from triage.guard import check_injection
 from triage.inputs import read_message_rows
 from triage.kb import KnowledgeBase, embedder_for
 from triage.models import Message
 from triage.pipeline import Pipeline, chronological
-from triage.priority import assign_priority
-from triage.signals import situation
-from triage.tagging import TagExample, Tagger, faq_examples, taxonomy_examples
+from triage.stages.guard import check_injection
+from triage.stages.priority import assign_priority
+from triage.stages.signals import situation
+from triage.stages.tagging import TagExample, Tagger, faq_examples, taxonomy_examples
 from triage.taxonomy import NEEDS_REVIEW, PRIORITIES, Tag, Taxonomy
 
 WORST = 15

@@ -41,7 +41,7 @@ def demo_model(snapshot_folder: Path) -> dict:
     few to calibrate itself (it would hand everything off), and tests of answering need one that answers."""
     import shutil
 
-    from triage.answering import DEFAULT_MODEL_FILE
+    from triage.stages.answering import DEFAULT_MODEL_FILE
 
     shutil.copy2(DEFAULT_MODEL_FILE, snapshot_folder / "calibration.json")
     return {"calibration": {"source": "labels", "file": DEFAULT_MODEL_FILE.name}}

@@ -15,7 +15,7 @@ import threading
 import httpx
 
 from triage.models import TriageResult
-from triage.privacy import redact_text
+from triage.stages.privacy import redact_text
 from triage.store import Store
 
 log = logging.getLogger("triage.alerts")

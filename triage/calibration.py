@@ -17,7 +17,9 @@ from knowledge.classifier import EntryClassifier
 from knowledge.index import Snapshot, dense_index
 from knowledge.lexical import LexicalIndex, tokenize
 from knowledge.search import Searcher
-from triage.answering import (
+from triage.errors import InputError
+from triage.inputs import read_labels
+from triage.stages.answering import (
     NO_ANSWER_SHARE,
     AnswerModel,
     features,
@@ -27,8 +29,6 @@ from triage.answering import (
     threshold_for_precision,
     wilson_lower,
 )
-from triage.errors import InputError
-from triage.inputs import read_labels
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from knowledge.errors import KnowledgeBaseError
-from triage.answering import NO_ANSWER_SHARE
 from triage.config import Settings, get_settings
 from triage.errors import ConflictError, InputError, StoreError
+from triage.stages.answering import NO_ANSWER_SHARE
 from triage.store import Store
 
 if TYPE_CHECKING:

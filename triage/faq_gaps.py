@@ -20,10 +20,10 @@ from knowledge.gaps import DraftWriter, FaqDraft, Gap, GapQuestion, faq_yaml, fi
 from triage.config import Settings
 from triage.errors import ConflictError, InputError, LLMError
 from triage.kb import KnowledgeBase
-from triage.language import detect_language
 from triage.llm import LLMClient
 from triage.prompting import render_prompt
 from triage.reports import zone
+from triage.stages.language import detect_language
 from triage.store import Store
 from triage.store.tables import utcnow
 

@@ -11,10 +11,10 @@ from knowledge.samples import DEMO_DIR
 from knowledge.sources import jsonl_rows, read_text
 from triage.alerts import AlertDispatcher, alert_text, needs_alert
 from triage.config import Settings
-from triage.history import CustomerContact
 from triage.learning import StoreFollower
 from triage.models import FeedbackIn, FeedbackRecord, Intake, Message, TriageResult
 from triage.pipeline import Pipeline, chronological
+from triage.stages.history import CustomerContact
 from triage.store import Store
 
 log = logging.getLogger("triage.inbox")

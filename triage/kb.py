@@ -21,13 +21,13 @@ from knowledge.index import FORMAT_VERSION, BuildReport, Progress, Snapshot, bui
 from knowledge.samples import DEMO_LATEST_APP_VERSION
 from knowledge.search import Searcher
 from knowledge.sources import MANUAL_SUFFIXES
-from triage.answering import DEFAULT_MODEL_FILE, Answerer, AnswerModel
 from triage.calibration import calibration_summary, self_calibrate, write_calibration
 from triage.config import Settings
 from triage.corrections import corrections_scope
 from triage.inputs import read_tag_labels
 from triage.policy import DEMO_POLICY_FILE, PriorityPolicy, default_policy, load_policy
-from triage.tagging import Tagger, train_tagger
+from triage.stages.answering import DEFAULT_MODEL_FILE, Answerer, AnswerModel
+from triage.stages.tagging import Tagger, train_tagger
 from triage.taxonomy import Taxonomy, load_taxonomy, taxonomy_from_faq, taxonomy_policy
 
 if TYPE_CHECKING:

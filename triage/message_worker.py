@@ -31,10 +31,10 @@ from typing import Any
 
 from triage.config import Settings
 from triage.errors import WorkerError
-from triage.history import CustomerContact, StoredHistory
 from triage.learning import StoreFollower
 from triage.models import Message, TriageResult
 from triage.pipeline import Pipeline
+from triage.stages.history import CustomerContact, StoredHistory
 
 log = logging.getLogger("triage.worker")
 

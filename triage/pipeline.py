@@ -10,20 +10,20 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from knowledge.search import SearchResult
-from triage.answering import Decision
 from triage.config import Settings
-from triage.customer import customer_context
-from triage.drafting import Drafter
 from triage.errors import InputError
-from triage.guard import InjectionCheck, check_injection
-from triage.history import Contact, ContactHistory, CustomerContact, as_utc
 from triage.kb import KnowledgeBase
-from triage.language import detect_language
 from triage.llm import LLMClient
 from triage.models import Citation, Message, Reason, TagCandidate, TriageResult
-from triage.priority import RepeatContact, assign_priority
-from triage.signals import Signals
-from triage.tagging import TagDecision
+from triage.stages.answering import Decision
+from triage.stages.customer import customer_context
+from triage.stages.drafting import Drafter
+from triage.stages.guard import InjectionCheck, check_injection
+from triage.stages.history import Contact, ContactHistory, CustomerContact, as_utc
+from triage.stages.language import detect_language
+from triage.stages.priority import RepeatContact, assign_priority
+from triage.stages.signals import Signals
+from triage.stages.tagging import TagDecision
 
 if TYPE_CHECKING:
     import numpy as np

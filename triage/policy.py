@@ -1,16 +1,16 @@
-"""A deployment's priority policy: the file that says how ``triage.priority`` moves a tag's base priority.
+"""A deployment's priority policy: the file that says how ``triage.stages.priority`` moves a tag's base priority.
 
 The file (YAML; the demo's ``knowledge/samples/demo/policy.yaml`` documents it in its header and reproduces the
 rules the service always had):
 
-- ``situations``: for each situation of ``triage.signals.SITUATIONS``, the level it sets (``set_to``) and the
+- ``situations``: for each situation of ``triage.stages.signals.SITUATIONS``, the level it sets (``set_to``) and the
   base priorities it moves (``when_base``);
 - ``segments`` (optional): customer segments, any name, each raising ``raise`` levels at the priorities in
   ``at``, and whether it may take a message to P1 (``can_reach_p1``) or back the customer's claims so that they
   may (``backs_claims``); ``tenure_days_at_least`` (optional) also counts a customer with that tenure in the
   segment when their data names no segment the policy has a rule for;
 - ``segments_from_scores`` (optional, default yes): whether a customer without a segment gets one derived from
-  their RFM scores (``triage.customer.customer_segment``);
+  their RFM scores (``triage.stages.customer.customer_segment``);
 - ``modifiers``: ``repeat_contact`` (a stored earlier contact; ``within_hours``, optional, is how far back an
   earlier contact counts, instead of the ``TRIAGE_REPEAT_WINDOW_HOURS`` setting), ``says_repeat`` (the customer
   says they asked before) and ``anger`` (anger or urgency cues), each with ``raise``, ``at`` and
@@ -44,11 +44,11 @@ from yaml.constructor import SafeConstructor
 
 from knowledge.samples import DEMO_DIR
 from knowledge.sources import read_text
-from triage.customer import customer_segment, segment_name
 from triage.errors import PolicyError
-from triage.history import LONGEST_WINDOW
 from triage.models import Reason
-from triage.signals import SITUATIONS
+from triage.stages.customer import customer_segment, segment_name
+from triage.stages.history import LONGEST_WINDOW
+from triage.stages.signals import SITUATIONS
 from triage.taxonomy import PRIORITIES, Priority
 
 if TYPE_CHECKING:

@@ -19,7 +19,6 @@ from triage.config import Settings
 from triage.corrections import LEGACY_SCOPE, corrections_scope, import_legacy_file, scope_parts
 from triage.errors import NotReadyError, PolicyError, StoreError
 from triage.faq_gaps import GapReport, accept_entry, current_gaps, import_accepted_file, top_gaps
-from triage.history import CustomerContact, StoredHistory
 from triage.inbox import Inbox, demo_messages
 from triage.kb import KnowledgeBase
 from triage.learning import StoreFollower
@@ -27,6 +26,7 @@ from triage.message_worker import MessageWorker
 from triage.models import FeedbackIn, FeedbackRecord, Intake, Message, TriageResult
 from triage.pipeline import Pipeline
 from triage.reports import Period, Report, build_report, parse_date, resolve_range, zone
+from triage.stages.history import CustomerContact, StoredHistory
 from triage.store import Store
 
 log = logging.getLogger("triage.service")

@@ -88,8 +88,8 @@ def korean_safety(embedder, tmp_path_factory):
 
 def test_the_real_server_gets_the_asks_and_the_protective_flag_and_the_draft_opens_with_the_step(
         llm_server, korean_safety):
-    from triage.drafting import Drafter
     from triage.models import TriageResult
+    from triage.stages.drafting import Drafter
 
     snapshot, taxonomy, searcher = korean_safety
     bodies: list[str] = []

@@ -2,7 +2,7 @@
 recorder itself (``python -m tests.triage.priority_grid`` writes ``tests/fixtures/priority_before_policy.json``).
 
 The grid: every tag of the demo taxonomy (and ``needs_review`` with and without competing tags) × every
-situation of ``triage.signals.SITUATIONS`` and none × segment none/VIP/loyal/new × a stored earlier contact or
+situation of ``triage.stages.signals.SITUATIONS`` and none × segment none/VIP/loyal/new × a stored earlier contact or
 not × the customer saying they asked before or not × anger or not. The labeled rows: every message of the
 demo's calibration and dev sets that has a customer, under its expected tag, without and with a stored earlier
 contact. Each row is recorded, in the order of the cases, as ``"P2:0,5"``: its priority and its reasons
@@ -25,8 +25,8 @@ from typing import Any
 
 from knowledge.samples import DEMO_DIR
 from triage.models import Customer
-from triage.priority import RepeatContact
-from triage.signals import SITUATIONS, Signals
+from triage.stages.priority import RepeatContact
+from triage.stages.signals import SITUATIONS, Signals
 from triage.taxonomy import NEEDS_REVIEW, Taxonomy, load_taxonomy
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "priority_before_policy.json"
@@ -113,7 +113,7 @@ def read_fixture() -> tuple[str, list[tuple[str, list[str]]]]:
 
 
 def main() -> None:
-    from triage.priority import assign_priority
+    from triage.stages.priority import assign_priority
 
     taxonomy = demo_taxonomy()
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from knowledge.search import Hit, SearchResult
-from triage.answering import (
+from triage.stages.answering import (
     FEATURES,
     Answerer,
     AnswerModel,
@@ -134,7 +134,7 @@ def test_label_outcomes_count_an_answer_to_an_unanswerable_message_as_wrong():
 
 
 def test_equal_confidences_are_answered_or_handed_off_together():
-    from triage.answering import threshold_for_precision
+    from triage.stages.answering import threshold_for_precision
 
     # one question judged right 40 times, then another at a lower confidence judged right 3 times and wrong 9 times:
     # counting only its first three rows, the running precision would still look fine

@@ -134,8 +134,8 @@ def test_a_lone_question_is_asked_with_words_dropped_the_same_way_every_time():
 def judged_questions(kb, embedder):
     """The small KB's phrasings it auto-answers with their own entry, least confident first, and its model."""
     from knowledge.search import Searcher
-    from triage.answering import features
     from triage.kb import answer_model
+    from triage.stages.answering import features
 
     snapshot = load_snapshot(kb, embedder)
     searcher = Searcher(snapshot, embedder)
@@ -151,9 +151,9 @@ def judged_questions(kb, embedder):
 def test_verdicts_raise_the_threshold_above_the_answers_turned_down_and_keep_it_otherwise(tmp_path, embedder,
                                                                                           store_url):
     from tests.conftest import build_small_kb
-    from triage.answering import wilson_lower
     from triage.calibration import refine_with_verdicts
     from triage.models import BotOutcomeIn
+    from triage.stages.answering import wilson_lower
     from triage.store import Store
 
     searcher, model, answered = judged_questions(build_small_kb(tmp_path / "index", embedder), embedder)

@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from knowledge.samples import DEMO_DIR
-from triage.drafting import added_facts
 from triage.kb import KnowledgeBase
 from triage.llm import LLMClient
 from triage.models import Customer, Message
 from triage.pipeline import Pipeline
+from triage.stages.drafting import added_facts
 
 NEW = Customer(id="c-new", tenure_days=3)
 VETERAN = Customer(id="c-old", tenure_days=900)
@@ -292,7 +292,7 @@ def safety(embedder, tmp_path_factory):
     from knowledge.index import build_snapshot, load_snapshot
     from knowledge.search import Searcher
     from tests.conftest import demo_model
-    from triage.drafting import Drafter
+    from triage.stages.drafting import Drafter
     from triage.taxonomy import load_taxonomy
 
     folder = Path(tmp_path_factory.mktemp("safety"))
@@ -377,14 +377,14 @@ def test_asks_come_from_the_taxonomy_and_never_repeat_what_the_message_gives(saf
     ("your order number", "order #A1234567 never came", True),
 ])
 def test_already_given(ask, text, given):
-    from triage.drafting import already_given
+    from triage.stages.drafting import already_given
 
     assert already_given(ask, text) is given
 
 
 def test_the_llm_path_gets_the_candidate_and_the_asks_and_its_draft_opens_with_the_protective_step(safety):
-    from triage.drafting import Drafter
     from triage.models import TriageResult
+    from triage.stages.drafting import Drafter
 
     template_drafter, searcher = safety
     client, sent = fake_llm([NEED, {"empathy": "많이 놀라셨죠.", "confirm": "계정에 모르는 접속이 있었던 거죠?",
@@ -426,8 +426,8 @@ def test_an_english_customer_is_not_asked_in_korean_nor_given_korean_steps(safet
 
 
 def test_reading_the_message_praise_sentences_and_a_wordless_message():
-    from triage.drafting import reply_kind, restate
-    from triage.signals import Signals
+    from triage.stages.drafting import reply_kind, restate
+    from triage.stages.signals import Signals
 
     praise = "알뜰폰이라 걱정했는데 3년째 문제없이 잘 쓰고 있어요 번창하세요!"
     assert reply_kind(praise, Signals.read(praise), False, False) == "praise"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from triage.guard import check_injection
-from triage.language import detect_language
+from triage.stages.guard import check_injection
+from triage.stages.language import detect_language
 
 # ---------------------------------------------------------------- check_injection
 

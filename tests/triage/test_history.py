@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from triage.history import Contact, ContactHistory
+from triage.stages.history import Contact, ContactHistory
 from triage.taxonomy import NEEDS_REVIEW
 
 DIM = 8

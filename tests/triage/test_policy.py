@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 from tests.triage.priority_grid import Case, cases, demo_taxonomy, keys_digest, read_fixture
 from triage import config
 from triage.config import Settings
-from triage.customer import customer_segment
 from triage.errors import PolicyError
 from triage.models import Customer, Message
 from triage.policy import DEMO_POLICY_FILE, IGNORE_KEY, PriorityPolicy, default_policy, load_policy
-from triage.priority import PriorityDecision, RepeatContact, assign_priority
-from triage.signals import Signals
+from triage.stages.customer import customer_segment
+from triage.stages.priority import PriorityDecision, RepeatContact, assign_priority
+from triage.stages.signals import Signals
 from triage.taxonomy import PRIORITIES, Taxonomy
 
 DEMO_TEXT = DEMO_POLICY_FILE.read_text(encoding="utf-8")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from triage.customer import customer_context, customer_segment
 from triage.models import Customer
-from triage.priority import RepeatContact, assign_priority
-from triage.signals import Signals, situation
+from triage.stages.customer import customer_context, customer_segment
+from triage.stages.priority import RepeatContact, assign_priority
+from triage.stages.signals import Signals, situation
 from triage.taxonomy import Taxonomy, load_taxonomy
 
 DEMO_TAXONOMY = Path(__file__).parents[2] / "knowledge" / "samples" / "demo" / "taxonomy.yaml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from triage.privacy import PiiMatch, find_personal_data, label_placeholders, redact, redact_text
+from triage.stages.privacy import PiiMatch, find_personal_data, label_placeholders, redact, redact_text
 
 # ---------------------------------------------------------------- each kind, Hangul right after the number
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from triage.reply_lint import LintContext, lint_reply
+from triage.stages.reply_lint import LintContext, lint_reply
 
 KB = ["카드 결제를 취소하면 영업일 기준 3~5일 안에 카드사를 통해 환불돼요. https://help.example/faq/refund"]
 GOOD = ("결제 취소 후 환불이 아직 안 보여서 걱정되셨겠어요.\n\n카드 환불 시점을 물어보신 거죠?\n\n"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from triage.errors import TaxonomyError
-from triage.tagging import Tagger, TagScores, train_tagger
+from triage.stages.tagging import Tagger, TagScores, train_tagger
 from triage.taxonomy import NEEDS_REVIEW, Taxonomy, load_taxonomy
 
 DEMO_TAXONOMY = Path(__file__).parents[2] / "knowledge" / "samples" / "demo" / "taxonomy.yaml"
@@ -367,7 +367,7 @@ def test_a_labeled_file_with_an_unknown_tag_names_file_and_line(tmp_path):
 
 
 def test_tag_cutoffs_are_cross_validated_once_for_the_same_training_data(tmp_path, small_taxonomy):
-    from triage.tagging import Cutoffs, TagExample, cached_cutoffs
+    from triage.stages.tagging import Cutoffs, TagExample, cached_cutoffs
 
     examples = [TagExample("환불 언제 들어와요?", "refund")]
     calls: list[int] = []
@@ -386,7 +386,7 @@ def test_tag_cutoffs_are_cross_validated_once_for_the_same_training_data(tmp_pat
 
 
 def test_tag_cutoffs_meet_the_target_within_the_review_budget_or_spend_only_the_budget(monkeypatch, small_taxonomy):
-    from triage import tagging
+    from triage.stages import tagging
 
     # 400 cross-validated texts: the more confident, the more often right (80% right overall)
     p1 = np.linspace(0.05, 0.95, 400)
@@ -408,7 +408,7 @@ def test_tag_cutoffs_meet_the_target_within_the_review_budget_or_spend_only_the_
 
 
 def test_a_review_budget_never_buys_tags_below_the_precision_floor(monkeypatch, small_taxonomy):
-    from triage import tagging
+    from triage.stages import tagging
 
     # a weak tagger: right half the time unless very confident
     p1 = np.linspace(0.05, 0.95, 400)

@@ -402,7 +402,7 @@ def other_taxonomy(tmp_path_factory) -> Taxonomy:
 
 @pytest.fixture(scope="module")
 def other_tagger(other_taxonomy, embedder):
-    from triage.tagging import train_tagger
+    from triage.stages.tagging import train_tagger
 
     return train_tagger(other_taxonomy, embedder)
 
@@ -415,7 +415,7 @@ def test_the_catch_all_is_never_predicted_nor_learned(other_taxonomy, other_tagg
 
 
 def test_decide_gives_the_taxonomys_catch_all_when_unsure(other_tagger):
-    from triage.tagging import TagScores
+    from triage.stages.tagging import TagScores
 
     far = other_tagger.decide(TagScores([("refund", 0.34), ("delivery", 0.33), ("login", 0.33)]))
     close = other_tagger.decide(TagScores([("refund", 0.45), ("delivery", 0.43), ("login", 0.12)]))
@@ -427,7 +427,7 @@ def test_decide_gives_the_taxonomys_catch_all_when_unsure(other_tagger):
 
 
 def test_priority_of_the_catch_all_starts_from_p4_or_the_competing_tags(other_taxonomy):
-    from triage.priority import assign_priority
+    from triage.stages.priority import assign_priority
 
     alone = assign_priority("other", other_taxonomy, "음", None)
     competing = assign_priority("other", other_taxonomy, "음", None, competing=["refund", "login"])
@@ -437,7 +437,7 @@ def test_priority_of_the_catch_all_starts_from_p4_or_the_competing_tags(other_ta
 
 
 def test_two_catch_all_messages_share_no_issue(other_taxonomy):
-    from triage.history import Contact, ContactHistory
+    from triage.stages.history import Contact, ContactHistory
 
     t0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
     base = np.array([1.0, 0.0], np.float32)

@@ -26,8 +26,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from knowledge.gaps import FaqDraft, GapQuestion, Source, check_accepted_entry
 from triage.corrections import LEGACY_SCOPE
 from triage.errors import ConflictError, InputError, NotFoundError, StoreError
-from triage.history import Contact, CustomerContact
-from triage.language import detect_language
 from triage.models import (
     BotOutcomeIn,
     ConversationView,
@@ -42,7 +40,9 @@ from triage.models import (
     SuggestionView,
     TriageResult,
 )
-from triage.privacy import redact_text
+from triage.stages.history import Contact, CustomerContact
+from triage.stages.language import detect_language
+from triage.stages.privacy import redact_text
 from triage.store.database import exclusive, open_engine, unavailable
 from triage.store.tables import (
     AcceptedFaqEntry,

@@ -31,13 +31,13 @@ from knowledge.index import Snapshot
 from knowledge.search import Hit, SearchResult
 from knowledge.sources import FaqEntry
 from triage.errors import LLMError
-from triage.language import detect_language
 from triage.llm import LLMCall, LLMClient
 from triage.models import DraftInfo, RealNeed, TriageResult
-from triage.privacy import find_personal_data, label_placeholders, redact
 from triage.prompting import Templates, render_prompt, reply_templates
-from triage.reply_lint import Finding, LintContext, lint_reply
-from triage.signals import SITUATIONS, Signals, already_given
+from triage.stages.language import detect_language
+from triage.stages.privacy import find_personal_data, label_placeholders, redact
+from triage.stages.reply_lint import Finding, LintContext, lint_reply
+from triage.stages.signals import SITUATIONS, Signals, already_given
 from triage.taxonomy import NEEDS_REVIEW, Taxonomy
 
 log = logging.getLogger("triage.drafting")

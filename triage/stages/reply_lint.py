@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from triage.language import detect_language
-from triage.privacy import PLACEHOLDER, find_personal_data
 from triage.prompting import boilerplate_phrases
-from triage.signals import already_given
+from triage.stages.language import detect_language
+from triage.stages.privacy import PLACEHOLDER, find_personal_data
+from triage.stages.signals import already_given
 
 MIN_CHARS = 40
 MAX_CHARS = {"ko": 900, "en": 1500}

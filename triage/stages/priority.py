@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from triage.models import Customer, Reason
 from triage.policy import IGNORE_KEY, PriorityPolicy, RaiseRule, default_policy
 from triage.reasons import render_all
-from triage.signals import Signals
+from triage.stages.signals import Signals
 from triage.taxonomy import PRIORITIES, Priority, Taxonomy
 
 

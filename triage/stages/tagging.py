@@ -184,7 +184,7 @@ class Tagger:
         self.correction_tags = np.append(self.correction_tags, self.column[tag])
 
     def scores(self, text: str, vector: NDArray[np.float32], situation: Priority | None = None) -> TagScores:
-        """Tag scores for a message; ``situation`` (the level its wording calls for, see ``triage.priority``)
+        """Tag scores for a message; ``situation`` (the level its wording calls for, see ``triage.stages.priority``)
         favours tags of that base priority, so "money gone" leans to the taxonomy's P1 tags."""
         meaning = (1 - MEMORY_WEIGHT) * self.meaning.predict_proba(vector.reshape(1, -1))[0]
         meaning += MEMORY_WEIGHT * self._neighbour_vote(vector)
@@ -244,7 +244,7 @@ def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vector
     pair meets the target), the pair within the budget whose precision is highest at its lower bound, as long
     as that reaches ``TAG_MIN_PRECISION`` (else the pair meeting the target, over the budget). The fallback
     cut-offs when the texts are too few, or no pair reaches either precision."""
-    from triage.answering import wilson_lower
+    from triage.stages.answering import wilson_lower
 
     p1, gap, right = cross_validated(taxonomy, examples, vectors, groups)
     if len(right) < MIN_CUTOFF_ROWS:
