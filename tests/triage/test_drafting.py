@@ -464,3 +464,31 @@ def test_a_message_that_says_nothing_is_asked_what_it_needs(safety, text, vague)
                           candidate_faq_id=search.faq_hits[0].entry_id, language="ko")
     draft = drafter.draft(text, result, search).draft
     assert ("어떤 점을 도와드리면 될지" in draft) is vague and ("다시 안내해 드릴게요" in draft) is not vague
+
+
+def test_a_kb_answer_that_apologizes_is_not_apologized_for_again(embedder, tmp_path):
+    from knowledge.index import build_snapshot, load_snapshot
+    from knowledge.search import Searcher
+    from tests.conftest import demo_model
+    from triage.models import TriageResult
+    from triage.stages.drafting import Drafter
+    from triage.stages.reply_lint import APOLOGY
+
+    (tmp_path / "faq.yaml").write_text("""
+- id: late-refund
+  question: 환불이 늦어지고 있어요.
+  answer: 늦어져서 죄송해요. 카드 환불은 취소 후 3~5영업일 안에 카드사에서 반영돼요.
+  examples: [환불 언제 들어와요, 환불이 아직 안 됐어요]
+- id: points
+  question: 포인트는 언제 적립되나요?
+  answer: 포인트는 배송 완료 7일 뒤에 적립돼요.
+""", encoding="utf-8")
+    build_snapshot(tmp_path / "index", embedder, [tmp_path / "faq.yaml"], None, finish=demo_model)
+    snapshot = load_snapshot(tmp_path / "index", embedder)
+    text = "환불 아직도 안 들어왔어요. 진짜 짜증나네요"
+    search = Searcher(snapshot, embedder).search(text, k=5)
+    result = TriageResult(id="m", decision="auto_answer", faq_id="late-refund", candidate_faq_id="late-refund",
+                          confidence=0.95, language="ko")
+    out = Drafter(snapshot).draft(text, result, search)
+    assert "늦어져서 죄송해요" in out.draft and len(APOLOGY.findall(out.draft)) == 1
+    assert not any(f.code == "repeated_apology" for f in out.lint)

@@ -36,7 +36,7 @@ from triage.models import DraftInfo, RealNeed, TriageResult
 from triage.prompting import Templates, render_prompt, reply_templates
 from triage.stages.language import detect_language
 from triage.stages.privacy import find_personal_data, label_placeholders, redact
-from triage.stages.reply_lint import Finding, LintContext, lint_reply
+from triage.stages.reply_lint import APOLOGY, Finding, LintContext, lint_reply
 from triage.stages.signals import SITUATIONS, Signals, already_given
 from triage.taxonomy import NEEDS_REVIEW, Taxonomy
 
@@ -407,6 +407,8 @@ class Drafter:
             answer += "\n\n" + t.render("no_answer.feature_request")
         if asks:
             answer = (answer + " " + t.render("missing_info", missing_info=asks)).strip()
+        if APOLOGY.search(answer) or APOLOGY.search(protect):  # the KB's text apologizes already: once is enough
+            empathy = [line for line in empathy if not APOLOGY.search(line)]
         extra = []
         if alternative:
             extra.append(t.render("alternative", alternative=alternative))
