@@ -9,6 +9,8 @@ import csv
 import html.parser
 import io
 import json
+import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +52,14 @@ def read_text(path: Path) -> str:
         raise SourceError([f"{path}: not UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8"]) from exc
     except OSError as exc:
         raise SourceError([f"{path}: cannot read ({exc.strerror})"]) from exc
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a reader sees the old file or the new one, never half of it. The
+    partial file is named for this process and thread, so concurrent writers do not trip over each other's."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
 
 
 # ---------------------------------------------------------------- FAQ rows with their line numbers

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from knowledge.errors import KnowledgeBaseError
+from knowledge.sources import write_text_atomic
 from triage.config import Settings, get_settings
 from triage.errors import ConflictError, InputError, StoreError
 from triage.stages.answering import NO_ANSWER_SHARE
@@ -250,9 +251,7 @@ def batch(
             for done, k in enumerate(chronological(messages), 1):
                 results[valid[k][0]] = pipeline.run(messages[k]).model_dump_json()
                 progress(done, len(messages))
-        tmp = out_file.with_name(out_file.name + ".partial")
-        tmp.write_text("".join(line + "\n" for line in results), encoding="utf-8")
-        tmp.replace(out_file)
+        write_text_atomic(out_file, "".join(line + "\n" for line in results))
     if problems:
         shown = problems[:BATCH_PROBLEMS_SHOWN] + [f"… and {len(problems) - BATCH_PROBLEMS_SHOWN} more"] * (
             len(problems) > BATCH_PROBLEMS_SHOWN)

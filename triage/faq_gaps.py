@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from knowledge.embedding_cache import CachedEmbedder
 from knowledge.errors import SourceError
 from knowledge.gaps import DraftWriter, FaqDraft, Gap, GapQuestion, faq_yaml, find_gaps
+from knowledge.sources import write_text_atomic
 from triage.config import Settings
 from triage.errors import ConflictError, InputError, LLMError
 from triage.kb import KnowledgeBase
@@ -127,9 +128,7 @@ def accept_entry(store: Store, path: Path, entry_id: str, draft: FaqDraft, tags:
 def write_accepted_file(store: Store, path: Path) -> Path:
     """Every accepted entry, as a FAQ file at ``path`` (replaced whole, never half written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(faq_yaml(store.accepted_faq_entries()), encoding="utf-8")
-    partial.replace(path)
+    write_text_atomic(path, faq_yaml(store.accepted_faq_entries()))
     return path
 
 

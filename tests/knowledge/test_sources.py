@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from knowledge.errors import SourceError
-from knowledge.sources import html_to_markdown, load_faq_files, load_manuals, write_faq_jsonl
+from knowledge.sources import html_to_markdown, load_faq_files, load_manuals, write_faq_jsonl, write_text_atomic
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
@@ -118,3 +119,15 @@ def test_written_faq_loads_back_the_same(tmp_path):
     write_faq_jsonl(entries, tmp_path / "again" / "faq.jsonl")
     again = load_faq_files([tmp_path / "again" / "faq.jsonl"])
     assert again == entries and again[0].metadata == {"owner": "cx-team"}
+
+
+def test_concurrent_atomic_writes_leave_one_whole_file_and_no_partial_ones(tmp_path):
+    path = tmp_path / "accepted.yaml"
+    texts = [f"- id: entry-{i}\n" * 200 for i in range(8)]
+    threads = [threading.Thread(target=write_text_atomic, args=(path, text)) for text in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert path.read_text(encoding="utf-8") in texts  # one writer's whole text, never a mix
+    assert [p.name for p in tmp_path.iterdir()] == ["accepted.yaml"]

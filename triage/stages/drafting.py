@@ -70,7 +70,6 @@ TROUBLE = ("money_at_risk", "account_taken", "card_lost", "outage", "blocked")
 SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|(?<=[요죠까])\s+(?=\S)|(?<=[니었았였했겠는]다)\s+(?=\S)|\n+")
 ANSWER_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")  # KB answers are punctuated ("그보다 적으면" is one sentence)
 EMOTICONS = re.compile(r"(?<!\S)[ㅋㅎㅠㅜㅡ;^~.]{2,}(?!\S)|\s*[ㅋㅎㅠㅜ]{2,}")  # ㅠㅠ, ㅋㅋ, ㅡㅡ, ^^: not quoted back
-HEADS = {"ko": "혹시", "en": "Just to check,"}
 # A hand-off's draft answers from its candidate entry when the answer model gives it at least this probability of
 # being the right entry: an agent checks every draft, so a draft may use an entry too uncertain for the bot. On the
 # tuning files (demo, HWU64, CLINC150, Bitext, paraKQC; also thinned to two phrasings per entry), the candidate was

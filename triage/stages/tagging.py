@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from knowledge.sources import write_text_atomic
 from triage.errors import TaxonomyError
 from triage.models import Reason
 from triage.reasons import render
@@ -319,9 +319,7 @@ def cached_cutoffs(cache: Path | None, taxonomy: Taxonomy, examples: Sequence[Ta
         pass
     cutoffs = compute()
     cache.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(asdict(cutoffs)), encoding="utf-8")
-    partial.replace(path)  # atomic: a concurrent reader sees the whole file or none
+    write_text_atomic(path, json.dumps(asdict(cutoffs)))  # a concurrent reader sees the whole file or none
     return cutoffs
 
 
