@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge.samples import DEMO_DIR
@@ -116,8 +117,50 @@ class Settings(BaseSettings):
         default=3, ge=1,
         description="An FAQ entry whose auto-answers agents rejected (or customers found unhelpful) this many times, "
                     "more often than not, is no longer auto-answered: such messages go to an agent.")
+    widget_menu: Path | None = Field(
+        default=None,
+        description="The chat widget's quick-reply menus per section (YAML; docs/widget.md shows the format). Unset: "
+                    "each section's most asked questions.")
+    widget_session_rate: str = Field(
+        default="30/minute", description="Requests one widget session may make (a moving window; 'N/second|minute|"
+                                         "hour'), so a script in one browser cannot flood the bot.")
+    widget_ip_rate: str = Field(
+        default="600/minute", description="Widget requests from one IP address (many customers may share one).")
+    widget_session_days: float = Field(
+        default=30, gt=0, description="A widget session unused this long ends; the customer then starts a new chat.")
+    smtp_host: str | None = Field(default=None, description="SMTP server for agents' replies to emails. Unset: "
+                                                             "email replies fail with 'not_configured'.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="starttls", description="starttls (port 587), tls (implicit, port 465) or none (a local relay).")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = Field(default="support@localhost",
+                           description="From of email replies; its domain ends their Message-IDs.")
+    reply_webhook_url: str | None = Field(
+        default=None, description="Where replies to chat, SMS, app-review and other conversations are posted, signed "
+                                  "(Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). Unset: they "
+                                  "fail with 'not_configured'.")
+    reply_webhook_secret: str | None = Field(
+        default=None, description="The webhook's signing secret ('whsec_<base64>' or any string); required with "
+                                  "reply_webhook_url.")
+    delivery_attempts: int = Field(default=6, ge=1, le=20, description="Tries per reply before it is marked failed.")
+    delivery_backoff: float = Field(default=2.0, ge=0, description="Seconds before a reply's first retry; doubles "
+                                                                   "each time, at most 10 minutes.")
+    delivery_timeout: float = Field(default=10.0, gt=0, description="Seconds per SMTP or webhook attempt.")
     seed_demo_inbox: bool = Field(
         default=True, description="Fill an empty inbox with the demo dev messages when serving the demo KB.")
+
+    @model_validator(mode="after")
+    def _webhook_has_secret(self) -> Self:
+        if self.reply_webhook_url and not self.reply_webhook_secret:
+            raise ValueError("TRIAGE_REPLY_WEBHOOK_SECRET is needed with TRIAGE_REPLY_WEBHOOK_URL: receivers verify "
+                             "each reply's signature with it")
+        return self
+
+    @property
+    def mail_domain(self) -> str:
+        return self.mail_from.rpartition("@")[2] or "localhost"
 
     @property
     def store_url(self) -> str:

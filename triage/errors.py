@@ -7,6 +7,7 @@
     │   └── PolicyError         a priority policy file that cannot be used (every problem as file:line)
     │   └── NotFoundError       a conversation or suggestion that does not exist (HTTP 404)
     ├── ConflictError           another agent already decided this suggestion (HTTP 409)
+    ├── RateLimitedError        too many requests from one widget session or address (HTTP 429, Retry-After)
     ├── AuthError               no API key or an unknown one (HTTP 401)
     │   └── ForbiddenError      a valid key whose role may not do this (HTTP 403)
     ├── NotReadyError           no knowledge base loaded yet (HTTP 503)
@@ -41,6 +42,12 @@ class NotFoundError(InputError):
 
 class ConflictError(TriageError):
     pass
+
+
+class RateLimitedError(TriageError):
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class AuthError(TriageError):

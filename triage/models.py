@@ -283,6 +283,38 @@ class SuggestionView(BaseModel):
     feedback: list[FeedbackRecord]
 
 
+class DeliveryView(BaseModel):
+    """An agent's reply on its way to the customer."""
+
+    id: int
+    route: Literal["widget", "email", "webhook"] = Field(description="widget: shown in the chat; email: SMTP; "
+                                                                     "webhook: the company's channel adapter")
+    status: Literal["queued", "sending", "sent", "failed"]
+    attempts: int
+    error_code: str | None = Field(description="why the last attempt failed: connect, timeout, http_503, smtp_550, "
+                                               "not_configured, …")
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class WidgetSource(BaseModel):
+    title: str
+    url: str | None = None
+
+
+class WidgetTurn(BaseModel):
+    """One line of a widget chat."""
+
+    id: int
+    role: Literal["customer", "bot", "agent", "system"]
+    text: str
+    created_at: datetime
+    answered: bool = Field(description="a bot line answered from the KB (false: it offers a person)")
+    sources: list[WidgetSource] = Field(default_factory=list)
+    helpful: bool | None = Field(default=None, description="the customer's 'did this help?' on a bot answer")
+
+
 class ConversationView(BaseModel):
     id: int
     status: Literal["open", "resolved"]
@@ -294,6 +326,8 @@ class ConversationView(BaseModel):
     waiting_seconds: float | None
     messages: list[StoredMessage]
     suggestion: SuggestionView | None = Field(description="the latest suggestion")
+    deliveries: list[DeliveryView] = Field(default_factory=list, description="agents' replies sent to the customer")
+    chat: list[WidgetTurn] = Field(default_factory=list, description="the widget chat before and after the hand-off")
 
 
 # When an event happened, to import history; stored as given. Omitted: the moment it is recorded.

@@ -28,6 +28,7 @@ from triage.pipeline import Pipeline
 from triage.reports import Period, Report, build_report, parse_date, resolve_range, zone
 from triage.stages.history import CustomerContact, StoredHistory
 from triage.store import Store
+from triage.widget import WidgetChat
 
 log = logging.getLogger("triage.service")
 
@@ -55,6 +56,7 @@ class ServiceState:
         self.worker = MessageWorker(settings) if settings.message_worker else None
         self.worker_prepared = threading.Event()  # the worker has loaded the knowledge base (or failed to)
         self.inbox = Inbox(settings, store, self.ready_pipeline, self.assess, self.follower, self.alerts)
+        self.widget = WidgetChat(self)
         self.scope = corrections_scope(settings)  # of the KB and taxonomy configured (each pipeline has its own)
         import_legacy_file(store, settings.corrections_file, self.scope)
         try:

@@ -21,11 +21,13 @@ from triage.api.routes.health import router as health_router
 from triage.api.routes.inbox import router as inbox_router
 from triage.api.routes.reports import router as reports_router
 from triage.api.routes.triage import router as triage_router
+from triage.api.routes.widget import router as widget_router
 from triage.config import Settings
 from triage.kb import KnowledgeBase
 from triage.store import Store
 from triage.web import STATIC_DIR
 from triage.web.content_pages import router as content_router
+from triage.web.customer_pages import router as customer_router
 from triage.web.pages import router as web_router
 from triage.web.security import SecurityHeaders
 
@@ -68,8 +70,10 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     app.include_router(admin_router)
     app.include_router(gaps_router)
     app.include_router(reports_router)
+    app.include_router(widget_router)
     app.include_router(web_router)
     app.include_router(content_router)
+    app.include_router(customer_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)  # added last, so outermost: every response gets the headers
     return app

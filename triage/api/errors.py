@@ -22,6 +22,7 @@ from triage.errors import (
     MessageTooLongError,
     NotFoundError,
     NotReadyError,
+    RateLimitedError,
     StoreError,
     TriageError,
     WorkerError,
@@ -32,6 +33,7 @@ STATUS = [  # most specific first
     (NotFoundError, 404, "not_found"),
     (InputError, 422, "invalid_input"),
     (ConflictError, 409, "conflict"),
+    (RateLimitedError, 429, "rate_limited"),
     (ForbiddenError, 403, "forbidden"),
     (AuthError, 401, "unauthorized"),
     (NotReadyError, 503, "not_ready"),
@@ -66,9 +68,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TriageError)
     @app.exception_handler(KnowledgeBaseError)
     async def known_error(_: Request, exc: Exception) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
         for kind, status, code in STATUS:
             if isinstance(exc, kind):
-                return error_response(status, code, str(exc))
+                return error_response(status, code, str(exc), headers)
         return error_response(500, "error", str(exc))  # pragma: no cover - STATUS ends with the base classes
 
     @app.exception_handler(RequestValidationError)

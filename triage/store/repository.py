@@ -43,6 +43,7 @@ from triage.models import (
 from triage.stages.history import Contact, CustomerContact
 from triage.stages.language import detect_language
 from triage.stages.privacy import redact_text
+from triage.store.chat_rows import ChatRows
 from triage.store.database import exclusive, open_engine, unavailable
 from triage.store.tables import (
     AcceptedFaqEntry,
@@ -50,6 +51,7 @@ from triage.store.tables import (
     ApiKey,
     BotOutcome,
     CesAnswer,
+    ChatTurn,
     ContactRow,
     Conversation,
     CustomerRow,
@@ -60,6 +62,7 @@ from triage.store.tables import (
     Suggestion,
     TagCorrection,
     WebSession,
+    WidgetSession,
     utcnow,
 )
 
@@ -118,7 +121,7 @@ class AnswerVerdict:
     right: bool
 
 
-class Store:
+class Store(ChatRows):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
@@ -230,28 +233,33 @@ class Store:
     # --- intake -----------------------------------------------------------------------------------------
 
     def record_message(self, message: Message, result: TriageResult, alert_text: str | None = None,
-                       contact: CustomerContact | None = None) -> Intake:
+                       contact: CustomerContact | None = None, *, mail: dict[str, Any] | None = None,
+                       conversation_id: int | None = None) -> Intake:
         """Store a customer message and the pipeline's suggestion for it. The message joins the customer's open
         conversation on the same channel, or starts one; the conversation's older open suggestion is
         superseded. ``alert_text`` queues a team-chat alert (at most one per conversation); ``contact`` joins
-        the repeat-contact history in the same transaction (a message that failed to be stored never does)."""
+        the repeat-contact history in the same transaction (a message that failed to be stored never does).
+        ``mail``: the raw email it came as (kept beside it); ``conversation_id``: the open conversation it replies
+        to (an email's thread), rather than the customer's open one on its channel."""
         try:
-            return self._record_message(message, result, alert_text, contact)
+            return self._record_message(message, result, alert_text, contact, mail, conversation_id)
         except IntegrityError:  # the same new customer stored at the same moment by another request: once more
-            return self._record_message(message, result, alert_text, contact)
+            return self._record_message(message, result, alert_text, contact, mail, conversation_id)
 
     def _record_message(self, message: Message, result: TriageResult, alert_text: str | None,
-                        contact: CustomerContact | None) -> Intake:
+                        contact: CustomerContact | None, mail: dict[str, Any] | None,
+                        thread: int | None) -> Intake:
         now = utcnow()
         with self.session(write=True) as s:
             if contact is not None:
                 s.add(_contact_row(*contact))
             customer = message.customer
             customer_id = customer.id if customer is not None and customer.id else None
-            conversation = None
+            conversation = s.get(Conversation, thread) if thread is not None else None
             if customer is not None and customer_id:
                 s.merge(CustomerRow(id=customer_id, segment=customer.segment, tenure_days=customer.tenure_days,
                                     app_version=customer.app_version, updated_at=now))
+            if conversation is None and customer_id:
                 conversation = s.scalar(
                     select(Conversation).where(Conversation.customer_id == customer_id,
                                                Conversation.status == "open",
@@ -266,6 +274,8 @@ class Store:
                              bot_path=message.bot_path, page=message.page, created_at=at)
             s.add(row)
             s.flush()
+            if mail is not None:
+                self.add_inbound_mail(s, conversation, row, mail)
             s.execute(update(Suggestion).where(Suggestion.conversation_id == conversation.id,
                                                Suggestion.state == "open").values(state="superseded"))
             info = result.drafting
@@ -339,12 +349,14 @@ class Store:
                               .order_by(Suggestion.id.desc()).limit(1))
             customer = (Customer(id=c.customer.id, segment=c.customer.segment, tenure_days=c.customer.tenure_days,
                                  app_version=c.customer.app_version) if c.customer else None)
-            return ConversationView(
+            view = ConversationView(
                 id=c.id, status=c.status, channel=c.channel, customer=customer,  # type: ignore[arg-type]
                 priority=c.priority, tag=c.tag, vip=c.vip,  # type: ignore[arg-type]
                 waiting_seconds=_waiting_seconds(c.waiting_since, utcnow()),
                 messages=[_message(m) for m in c.messages],
                 suggestion=self._suggestion_view(s, latest) if latest else None)
+        return view.model_copy(update={"deliveries": self.deliveries(conversation_id),
+                                       "chat": self.conversation_chat(conversation_id)})
 
     def _suggestion_view(self, s: Session, row: Suggestion) -> SuggestionView:
         events = s.scalars(select(FeedbackEvent).where(FeedbackEvent.suggestion_id == row.id)
@@ -416,6 +428,7 @@ class Store:
                 conversation.priority, conversation.priority_corrected = event.corrected_priority, True
             if action != "reject" or final:
                 conversation.waiting_since = None  # replied (a rejection with final_text: the agent's own reply)
+                self._queue_delivery(s, conversation, event)
             if action == "edit" and final:
                 s.add(ReferenceReply(feedback_id=event.id, faq_id=row.faq_id, tag=event.corrected_tag or row.tag,
                                      question=redact_text(row.message.text),
@@ -452,6 +465,8 @@ class Store:
                 c.status, c.resolved_at, c.waiting_since = "resolved", utcnow(), None
                 s.execute(update(Suggestion).where(Suggestion.conversation_id == c.id, Suggestion.state == "open")
                           .values(state="superseded"))
+                for chat in s.scalars(select(WidgetSession.id).where(WidgetSession.conversation_id == c.id)):
+                    s.add(ChatTurn(session_id=chat, role="system", text="resolved"))  # the widget asks for its CES
 
     # --- what every process learns from: corrections, repeat contacts, a version to follow ----------------
 

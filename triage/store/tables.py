@@ -239,6 +239,111 @@ class CesAnswer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class WidgetKey(Base):
+    """The chat widget's key. It sits in the company's page, so it is public (like Stripe's publishable keys) and
+    kept as is: it opens only the widget routes, from its ``origins`` (the sites that may embed the widget)."""
+
+    __tablename__ = "widget_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    origins: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class WidgetSession(Base):
+    """One customer's chat in one browser: the browser keeps a random token and only its SHA-256 is kept here.
+    ``conversation_id``: the inbox conversation once the customer asked for an agent."""
+
+    __tablename__ = "widget_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    widget_key: Mapped[str] = mapped_column(ForeignKey("widget_keys.key"), index=True)
+    customer_id: Mapped[str] = mapped_column(String(128))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    lang: Mapped[str] = mapped_column(String(2), default="ko")
+    page: Mapped[str | None] = mapped_column(String(128))
+    section: Mapped[str | None] = mapped_column(String(128))
+    bot_path: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChatTurn(Base):
+    """One line of a widget chat: the customer's, the bot's (``answered``: from the KB, else a hand-off offer), an
+    agent's reply (``delivery_id``) or the service's (``text`` is then a code: handed_off, resolved)."""
+
+    __tablename__ = "chat_turns"
+    __table_args__ = (CheckConstraint("role IN ('customer', 'bot', 'agent', 'system')", name="ck_chat_turn_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("widget_sessions.id"), index=True)
+    role: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    answered: Mapped[bool] = mapped_column(default=False)
+    faq_id: Mapped[str | None] = mapped_column(String(128))
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    helpful: Mapped[bool | None]
+    bot_outcome_id: Mapped[int | None] = mapped_column(doc="the bot outcome this answer counts as")
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """An agent's reply on its way to the customer: one per verdict (the unique key is what keeps it from being
+    sent twice). ``route``: widget (shown in the chat at once), email (SMTP) or webhook (the company's channel
+    adapter). ``external_id``: the mail's Message-ID or the webhook's id, the same on every retry."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("feedback_events.id"), unique=True)
+    route: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="queued")  # queued | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(256))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class InboundMail(Base):
+    """A customer's email as it came in (the raw fields kept; the message row holds the text triaged, without
+    the quoted earlier mail)."""
+
+    __tablename__ = "inbound_mails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_row_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[str] = mapped_column(String(255), index=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
+    references: Mapped[list[str]] = mapped_column(default=list)
+    sender: Mapped[str] = mapped_column(String(254))
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CesInvitation(Base):
+    """A link an email reply carries to the CES question: the token's SHA-256, and the conversation it rates."""
+
+    __tablename__ = "ces_invitations"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ApiKey(Base):
     """Keys are random 32-byte tokens, so a SHA-256 of the key is enough to store (no salt or slow hash
     needed: there is nothing to guess); ``prefix`` shows which key is which."""

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# The pages load their script, styles and charts from this site only, and no other site may frame them.
+# The pages load their script, styles and charts from this site only, and no other site may frame them (the
+# widget's frame sets its own policy: the sites of its key may frame it).
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 HEADERS = {
@@ -47,16 +48,21 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
 
 
+def own_origins(request: Request, public_url: str) -> set[str]:
+    """This service's origins: ``public_url``'s, and the scheme and ``Host`` the request came to."""
+    own = {_origin(public_url)}
+    host = request.headers.get("host")
+    if host:
+        own.add(_origin(f"{request.url.scheme}://{host}"))
+    return {o for o in own if o is not None}
+
+
 def same_origin(request: Request, public_url: str) -> bool:
     """The request says it comes from a page of this service (``Origin``, else ``Referer``)."""
     claimed = request.headers.get("origin") or request.headers.get("referer")
     if not claimed or claimed == "null":
         return False
-    own = {_origin(public_url)}
-    host = request.headers.get("host")
-    if host:
-        own.add(_origin(f"{request.url.scheme}://{host}"))
-    return _origin(claimed) in own - {None}
+    return _origin(claimed) in own_origins(request, public_url)
 
 
 class SecurityHeaders:
@@ -75,6 +81,9 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 extra = {**HEADERS, "Content-Security-Policy": PAGE_CSP}
+                own = b"".join(value for name, value in headers if name.lower() == b"content-security-policy")
+                if own and b"frame-ancestors 'none'" not in own:  # the route's own names the sites that may frame it
+                    del extra["X-Frame-Options"]
                 headers += [(name.lower().encode(), value.encode()) for name, value in extra.items()
                             if name.lower().encode() not in present]
                 message = {**message, "headers": headers}
