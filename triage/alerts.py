@@ -10,10 +10,10 @@ no customer text or personal data: priority, tag, channel, the reasons (redacted
 from __future__ import annotations
 
 import logging
-import threading
 
 import httpx
 
+from triage.background import BackgroundLoop
 from triage.models import TriageResult
 from triage.stages.privacy import redact_text
 from triage.store import Store
@@ -35,44 +35,28 @@ def alert_text(result: TriageResult, channel: str | None) -> str:
     return "\n".join([head, *(f"• {r}" for r in reasons)])
 
 
-class AlertDispatcher:
+class AlertDispatcher(BackgroundLoop):
     """Posts the store's pending alerts from one background thread; ``kick()`` after queuing one."""
 
     def __init__(self, store: Store, url: str, public_url: str, *, attempts: int = 4, backoff: float = 1.0,
                  timeout: float = 5.0, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__("alerts", interval=30)
         self.store, self.url, self.public_url = store, url, public_url.rstrip("/")
         self.attempts, self.backoff = attempts, backoff
         self.client = httpx.Client(timeout=timeout, transport=transport)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         interrupted = self.store.fail_interrupted_alerts()
         if interrupted:
             log.warning("event=alerts_interrupted count=%d", interrupted)
-        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
-        self._thread.start()
-        self.kick()
-
-    def kick(self) -> None:
-        self._wake.set()
+        super().start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        super().stop()
         self.client.close()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(timeout=30)
-            self._wake.clear()
-            try:
-                self.send_pending()
-            except Exception:  # a database hiccup must not end the thread; the next kick retries
-                log.exception("event=alerts_failed")
+    def work(self) -> None:
+        self.send_pending()
 
     def send_pending(self) -> int:
         """Post every pending alert now; returns how many were delivered."""
@@ -103,6 +87,6 @@ class AlertDispatcher:
                     return False, attempt, error  # the webhook refuses this request: retrying will not help
                 retry_after = response.headers.get("retry-after", "")
                 wait = float(retry_after) if retry_after.isdigit() else wait
-            if attempt < self.attempts and self._stop.wait(min(wait, 60)):
+            if attempt < self.attempts and self.stopping(min(wait, 60)):
                 break
         return False, attempt, error

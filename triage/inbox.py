@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from knowledge.samples import DEMO_DIR
 from knowledge.sources import jsonl_rows, read_text
@@ -27,12 +28,15 @@ class Inbox:
         self.settings, self.store, self.pipeline, self.alerts = settings, store, pipeline, alerts
         self.assess, self.follower = assess, follower
 
-    def take(self, message: Message) -> Intake:
+    def take(self, message: Message, *, mail: dict[str, Any] | None = None,
+             conversation_id: int | None = None) -> Intake:
         """Run the pipeline on a customer message and store it with its suggestion and its place in the
-        repeat-contact history (one transaction)."""
+        repeat-contact history (one transaction); ``mail``, ``conversation_id``: an email's raw fields and the
+        thread it replies to (``Store.record_message``)."""
         result, contact = self.assess(message)
         alert = alert_text(result, message.channel) if needs_alert(result) else None
-        intake = self.store.record_message(message, result, alert, contact)
+        intake = self.store.record_message(message, result, alert, contact, mail=mail,
+                                           conversation_id=conversation_id)
         if alert is not None and self.alerts is not None:
             self.alerts.kick()
         return intake

@@ -11,19 +11,22 @@ import logging
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from knowledge.errors import KnowledgeBaseError
 from knowledge.gaps import FaqDraft
 from triage.alerts import AlertDispatcher
+from triage.channels.mail import InboundMail, strip_quoted
 from triage.config import Settings
 from triage.corrections import LEGACY_SCOPE, corrections_scope, import_legacy_file, scope_parts
+from triage.delivery import DeliveryWorker
 from triage.errors import NotReadyError, PolicyError, StoreError
 from triage.faq_gaps import GapReport, accept_entry, current_gaps, import_accepted_file, top_gaps
 from triage.inbox import Inbox, demo_messages
 from triage.kb import KnowledgeBase
 from triage.learning import StoreFollower
 from triage.message_worker import MessageWorker
-from triage.models import FeedbackIn, FeedbackRecord, Intake, Message, TriageResult
+from triage.models import ID_CHARS, Customer, FeedbackIn, FeedbackRecord, Intake, Message, TriageResult
 from triage.pipeline import Pipeline
 from triage.reports import Period, Report, build_report, parse_date, resolve_range, zone
 from triage.stages.history import CustomerContact, StoredHistory
@@ -53,6 +56,7 @@ class ServiceState:
                                        attempts=settings.alert_attempts, backoff=settings.alert_backoff,
                                        timeout=settings.alert_timeout)
                        if settings.alert_webhook_url else None)
+        self.deliveries = DeliveryWorker(store, settings)
         self.worker = MessageWorker(settings) if settings.message_worker else None
         self.worker_prepared = threading.Event()  # the worker has loaded the knowledge base (or failed to)
         self.inbox = Inbox(settings, store, self.ready_pipeline, self.assess, self.follower, self.alerts)
@@ -167,10 +171,29 @@ class ServiceState:
         """A customer message into the inbox, with its suggestion."""
         return self.inbox.take(message)
 
+    def take_mail(self, mail: InboundMail) -> dict[str, Any]:
+        """A customer's email into the inbox: the words after the quoted earlier mail are triaged; it joins the
+        open conversation it replies to, else the customer's open email conversation (the customer is their
+        address). The same Message-ID again is a duplicate (an inbound-parse service retrying): nothing new."""
+        known = self.store.mail_conversation(mail.message_id)
+        if known is not None:
+            return {"conversation_id": known, "suggestion_id": None, "duplicate": True}
+        customer = Customer(id=f"email:{mail.sender}"[:ID_CHARS])
+        message = Message(id=mail.message_id[:ID_CHARS], text=strip_quoted(mail.text) or mail.subject or "(빈 메일)",
+                          channel="email", customer=customer)
+        raw = {"message_id": mail.message_id[:255], "in_reply_to": (mail.in_reply_to or "")[:255] or None,
+               "references": mail.references, "sender": mail.sender[:254], "recipient": mail.to[:254] or None,
+               "subject": mail.subject, "text": mail.text, "html": mail.html}
+        thread = self.store.mail_thread([i for i in (mail.in_reply_to, *mail.references) if i])
+        intake = self.inbox.take(message, mail=raw, conversation_id=thread)
+        return {"conversation_id": intake.conversation_id, "suggestion_id": intake.suggestion_id, "duplicate": False}
+
     def decide(self, suggestion_id: int, feedback: FeedbackIn, agent: str,
                idempotency_key: str | None = None) -> FeedbackRecord:
-        """An agent's verdict on a suggestion (the first one wins), learned from."""
-        return self.inbox.decide(suggestion_id, feedback, agent, idempotency_key)
+        """An agent's verdict on a suggestion (the first one wins), learned from; its reply on its way."""
+        record = self.inbox.decide(suggestion_id, feedback, agent, idempotency_key)
+        self.deliveries.kick()
+        return record
 
     def correct_tag(self, text: str, tag: str, message_id: str | None = None) -> None:
         """An agent's tag correction: stored, learned at once here and by every replica within a second."""

@@ -19,6 +19,7 @@ from triage.api.routes.bot import router as bot_router
 from triage.api.routes.gaps import router as gaps_router
 from triage.api.routes.health import router as health_router
 from triage.api.routes.inbox import router as inbox_router
+from triage.api.routes.mail import router as mail_router
 from triage.api.routes.reports import router as reports_router
 from triage.api.routes.triage import router as triage_router
 from triage.api.routes.widget import router as widget_router
@@ -45,6 +46,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if state.alerts is not None:
             state.alerts.start()
+        state.deliveries.start()
         if state.pipeline is None:  # load in the background: /healthz answers at once, /readyz when loaded
             threading.Thread(target=state.load, name="kb-loader", daemon=True).start()
         else:
@@ -52,6 +54,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
         yield
         if state.alerts is not None:
             state.alerts.stop()
+        state.deliveries.stop()
         state.close()
 
     app = FastAPI(title="CX triage", version=__version__, lifespan=lifespan,
@@ -71,6 +74,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     app.include_router(gaps_router)
     app.include_router(reports_router)
     app.include_router(widget_router)
+    app.include_router(mail_router)
     app.include_router(web_router)
     app.include_router(content_router)
     app.include_router(customer_router)

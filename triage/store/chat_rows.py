@@ -404,6 +404,12 @@ class ChatRows:
                     .where(Delivery.external_id.in_(message_ids), Conversation.status == "open").limit(1))
             return found
 
+    def mail_conversation(self, message_id: str) -> int | None:
+        """The conversation of an email already taken (by its Message-ID), or None."""
+        with self.session() as s:
+            return s.scalar(select(InboundMail.conversation_id).where(InboundMail.message_id == message_id[:255])
+                            .limit(1))
+
     def add_inbound_mail(self, s: Session, conversation: Conversation, row: MessageRow, mail: dict[str, Any]) -> None:
         """In the message's transaction: the raw mail beside the stripped text that was triaged."""
         s.add(InboundMail(message_row_id=row.id, conversation_id=conversation.id, created_at=row.created_at, **mail))

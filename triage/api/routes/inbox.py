@@ -10,6 +10,7 @@ from triage.api.deps import AgentCaller, Service, check_length
 from triage.models import (
     Channel,
     ConversationView,
+    DeliveryView,
     FeedbackIn,
     FeedbackRecord,
     Id,
@@ -17,6 +18,7 @@ from triage.models import (
     Intake,
     Message,
     Priority,
+    RowId,
     SuggestionView,
     Tag,
 )
@@ -72,6 +74,20 @@ def feedback(suggestion_id: int, verdict: FeedbackIn, svc: Service, caller: Agen
     if record.replayed:
         response.status_code = status.HTTP_200_OK
     return record
+
+
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryView)
+def delivery(delivery_id: RowId, svc: Service, _: AgentCaller) -> DeliveryView:
+    """An agent's reply on its way to the customer: queued, sending, sent, or failed with the reason."""
+    return svc.store.delivery(delivery_id)
+
+
+@router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryView)
+def retry_delivery(delivery_id: RowId, svc: Service, _: AgentCaller) -> DeliveryView:
+    """Send a failed reply again (with the same id, so a receiver that got it recognises it)."""
+    view = svc.store.retry_delivery(delivery_id)
+    svc.deliveries.kick()
+    return view
 
 
 @router.get("/reference-replies")
