@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from pydantic import ValidationError
@@ -34,7 +35,8 @@ app = typer.Typer(help="CX triage: answer, tag and prioritise customer messages 
                   no_args_is_help=True, pretty_exceptions_enable=False)
 kb_app = typer.Typer(help="Build and inspect knowledge-base index snapshots.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
-keys_app = typer.Typer(help="API keys for the bot, agents and admins (stored hashed).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for the bot, agents and admins (stored hashed), and the chat widget's public "
+                            "keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 err = Console(stderr=True, soft_wrap=True)  # never wrap "file:line: problem" lines
 out = Console(soft_wrap=True)
@@ -442,8 +444,8 @@ def bench(
     ann_sizes: Annotated[str, typer.Option(help="Vector counts for exact vs HNSW.")] = "100000,1000000",
     out_dir: Annotated[Path, typer.Option("--out", help="Where bench.{json,md} go.")] = Path("evals/results"),
     parts: Annotated[str, typer.Option(
-        help="Which parts to run: build,query,ann,triage,inbox,gaps,length,serving,fuzz,replicas (others keep "
-             "their previous figures).")] = "build,query,ann,triage,inbox",
+        help="Which parts to run: build,query,ann,triage,inbox,gaps,length,serving,fuzz,replicas,widget "
+             "(others keep their previous figures).")] = "build,query,ann,triage,inbox",
     database_url: Annotated[str | None, typer.Option(
         help="inbox and replicas parts: an EMPTY database to load (it gets thousands of test conversations; "
              "one part per database). Default for inbox: a temporary SQLite file; replicas needs one "
@@ -574,11 +576,29 @@ def write_initial_keys(store: Store, path: Path) -> None:
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="Who or what uses the key, e.g. 'alice' or 'chatbot'.")],
-    role: Annotated[str, typer.Option(help="bot (bot endpoints), agent (inbox and feedback) or admin.")],
+    role: Annotated[str, typer.Option(help="bot (bot endpoints), agent (inbox and feedback), admin, or widget (the "
+                                           "chat widget's public key, for the sites given with --origin).")],
+    origin: Annotated[list[str] | None, typer.Option(
+        help="widget keys: a site that may embed the widget, e.g. https://shop.example (repeat for more).")] = None,
 ) -> None:
-    """Create a key and print it once (only its hash is stored)."""
-    if role not in ("bot", "agent", "admin"):
-        raise fail(f"--role must be bot, agent or admin, not {role!r}")
+    """Create a key and print it once (only its hash is stored; a widget key is public and kept as is)."""
+    if role not in ("bot", "agent", "admin", "widget"):
+        raise fail(f"--role must be bot, agent, admin or widget, not {role!r}")
+    origins = [o.rstrip("/") for o in origin or []]
+    if role == "widget":
+        bad = [o for o in origins if urlsplit(o).scheme not in ("http", "https") or not urlsplit(o).netloc
+               or urlsplit(o).path]
+        if not origins or bad:
+            raise fail("a widget key needs --origin with each site that embeds it, as scheme://host[:port] (e.g. "
+                       f"https://shop.example){'; not ' + ', '.join(bad) if bad else ''}")
+        with clean_errors():
+            key = Store.open(get_settings().store_url).create_widget_key(name, origins)
+        out.print(key)
+        err.print(f'embed: <script src="{get_settings().public_url.rstrip("/")}/static/widget.js" data-key="{key}" '
+                  'defer></script>')
+        return
+    if origins:
+        raise fail("--origin is for widget keys only")
     with clean_errors():
         out.print(Store.open(get_settings().store_url).create_key(name, role))  # type: ignore[arg-type]
 
@@ -587,16 +607,22 @@ def keys_create(
 def keys_list() -> None:
     """Every key's name, role, prefix and whether it is revoked."""
     with clean_errors():
-        for key in Store.open(get_settings().store_url).api_keys():
+        store = Store.open(get_settings().store_url)
+        for key in store.api_keys():
             state = "revoked" if key["revoked"] else "active"
             out.print(f"{key['name']}\t{key['role']}\t{key['prefix']}…\t{state}")
+        for widget in store.widget_keys():
+            state = "revoked" if widget["revoked"] else "active"
+            out.print(f"{widget['name']}\twidget\t{widget['key']}\t{state}\t{' '.join(widget['origins'])}")
 
 
 @keys_app.command("revoke")
-def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
-    """Revoke a key at once."""
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")],
+                widget: Annotated[bool, typer.Option(help="The key is a widget key.")] = False) -> None:
+    """Revoke a key at once (a widget key within seconds in every replica)."""
     with clean_errors():
-        Store.open(get_settings().store_url).revoke_key(name)
+        store = Store.open(get_settings().store_url)
+        store.revoke_widget_key(name) if widget else store.revoke_key(name)
     err.print(f"revoked {name}")
 
 

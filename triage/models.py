@@ -258,6 +258,7 @@ class StoredMessage(BaseModel):
     external_id: str | None
     text: str
     created_at: datetime
+    page: str | None = Field(default=None, description="the page the customer wrote from")
 
 
 class FeedbackRecord(BaseModel):

@@ -249,3 +249,21 @@ def test_batch_reads_local_times_in_the_zone_given(tmp_path):
 
     wrong = runner.invoke(app, ["batch", "--in", str(messages), "--out", str(out), "--timezone", "Seoul"])
     assert wrong.exit_code == 2 and "unknown timezone 'Seoul'" in wrong.output
+
+
+def test_a_widget_key_is_made_for_its_sites_listed_and_revoked(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIAGE_VAR_DIR", str(tmp_path / "var"))
+    config.get_settings.cache_clear()
+    refused = runner.invoke(app, ["keys", "create", "--name", "shop", "--role", "widget", "--origin", "shop.example"])
+    assert refused.exit_code == 2 and "scheme://host" in refused.output
+    assert runner.invoke(app, ["keys", "create", "--name", "shop", "--role", "widget"]).exit_code == 2
+    made = runner.invoke(app, ["keys", "create", "--name", "shop", "--role", "widget",
+                               "--origin", "https://shop.example/", "--origin", "http://127.0.0.1:9000"])
+    assert made.exit_code == 0, made.output
+    key = made.stdout.strip().splitlines()[0]
+    assert key.startswith("wk_") and f'data-key="{key}"' in made.output
+    listed = runner.invoke(app, ["keys", "list"]).stdout.split()
+    assert listed == ["shop", "widget", key, "active", "https://shop.example", "http://127.0.0.1:9000"]
+    assert runner.invoke(app, ["keys", "revoke", "shop", "--widget"]).exit_code == 0
+    assert runner.invoke(app, ["keys", "list"]).stdout.split()[3] == "revoked"
+    config.get_settings.cache_clear()

@@ -134,7 +134,7 @@ class ChatRows:
         with self.session() as s:
             return s.scalar(select(func.count()).where(WidgetKey.key == key)) == 1
 
-    def widget_keys(self) -> list[dict[str, object]]:
+    def widget_keys(self) -> list[dict[str, Any]]:
         with self.session() as s:
             return [{"name": k.name, "key": k.key, "origins": list(k.origins), "created_at": k.created_at,
                      "revoked": k.revoked_at is not None}

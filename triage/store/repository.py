@@ -733,7 +733,7 @@ def _get(s: Session, table: type[T], row_id: int) -> T:
 
 
 def _message(m: MessageRow) -> StoredMessage:
-    return StoredMessage(id=m.id, external_id=m.external_id, text=m.text, created_at=m.created_at)
+    return StoredMessage(id=m.id, external_id=m.external_id, text=m.text, created_at=m.created_at, page=m.page)
 
 
 def _record(e: FeedbackEvent) -> FeedbackRecord:

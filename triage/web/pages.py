@@ -16,6 +16,7 @@ so a double submit stores one verdict.
     POST /conversations/{id}/feedback       action, final_text, tag, priority, suggestion_id, idempotency_key,
                                             csrf_token (every POST but /login carries it)
     POST /conversations/{id}/resolve
+    POST /conversations/{id}/deliveries/{delivery_id}/retry   a reply that could not be delivered, sent again
 
 The language is Korean unless ``?lang=en`` (remembered in the ``triage_lang`` cookie).
 
@@ -59,7 +60,7 @@ ACTIONS = ("accept", "edit", "reject")
 PAGE_ROLES = ("agent", "admin")
 INBOX_LIMIT = 200
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
-FLASHES = {"saved": "flash_saved", "resolved": "flash_resolved"}
+FLASHES = {"saved": "flash_saved", "resolved": "flash_resolved", "retried": "flash_retried"}
 
 
 # --- who is asking, in which language ---------------------------------------------------------------------
@@ -339,6 +340,24 @@ def resolve(request: Request, conversation_id: int, svc: Service, csrf_token: An
         return _not_found(request, caller)
     log.info("event=web_resolved conversation=%d agent=%s", conversation_id, caller.name)
     return _redirect(request, URL("/inbox").include_query_params(flash="resolved"))
+
+
+@router.post("/conversations/{conversation_id}/deliveries/{delivery_id}/retry")
+def retry_delivery(request: Request, conversation_id: int, delivery_id: int, svc: Service,
+                   csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Send a failed reply again (same id)."""
+    caller = posted_by(request, svc, csrf_token)
+    if isinstance(caller, Response):
+        return caller
+    if not _row_id(str(delivery_id)) or delivery_id not in {d.id for d in svc.store.deliveries(conversation_id)}:
+        return _not_found(request, caller)
+    try:
+        svc.store.retry_delivery(delivery_id)
+    except ConflictError as exc:
+        return _conversation(request, svc, caller, conversation_id, error=str(exc), status=409)
+    svc.deliveries.kick()
+    log.info("event=web_delivery_retried delivery=%d agent=%s", delivery_id, caller.name)
+    return _redirect(request, URL(f"/conversations/{conversation_id}").include_query_params(flash="retried"))
 
 
 # --- helpers --------------------------------------------------------------------------------------------------
