@@ -27,6 +27,7 @@ from evals.fuzz import fuzz_markdown, fuzz_service
 from evals.gap_evals import gap_timing
 from evals.inbox_load import inbox_load, inbox_markdown, replica_load, replica_markdown
 from evals.serving_load import cost_markdown, message_cost, serving_latency, serving_markdown
+from evals.widget_load import widget_load, widget_markdown
 from knowledge.chunking import faq_chunks
 from knowledge.index import (
     EMBED_BATCH,
@@ -224,7 +225,7 @@ def triage_latency(settings: Settings, rounds: int = 3) -> dict[str, Any]:
             "stage_p95_ms": {k: round(percentile(v, 95), 2) for k, v in stages.items()}}
 
 
-PARTS = ("build", "query", "ann", "triage", "inbox", "gaps", "length", "serving", "fuzz", "replicas")
+PARTS = ("build", "query", "ann", "triage", "inbox", "gaps", "length", "serving", "fuzz", "replicas", "widget")
 
 
 def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_dir: Path, log: Log = print,
@@ -271,6 +272,8 @@ def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_di
         log(f"  {report['length']}")
     if "serving" in parts:
         report["serving"] = serving_latency(settings, log, seconds=serving_seconds)
+    if "widget" in parts:
+        report["widget"] = widget_load(settings, log)
     if "fuzz" in parts:  # SQLite, and the given (empty) database too
         for url in (None, fuzz_database_url) if fuzz_database_url else (None,):
             fuzzed = fuzz_service(settings, url, seconds=fuzz_seconds, log=log)
@@ -284,19 +287,20 @@ def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_di
 
 
 def bench_markdown(r: dict[str, Any]) -> str:
-    b = r["build"]
-    lines = [
-        "# Benchmark", "",
-        f"Machine: {r['machine']['cpus']} CPUs; encoder threads {r['threads']}. Medians; every figure from one run.",
-        "", "## KB build throughput", "",
-        f"{b['units']} units per round, 3 rounds alternating: raw encoder {b['raw_units_per_s']} units/s, "
-        f"full build {b['build_units_per_s']} units/s, **ratio {b['ratio']}** (median of per-round ratios).",
-        "", "## Query latency (embed + search), synthetic KBs", "",
-        "| units | index | p50 ms | p95 ms | embed p50 | search p50 | search p95 | RSS MB (KB alone) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [f"| {q['units']} | {q['index']} | {q['p50_ms']} | {q['p95_ms']} | {q['embed_p50_ms']} | "
-              f"{q['search_p50_ms']} | {q['search_p95_ms']} | {q['rss_mb']} ({q['rss_kb_mb']}) |" for q in r["query"]]
+    lines = ["# Benchmark", "",
+             f"Machine: {r['machine']['cpus']} CPUs; encoder threads {r['threads']}. Medians; every figure from one "
+             "run."]
+    if b := r.get("build"):
+        lines += ["", "## KB build throughput", "",
+                  f"{b['units']} units per round, 3 rounds alternating: raw encoder {b['raw_units_per_s']} units/s, "
+                  f"full build {b['build_units_per_s']} units/s, **ratio {b['ratio']}** (median of per-round ratios)."]
+    if r.get("query"):
+        lines += ["", "## Query latency (embed + search), synthetic KBs", "",
+                  "| units | index | p50 ms | p95 ms | embed p50 | search p50 | search p95 | RSS MB (KB alone) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {q['units']} | {q['index']} | {q['p50_ms']} | {q['p95_ms']} | {q['embed_p50_ms']} | "
+                  f"{q['search_p50_ms']} | {q['search_p95_ms']} | {q['rss_mb']} ({q['rss_kb_mb']}) |"
+                  for q in r["query"]]
     if t := r.get("triage"):
         lines += ["", "## Triage without an LLM (demo KB, demo dev messages)", "",
                   f"{t['messages']} messages × {t['runs'] // t['messages']} rounds after a warm-up pass, one "
@@ -305,12 +309,14 @@ def bench_markdown(r: dict[str, Any]) -> str:
                   "|---|---|" + "---|" * len(STAGES),
                   f"| {t['p50_ms']} | {t['p95_ms']} | " + " | ".join(
                       f"{t['stage_p50_ms'].get(k, '–')} / {t['stage_p95_ms'].get(k, '–')}" for k in STAGES) + " |"]
-    lines += ["", f"## FAISS exact vs HNSW (M={HNSW_M}, efConstruction={HNSW_EF_CONSTRUCTION}), 200 queries", "",
-              "Vectors: mixtures of two real demo-KB embeddings plus a little noise (see `mixed_vectors`). "
-              f"The index uses efSearch {HNSW_EF_SEARCH}.", "",
-              "| vectors | exact p50 / p95 ms | HNSW efSearch | HNSW p50 / p95 ms | HNSW recall@10 | HNSW build s |",
-              "|---|---|---|---|---|---|"]
-    for a in r["ann"]:
+    if r.get("ann"):
+        lines += ["", f"## FAISS exact vs HNSW (M={HNSW_M}, efConstruction={HNSW_EF_CONSTRUCTION}), 200 queries", "",
+                  "Vectors: mixtures of two real demo-KB embeddings plus a little noise (see `mixed_vectors`). "
+                  f"The index uses efSearch {HNSW_EF_SEARCH}.", "",
+                  "| vectors | exact p50 / p95 ms | HNSW efSearch | HNSW p50 / p95 ms | HNSW recall@10 | "
+                  "HNSW build s |",
+                  "|---|---|---|---|---|---|"]
+    for a in r.get("ann", []):
         for ef, h in a["hnsw"].items():
             lines.append(f"| {a['vectors']} | {a['exact']['p50_ms']} / {a['exact']['p95_ms']} | {ef} | "
                          f"{h['p50_ms']} / {h['p95_ms']} | {h['recall_at_10']} | {a['hnsw_build_s']} |")
@@ -329,6 +335,8 @@ def bench_markdown(r: dict[str, Any]) -> str:
         lines += serving_markdown(r["serving"])
     if r.get("fuzz"):
         lines += fuzz_markdown(r["fuzz"])
+    if r.get("widget"):
+        lines += widget_markdown(r["widget"])
     return "\n".join(lines) + "\n"
 
 

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
         default=3, ge=1,
         description="An FAQ entry whose auto-answers agents rejected (or customers found unhelpful) this many times, "
                     "more often than not, is no longer auto-answered: such messages go to an agent.")
+    demo_page: bool | None = Field(
+        default=None, description="Serve /demo, a demo shop page with the chat widget (key 'demo', for public_url). "
+                                  "Unset: on for the demo KB, off otherwise (turn it on to try a KB's widget).")
     widget_menu: Path | None = Field(
         default=None,
         description="The chat widget's quick-reply menus per section (YAML; docs/widget.md shows the format). Unset: "
@@ -195,6 +198,10 @@ class Settings(BaseSettings):
     @property
     def web_session_lifetime(self) -> timedelta:
         return timedelta(hours=self.web_session_hours)
+
+    @property
+    def serves_demo_page(self) -> bool:
+        return self.serves_demo if self.demo_page is None else self.demo_page
 
     @property
     def serves_api_docs(self) -> bool:

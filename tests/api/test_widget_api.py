@@ -61,7 +61,7 @@ def test_a_customer_asks_rates_hands_off_gets_the_agents_reply_and_answers_ces(a
 
     unknown = api.post(f"{w}/ask", json={"text": "회사 주차장 위치가 어디예요?"},
                        headers=me).json()["turns"][1]
-    assert not unknown["answered"] and unknown["sources"] == [] and "상담원" in unknown["text"]
+    assert not unknown["answered"] and unknown["sources"] == [] and "답하기 어려워요" in unknown["text"]
 
     rated = api.post(f"{w}/turns/{bot['id']}/feedback", json={"helpful": False}, headers=me)
     assert rated.status_code == 200 and rated.json()["helpful"] is False

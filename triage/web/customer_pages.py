@@ -63,10 +63,11 @@ def widget_frame(request: Request, svc: Service, key: str = "", section: str = "
 
 @router.get("/demo")
 def demo(request: Request, svc: Service, section: str = "") -> Response:
-    """A shop page with the support widget, for a new user to talk to the bot at once (demo KB only)."""
-    if not svc.settings.serves_demo:
-        return HTMLResponse("<!doctype html><p>The demo shop is served with the demo knowledge base only.</p>",
-                            status_code=404)
+    """A shop page with the support widget, for a new user to talk to the bot at once (the demo KB's, or any KB's
+    with ``demo_page`` on)."""
+    if not svc.settings.serves_demo_page:
+        return HTMLResponse("<!doctype html><p>The demo shop is off: it is served with the demo knowledge base, or "
+                            "with TRIAGE_DEMO_PAGE=true.</p>", status_code=404)
     lang = browser_language(request)
     key = svc.store.ensure_widget_key(DEMO_KEY, [svc.settings.public_url.rstrip("/")])
     known = dict(SECTIONS[lang])
