@@ -27,6 +27,7 @@ from evals.fuzz import fuzz_markdown, fuzz_service
 from evals.gap_evals import gap_timing
 from evals.inbox_load import inbox_load, inbox_markdown, replica_load, replica_markdown
 from evals.serving_load import cost_markdown, message_cost, serving_latency, serving_markdown
+from evals.widget_browser import widget_browser_latency, widget_browser_markdown
 from evals.widget_load import widget_load, widget_markdown
 from knowledge.chunking import faq_chunks
 from knowledge.index import (
@@ -273,6 +274,7 @@ def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_di
     if "serving" in parts:
         report["serving"] = serving_latency(settings, log, seconds=serving_seconds)
     if "widget" in parts:
+        report["widget_browser"] = widget_browser_latency(settings, log)
         report["widget"] = widget_load(settings, log)
     if "fuzz" in parts:  # SQLite, and the given (empty) database too
         for url in (None, fuzz_database_url) if fuzz_database_url else (None,):
@@ -335,6 +337,8 @@ def bench_markdown(r: dict[str, Any]) -> str:
         lines += serving_markdown(r["serving"])
     if r.get("fuzz"):
         lines += fuzz_markdown(r["fuzz"])
+    if r.get("widget_browser"):
+        lines += widget_browser_markdown(r["widget_browser"])
     if r.get("widget"):
         lines += widget_markdown(r["widget"])
     return "\n".join(lines) + "\n"

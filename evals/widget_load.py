@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,26 +146,36 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def widget_load(settings: Settings, log: Log = print, sessions: int = 200, seconds: float = 60) -> dict[str, Any]:
-    """``sessions`` widget customers for ``seconds`` against ``triage serve`` on a temporary SQLite store; see the
-    module's docstring."""
+@contextmanager
+def widget_service(settings: Settings, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes], Store]]:
+    """``triage serve`` as shipped on a temporary SQLite store with the settings' KB (the demo KB unless ``kb_dir``
+    is set), the widget's rate limits raised out of the way; yields (base URL, process, its store)."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         store = Store.open(url)
-        key = store.create_widget_key("bench", origins=["https://shop.example"])
-        store.close()
         if settings.kb_dir is None:
             ensure_demo_index(settings)  # on first use, built here rather than within the server's start-up timeout
-        env = {"TRIAGE_VAR_DIR": str(settings.var_dir.resolve()), "TRIAGE_DATABASE_URL": url,
-               "TRIAGE_SEED_DEMO_INBOX": "false", "TRIAGE_WIDGET_IP_RATE": "100000/minute",
-               "TRIAGE_WIDGET_SESSION_RATE": "1000/minute"}
+        base_env = {"TRIAGE_VAR_DIR": str(settings.var_dir.resolve()), "TRIAGE_DATABASE_URL": url,
+                    "TRIAGE_SEED_DEMO_INBOX": "false", "TRIAGE_WIDGET_IP_RATE": "100000/minute",
+                    "TRIAGE_WIDGET_SESSION_RATE": "1000/minute"}
         if settings.kb_dir:
-            env["TRIAGE_KB_DIR"] = str(settings.kb_dir.resolve())
-        with running_service(env) as (base, proc):
-            log(f"widget: {sessions} customers for {seconds:g} s against {base}")
-            tally, elapsed = asyncio.run(_load(base, key, sessions, seconds, log))
-            server_rss = _peak_rss_mb(proc.pid)
-            children_rss = [mb for pid in _children(proc.pid) if (mb := _peak_rss_mb(pid)) is not None]
+            base_env["TRIAGE_KB_DIR"] = str(settings.kb_dir.resolve())
+        try:
+            with running_service({**base_env, **env}) as (base, proc):
+                yield base, proc, store
+        finally:
+            store.close()
+
+
+def widget_load(settings: Settings, log: Log = print, sessions: int = 200, seconds: float = 60) -> dict[str, Any]:
+    """``sessions`` widget customers for ``seconds`` against ``triage serve`` on a temporary SQLite store; see the
+    module's docstring."""
+    with widget_service(settings) as (base, proc, store):
+        key = store.create_widget_key("bench", origins=["https://shop.example"])
+        log(f"widget: {sessions} customers for {seconds:g} s against {base}")
+        tally, elapsed = asyncio.run(_load(base, key, sessions, seconds, log))
+        server_rss = _peak_rss_mb(proc.pid)
+        children_rss = [mb for pid in _children(proc.pid) if (mb := _peak_rss_mb(pid)) is not None]
     asks = tally.ask_ms
     report: dict[str, Any] = {
         "sessions": sessions, "seconds": seconds, "elapsed_s": round(elapsed, 1),

@@ -122,8 +122,8 @@ class Settings(BaseSettings):
                                   "Unset: on for the demo KB, off otherwise (turn it on to try a KB's widget).")
     widget_menu: Path | None = Field(
         default=None,
-        description="The chat widget's quick-reply menus per section (YAML; docs/widget.md shows the format). Unset: "
-                    "each section's most asked questions.")
+        description="The chat widget's quick-reply menus per section (YAML; the README's 'Quick replies' shows the "
+                    "format). Unset: each section's most asked questions.")
     widget_session_rate: str = Field(
         default="30/minute", description="Requests one widget session may make (a moving window; 'N/second|minute|"
                                          "hour'), so a script in one browser cannot flood the bot.")

@@ -34,6 +34,7 @@ from triage.store import Store
 from triage.widget import WidgetChat
 
 log = logging.getLogger("triage.service")
+WARM_UP_QUESTION = "배송은 언제 와요?"
 
 
 class ServiceState:
@@ -90,7 +91,11 @@ class ServiceState:
         stored corrections of its scope)."""
         if kb is None:
             kb = KnowledgeBase.open(self.settings, snapshot, store=self.store, scope=self.scope)
-        return Pipeline.for_settings(kb, self.settings, self.history)
+        pipeline = Pipeline.for_settings(kb, self.settings, self.history)
+        # one question answered before serving: the first one otherwise pays about 2 s of lazy start-up in the
+        # encoder and the tokenizers, and it would be a customer's (nothing is recorded)
+        pipeline.assess(Message(text=WARM_UP_QUESTION), draft=False)
+        return pipeline
 
     def serve(self, pipeline: Pipeline) -> None:
         """Serve ``pipeline`` from now on, following the store: it learns the corrections its tagger was not

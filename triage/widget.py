@@ -111,14 +111,16 @@ def load_menu(path: Path) -> dict[str, list[MenuItem]]:
         raise InputError(f"{path}:{line}: not valid YAML ({exc.problem})") from exc
     if not isinstance(data, dict):
         raise InputError(f"{path}: the widget menu is a mapping of section → list of items (label, ask or children)")
-    menus = {}
+    menus: dict[str, list[MenuItem]] = {}
     for section, items in data.items():
-        try:
-            menus[str(section)] = [MenuItem.model_validate(item) for item in (items or [])]
-        except ValidationError as exc:
-            problem = exc.errors()[0]
-            where = ".".join(str(p) for p in problem["loc"])
-            raise InputError(f"{path}: section {section!r}, {where}: {problem['msg']}") from exc
+        menus[str(section)] = []
+        for n, item in enumerate(items or [], 1):
+            try:
+                menus[str(section)].append(MenuItem.model_validate(item))
+            except ValidationError as exc:
+                problem = exc.errors()[0]
+                where = ".".join(str(p) for p in problem["loc"]) or "the item"
+                raise InputError(f"{path}: section {section!r}, item {n}: {where}: {problem['msg']}") from exc
     return menus
 
 

@@ -153,3 +153,58 @@ def _today():
 
     now = datetime.now(UTC)
     return now - timedelta(days=1), now + timedelta(days=1)
+
+
+def test_the_frame_may_be_framed_only_by_the_keys_sites_and_the_demo_shop_is_off_for_a_configured_kb(api):
+    frame = api.get("/widget/frame", params={"key": api.widget, "section": "payment"},
+                    headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert frame.status_code == 200 and 'lang="en"' in frame.text
+    policy = frame.headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {SITE}" in policy and "script-src 'self'" in policy
+    assert "x-frame-options" not in frame.headers  # the policy names who may frame it
+    assert 'lang="ko"' in api.get("/widget/frame", params={"key": api.widget}).text
+    unknown = api.get("/widget/frame", params={"key": "wk_nope"})
+    assert unknown.status_code == 403 and unknown.headers["x-frame-options"] == "DENY"
+    assert api.get("/demo").status_code == 404  # a configured KB: off unless TRIAGE_DEMO_PAGE
+
+
+def test_customer_text_stays_text_in_the_agents_pages(api):
+    w = f"/v1/widget/{api.widget}"
+    me = start(api)
+    script = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    api.post(f"{w}/ask", json={"text": script}, headers=me)
+    api.post(f"{w}/handoff", json={}, headers=me)
+    key = api.store.create_key("page-agent", "agent")
+    page = TestClient(api.app, headers={"Origin": "http://testserver"})
+    assert page.post("/login", data={"key": key}, follow_redirects=False).status_code == 303
+    [item] = api.get("/v1/inbox", headers={"Authorization": f"Bearer {key}"}).json()
+    html = page.get(f"/conversations/{item['conversation_id']}").text
+    assert script not in html and "&lt;script&gt;alert(" in html and "&lt;img src=x onerror" in html
+
+
+def test_the_deployments_menu_replaces_the_top_questions(kb_settings, store_url, tmp_path):
+    settings, kb = kb_settings
+    menu = tmp_path / "menu.yaml"
+    menu.write_text("default:\n  - label: 배송\n    children:\n      - label: 새벽배송 마감\n"
+                    "        ask: 새벽배송은 몇 시까지 주문해요?\n", encoding="utf-8")
+    store = Store.open(store_url)
+    key = store.create_widget_key("menu-shop", [SITE])
+    with TestClient(create_app(settings.model_copy(update={"widget_menu": menu}), kb_loaded=kb,
+                               store=store)) as client:
+        [top] = client.get(f"/v1/widget/{key}/config", params={"section": "payment"}).json()["menu"]
+    store.close()
+    assert top["label"] == "배송" and top["children"][0]["ask"] == "새벽배송은 몇 시까지 주문해요?"
+
+
+def test_the_hand_off_leaves_out_what_the_bot_already_settled(api):
+    w = f"/v1/widget/{api.widget}"
+    me = start(api)
+    settled = api.post(f"{w}/ask", json={"text": "카드 결제 취소하면 환불은 언제 돼요?"}, headers=me).json()["turns"][1]
+    assert settled["answered"]
+    api.post(f"{w}/turns/{settled['id']}/feedback", json={"helpful": True}, headers=me)
+    api.post(f"{w}/ask", json={"text": "회사 주차장 위치가 어디예요?"}, headers=me)
+    api.post(f"{w}/handoff", json={}, headers=me)
+    agent = api.as_("agent")
+    [item] = api.get("/v1/inbox", headers=agent).json()
+    [message] = api.get(f"/v1/conversations/{item['conversation_id']}", headers=agent).json()["messages"]
+    assert message["text"] == "회사 주차장 위치가 어디예요?" and message["page"] == "/cart"

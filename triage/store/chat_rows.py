@@ -113,16 +113,21 @@ class ChatRows:
         return key
 
     def ensure_widget_key(self, name: str, origins: list[str]) -> str:
-        """The active widget key named ``name`` (its origins set to ``origins``), created when there is none."""
-        with self.session(write=True) as s:
-            row = s.scalar(select(WidgetKey).where(WidgetKey.name == name, WidgetKey.revoked_at.is_(None)))
+        """The active widget key named ``name`` (its origins set to ``origins``), created when there is none;
+        ``ConflictError`` when a key of that name was revoked (it is not made again behind the admin's back)."""
+        for _ in range(2):  # a second look when another replica created it meanwhile
+            with self.session() as s:
+                row = s.scalar(select(WidgetKey).where(WidgetKey.name == name, WidgetKey.revoked_at.is_(None)))
             if row is not None:
-                row.origins = origins
+                if list(row.origins) != origins:
+                    with self.session(write=True) as s:
+                        s.execute(update(WidgetKey).where(WidgetKey.key == row.key).values(origins=origins))
                 return row.key
-        try:
-            return self.create_widget_key(name, origins)
-        except ConflictError:  # another replica created it meanwhile
-            return self.ensure_widget_key(name, origins)
+            try:
+                return self.create_widget_key(name, origins)
+            except ConflictError:
+                continue
+        raise ConflictError(f"the widget key {name!r} was revoked; make another with `triage keys create`")
 
     def widget_origins(self, key: str) -> list[str] | None:
         """The origins an active widget key may be used from; None for an unknown or revoked key."""
@@ -254,15 +259,24 @@ class ChatRows:
             s.add(ChatTurn(session_id=session.id, role="system", text="handed_off"))
 
     def chat_questions(self, session_id: int, since_notice: bool = False) -> list[str]:
-        """The customer's lines of a session, oldest first (``since_notice``: since the last hand-off or
-        resolution)."""
+        """The customer's lines of a session, oldest first. ``since_notice``: those still open for an agent: since
+        the last hand-off or resolution, without a line whose answer the customer marked helpful (unless all were)."""
         with self.session() as s:
-            query = select(ChatTurn.text).where(ChatTurn.session_id == session_id, ChatTurn.role == "customer")
-            if since_notice:
-                last = s.scalar(select(func.max(ChatTurn.id)).where(ChatTurn.session_id == session_id,
-                                                                    ChatTurn.role == "system"))
-                query = query.where(ChatTurn.id > (last or 0))
-            return list(s.scalars(query.order_by(ChatTurn.id)))
+            turns = s.scalars(select(ChatTurn).where(ChatTurn.session_id == session_id,
+                                                     ChatTurn.role.in_(("customer", "bot", "system")))
+                              .order_by(ChatTurn.id)).all()
+        lines: list[tuple[str, bool]] = []  # (text, settled)
+        for turn in turns:
+            if turn.role == "customer":
+                lines.append((turn.text, False))
+            elif turn.role == "bot" and turn.helpful and lines:
+                lines[-1] = (lines[-1][0], True)
+            elif turn.role == "system" and since_notice:
+                lines = []
+        if not since_notice:
+            return [text for text, _ in lines]
+        # every line settled, yet a person is wanted: they all say what the chat was about
+        return [text for text, settled in lines if not settled] or [text for text, _ in lines]
 
     def bot_answer_counts(self, days: int = 30) -> dict[str, int]:
         """How often the bot answered each FAQ entry in the last ``days`` days (the widget's quick replies)."""
