@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from knowledge.samples import DEMO_DIR
@@ -49,3 +52,22 @@ def served(request, small_kb, tmp_path_factory) -> Iterator[Served]:
 def _drop(admin, name: str) -> None:
     with admin.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def in_process(settings, kb, store_url: str) -> Iterator[TestClient]:
+    """The service in this process over a fresh store (its lifespan runs: background workers start and stop);
+    ``client.store`` is the store, ``client.as_(role)`` the headers of a new key of ``role``."""
+    from triage.api.app import create_app
+    from triage.store import Store
+
+    store = Store.open(store_url)
+    try:
+        with TestClient(create_app(settings, kb_loaded=kb, store=store)) as client:
+            client.store = store  # type: ignore[attr-defined]
+            names = itertools.count()
+            client.as_ = lambda role: {  # type: ignore[attr-defined]
+                "Authorization": f"Bearer {store.create_key(f'{role}-{next(names)}', role)}"}
+            yield client
+    finally:
+        store.close()

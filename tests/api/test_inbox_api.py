@@ -3,13 +3,13 @@ wins), learning from agents, bot outcomes and CES."""
 
 from __future__ import annotations
 
-import itertools
 import threading
 
 import pytest
 from fastapi.testclient import TestClient
 
 from knowledge.samples import DEMO_DIR
+from tests.api.conftest import in_process
 from triage.api.app import create_app
 from triage.kb import KnowledgeBase
 from triage.store import Store
@@ -32,14 +32,8 @@ def kb_settings(small_kb, tmp_path_factory):
 @pytest.fixture
 def api(kb_settings, store_url):
     """A service over a fresh store; ``api.key(role)`` makes a key, ``api.as_(role)`` gives its headers."""
-    settings, kb = kb_settings
-    store = Store.open(store_url)
-    with TestClient(create_app(settings, kb_loaded=kb, store=store)) as client:
-        client.store = store  # type: ignore[attr-defined]
-        names = itertools.count()
-        client.as_ = lambda role: {"Authorization": f"Bearer {store.create_key(f'{role}-{next(names)}', role)}"}
+    with in_process(*kb_settings, store_url) as client:
         yield client
-    store.close()
 
 
 def take(api, agent, message) -> dict:

@@ -4,12 +4,11 @@ routes, bursts)."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from fastapi.testclient import TestClient
 
 from knowledge.samples import DEMO_DIR
+from tests.api.conftest import in_process
 from triage.api.app import create_app
 from triage.kb import KnowledgeBase
 from triage.store import Store
@@ -28,15 +27,9 @@ def kb_settings(small_kb, tmp_path_factory):
 
 @pytest.fixture
 def api(kb_settings, store_url):
-    settings, kb = kb_settings
-    store = Store.open(store_url)
-    with TestClient(create_app(settings, kb_loaded=kb, store=store)) as client:
-        client.store = store  # type: ignore[attr-defined]
-        names = itertools.count()
-        client.as_ = lambda role: {"Authorization": f"Bearer {store.create_key(f'{role}-{next(names)}', role)}"}
-        client.widget = store.create_widget_key("shop", [SITE])  # type: ignore[attr-defined]
+    with in_process(*kb_settings, store_url) as client:
+        client.widget = client.store.create_widget_key("shop", [SITE])  # type: ignore[attr-defined]
         yield client
-    store.close()
 
 
 def start(api, key: str | None = None, **body) -> dict[str, str]:

@@ -10,7 +10,8 @@ from triage.widget import load_menu
 
 def test_a_menu_file_gives_each_section_its_menu(tmp_path):
     menu = tmp_path / "menu.yaml"
-    menu.write_text("default:\n  - label: 주문·배송\n    children:\n      - label: 배송 조회\n        ask: 배송 조회는 어디서 해요?\n"
+    menu.write_text("default:\n  - label: 주문·배송\n    children:\n      - label: 배송 조회\n"
+                    "        ask: 배송 조회는 어디서 해요?\n"
                     "delivery:\n  - label: 새벽배송 마감\n    ask: 새벽배송은 몇 시까지 주문해요?\n", encoding="utf-8")
     menus = load_menu(menu)
     assert [i.label for i in menus["delivery"]] == ["새벽배송 마감"]

@@ -23,7 +23,10 @@ async def inbound(request: Request, response: Response, svc: Service, _: AgentCa
     address), triaged and queued with a suggestion. Posting the same mail again changes nothing."""
     kind = request.headers.get("content-type", "")
     if kind.startswith("application/json"):
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ValueError as exc:  # not JSON, or not UTF-8
+            raise InputError(f"body: not valid JSON ({exc})") from exc
         if not isinstance(body, dict):
             raise InputError("body: send the mail's fields as a JSON object (from, to, subject, text, html, "
                              "message-id, in-reply-to, references)")
