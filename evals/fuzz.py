@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +28,36 @@ from triage.store import Store
 Log = Callable[[str], None]
 HOOKS = Path(__file__).with_name("fuzz_hooks.py")  # a file: schemathesis runs in out_dir, not in the project
 KEY_NAME = "fuzz-admin"
+WIDGET_KEY_NAME = "fuzz-widget"
+# the widget's rate limits, raised so that the fuzzer reaches the routes behind them
+UNLIMITED_WIDGET = {"TRIAGE_WIDGET_SESSION_RATE": "100000/minute", "TRIAGE_WIDGET_IP_RATE": "100000/minute"}
+
+
+@dataclass(frozen=True)
+class FuzzKeys:
+    """What the fuzzer presents: an admin key (named ``KEY_NAME``), and a widget key with a customer session's
+    token for the widget's routes (their own key and token in the path and header, not the admin key)."""
+
+    admin: str
+    widget: str
+    widget_session: str
+
+
+def fuzz_keys(store: Store) -> FuzzKeys:
+    admin = store.create_key(KEY_NAME, "admin")
+    widget = store.create_widget_key(WIDGET_KEY_NAME, ["https://fuzz.example"])
+    return FuzzKeys(admin, widget, store.open_chat_session(widget, "ko", None, None))
 REQUEST_TIMEOUT_S = 60  # a slow answer is not a failure here; the service's own timeouts are tested elsewhere
 
 
-def schemathesis_run(base: str, key: str, out_dir: Path, *, seed: int = 1, seconds: float | None = None,
+def schemathesis_run(base: str, keys: FuzzKeys, out_dir: Path, *, seed: int = 1, seconds: float | None = None,
                      max_examples: int | None = None) -> dict[str, Any]:
-    """One ``schemathesis run`` against ``base`` with ``key`` (named ``KEY_NAME``): a time budget
+    """One ``schemathesis run`` against ``base`` with ``keys`` (``fuzz_keys``): a time budget
     (``seconds``: the phases repeat until it is spent) or ``max_examples`` per route. Returns the requests
     sent, the 5xx count, every status's count, the first 5xx per route, and schemathesis's own summary."""
     tally, report, log_file = out_dir / "tally.json", out_dir / "schemathesis.json", out_dir / "schemathesis.log"
     command = [sys.executable, "-m", "schemathesis.cli", "--no-color", "run", f"{base}/openapi.json",
-               "--header", f"Authorization: Bearer {key}", "--checks", "not_a_server_error", "--seed", str(seed),
+               "--header", f"Authorization: Bearer {keys.admin}", "--checks", "not_a_server_error", "--seed", str(seed),
                "--workers", "1", "--request-timeout", str(REQUEST_TIMEOUT_S), "--report", "json",
                "--report-json-path", str(report)]
     if max_examples is not None:
@@ -45,7 +65,8 @@ def schemathesis_run(base: str, key: str, out_dir: Path, *, seed: int = 1, secon
     if seconds is not None:
         command += ["--max-time", str(max(1, round(seconds)))]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "TRIAGE_FUZZ_TALLY": str(tally),
-           "TRIAGE_FUZZ_KEY_NAME": KEY_NAME}
+           "TRIAGE_FUZZ_KEY_NAME": KEY_NAME, "TRIAGE_FUZZ_WIDGET_KEY": keys.widget,
+           "TRIAGE_FUZZ_WIDGET_SESSION": keys.widget_session}
     started = time.monotonic()
     with log_file.open("wb") as log:
         proc = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False,
@@ -72,18 +93,18 @@ def fuzz_service(settings: Settings, database_url: str | None = None, *, seconds
         url = database_url or f"sqlite:///{Path(tmp) / 'triage.db'}"
         store = Store.open(url)
         try:
-            key = store.create_key(KEY_NAME, "admin")
+            keys = fuzz_keys(store)
             backend = store.engine.url.get_backend_name()
         finally:
             store.close()
         env = {"TRIAGE_KB_DIR": str(kb.resolve()), "TRIAGE_VAR_DIR": str(Path(tmp) / "var"),
-               "TRIAGE_DATABASE_URL": url}
+               "TRIAGE_DATABASE_URL": url, **UNLIMITED_WIDGET}
         if taxonomy is not None:
             env["TRIAGE_TAXONOMY"] = str(taxonomy.resolve())
         with running_service(env) as (base, _):
             budget = f"{seconds:g} s" if seconds is not None else f"{max_examples} examples per route"
             log(f"fuzz: schemathesis on {backend} for {budget}, seed {seed}")
-            result = schemathesis_run(base, key, Path(tmp), seed=seed, seconds=seconds, max_examples=max_examples)
+            result = schemathesis_run(base, keys, Path(tmp), seed=seed, seconds=seconds, max_examples=max_examples)
     result["backend"] = backend
     log(f"  {backend}: {result['requests']} requests, {result['server_errors']} 5xx in {result['seconds']} s")
     return result

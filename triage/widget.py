@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import yaml
 from limits import RateLimitItem, parse
@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from triage.errors import AuthError, ConflictError, ForbiddenError, InputError, RateLimitedError
-from triage.models import Customer, Message, WidgetTurn
+from triage.models import BotPathItem, Customer, Id, Message, MessageText, WidgetTurn
 from triage.stages.privacy import redact_text
 from triage.store import Store
 from triage.store.chat_rows import ChatSession, ChatState
@@ -53,8 +53,8 @@ SOURCES = 1  # sources shown under an answer: the entry it came from
 class MenuItem(BaseModel):
     """A quick reply: ``ask`` sends a question, ``children`` opens a submenu."""
 
-    label: str = Field(min_length=1, max_length=128)
-    ask: str | None = Field(default=None, min_length=1, max_length=500)
+    label: BotPathItem = Field(min_length=1)
+    ask: Annotated[MessageText, Field(max_length=500)] | None = None
     children: list[MenuItem] = Field(default_factory=list, max_length=12)
 
 
@@ -65,14 +65,14 @@ class WidgetConfig(BaseModel):
 
 
 class WidgetSessionIn(BaseModel):
-    page: str | None = Field(default=None, max_length=128)
-    section: str | None = Field(default=None, max_length=128)
+    page: Id | None = None
+    section: Id | None = None
     lang: Literal["ko", "en"] = "ko"
 
 
 class WidgetAsk(BaseModel):
-    text: str = Field(min_length=1, max_length=2000, pattern=r"\S")
-    path: list[str] = Field(default_factory=list, max_length=8)
+    text: Annotated[MessageText, Field(max_length=2000)]
+    path: list[BotPathItem] = Field(default_factory=list, max_length=8)
 
 
 class WidgetRating(BaseModel):

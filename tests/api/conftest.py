@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from evals.fuzz import UNLIMITED_WIDGET
 from knowledge.samples import DEMO_DIR
 from tests.conftest import api_key, uvicorn_server
 
@@ -43,7 +44,8 @@ def served(request, small_kb, tmp_path_factory) -> Iterator[Served]:
     key = api_key(url, "admin")
     env = {"TRIAGE_KB_DIR": str(small_kb), "TRIAGE_VAR_DIR": str(tmp / "var"), "TRIAGE_DATABASE_URL": url,
            "TRIAGE_TAXONOMY": str(DEMO_DIR / "taxonomy.yaml"), "TRIAGE_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
-           "TRIAGE_MAX_MESSAGE_CHARS": "2000"}  # long texts cost seconds of encoding: 413 keeps fuzzing brisk
+           # long texts cost seconds of encoding: 413 keeps fuzzing brisk
+           "TRIAGE_MAX_MESSAGE_CHARS": "2000", **UNLIMITED_WIDGET}
     with uvicorn_server(env) as (base, _), \
             httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
         yield Served(base, request.param, url, key, client)

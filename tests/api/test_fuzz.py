@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from evals.fuzz import KEY_NAME, schemathesis_run
+from evals.fuzz import fuzz_keys, schemathesis_run
 from triage.store import Store
 
 SEED = 20261129
@@ -18,14 +18,14 @@ BUDGET_S = 30  # a cap: the run stops here even if the phases are not done
 def test_no_route_answers_5xx_to_schemathesis(served, tmp_path):
     store = Store.open(served.store_url)
     try:
-        key = store.create_key(KEY_NAME, "admin")
+        keys = fuzz_keys(store)
     finally:
         store.close()
     routes = sum(len(methods) for methods in served.client.get("/openapi.json").json()["paths"].values())
 
-    result = schemathesis_run(served.base, key, tmp_path, seed=SEED, max_examples=EXAMPLES, seconds=BUDGET_S)
+    result = schemathesis_run(served.base, keys, tmp_path, seed=SEED, max_examples=EXAMPLES, seconds=BUDGET_S)
 
     assert result["operations"] == routes, result["log"]
     assert result["requests"] >= 3 * routes, result["log"]
     assert result["server_errors"] == 0, result["first_server_error_per_route"]
-    assert result["statuses"].get("401", 0) < result["requests"] // 10  # the key stayed valid throughout
+    assert result["statuses"].get("401", 0) < result["requests"] // 10  # the keys stayed valid throughout

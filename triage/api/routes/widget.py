@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 
 from triage.api.deps import Service
 from triage.errors import ForbiddenError
-from triage.models import WidgetTurn
+from triage.models import INT32_MAX, WidgetTurn
 from triage.store.chat_rows import ChatSession
 from triage.web.security import own_origins
 from triage.widget import (
@@ -95,7 +95,7 @@ def ask(body: WidgetAsk, svc: Service, customer: Chat) -> WidgetAskResult:
 
 
 @router.post("/turns/{turn_id}/feedback", response_model=WidgetTurn)
-def rate(turn_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: WidgetRating, svc: Service,
+def rate(turn_id: Annotated[int, Path(ge=1, le=INT32_MAX)], body: WidgetRating, svc: Service,
          customer: Chat) -> WidgetTurn:
     """'Did this help?' on a bot answer (once); an unhelpful one also feeds the FAQ gaps."""
     return svc.widget.rate(customer, turn_id, body.helpful)
@@ -108,7 +108,7 @@ def handoff(svc: Service, customer: Chat) -> WidgetSessionView:
 
 
 @router.get("/turns")
-async def turns(svc: Service, customer: Chat, after: Annotated[int, Query(ge=0)] = 0,
+async def turns(svc: Service, customer: Chat, after: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
                 wait: Annotated[float, Query(ge=0, le=POLL_SECONDS)] = POLL_SECONDS) -> dict[str, object]:
     """A long poll: the lines after ``after`` at once, else within ``wait`` seconds (an agent's reply, the
     notice that the conversation is resolved)."""
