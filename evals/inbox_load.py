@@ -101,9 +101,9 @@ async def _load(bases: list[str], keys: list[str], ids: list[int], seconds: floa
         "agents": len(keys), "think_s": think, "seconds": round(elapsed, 1), "requests": len(every),
         "throughput_rps": round(len(every) / elapsed, 1),
         "verdicts_per_s": round(len(latencies["feedback"]) / elapsed, 1),
-        "p50_ms": round(statistics.median(every), 1), "p95_ms": round(nearest_rank(every, 95), 1),
+        "p50_ms": round(statistics.median(every), 1), "p95_ms": round(nearest_rank(every, 0.95), 1),
         "by_kind": {k: {"requests": len(v), "p50_ms": round(statistics.median(v), 1),
-                        "p95_ms": round(nearest_rank(v, 95), 1)} for k, v in sorted(latencies.items())},
+                        "p95_ms": round(nearest_rank(v, 0.95), 1)} for k, v in sorted(latencies.items())},
         "errors": sum(n for k, n in outcomes.items() if k != "ok"),
         "outcomes": dict(outcomes),
     }

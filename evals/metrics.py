@@ -16,6 +16,8 @@ import numpy as np
 
 def nearest_rank(values: list[float], q: float) -> float:
     """The value at rank ``q`` (0..1) of the sorted values, without interpolation (p50, p95 of latencies)."""
+    if not 0 <= q <= 1:  # 95 for p95 silently gave the maximum
+        raise ValueError(f"q is a fraction from 0 to 1 (0.95 for p95), not {q}")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 

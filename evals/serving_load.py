@@ -131,10 +131,10 @@ def _figures(runs: list[dict[str, Any]], undisturbed: list[dict[str, Any]]) -> d
     latencies = [ms for run in runs for ms in run["latencies"]]
     failed: Counter[str] = sum((run["bot_failed"] for run in runs), Counter())
     done: Counter[str] = sum((run["triage_calls"] for run in runs), Counter())
-    by_round = [nearest_rank(run["latencies"], 95) for run in runs]
-    ratios = [p95 / nearest_rank(base["latencies"], 95) for p95, base in zip(by_round, undisturbed, strict=True)]
+    by_round = [nearest_rank(run["latencies"], 0.95) for run in runs]
+    ratios = [p95 / nearest_rank(base["latencies"], 0.95) for p95, base in zip(by_round, undisturbed, strict=True)]
     return {"bot_answers": len(latencies), "bot_failed": dict(failed),
-            "p50_ms": round(statistics.median(latencies), 1), "p95_ms": round(nearest_rank(latencies, 95), 1),
+            "p50_ms": round(statistics.median(latencies), 1), "p95_ms": round(nearest_rank(latencies, 0.95), 1),
             "p95_by_round_ms": [round(v, 1) for v in by_round], "p95_ratio": round(statistics.median(ratios), 2),
             "triage_calls": dict(done)}
 

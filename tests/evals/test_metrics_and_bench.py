@@ -46,3 +46,12 @@ def test_query_latency_on_a_small_synthetic_kb(tmp_path):
     result = query_latency_one(Settings(var_dir=tmp_path), 400, repeats=1)
     assert result["units"] == 400 and result["queries"] == 10
     assert result["p95_ms"] >= result["p50_ms"] > 0 and result["rss_mb"] > 0
+
+
+def test_nearest_rank_takes_a_fraction_and_refuses_a_percent():
+    from evals.metrics import nearest_rank
+
+    values = [float(v) for v in range(1, 101)]  # 1 … 100
+    assert nearest_rank(values, 0.5) == 51.0 and nearest_rank(values, 0.95) == 96.0 and nearest_rank(values, 1) == 100
+    with pytest.raises(ValueError, match=r"0\.95 for p95"):
+        nearest_rank(values, 95)  # read as a percent it would be the maximum
