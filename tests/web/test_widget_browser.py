@@ -17,6 +17,7 @@ from tests.web.helpers import RESULTS, csp_errors, launch_chromium, sign_in, sma
 pytestmark = pytest.mark.integration
 
 UNANSWERABLE = "회사 주차장 위치가 어디예요?"
+WAIT_MS = 20_000  # for every expectation too (Playwright's default is 5 s): a loaded CI machine answers slower
 
 
 def test_customer_bot_agent_and_back_to_the_customer(small_kb, tmp_path):
@@ -26,10 +27,11 @@ def test_customer_bot_agent_and_back_to_the_customer(small_kb, tmp_path):
     RESULTS.mkdir(parents=True, exist_ok=True)
     with uvicorn_server(env) as (base, _), sync_playwright() as p:
         browser = launch_chromium(p)
+        expect.set_options(timeout=WAIT_MS)
         try:
             # a customer on a phone-width screen
             customer = browser.new_context(viewport={"width": 390, "height": 780}, locale="ko-KR").new_page()
-            customer.set_default_timeout(20_000)
+            customer.set_default_timeout(WAIT_MS)
             blocked = csp_errors(customer)
             customer.goto(f"{base}/demo?section=payment")
             launcher = customer.locator("#triage-widget-launcher")
@@ -56,7 +58,7 @@ def test_customer_bot_agent_and_back_to_the_customer(small_kb, tmp_path):
 
             # the agent, in another browser context
             agent = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ko-KR").new_page()
-            agent.set_default_timeout(20_000)
+            agent.set_default_timeout(WAIT_MS)
             agent_blocked = csp_errors(agent)
             sign_in(agent, base, "/inbox", key)
             expect(agent.locator("#inbox tbody tr")).to_have_count(1)  # the chat, as one conversation
@@ -88,7 +90,12 @@ def test_customer_bot_agent_and_back_to_the_customer(small_kb, tmp_path):
             customer.locator("#triage-widget-launcher").click()
             expect(customer.frame_locator("#triage-widget-frame").locator(".turn-agent")).to_have_count(1)
             assert blocked == [] and agent_blocked == [], blocked + agent_blocked
+        except Exception:
+            if "customer" in locals():  # where the customer's screen stood when a step failed
+                customer.screenshot(path=str(RESULTS / "widget-failed.png"))
+            raise
         finally:
+            expect.set_options(timeout=5_000)
             browser.close()
 
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api:
