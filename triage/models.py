@@ -18,9 +18,10 @@ Channel = Literal["chat", "email", "sms", "phone", "app_review", "social"]
 DecisionName = Literal["auto_answer", "handoff"]
 # why a message was handed off, for programs (reports, routing): no FAQ entry came close; the best one was not close
 # enough; two entries were almost equally close; the message tries to instruct the system; agents and customers
-# kept turning the entry's answer down; the KB's calibration allows no auto-answer (too few phrasings)
+# kept turning the entry's answer down; the KB's calibration allows no auto-answer (too few phrasings); this
+# customer already found the entry's answer unhelpful (the widget's rating)
 HandoffReason = Literal["no_match", "not_confident", "ambiguous", "prompt_injection", "distrusted_entry",
-                        "not_calibrated"]
+                        "not_calibrated", "declined_by_customer"]
 
 # --- what the store can hold ---------------------------------------------------------------------------------
 
@@ -101,6 +102,10 @@ class Message(BaseModel):
                                         description="the bot's menu steps before the hand-off")
     page: Id | None = None
     created_at: Timestamp | None = None
+    declined_faq_ids: list[Id] = Field(
+        default_factory=list, max_length=BOT_PATH_ITEMS,
+        description="FAQ entries whose answer this customer already saw and found unhelpful (the widget's "
+                    "ratings): such an entry is not answered, nor offered in the draft, again")
 
     @field_validator("id", mode="before")
     @classmethod

@@ -126,6 +126,10 @@ class Pipeline:
         if guard.flagged:
             decision = replace(decision, decision="handoff", handoff_reason="prompt_injection",
                                reason="the message tries to instruct the system: never auto-answered")
+        elif decision.hit and decision.hit.entry_id in message.declined_faq_ids:
+            decision = replace(decision, decision="handoff", handoff_reason="declined_by_customer",
+                               reason=f"the customer already found {decision.hit.entry_id!r}'s answer unhelpful: "
+                                      "it is not offered again")
         elif decision.decision == "auto_answer" and decision.hit and decision.hit.entry_id in self.distrusted_faqs:
             decision = replace(decision, decision="handoff", handoff_reason="distrusted_entry",
                                reason=self.distrusted_faqs[decision.hit.entry_id])

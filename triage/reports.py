@@ -341,6 +341,7 @@ def _most_first(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 HANDOFF_CATEGORY = {"prompt_injection": "prompt_injection", "distrusted_entry": "turned_down",
+                    "declined_by_customer": "turned_down",
                     "no_match": "no_close_faq", "not_confident": "not_confident", "ambiguous": "not_confident",
                     "not_calibrated": "not_confident"}
 

@@ -329,7 +329,8 @@ class WidgetChat:
                 or strings(session.lang)["widget_handoff_request"]
         limit = self.settings.max_message_chars
         return Message(id=f"widget-{session.id}-{len(lines)}", text=text[-limit:], channel="chat",
-                       customer=Customer(id=session.customer_id), bot_path=session.bot_path, page=session.page)
+                       customer=Customer(id=session.customer_id), bot_path=session.bot_path, page=session.page,
+                       declined_faq_ids=self.store.declined_entries(session.id))
 
 
 def _ces(state: ChatState) -> CesView:

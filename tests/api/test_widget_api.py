@@ -17,10 +17,13 @@ SITE = "https://shop.example"
 
 
 @pytest.fixture(scope="module")
-def kb_settings(small_kb, tmp_path_factory):
+def kb_settings(embedder, tmp_path_factory):
+    """A snapshot of its own: other modules recalibrate the shared small KB, which moves what the bot answers."""
+    from tests.conftest import build_small_kb
     from triage.config import Settings
 
-    settings = Settings(kb_dir=small_kb, var_dir=tmp_path_factory.mktemp("var"), taxonomy=DEMO_DIR / "taxonomy.yaml",
+    kb = build_small_kb(tmp_path_factory.mktemp("widget-kb") / "index", embedder)
+    settings = Settings(kb_dir=kb, var_dir=tmp_path_factory.mktemp("var"), taxonomy=DEMO_DIR / "taxonomy.yaml",
                         widget_session_rate="40/minute", widget_ip_rate="1000/minute")
     return settings, KnowledgeBase.open(settings)
 
@@ -71,6 +74,8 @@ def test_a_customer_asks_rates_hands_off_gets_the_agents_reply_and_answers_ces(a
     message = conversation["messages"][0]
     assert config["menu"][0]["ask"] in message["text"] and "주차장" in message["text"]  # the chat so far
     assert conversation["suggestion"]["message"]["text"] == message["text"]
+    result = conversation["suggestion"]["result"]  # the answer the customer turned down is not offered again
+    assert result["handoff_reason"] == "declined_by_customer" and "3~5영업일" not in result["draft"]
     assert [t["role"] for t in conversation["chat"]] == ["customer", "bot", "customer", "bot", "system"]
 
     seen = api.get(f"{w}/turns", params={"after": handed["turns"][-1]["id"], "wait": 0}, headers=me).json()

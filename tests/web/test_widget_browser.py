@@ -20,10 +20,18 @@ UNANSWERABLE = "회사 주차장 위치가 어디예요?"
 WAIT_MS = 20_000  # for every expectation too (Playwright's default is 5 s): a loaded CI machine answers slower
 
 
-def test_customer_bot_agent_and_back_to_the_customer(small_kb, tmp_path):
+@pytest.fixture(scope="module")
+def widget_kb(embedder, tmp_path_factory):
+    """A snapshot of its own: other modules recalibrate the shared small KB, which moves what the bot answers."""
+    from tests.conftest import build_small_kb
+
+    return build_small_kb(tmp_path_factory.mktemp("widget-kb") / "index", embedder)
+
+
+def test_customer_bot_agent_and_back_to_the_customer(widget_kb, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    env, key = small_kb_service(small_kb, tmp_path, TRIAGE_DEMO_PAGE="true")
+    env, key = small_kb_service(widget_kb, tmp_path, TRIAGE_DEMO_PAGE="true")
     RESULTS.mkdir(parents=True, exist_ok=True)
     with uvicorn_server(env) as (base, _), sync_playwright() as p:
         browser = launch_chromium(p)

@@ -278,6 +278,17 @@ class ChatRows:
         # every line settled, yet a person is wanted: they all say what the chat was about
         return [text for text, settled in lines if not settled] or [text for text, _ in lines]
 
+    def declined_entries(self, session_id: int) -> list[str]:
+        """The FAQ entries whose answers the customer marked unhelpful in this chat, since the last hand-off or
+        resolution."""
+        with self.session() as s:
+            last = s.scalar(select(func.max(ChatTurn.id)).where(ChatTurn.session_id == session_id,
+                                                                ChatTurn.role == "system")) or 0
+            return list(dict.fromkeys(s.scalars(
+                select(ChatTurn.faq_id).where(ChatTurn.session_id == session_id, ChatTurn.id > last,
+                                              ChatTurn.helpful.is_(False), ChatTurn.faq_id.is_not(None))
+                .order_by(ChatTurn.id))))
+
     def bot_answer_counts(self, days: int = 30) -> dict[str, int]:
         """How often the bot answered each FAQ entry in the last ``days`` days (the widget's quick replies)."""
         with self.session() as s:
