@@ -124,6 +124,23 @@ def load_menu(path: Path) -> dict[str, list[MenuItem]]:
     return menus
 
 
+class _DaemonTimers(MemoryStorage):
+    """``limits``' in-memory storage with its expiry timers as daemon threads. Its own are not daemons: a process
+    exits only after its last 10 ms timer has fired, and where a timed wait never ends (under libfaketime, as the
+    clock tests run) the process never exits. The two hooks are ``MemoryStorage``'s (``limits`` 5.8, pinned)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timer.cancel()  # the one the constructor started
+        self._MemoryStorage__schedule_expiry()
+
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        if not self.timer.is_alive():
+            self.timer = threading.Timer(0.01, self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
+            self.timer.daemon = True
+            self.timer.start()
+
+
 class WidgetGate:
     """A widget key's origins and the rate limits of its sessions and callers."""
 
@@ -131,7 +148,7 @@ class WidgetGate:
         self.store = store
         self.per_session: RateLimitItem = parse(session_rate)
         self.per_ip: RateLimitItem = parse(ip_rate)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = MovingWindowRateLimiter(_DaemonTimers())
         self._origins: dict[str, tuple[list[str] | None, float]] = {}
 
     def origins(self, key: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""The widget's quick-reply menu file: read per section, and an unusable file named with its line or item."""
+"""The widget's quick-reply menu file (read per section, an unusable file named with its line or item) and its rate
+limiter."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ def test_an_unusable_menu_file_is_named_with_what_to_fix(tmp_path, text, found):
     with pytest.raises(InputError) as caught:
         load_menu(menu)
     assert found in str(caught.value) and str(menu) in str(caught.value)
+
+
+def test_the_rate_limiter_leaves_no_thread_that_keeps_a_process_from_exiting():
+    from triage.widget import WidgetGate
+
+    gate = WidgetGate(store=None, session_rate="2/minute", ip_rate="100/minute")  # type: ignore[arg-type]
+    assert gate.limiter.storage.timer.daemon  # the timer the storage starts at once
+    gate.hit("127.0.0.1", "token")
+    gate.hit("127.0.0.1", "token")
+    with pytest.raises(Exception, match="too many requests from this chat"):
+        gate.hit("127.0.0.1", "token")
+    # each hit schedules the expiry on a timer thread: a daemon, or (under libfaketime, where its timed wait never
+    # ends) the process could not exit
+    assert gate.limiter.storage.timer.daemon
