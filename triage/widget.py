@@ -131,14 +131,17 @@ class _DaemonTimers(MemoryStorage):
 
     def __init__(self) -> None:
         super().__init__()
-        self.timer.cancel()  # the one the constructor started
-        self._MemoryStorage__schedule_expiry()
+        self.timer.cancel()  # the one the constructor started (it ends at once: its wait is not timed out)
+        self._start_timer()
 
     def _MemoryStorage__schedule_expiry(self) -> None:
         if not self.timer.is_alive():
-            self.timer = threading.Timer(0.01, self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
-            self.timer.daemon = True
-            self.timer.start()
+            self._start_timer()
+
+    def _start_timer(self) -> None:
+        self.timer = threading.Timer(0.01, self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
+        self.timer.daemon = True
+        self.timer.start()
 
 
 class WidgetGate:
