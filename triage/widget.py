@@ -284,8 +284,8 @@ class WidgetChat:
         return [turn.model_copy(update={"text": t.get(f"widget_system_{turn.text}", turn.text)})
                 if turn.role == "system" else turn for turn in turns]
 
-    async def wait(self, session: ChatSession, after: int, wait: float) -> tuple[list[WidgetTurn], ChatState]:
-        """The chat's lines after ``after``, waiting up to ``wait`` seconds for one."""
+    async def wait(self, session: ChatSession, after: int, wait: float) -> WidgetSessionView:
+        """The chat's lines after ``after`` (waiting up to ``wait`` seconds for one), its state and CES."""
         deadline = time.monotonic() + min(wait, POLL_SECONDS)
         with self.bell.listening(session.id) as rung:
             while True:
@@ -297,7 +297,7 @@ class WidgetChat:
                     await asyncio.wait_for(rung.wait(), left)
                 rung.clear()
         state = await run_in_threadpool(self.store.chat_state, session)
-        return self.words(session, turns), state
+        return WidgetSessionView(state=state.state, turns=self.words(session, turns), ces=_ces(state))
 
     # --- the customer's acts -------------------------------------------------------------------------
 
@@ -318,7 +318,7 @@ class WidgetChat:
                    "question": redact_text(request.text), "auto_answered": answered, "helpful": None,
                    "escalated": False}
         turns = self.store.add_chat_turns(session, [mine, bot], path=request.path, outcome=outcome)
-        return WidgetAskResult(turns=turns, state="bot" if state == "bot" else state)
+        return WidgetAskResult(turns=turns, state=state)
 
     def rate(self, session: ChatSession, turn_id: int, helpful: bool) -> WidgetTurn:
         turn, faq_id = self.store.rate_chat_turn(session, turn_id, helpful)
@@ -343,14 +343,13 @@ class WidgetChat:
     def _message(self, session: ChatSession, text: str | None) -> Message:
         """The customer's words for the inbox: ``text``, or (at the hand-off) every line since the last
         hand-off or resolution."""
-        lines = self.store.chat_questions(session.id)
+        chat = self.store.open_chat(session.id)
         if text is None:
-            text = "\n".join(self.store.chat_questions(session.id, since_notice=True)) \
-                or strings(session.lang)["widget_handoff_request"]
+            text = "\n".join(chat.lines) or strings(session.lang)["widget_handoff_request"]
         limit = self.settings.max_message_chars
-        return Message(id=f"widget-{session.id}-{len(lines)}", text=text[-limit:], channel="chat",
+        return Message(id=f"widget-{session.id}-{chat.said}", text=text[-limit:], channel="chat",
                        customer=Customer(id=session.customer_id), bot_path=session.bot_path, page=session.page,
-                       declined_faq_ids=self.store.declined_entries(session.id))
+                       declined_faq_ids=chat.declined_faq_ids)
 
 
 def _ces(state: ChatState) -> CesView:

@@ -53,6 +53,13 @@ class ChatSession:
 
 
 @dataclass(frozen=True)
+class OpenChat:
+    said: int  # the customer's lines in all
+    lines: list[str]
+    declined_faq_ids: list[str]
+
+
+@dataclass(frozen=True)
 class ChatState:
     state: WidgetState
     ces_asked: bool
@@ -174,17 +181,15 @@ class ChatRows:
                                row.section, list(row.bot_path))
 
     def chat_state(self, session: ChatSession) -> ChatState:
-        with self.session() as s:
-            return self._chat_state(s, session.conversation_id)
-
-    def _chat_state(self, s: Session, conversation_id: int | None) -> ChatState:
-        if conversation_id is None:
+        if session.conversation_id is None:
             return ChatState("bot", False, None)
-        status = s.scalar(select(Conversation.status).where(Conversation.id == conversation_id))
-        if status != "resolved":
-            return ChatState("agent", False, None)
-        score = s.scalar(select(CesAnswer.score).where(CesAnswer.conversation_id == conversation_id).limit(1))
-        return ChatState("resolved", True, score)
+        with self.session() as s:
+            status = s.scalar(select(Conversation.status).where(Conversation.id == session.conversation_id))
+            if status != "resolved":
+                return ChatState("agent", False, None)
+            score = s.scalar(select(CesAnswer.score).where(CesAnswer.conversation_id == session.conversation_id)
+                             .limit(1))
+            return ChatState("resolved", True, score)
 
     def chat_turns(self, session_id: int, after: int = 0) -> list[WidgetTurn]:
         with self.session() as s:
@@ -258,36 +263,30 @@ class ChatRows:
                 self._restate_outcome(s, last_bot, escalated=True)
             s.add(ChatTurn(session_id=session.id, role="system", text="handed_off"))
 
-    def chat_questions(self, session_id: int, since_notice: bool = False) -> list[str]:
-        """The customer's lines of a session, oldest first. ``since_notice``: those still open for an agent: since
-        the last hand-off or resolution, without a line whose answer the customer marked helpful (unless all were)."""
+    def open_chat(self, session_id: int) -> OpenChat:
+        """What a session's customer has said (read once): how many lines in all; those still open for an agent
+        (since the last hand-off or resolution, without a line whose answer the customer marked helpful, unless
+        all were); and the FAQ entries whose answers the customer marked unhelpful since then."""
         with self.session() as s:
             turns = s.scalars(select(ChatTurn).where(ChatTurn.session_id == session_id,
                                                      ChatTurn.role.in_(("customer", "bot", "system")))
                               .order_by(ChatTurn.id)).all()
-        lines: list[tuple[str, bool]] = []  # (text, settled)
+        said = 0
+        lines: list[tuple[str, bool]] = []  # since the last notice: (text, settled)
+        declined: list[str] = []
         for turn in turns:
             if turn.role == "customer":
+                said += 1
                 lines.append((turn.text, False))
-            elif turn.role == "bot" and turn.helpful and lines:
+            elif turn.role == "system":
+                lines, declined = [], []
+            elif turn.helpful and lines:
                 lines[-1] = (lines[-1][0], True)
-            elif turn.role == "system" and since_notice:
-                lines = []
-        if not since_notice:
-            return [text for text, _ in lines]
+            elif turn.helpful is False and turn.faq_id and turn.faq_id not in declined:
+                declined.append(turn.faq_id)
         # every line settled, yet a person is wanted: they all say what the chat was about
-        return [text for text, settled in lines if not settled] or [text for text, _ in lines]
-
-    def declined_entries(self, session_id: int) -> list[str]:
-        """The FAQ entries whose answers the customer marked unhelpful in this chat, since the last hand-off or
-        resolution."""
-        with self.session() as s:
-            last = s.scalar(select(func.max(ChatTurn.id)).where(ChatTurn.session_id == session_id,
-                                                                ChatTurn.role == "system")) or 0
-            return list(dict.fromkeys(s.scalars(
-                select(ChatTurn.faq_id).where(ChatTurn.session_id == session_id, ChatTurn.id > last,
-                                              ChatTurn.helpful.is_(False), ChatTurn.faq_id.is_not(None))
-                .order_by(ChatTurn.id))))
+        open_lines = [text for text, settled in lines if not settled] or [text for text, _ in lines]
+        return OpenChat(said, open_lines, declined)
 
     def bot_answer_counts(self, days: int = 30) -> dict[str, int]:
         """How often the bot answered each FAQ entry in the last ``days`` days (the widget's quick replies)."""

@@ -16,7 +16,6 @@ from triage.store.chat_rows import ChatSession
 from triage.web.security import own_origins
 from triage.widget import (
     POLL_SECONDS,
-    CesView,
     WidgetAsk,
     WidgetAskResult,
     WidgetCes,
@@ -107,14 +106,12 @@ def handoff(svc: Service, customer: Chat) -> WidgetSessionView:
     return svc.widget.hand_over(customer)
 
 
-@router.get("/turns")
+@router.get("/turns", response_model=WidgetSessionView)
 async def turns(svc: Service, customer: Chat, after: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
-                wait: Annotated[float, Query(ge=0, le=POLL_SECONDS)] = POLL_SECONDS) -> dict[str, object]:
+                wait: Annotated[float, Query(ge=0, le=POLL_SECONDS)] = POLL_SECONDS) -> WidgetSessionView:
     """A long poll: the lines after ``after`` at once, else within ``wait`` seconds (an agent's reply, the
     notice that the conversation is resolved)."""
-    lines, state = await svc.widget.wait(customer, after, wait)
-    return {"turns": [t.model_dump(mode="json") for t in lines], "state": state.state,
-            "ces": CesView(asked=state.ces_asked, score=state.ces_score).model_dump()}
+    return await svc.widget.wait(customer, after, wait)
 
 
 @router.post("/ces", status_code=status.HTTP_201_CREATED)
