@@ -338,7 +338,7 @@ class WidgetChat:
         state = self.store.chat_state(session)
         if state.state != "resolved" or session.conversation_id is None:
             raise ConflictError("the conversation is not resolved yet; the CES question comes after it is")
-        self.store.record_ces_once(session.conversation_id, score)
+        self.store.record_ces(session.conversation_id, score, once=True)
 
     def _message(self, session: ChatSession, text: str | None) -> Message:
         """The customer's words for the inbox: ``text``, or (at the hand-off) every line since the last

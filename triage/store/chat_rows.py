@@ -303,13 +303,6 @@ class ChatRows:
                 select(ChatTurn).join(WidgetSession, WidgetSession.id == ChatTurn.session_id)
                 .where(WidgetSession.conversation_id == conversation_id).order_by(ChatTurn.id))]
 
-    def record_ces_once(self, conversation_id: int, score: int) -> None:
-        """A customer's CES for a conversation; ``ConflictError`` when it was answered already."""
-        with self.session(write=True) as s:
-            if s.scalar(select(CesAnswer.id).where(CesAnswer.conversation_id == conversation_id).limit(1)):
-                raise ConflictError("this conversation was already rated")
-            s.add(CesAnswer(conversation_id=conversation_id, score=score, created_at=utcnow()))
-
     # --- replies on their way to the customer ------------------------------------------------------------
 
     def _queue_delivery(self, s: Session, conversation: Conversation, event: FeedbackEvent) -> None:

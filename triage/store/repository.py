@@ -541,12 +541,16 @@ class Store(ChatRows):
             s.flush()
             return row.id
 
-    def record_ces(self, conversation_id: int, score: int, created_at: datetime | None = None) -> None:
-        """The customer's effort score; ``created_at`` when it was given (default: now)."""
+    def record_ces(self, conversation_id: int, score: int, created_at: datetime | None = None, *,
+                   once: bool = False) -> None:
+        """The customer's effort score; ``created_at`` when it was given (default: now). ``once``: the customer's
+        own answer (the widget, the email's link): ``ConflictError`` when the conversation has one already."""
         if not 1 <= score <= 7:
             raise InputError(f"a CES score is 1 (very hard) to 7 (very easy), not {score}")
         with self.session(write=True) as s:
             _get(s, Conversation, conversation_id)
+            if once and s.scalar(select(CesAnswer.id).where(CesAnswer.conversation_id == conversation_id).limit(1)):
+                raise ConflictError("this conversation was already rated")
             s.add(CesAnswer(conversation_id=conversation_id, score=score, created_at=created_at or utcnow()))
 
     def faq_verdicts(self, faq_id: str | None = None) -> dict[str, FaqVerdicts]:

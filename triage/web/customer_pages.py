@@ -88,7 +88,7 @@ def ces_answer(token: str, request: Request, svc: Service, score: Annotated[int,
     invited = svc.store.ces_invited(token)
     if invited is not None and invited[1] is None:
         with suppress(ConflictError):  # answered meanwhile (a double submit): the first answer stands
-            svc.store.record_ces_once(invited[0], score)
+            svc.store.record_ces(invited[0], score, once=True)
     return _ces_page(request, svc, token)
 
 
