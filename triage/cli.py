@@ -320,7 +320,9 @@ def run_eval(
                                                      "unseen (day one on KBs never tuned on, no labels); "
                                                      "question-pairs (coverage features on Korean "
                                                      "question pairs); review (drafts judged by a reader: "
-                                                     "--export writes the files to judge)")],
+                                                     "--export writes the files to judge); injection (the "
+                                                     "prompt-injection guard: written variants, ordinary "
+                                                     "messages, and through the pipeline)")],
     results_dir: Annotated[Path, typer.Option(help="Where SUITE.json and SUITE.md go.")] = Path("evals/results"),
     in_file: Annotated[Path | None, typer.Option("--in", help="labeled: messages with expected_faq_id, "
                                                               "expected_tag, expected_priority.")] = None,
@@ -350,6 +352,7 @@ def run_eval(
     """Run evaluation suites and write evals/results/SUITE.{json,md}."""
     from evals.draft_evals import drafts, drafts_markdown
     from evals.gap_evals import gap_eval, gap_markdown
+    from evals.injection import injection_eval, injection_markdown
     from evals.question_pairs import question_pairs, question_pairs_markdown
     from evals.review import REVIEW_SETS, SAMPLE, SEED, export_review, review_files, review_markdown, score_review
     from evals.runner import SUITES, run_suite, write_report
@@ -367,10 +370,11 @@ def run_eval(
     from triage.pipeline import Pipeline
 
     settings = get_settings()
-    known = {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps", "unseen", "question-pairs", "review"}
+    known = {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps", "unseen", "question-pairs", "review",
+             "injection"}
     if unknown := [s for s in suites if s not in known]:
         raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled, tagcv, "
-                   "drafts, gaps, unseen, question-pairs, review")
+                   "drafts, gaps, unseen, question-pairs, review, injection")
     if "review" in suites and (bad := [s for s in unseen_sets or [] if s not in REVIEW_SETS]):
         raise fail(f"review: no review set {', '.join(bad)}: choose from {', '.join(REVIEW_SETS)}")
     if bad_sets := [s for s in unseen_sets or [] if s not in UNSEEN_SETS]:
@@ -389,6 +393,10 @@ def run_eval(
                 report = gap_eval(settings, err.print)
                 text = gap_markdown(report)
                 write_report(results_dir, "gaps", report, text)
+            elif suite == "injection":
+                report = injection_eval(settings, err.print)
+                text = injection_markdown(report)
+                write_report(results_dir, "injection", report, text)
             elif suite == "question-pairs":
                 report = question_pairs(settings, err.print)
                 text = question_pairs_markdown(report)

@@ -18,7 +18,7 @@ from triage.models import Citation, Message, Reason, TagCandidate, TriageResult
 from triage.stages.answering import Decision
 from triage.stages.customer import customer_context
 from triage.stages.drafting import Drafter
-from triage.stages.guard import InjectionCheck, check_injection
+from triage.stages.guard import InjectionCheck, Vocabulary, check_injection
 from triage.stages.history import Contact, ContactHistory, CustomerContact, as_utc
 from triage.stages.language import detect_language
 from triage.stages.priority import RepeatContact, assign_priority
@@ -72,6 +72,8 @@ class Pipeline:
         # FAQ entries whose auto-answers agents and customers turned down: handed off instead (entry → reason)
         self.distrusted_faqs: dict[str, str] = {}
         self.drafter = Drafter(kb.snapshot, llm, kb.tagger.taxonomy if kb.tagger else None)
+        # the guard sees this deployment's own tag ids and names being dictated ("분류: 계정도용", "tag=account_hacked")
+        self.vocabulary = Vocabulary.from_taxonomy(kb.tagger.taxonomy) if kb.tagger else None
 
     @classmethod
     def for_settings(cls, kb: KnowledgeBase, settings: Settings, history: ContactHistory | None = None) -> Pipeline:
@@ -93,7 +95,7 @@ class Pipeline:
         kept (the service stores it with the message, in one transaction; a preview is never recorded)."""
         started = time.perf_counter()
         text = message.text[:READ_CHARS]
-        guard = check_injection(text)
+        guard = check_injection(text, self.vocabulary)
         signals = Signals.read(guard.content)  # instructing sentences say nothing about the customer's situation
         out, result, contact, timings = self._analyse(message, text, guard, signals, section)
         if len(message.text) > READ_CHARS:
