@@ -128,6 +128,8 @@ class Snapshot:
 def _entry_dict(entry: FaqEntry) -> dict[str, Any]:
     data = asdict(entry)
     data.pop("origin")
+    if not data["urgent_self_service"]:  # written only when set: a snapshot of a KB that marks none reads as before
+        data.pop("urgent_self_service")
     return data
 
 

@@ -22,7 +22,9 @@ from knowledge.errors import SourceError
 
 FAQ_SUFFIXES = {".jsonl", ".json", ".yaml", ".yml", ".csv"}
 MANUAL_SUFFIXES = {".md", ".txt", ".html", ".htm"}
-KNOWN_FIELDS = {"id", "question", "answer", "examples", "tags", "url", "section"}
+KNOWN_FIELDS = {"id", "question", "answer", "examples", "tags", "url", "section", "urgent_self_service"}
+# a CSV cell is text: these words are urgent_self_service's yes and no (anything else is reported)
+CSV_BOOLEANS = {"true": True, "yes": True, "1": True, "y": True, "false": False, "no": False, "0": False, "n": False}
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class FaqEntry:
     tags: tuple[str, ...] = ()
     url: str | None = None
     section: str | None = None
+    # the entry is the self-service answer to an urgent situation (money at risk, a lost phone, …): the bot may answer
+    # such a message with it, where it hands every other entry off to a person (``triage.pipeline``)
+    urgent_self_service: bool = False
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     origin: str = field(default="", compare=False)  # "file:line", for error messages
 
@@ -158,6 +163,9 @@ def _rows_csv(text: str) -> Iterator[tuple[int, Any]]:
             for key in ("examples", "tags"):
                 if key in parsed:
                     parsed[key] = [p.strip() for p in str(parsed[key]).split("|") if p.strip()]
+            flag = str(parsed.get("urgent_self_service", "")).strip().lower()
+            if flag in CSV_BOOLEANS:
+                parsed["urgent_self_service"] = CSV_BOOLEANS[flag]
             yield start, parsed
         start = reader.line_num + 1
 
@@ -200,6 +208,10 @@ def _entry(row: Any, origin: str, problems: list[str]) -> FaqEntry | None:
         if value is not None and not isinstance(value, str):
             bad.append(f"'{key}' must be a string")
         values[key] = value.strip() if isinstance(value, str) and value.strip() else None
+    urgent = row.get("urgent_self_service")
+    if urgent is not None and not isinstance(urgent, bool):
+        bad.append(f"'urgent_self_service' must be true or false, got {urgent!r}")
+    values["urgent_self_service"] = urgent is True
     if bad:
         problems.append(f"{origin}: " + "; ".join(bad))
         return None
@@ -255,7 +267,8 @@ def write_faq_jsonl(entries: Iterable[FaqEntry], path: Path) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for e in entries:
             row = {"id": e.id, "question": e.question, "answer": e.answer, "examples": list(e.examples),
-                   "tags": list(e.tags), "url": e.url, "section": e.section, **e.metadata}
+                   "tags": list(e.tags), "url": e.url, "section": e.section,
+                   **({"urgent_self_service": True} if e.urgent_self_service else {}), **e.metadata}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 

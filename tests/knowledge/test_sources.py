@@ -23,7 +23,7 @@ def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
 
 ROWS = [
     {"id": "a", "question": "환불 언제 돼요?", "answer": "3~5영업일이에요.", "examples": ["환불 기간", "환불 며칠"],
-     "tags": ["refund"], "section": "payment", "owner": "cx-team"},
+     "tags": ["refund"], "section": "payment", "owner": "cx-team", "urgent_self_service": True},
     {"id": "b", "question": "배송 조회", "answer": "마이페이지에서 확인해요."},
 ]
 
@@ -33,11 +33,11 @@ ROWS = [
     ("faq.json", json.dumps(ROWS, ensure_ascii=False, indent=2)),
     ("faq.yaml", "- id: a\n  question: 환불 언제 돼요?\n  answer: 3~5영업일이에요.\n"
                  "  examples: [환불 기간, 환불 며칠]\n"
-                 "  tags: [refund]\n  section: payment\n  owner: cx-team\n- id: b\n  question: 배송 조회\n"
-                 "  answer: 마이페이지에서 확인해요.\n"),
-    ("faq.csv", "id,question,answer,examples,tags,section,owner\n"
-                "a,환불 언제 돼요?,3~5영업일이에요.,환불 기간|환불 며칠,refund,payment,cx-team\n"
-                "b,배송 조회,마이페이지에서 확인해요.,,,,\n"),
+                 "  tags: [refund]\n  section: payment\n  owner: cx-team\n  urgent_self_service: yes\n"
+                 "- id: b\n  question: 배송 조회\n  answer: 마이페이지에서 확인해요.\n"),
+    ("faq.csv", "id,question,answer,examples,tags,section,owner,urgent_self_service\n"
+                "a,환불 언제 돼요?,3~5영업일이에요.,환불 기간|환불 며칠,refund,payment,cx-team,TRUE\n"
+                "b,배송 조회,마이페이지에서 확인해요.,,,,,\n"),
 ])
 def test_every_format_loads_the_same_entries(tmp_path, name, text):
     entries = load_faq_files([write(tmp_path, name, text)])
@@ -47,6 +47,22 @@ def test_every_format_loads_the_same_entries(tmp_path, name, text):
     assert a.tags == ("refund",) and a.section == "payment"
     assert a.metadata == {"owner": "cx-team"}  # unknown fields are kept
     assert entries[1].examples == ()
+    assert a.urgent_self_service is True and entries[1].urgent_self_service is False
+
+
+def test_urgent_self_service_must_be_true_or_false_named_with_file_and_line(tmp_path):
+    yaml_file = write(tmp_path, "faq.yaml", "- id: a\n  question: q\n  answer: a\n  urgent_self_service: true\n"
+                                            "- id: b\n  question: q\n  answer: a\n  urgent_self_service: maybe\n")
+    jsonl_file = write(tmp_path, "faq.jsonl", json.dumps({"id": "j", "question": "q", "answer": "a",
+                                                          "urgent_self_service": "true"}))
+    csv_file = write(tmp_path, "faq.csv", "id,question,answer,urgent_self_service\nc1,q,a,no\nc2,q,a,sometimes\n")
+    with pytest.raises(SourceError) as info:
+        load_faq_files([yaml_file, jsonl_file, csv_file])
+    assert info.value.problems == [
+        f"{yaml_file}:5: 'urgent_self_service' must be true or false, got 'maybe'",
+        f"{jsonl_file}:1: 'urgent_self_service' must be true or false, got 'true'",
+        f"{csv_file}:3: 'urgent_self_service' must be true or false, got 'sometimes'",
+    ]
 
 
 def test_every_bad_row_is_named_with_file_and_line(tmp_path):
@@ -119,6 +135,8 @@ def test_written_faq_loads_back_the_same(tmp_path):
     write_faq_jsonl(entries, tmp_path / "again" / "faq.jsonl")
     again = load_faq_files([tmp_path / "again" / "faq.jsonl"])
     assert again == entries and again[0].metadata == {"owner": "cx-team"}
+    assert again[0].urgent_self_service and not again[1].urgent_self_service
+    assert "urgent_self_service" not in (tmp_path / "again" / "faq.jsonl").read_text("utf-8").splitlines()[1]
 
 
 def test_concurrent_atomic_writes_leave_one_whole_file_and_no_partial_ones(tmp_path):
