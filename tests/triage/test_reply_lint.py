@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from triage.stages.reply_lint import LintContext, lint_reply
+from triage.stages.reply_lint import LintContext, bot_promises, lint_reply
 
 KB = ["카드 결제를 취소하면 영업일 기준 3~5일 안에 카드사를 통해 환불돼요. https://help.example/faq/refund"]
 GOOD = ("결제 취소 후 환불이 아직 안 보여서 걱정되셨겠어요.\n\n카드 환불 시점을 물어보신 거죠?\n\n"
@@ -93,3 +93,22 @@ def test_money_or_an_account_at_risk_needs_a_protective_step():
     assert "no_protective_step" not in _codes("추가 피해가 없도록 담당자가 지금 바로 조치하고 있어요. " + bare,
                                               at_risk=True)
     assert "no_protective_step" not in _codes(bare, at_risk=False)
+
+
+@pytest.mark.parametrize("promise", [
+    "추가 피해가 없도록 제가 바로 확인하고 조치할게요.", "제가 확인하고 조치할게요.", "담당자가 연락드릴게요.",
+    "담당자가 곧 연락드리겠습니다.", "이번에는 제가 끝까지 챙길게요.", "말씀해 주신 의견은 검토 목록에 올려 둘게요.",
+    "I'll check and fix this for you.", "Our team will contact you shortly.", "An agent will call you back.",
+])
+def test_the_bots_answer_never_promises_a_persons_action(promise):
+    answer = "카드 분실 신고는 앱 > 카드 관리에서 바로 할 수 있어요. " + promise + " 더 필요하신 것은 없으실까요?"
+    assert "bot_promises_action" in _codes(answer, bot_answer=True)
+    assert "bot_promises_action" not in _codes(answer, bot_answer=False)  # an agent's draft: the agent keeps it
+
+
+def test_a_process_the_kb_describes_is_no_promise():
+    for text in ("상담 신청을 남겨 주시면 담당자가 2영업일 안에 연락드려요. 더 필요하신 것은 없으실까요?",
+                 "가장 급한 것부터 안내해 드릴게요. 카드사에 분실 신고를 해 주세요. 더 필요하신 것은 없으실까요?",
+                 "고객센터로 전화하시면 상담원이 도와드려요. 더 필요하신 것은 없으실까요?"):
+        assert "bot_promises_action" not in _codes(text, bot_answer=True), text
+    assert bot_promises("If you call us, an agent can help. You will receive the refund within 3 days.") == []

@@ -7,7 +7,8 @@ mention), ``unsupported_claim`` (an amount, duration or date that is neither in 
 ``link_not_in_kb``, ``wrong_language``, ``no_closing_question``, ``too_short``, ``too_long``; with the draft's
 ``LintContext``: ``category_empathy`` (a tag name used as empathy), ``asks_for_given`` (asking for what the message
 already gives), ``puts_off_answer`` ("get back to you" when a KB entry answers), ``no_protective_step`` (money or an
-account at risk, and no lock, freeze, report or agent acting now).
+account at risk, and no lock, freeze, report or agent acting now), ``bot_promises_action`` (the bot's answer promises
+what a person will do: "제가 확인하고 조치할게요", "our team will contact you"; nobody will, the bot answered).
 """
 
 from __future__ import annotations
@@ -56,15 +57,54 @@ PROTECTIVE_STEP = re.compile(r"잠가|잠금|잠그|정지|차단|신고|비밀�
                              r"|\block|freez|\bblock|\breport|change\s+your\s+password|act(ing)?\s+on\s+(this|it)",
                              re.IGNORECASE)
 
+# A person's action promised or claimed: what the bot must never say, since no person acts on a message it answered.
+# The speaker or the staff doing something now or later ("제가 끝까지 챙길게요", "담당자가 연락드릴게요"), a
+# checking or passing-on verb with a promise ("바로 확인하고 조치할게요", "검토 목록에 올려 둘게요"), getting back
+# later. A process the KB describes ("남겨 주시면 담당자가 2영업일 안에 연락드려요") is the company's, not a promise
+# about this message.
+_WILL = (r"(할게요|하겠습니다|하겠어요|해\s*드릴게요|드릴게요|드리겠습니다|드리겠어요|볼게요|보겠습니다|둘게요"
+         r"|두겠습니다|챙길게요|할\s*예정이에요|드릴\s*예정이에요|하고\s*있어요|하고\s*있습니다|해\s*드리고\s*있어요)")
+PERSON_PROMISE = re.compile(
+    r"(제가|저희가|저희\s*쪽에서|저희\s*팀에서|담당자가|담당자께서|담당\s*팀(이|에서)|상담원이|상담사가|직원이|매니저가"
+    r"|담당\s*부서(가|에서))[^.!?\n]{0,40}?" + _WILL
+    + r"|(확인|조치|처리|연락|전화|전달|검토|접수|살펴|알아보|챙겨|전해|올려)[^.!?\n]{0,20}?" + _WILL
+    + r"|다시\s*(안내|알려|연락)\S*\s*" + _WILL
+    + r"|\b(i|we)(['’]ll|\s+will|\s+are\s+going\s+to|['’]m\s+going\s+to|['’]re\s+going\s+to)\s+"
+      r"(personally\s+|now\s+|also\s+|then\s+|right\s+away\s+)?(check|look|fix|sort|handle|contact|call|email"
+      r"|get\s+back|follow\s+up|reach\s+out|act|investigate|review|make\s+sure|escalate|pass|see\s+it\s+through"
+      r"|take\s+care|let\s+you\s+know|add|refund|send|stop|block|freeze)\b"
+    r"|\b(i|we)(['’]m|['’]re|\s+am|\s+are)\s+(now\s+)?(checking|looking\s+into|handling|passing|acting)\b"
+    r"|\b(i|we)['’]ve\s+(added|passed|forwarded|escalated|logged|reported|flagged)\b"
+    r"|\b(our|the)\s+(support\s+|product\s+|security\s+)?(team|agents?|staff|specialists?|engineers?)\s+"
+    r"(will|['’]ll|is\s+going\s+to|are\s+going\s+to)\s+\w+"
+    r"|\b(an?\s+|one\s+of\s+our\s+)?(agent|representative|specialist|advisor|staff\s+member)\s+will\s+\w+"
+    r"|\bsomeone\s+(from\s+(our|the)\s+team\s+)?will\s+(contact|call|get\s+back|reach|be\s+in\s+touch)",
+    re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?。])\s+|\n+")
+
+
+def bot_promises(text: str) -> list[Finding]:
+    """``bot_promises_action`` findings: the person's actions ``text`` promises (for the bot's answers)."""
+    return [Finding("bot_promises_action", f"봇의 답변이 사람의 조치를 약속해요 ('{m.group(0)}'): 봇이 답한 문의는 "
+                                           "아무도 이어서 처리하지 않아요")
+            for m in PERSON_PROMISE.finditer(text)]
+
+
+def without_person_promises(text: str) -> str:
+    """``text`` without its sentences that promise a person's action (a line of the bot's answer that no one keeps)."""
+    return " ".join(s for s in _SENTENCE.split(text) if s.strip() and not PERSON_PROMISE.search(s)).strip()
+
 
 @dataclass(frozen=True)
 class LintContext:
     """What the drafter knew: the taxonomy's tag names, whether a KB entry answers the message (the bot's or a
-    candidate for the agent), and whether money or an account is at risk."""
+    candidate for the agent), whether money or an account is at risk, and whether the draft is the bot's answer
+    (an auto-answer: no person acts on the message after it)."""
 
     tag_names: tuple[str, ...] = ()
     entry_answers: bool = False
     at_risk: bool = False
+    bot_answer: bool = False
 
 
 def _squash(text: str) -> str:
@@ -144,4 +184,6 @@ def _fit_findings(draft: str, message: str, context: LintContext) -> list[Findin
         findings.append(Finding("puts_off_answer", "KB 항목이 답하는데 나중에 알려 드린다고 미루고 있어요"))
     if context.at_risk and not PROTECTIVE_STEP.search(draft):
         findings.append(Finding("no_protective_step", "돈이나 계정이 위험한데 보호 조치(잠금·정지·신고)가 없어요"))
+    if context.bot_answer:
+        findings += bot_promises(draft)
     return findings
