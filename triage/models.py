@@ -19,9 +19,11 @@ DecisionName = Literal["auto_answer", "handoff"]
 # why a message was handed off, for programs (reports, routing): no FAQ entry came close; the best one was not close
 # enough; two entries were almost equally close; the message tries to instruct the system; agents and customers
 # kept turning the entry's answer down; the KB's calibration allows no auto-answer (too few phrasings); this
-# customer already found the entry's answer unhelpful (the widget's rating)
+# customer already found the entry's answer unhelpful (the widget's rating); the message describes a situation only
+# a person can act on (money at risk or missing, an account taken over, a lost card or phone, a fraud victim), and
+# the KB does not mark the entry as that situation's self-service answer
 HandoffReason = Literal["no_match", "not_confident", "ambiguous", "prompt_injection", "distrusted_entry",
-                        "not_calibrated", "declined_by_customer"]
+                        "not_calibrated", "declined_by_customer", "urgent_situation"]
 
 # --- what the store can hold ---------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from triage.stages.guard import InjectionCheck, Vocabulary, check_injection
 from triage.stages.history import Contact, ContactHistory, CustomerContact, as_utc
 from triage.stages.language import detect_language
 from triage.stages.priority import RepeatContact, assign_priority
+from triage.stages.reply_lint import bot_promises
 from triage.stages.signals import Signals
 from triage.stages.tagging import TagDecision
 
@@ -106,6 +107,9 @@ class Pipeline:
             rephrased = self.drafter.rephrase_answer(text, out.answer, out.language or "en")
             out.answer, out.answer_source = rephrased or out.answer, "llm_rephrased" if rephrased else "kb"
             timings["rephrase"] = (time.perf_counter() - t) * 1000
+        if out.answer and (promised := bot_promises(out.answer)):  # the KB's own text: its editors must fix it
+            out.warnings.append(f"the answer promises a person's action, which nobody takes after the bot: "
+                                f"{promised[0]}")
         if draft and not guard.content.strip():
             out.warnings.append("the message holds nothing but instructions to the system: no draft")
         elif draft:
@@ -120,7 +124,8 @@ class Pipeline:
 
     def _analyse(self, message: Message, text: str, guard: InjectionCheck, signals: Signals, section: str | None
                  ) -> tuple[TriageResult, SearchResult, CustomerContact | None, dict[str, float]]:
-        """Search, answer, then tag, repeat contact and priority (under ``lock``)."""
+        """Search, answer (never for an urgent situation, unless the KB marks the entry as its self-service answer),
+        then tag, repeat contact and priority (under ``lock``)."""
         result = self.kb.searcher.search(text, k=8, section=section or message.page)
         timings = dict(result.timings_ms)
         t = time.perf_counter()
@@ -128,6 +133,13 @@ class Pipeline:
         if guard.flagged:
             decision = replace(decision, decision="handoff", handoff_reason="prompt_injection",
                                reason="the message tries to instruct the system: never auto-answered")
+        elif signals.urgent and not self._self_service(decision):
+            # only a person can act on money at risk, a takeover, a loss or a fraud: whatever the entry's confidence
+            decision = replace(decision, decision="handoff", handoff_reason="urgent_situation",
+                               reason=f"the message describes an urgent situation ({signals.situation}: "
+                                      f"'{signals.cue}'): a person acts on it, the bot never answers it"
+                                      + (f" (the KB does not mark {decision.hit.entry_id!r} as its self-service "
+                                         "answer)" if decision.hit else ""))
         elif decision.hit and decision.hit.entry_id in message.declined_faq_ids:
             decision = replace(decision, decision="handoff", handoff_reason="declined_by_customer",
                                reason=f"the customer already found {decision.hit.entry_id!r}'s answer unhelpful: "
@@ -169,6 +181,11 @@ class Pipeline:
             out.warnings.append("no taxonomy: set TRIAGE_TAXONOMY (or give the FAQ entries tags) to get a tag "
                                 "and a priority")
         return out, result, contact, timings
+
+    def _self_service(self, decision: Decision) -> bool:
+        """The best entry is the one the KB marks as an urgent situation's self-service answer."""
+        entry = self.kb.snapshot.entries.get(decision.hit.entry_id) if decision.hit else None
+        return entry is not None and entry.urgent_self_service
 
     def check_tag(self, tag: str) -> None:
         """``InputError`` unless ``tag`` is one this pipeline's tagger can learn."""

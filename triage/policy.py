@@ -4,7 +4,10 @@ The file (YAML; the demo's ``knowledge/samples/demo/policy.yaml`` documents it i
 rules the service always had):
 
 - ``situations``: for each situation of ``triage.stages.signals.SITUATIONS``, the level it sets (``set_to``) and the
-  base priorities it moves (``when_base``);
+  base priorities it moves (``when_base``). A situation that refines another (``signals.REFINES``: ``fraud_victim``
+  and ``money_overdue`` refine ``money_at_risk``, ``phone_lost`` refines ``card_lost``) may be given a rule of its own
+  or listed in ``never_changes_priority``; where the file names it nowhere it follows the rule of the situation it
+  refines (that rule's id is what its reasons name), so a file written before it existed loads and means the same;
 - ``segments`` (optional): customer segments, any name, each raising ``raise`` levels at the priorities in
   ``at``, and whether it may take a message to P1 (``can_reach_p1``) or back the customer's claims so that they
   may (``backs_claims``); ``tenure_days_at_least`` (optional) also counts a customer with that tenure in the
@@ -19,9 +22,9 @@ rules the service always had):
   (a raise ends at P1 only with a rule that ``can_reach_p1`` or a backing segment behind it, else at P2);
 - ``never_changes_priority`` (optional): situations, modifiers or segments that change nothing.
 
-Every rule has a ``rule`` id, unique in the file, that the reasons name. Every situation and every modifier
-must be either given a rule or listed in ``never_changes_priority``, so that deleting one by mistake is an
-error, not a silent change. Any other problem (an unknown key or name, a level that is not P1–P4, a duplicate
+Every rule has a ``rule`` id, unique in the file, that the reasons name. Every situation (but a refining one) and
+every modifier must be either given a rule or listed in ``never_changes_priority``, so that deleting one by mistake is
+an error, not a silent change. Any other problem (an unknown key or name, a level that is not P1–P4, a duplicate
 key or rule id) is reported as ``file:line: what``, all of them at once (``PolicyError``).
 
 Over 400 lines because it is the file's reader and its checker together: every key's check names the line it
@@ -48,7 +51,7 @@ from triage.errors import PolicyError
 from triage.models import Reason
 from triage.stages.customer import customer_segment, segment_name
 from triage.stages.history import LONGEST_WINDOW
-from triage.stages.signals import SITUATIONS
+from triage.stages.signals import REFINES, SITUATIONS
 from triage.taxonomy import PRIORITIES, Priority
 
 if TYPE_CHECKING:
@@ -327,6 +330,7 @@ def load_policy(path: Path) -> PriorityPolicy:
                    if "segments_from_scores" in top else True)
     if r.problems or max_raise is None or max_rule is None or claims_rule is None or from_scores is None:
         raise PolicyError(r.problems or [f"{path}: the limits could not be read"])
+    _refined(situations, ignored)
     return PriorityPolicy(situations, segments, modifiers, max_raise, max_rule, claims_rule,
                           frozenset(ignored), from_scores, str(path))
 
@@ -396,9 +400,21 @@ def _situations(r: _Reader, node: yaml.Node | None, ignored: dict[str, int]) -> 
         if rule is not None and set_to is not None and when_base is not None:
             out[name] = SituationRule(name, rule, set_to, when_base)
     for name in SITUATION_NAMES:
-        if name not in out and name not in ignored and not _named(node, name):
+        if name not in out and name not in ignored and name not in REFINES and not _named(node, name):
             r.problem(r.owner(node), f"situations: '{name}' is missing: give it a rule, or list it in {IGNORE_KEY}")
     return out
+
+
+def _refined(situations: dict[str, SituationRule], ignored: dict[str, int]) -> None:
+    """A refining situation the file names nowhere follows the one it refines: its rule (under its own name, the
+    rule id the same), or its place in ``never_changes_priority``."""
+    for name, refined in REFINES.items():
+        if name in situations or name in ignored:
+            continue
+        if (rule := situations.get(refined)) is not None:
+            situations[name] = SituationRule(name, rule.rule, rule.set_to, rule.when_base)
+        elif refined in ignored:
+            ignored[name] = ignored[refined]
 
 
 def _named(node: yaml.Node, name: str) -> bool:

@@ -69,6 +69,9 @@ HANDOFF_CATEGORIES: dict[str, tuple[str, str]] = {
                     "이 FAQ 답변을 상담원이 거절하거나 고객이 도움이 안 됐다고 한 일이 많아 자동 답변을 멈췄어요."),
     "no_close_faq": ("가까운 FAQ 없음", "비슷한 FAQ 항목을 찾지 못했어요. 새 FAQ가 필요할 수 있어요."),
     "not_confident": ("확신 부족", "비슷한 FAQ는 있었지만 맞는 답이라고 확신할 만큼 가깝지 않았어요."),
+    "urgent_situation": ("사람이 조치해야 하는 급한 상황",
+                         "돈이 위험하거나 들어오지 않음, 계정 도용, 카드·휴대폰 분실, 사기 피해처럼 상담원이 바로 "
+                         "조치해야 하는 문의라 봇이 답하지 않았어요."),
 }
 
 
@@ -343,7 +346,7 @@ def _most_first(counts: Mapping[str, int]) -> dict[str, int]:
 HANDOFF_CATEGORY = {"prompt_injection": "prompt_injection", "distrusted_entry": "turned_down",
                     "declined_by_customer": "turned_down",
                     "no_match": "no_close_faq", "not_confident": "not_confident", "ambiguous": "not_confident",
-                    "not_calibrated": "not_confident"}
+                    "not_calibrated": "not_confident", "urgent_situation": "urgent_situation"}
 
 
 def handoff_category(result: Mapping[str, Any]) -> str:

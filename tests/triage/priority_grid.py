@@ -56,7 +56,9 @@ def demo_taxonomy() -> Taxonomy:
 
 def _situations() -> list[tuple[str, str | None, Any, str | None]]:
     none: list[tuple[str, str | None, Any, str | None]] = [("none", None, None, None)]
-    return none + [(name, name, level, CUES[name]) for name, _, level in SITUATIONS]
+    # the situations the fixture was recorded over: those added since refine one of them and follow its rule (a
+    # policy file that does not name them gives them that rule; tests/triage/test_urgent.py)
+    return none + [(name, name, level, CUES[name]) for name, _, level in SITUATIONS if name in CUES]
 
 
 def grid_cases(taxonomy: Taxonomy) -> Iterator[Case]:

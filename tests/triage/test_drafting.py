@@ -67,8 +67,9 @@ def test_bug_reports_are_thanked_and_feature_requests_never_refused(kb):
     bug = run(kb, "앱에서 결제 버튼 누르면 앱이 튕겨요. 벌써 세 번째예요")
     assert bug.drafting.kind == "bug_report" and "알려 주셔서 고마워요" in bug.draft
     idea = run(kb, "장바구니에 메모 기능 있으면 좋겠어요")
-    assert idea.drafting.kind == "feature_request" and "아이디어" in idea.draft and "검토" in idea.draft
-    assert idea.draft.count("검토") == 1  # thanked once, passed on once
+    assert idea.drafting.kind == "feature_request" and "아이디어" in idea.draft
+    # the bot answered it (this small KB's nearest entry): nobody passes it on after the bot, so nothing says so
+    assert idea.decision == "auto_answer" and "검토" not in idea.draft
     # a menu or a delivery that does not show is not a bug to pass to a team
     for text in ("자동납부 변경 메뉴는 있는데 끄는 메뉴는 안보여요", "배송조회 눌러도 위치가 안 떠요"):
         assert run(kb, text).drafting.kind != "bug_report"

@@ -100,6 +100,9 @@ RECUED_SINCE_RECORDING = {"dev-132", "dev-152", "dev-163"}
 # ... and one whose situation is no longer read: dev-149 "요즘 해킹이 많다던데 … 기능 있어요?" asks about a feature
 # (labeled P3), and hearsay of hacking is no takeover. It loses the situation's P1 and nothing else.
 UNCUED_SINCE_RECORDING = {"dev-149"}
+# ... and rows read as a situation added since, one that refines a recorded one and follows its rule: dev-022 "폰을
+# 잃어버려서 인증번호를 못 받아요" is a lost phone, card_lost's rule (P1; it was read as a how-to question, P3).
+REFINED_SINCE_RECORDING = {"dev-022": ("phone_lost", "P1")}
 
 
 def mismatches(grid: list[Case], taxonomy: Taxonomy, policy: PriorityPolicy | None) -> list[str]:
@@ -114,6 +117,9 @@ def mismatches(grid: list[Case], taxonomy: Taxonomy, policy: PriorityPolicy | No
         elif case.key.split("/")[0] in UNCUED_SINCE_RECORDING:
             if any(code.startswith("situation:") for code in got.rules) or got.priority == priority:
                 found.append(f"{case.key}: recorded {priority} {reasons}, got {got.priority} {got.reasons}")
+        elif (refined := REFINED_SINCE_RECORDING.get(case.key.split("/")[0])) is not None:
+            if f"situation:{refined[0]}" not in got.rules or got.priority != refined[1]:
+                found.append(f"{case.key}: expected {refined}, got {got.priority} {got.rules}")
         elif (got.priority, as_before(got)) != (priority, reasons):
             found.append(f"{case.key}: recorded {priority} {reasons}, got {got.priority} {got.reasons}")
     return found

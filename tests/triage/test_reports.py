@@ -142,10 +142,10 @@ def test_auto_answer_rate_and_hand_off_reasons_by_field(store):
     assert [(b.bucket, b.suggestions, b.rate) for b in auto.buckets] == [
         ("2026-03-02", 8, pytest.approx(3 / 8, abs=1e-4)), ("2026-03-03", 2, 1.0)]
     assert {r.key: r.count for r in auto.handoff_reasons} == {
-        "prompt_injection": 1, "turned_down": 1, "no_close_faq": 2, "not_confident": 1}
+        "prompt_injection": 1, "turned_down": 1, "no_close_faq": 2, "not_confident": 1, "urgent_situation": 0}
     assert {r.key: r.share for r in auto.handoff_reasons}["no_close_faq"] == pytest.approx(0.4)
     assert auto.handoff_reasons_by_bucket["2026-03-03"] == {
-        "prompt_injection": 0, "turned_down": 0, "no_close_faq": 0, "not_confident": 0}
+        "prompt_injection": 0, "turned_down": 0, "no_close_faq": 0, "not_confident": 0, "urgent_situation": 0}
     assert all(r.label and r.explanation for r in auto.handoff_reasons)
 
 

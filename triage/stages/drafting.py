@@ -36,8 +36,8 @@ from triage.models import DraftInfo, RealNeed, TriageResult
 from triage.prompting import Templates, render_prompt, reply_templates
 from triage.stages.language import detect_language
 from triage.stages.privacy import find_personal_data, label_placeholders, redact
-from triage.stages.reply_lint import APOLOGY, Finding, LintContext, lint_reply
-from triage.stages.signals import SITUATIONS, Signals, already_given
+from triage.stages.reply_lint import APOLOGY, Finding, LintContext, bot_promises, lint_reply, without_person_promises
+from triage.stages.signals import REFINES, SITUATIONS, Signals, already_given
 from triage.taxonomy import NEEDS_REVIEW, Taxonomy
 
 log = logging.getLogger("triage.drafting")
@@ -64,7 +64,8 @@ ASKS = re.compile(r"\?|(나요|까요|가요|는지|ㄴ지|죠)(?=\s*[.!]*(\s|$)
                   r"|방법|알려\s*(줘|주)|몇\s*(개|번|일|시)"
                   r"|\b(how|what|when|where|why|which|can i|could i|do you|is there|are there)\b",
                   re.IGNORECASE)
-TROUBLE = ("money_at_risk", "account_taken", "card_lost", "outage", "blocked")
+TROUBLE = ("fraud_victim", "money_at_risk", "money_overdue", "account_taken", "card_lost", "phone_lost", "outage",
+           "blocked")
 # customers often leave out the full stop; "다" ends a sentence only as an ending ("했다", "합니다"), not as the
 # adverb in "다 냈어요"
 SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|(?<=[요죠까])\s+(?=\S)|(?<=[니었았였했겠는]다)\s+(?=\S)|\n+")
@@ -78,7 +79,12 @@ DRAFT_CONFIDENCE = 0.6
 # Below it, down to this probability, a question still gets the candidate's answer first, and the closing asks
 # whether it was the one they meant: the candidate was right for 0.46-0.72 of the hand-offs at 0.3 or more.
 HEDGED_CONFIDENCE = 0.3
-PROTECTIVE = ("money_at_risk", "account_taken", "card_lost")  # money or an account at risk: protect first
+# money or an account at risk: protect first
+PROTECTIVE = ("fraud_victim", "money_at_risk", "account_taken", "card_lost", "phone_lost")
+# money missing past the time it was due: the draft says the time has passed and what will be checked, never the
+# candidate's how-to (the customer knows how long it takes: that time is what has passed)
+OVERDUE = "money_overdue"
+FRAUD = "fraud_victim"  # wronged by a fraudster, not by us: no apology in the draft
 # A P1 tag alone marks money or an account at risk only when given with at least this confidence: a greeting
 # ("ㅎㅇ") or a question about a new phone model can get a P1 tag at 0.08-0.11 on a small taxonomy.
 AT_RISK_TAG_CONFIDENCE = 0.5
@@ -246,7 +252,7 @@ class Drafter:
         except LLMError as exc:
             log.warning("event=rephrase_fallback reason=%s", type(exc).__name__)
             return None
-        problems = added_facts(rephrased, answer, lang)
+        problems = added_facts(rephrased, answer, lang) + bot_promises(rephrased)  # the bot never promises a person
         if problems:
             log.info("event=rephrase_rejected codes=%s", ",".join(p.code for p in problems))
             return None
@@ -271,12 +277,18 @@ class Drafter:
             return None
         return hit
 
-    def _protective_entry(self, search: SearchResult, language: str) -> FaqEntry | None:
+    def _protective_entry(self, search: SearchResult, language: str, found: str) -> FaqEntry | None:
         """The FAQ entry with the step that protects the customer's money or account: among the best hits, one
-        in the customer's language marked ``protective_step`` or tagged with a P1 tag of the taxonomy."""
+        in the customer's language marked ``protective_step`` or tagged with a P1 tag of the taxonomy. A situation
+        that refines another (a fraud victim, a lost phone) takes only an entry about it, and such an entry serves
+        no other: an account takeover's "change your password" is no step for money sent to a fraudster, nor is the
+        fraud's payment stop one for a double charge."""
         for h in search.faq_hits[:PROTECTIVE_HITS]:
             entry = self.snapshot.entries[h.entry_id]
             if detect_language(entry.answer) != language:
+                continue
+            about = {Signals.read(said).situation for said in (entry.question, *entry.examples)}
+            if found not in about and (found in REFINES or about & REFINES.keys()):
                 continue
             if entry.metadata.get("protective_step") or (self.taxonomy is not None and any(
                     tag in self.taxonomy.tags and self.taxonomy.priority(tag) == "P1" for tag in entry.tags)):
@@ -331,11 +343,13 @@ class Drafter:
         # money or an account at risk: the protective step and the agent's own look, never a candidate's how-to
         # (someone who cancelled and was still charged must not be told how to cancel)
         at_risk = self._at_risk(result, found, ASKS.search(text) is not None)
-        source = hit or (None if at_risk else self._candidate_hit(result, search, language=language))
-        hedged_hit = None if source or at_risk or not ASKS.search(text) else self._candidate_hit(
+        no_how_to = at_risk or found == OVERDUE
+        source = hit or (None if no_how_to else self._candidate_hit(result, search, language=language))
+        hedged_hit = None if source or no_how_to or not ASKS.search(text) else self._candidate_hit(
             result, search, HEDGED_CONFIDENCE, language)
         level = result.context.explanation_level if result.context else "standard"
-        protect, protected_by = self._protective(at_risk, found, search, level, reply_templates(language))
+        protect, protected_by = self._protective(at_risk, found, search, level, reply_templates(language),
+                                                 self.snapshot.entries[hit.entry_id] if hit else None)
         return DraftPlan(found, at_risk, self.snapshot.entries[source.entry_id] if source else None,
                          hit is None and source is not None,
                          self.snapshot.entries[hedged_hit.entry_id] if hedged_hit else None, protect, protected_by)
@@ -403,10 +417,14 @@ class Drafter:
         elif entry is None and not protect:
             answer = t.render(f"no_answer.{kind if t.has(f'no_answer.{kind}') else 'handoff'}", tag_name=tag_name)
         if kind == "feature_request" and asked is not None:  # answered from the KB, and still passed on
-            answer += "\n\n" + t.render("no_answer.feature_request")
+            passed_on = t.render("no_answer.feature_request")
+            passed_on = without_person_promises(passed_on) if hit is not None else passed_on
+            answer += "\n\n" + passed_on if passed_on else ""
         if asks:
             answer = (answer + " " + t.render("missing_info", missing_info=asks)).strip()
         if APOLOGY.search(answer) or APOLOGY.search(protect):  # the KB's text apologizes already: once is enough
+            empathy = [line for line in empathy if not APOLOGY.search(line)]
+        if found == FRAUD:  # the fraudster wronged them, not us: an apology would say we did
             empathy = [line for line in empathy if not APOLOGY.search(line)]
         extra = []
         if alternative:
@@ -418,6 +436,9 @@ class Drafter:
                    else t.render("closing.steps") if re.search(r"^1\. ", answer, re.MULTILINE)
                    else t.render("closing.standard"))
         confirmed = bool(said) and not vague and kind not in ("praise", "feature_request")
+        if hit is not None:  # the bot's answer: no line of ours promises what a person will do, since nobody will
+            empathy = [kept for line in empathy if (kept := without_person_promises(line))]
+            extra = [kept for line in extra if (kept := without_person_promises(line))]
         paragraphs = [protect, " ".join(empathy), said if confirmed else "", answer.strip(), *extra, closing]
         draft = "\n\n".join(p for p in paragraphs if p)
         cited = list(dict.fromkeys(e.id for e in (protected_by, entry, hedged) if e is not None))
@@ -430,7 +451,7 @@ class Drafter:
 
     def _lint_context(self, plan: DraftPlan, entry_answers: bool) -> LintContext:
         return LintContext(tag_names=tuple(self.tag_names.values()), entry_answers=entry_answers,
-                           at_risk=plan.at_risk)
+                           at_risk=plan.at_risk, bot_answer=plan.entry is not None and not plan.candidate)
 
     def _at_risk(self, result: TriageResult, found: str, asks: bool) -> bool:
         """Money or an account at risk: the message says so, or it has a P1 tag given with some confidence and
@@ -439,18 +460,25 @@ class Drafter:
         p1_tag = (self.taxonomy is not None and result.tag in self.taxonomy.tags and result.tag != self.catch_all
                   and self.taxonomy.priority(result.tag) == "P1"
                   and (result.tag_confidence or 0.0) >= AT_RISK_TAG_CONFIDENCE)
-        return found in PROTECTIVE or (p1_tag and found != "outage" and (found in TROUBLE or not asks))
+        return found in PROTECTIVE or (p1_tag and found not in ("outage", OVERDUE) and (found in TROUBLE or not asks))
 
     def _protective(self, at_risk: bool, found: str, search: SearchResult, level: str,
-                    t: Templates) -> tuple[str, FaqEntry | None]:
+                    t: Templates, answered: FaqEntry | None = None) -> tuple[str, FaqEntry | None]:
         """The draft's first paragraph when money or an account is at risk (``_at_risk``): the KB's protective
-        step with its source, or, where the KB has none, that an agent is acting on it now."""
+        step with its source, or, where the KB has none, the customer's own first step where it is the same at any
+        company and that an agent is acting on it now; for money past its time, that the time has passed and what
+        an agent will check. The bot's answer (``answered``: its entry) promises no agent's action, since nobody acts
+        on the message after it; an entry the KB marks as the situation's self-service answer is the step itself."""
+        bot = answered is not None
+        if (found == OVERDUE and not at_risk) or (answered is not None and answered.urgent_self_service):
+            return ("" if bot else t.render("overdue")), None
         if not at_risk:
             return "", None
-        entry = self._protective_entry(search, t.language)
+        entry = self._protective_entry(search, t.language, found)
         if entry is None:  # the customer's own first step where it is the same at any company, then ours
             first = t.render(f"protective.{found}") if t.has(f"protective.{found}") else ""
-            return " ".join(p for p in (first, t.render("protective.acting")) if p), None
+            acting = "" if bot else t.render("protective.acting")
+            return " ".join(p for p in (first, acting) if p), None
         step = str(entry.metadata.get("protective_step") or answer_at_level(entry.answer, level))
         return (t.render("protective.step", step=step) + "\n"
                 + t.render("citation", source_title=entry.question, source_url=entry.url)), entry

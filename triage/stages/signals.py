@@ -1,7 +1,11 @@
-"""What a message says about its situation, read once per message: the situation it describes (money at risk,
-an account taken over, a lost card, an outage, something blocked, a how-to question, information or praise),
-anger or urgency, and a customer saying they have asked before. Tagging, priority and the reply draft all read
-the same ``Signals`` (Korean and English cues)."""
+"""What a message says about its situation, read once per message: the situation it describes (a fraud victim,
+money at risk, money missing past its stated time, an account taken over, a lost card or phone, an outage, something
+blocked, a how-to question, information or praise), anger or urgency, and a customer saying they have asked before.
+Tagging, priority, answering and the reply draft all read the same ``Signals`` (Korean and English cues).
+
+Some situations refine another (``REFINES``): a fraud victim and money missing past its time are money at risk, a lost
+phone is a lost card's situation. A priority policy file that does not name a refining situation gives it the rule of
+the one it refines (``triage.policy``)."""
 
 from __future__ import annotations
 
@@ -34,6 +38,55 @@ ACCOUNT_TAKEN = _cues(
     r"someone\s+(else\s+)?(is\s+)?(placing|making|using)\b.{0,30}\bmy\s+account", r"data\s+leak")
 CARD_LOST = _cues(r"카드\S*\s*(분실|도난|잃어버)", r"지갑\S*\s*(분실|도난|잃어버|잃었).{0,30}카드",
                   r"(lost|stolen)\s+(my\s+)?(credit\s+|debit\s+)?card", r"(lost|stole)\s+my\s+wallet")
+# The customer was defrauded: a scam, phishing or impersonation they fell for, money sent to a fraudster. Hearsay
+# ("보이스피싱이 많다던데"), a question about reporting a post seen elsewhere ("사기 거래 신고는 어떻게 해요?") and a
+# feature request ("보이스피싱 예방 기능") are no victim: the cues need the customer's own loss or having been deceived.
+_SCAM = r"(보이스\s*피싱|메신저\s*피싱|피싱|스미싱|사기)"
+_SENT = (r"(보냈|보내\s*버렸|송금(했|해\s*버렸|한|을\s*해)|이체(했|해\s*버렸|한)|입금(했|해\s*버렸|한)"
+         r"|알려\s*(줬|주었|드렸))")
+FRAUD_VICTIM = _cues(
+    _SCAM + r"\S{0,3}\s*(을|를|에|에게|한테)?\s*(당했|당한\s*(것|거|듯)|당해\s*(서|버렸)|속았|속아|걸렸)",
+    _SCAM + r"\s*피해\s*(를|가)?\s*(당했|입었|봤|받았|신고|접수|자)",
+    r"(스미싱|피싱)\s*피해(?!\S{0,3}\s*(많|흔|늘|예방|막|조심|주의|사례|뉴스|기사))",
+    r"사기꾼\S{0,4}\s*(돈|송금|이체|입금|보냈)", _SENT + r".{0,30}사기(꾼|였|더라|인\s*(것|거)|같)",
+    r"(보이스|메신저)\s*피싱.{0,40}" + _SENT, _SENT + r".{0,40}(보이스|메신저)\s*피싱",
+    # impersonation: "아들이라고 해서 돈을 보냈어요", "검찰을 사칭한 전화에 속아 송금했어요"
+    r"(아들|딸|자녀|엄마|아빠|가족|지인|친구|검사|검찰|경찰|금감원|은행|택배|사장)\S{0,3}\s*(이라고|라고|라며|인\s*줄|사칭)"
+    r".{0,40}" + _SENT,
+    r"\b(i|we)\s*(was|were|got|have\s+been|'ve\s+been|am|'m)\s+(just\s+)?(scammed|defrauded|phished|conned)",
+    r"\b(sent|transferred|wired|paid|gave)\b.{0,40}\bscammers?\b", r"\bscammers?\b.{0,40}\b(took|stole|got)\b",
+    r"victim\s+of\s+(a\s+|an\s+)?(scam|fraud|phishing|smishing)", r"fell\s+for\s+(a\s+|an\s+)?(scam|phishing|smishing)")
+# Money missing past the time it was due: the customer says a stated time has passed (their word is enough; the KB's
+# own time is not looked up) and the refund, deposit or transfer has not arrived. "어제 신청했는데 아직" names no
+# time that has passed: that stays something blocked.
+_WAITED = (r"(\d+\s*(~\s*\d+\s*)?(영업일|일|주|주일|개월|달|시간)|하루|이틀|사흘|나흘|닷새|일주일|보름|한\s*달"
+           r"|며칠|몇\s*일|기간|날짜|기한|예정일)")
+_MONEY = r"(환불|환급|입금|송금|이체|돈|금액|결제\s*취소|취소\s*금액|정산)"
+_MISSING = r"(안\s*(들어|와|왔|옴|됐|되었|돼|보여)|못\s*받|들어오지\s*않|받지\s*못|없어요|없네요|그대로)"
+MONEY_OVERDUE = _cues(
+    _WAITED + r"\S{0,3}\s*(이|가|나|이나)?\s*(지났|넘었|지나도|넘어도|지나서|넘게|째|이\s*됐|가\s*됐|인데|됐는데)"
+    r".{0,40}" + _MONEY + r".{0,20}" + _MISSING,
+    _MONEY + r".{0,40}" + _MISSING + r".{0,30}" + _WAITED + r"\S{0,3}\s*(이|가|나|이나)?\s*(지났|넘었|째)",
+    _MONEY + r"\S*\s*(한|된|신청한|받은)\s*지\s*" + _WAITED + r".{0,40}" + _MISSING,
+    _MONEY + r".{0,40}(이라더니|라더니|라고\s*했는데|준다더니|된다더니|들어온다더니).{0,30}" + _MISSING,
+    r"\b(refund|deposit|transfer|payment|money)\b.{0,40}\b(still\s+)?(not|never|hasn'?t|haven'?t|didn'?t|isn'?t)\s+"
+    r"(been\s+)?(received|arrived|come|came|show(n|ed)?\s+up|credited|reached|in)\b.{0,30}"
+    r"\b(after|in|for|over|past|it'?s\s+been)\s+(\d+|a|one|two|three|four|five|several)\s+(business\s+)?"
+    r"(days?|weeks?|months?)",
+    r"\b(\d+|two|three|four|five|several)\s+(business\s+)?(days?|weeks?)\s+(later|ago|have\s+passed|now)\b.{0,40}"
+    r"\b(refund|deposit|transfer|money)\b.{0,30}\b(not|never|hasn'?t|still)\b")
+# A lost or stolen phone: as urgent as a card (someone may use it to pay or to reach the customer's accounts)
+PHONE_LOST = _cues(
+    r"(휴대폰|핸드폰|휴대전화|스마트폰|폰|전화기|갤럭시|아이폰)\S{0,2}\s*(을|를|이|가)?\s*(분실|도난|잃어버|잃었|도둑|소매치기)",
+    r"(분실|도난)\s*(당한|된|한)\s*(휴대폰|핸드폰|폰|스마트폰)",
+    r"(lost|stolen)\s+(my\s+)?(mobile\s+|cell\s+)?(phone|iphone|smartphone)",
+    r"\bphone\s+(was|got|has\s+been)\s+(stolen|lost)")
+# Over already, said right after the situation's words: "지난주 카드 분실 건 잘 해결됐어요, 감사합니다" (thanks for
+# something solved); for a loss, "잃어버린 폰을 찾았어요"
+RESOLVED = _cues(r"해결(이\s*)?(됐|되었|해\s*주셔서|해\s*줘서)(?!는지|나요|을까)",
+                 r"잘\s*(처리|마무리)\s*(됐|되었|해\s*주)", r"\b(was|is|got|been)\s+(resolved|sorted(\s+out)?)\b")
+FOUND = _cues(r"(?<!못\s)(?<!못)(?<!안\s)(다시\s*)?찾았|(?<!못\s)찾아서|돌려\s*받았|\bfound\s+(it|my)")
+SETTLED_WITHIN = 30  # characters after the situation's words where "해결됐어요" or "찾았어요" closes it
 OUTAGE = _cues(r"장애", r"먹통", r"(다들|모두|전부|친구들도\s*다)\s*안\s*(돼|되)",
                r"서버\s*(가|이)?\s*(다운|터졌|안)", r"outage", r"(site|app|service)\s+is\s+down")
 BLOCKED = _cues(
@@ -74,14 +127,34 @@ SAYS_REPEAT = _cues(r"(두|세|네|다섯|2|3|4|5)\s*번째\s*(문의|연락|전
 # (name, pattern, level), most urgent first; the name selects the reply draft's empathy, and the reason that
 # names it (``fact.situation.<name>`` in prompts/reasons)
 SITUATIONS: tuple[tuple[str, re.Pattern[str], Priority], ...] = (
+    ("fraud_victim", FRAUD_VICTIM, "P1"),
     ("money_at_risk", MONEY_AT_RISK, "P1"),
+    ("money_overdue", MONEY_OVERDUE, "P1"),
     ("account_taken", ACCOUNT_TAKEN, "P1"),
     ("card_lost", CARD_LOST, "P1"),
+    ("phone_lost", PHONE_LOST, "P1"),
     ("outage", OUTAGE, "P1"),
     ("blocked", BLOCKED, "P2"),
     ("how_to", HOW_TO, "P3"),
     ("info_or_praise", INFO_OR_PRAISE, "P4"),
 )
+# situation → the situation it refines: a policy file that does not name it gives it that one's rule
+REFINES: dict[str, str] = {"fraud_victim": "money_at_risk", "money_overdue": "money_at_risk", "phone_lost": "card_lost"}
+# money at risk or missing, an account taken over, a lost or stolen card or phone, a fraud victim: a person must act,
+# so the bot never answers them (unless the KB marks the entry as the situation's self-service answer)
+URGENT: frozenset[str] = frozenset({"fraud_victim", "money_at_risk", "money_overdue", "account_taken", "card_lost",
+                                    "phone_lost"})
+LOSSES = frozenset({"card_lost", "phone_lost"})  # over once what was lost is found
+# words a situation shares with the anger cues, said of it however they are placed ("돈을 보냈는데 사기였어요")
+OWN_WORDS: dict[str, re.Pattern[str]] = {"fraud_victim": _cues(r"사기|scam")}
+
+
+def _settled(situation: str, text: str, end: int) -> bool:
+    """An urgent situation the customer says is over right after naming it (solved; for a loss, found)."""
+    if situation not in URGENT:
+        return False
+    after = text[end:end + SETTLED_WITHIN]
+    return RESOLVED.search(after) is not None or (situation in LOSSES and FOUND.search(after) is not None)
 
 
 @dataclass(frozen=True)
@@ -101,13 +174,25 @@ class Signals:
         name: str | None = None
         level: Priority | None = None
         cue: str | None = None
+        own: list[tuple[int, int]] = []  # where the message says its situation
         for candidate, pattern, candidate_level in SITUATIONS:
-            if (match := pattern.search(text)) is not None:
+            if (match := next((m for m in pattern.finditer(text) if not _settled(candidate, text, m.end())), None)):
                 name, level, cue = candidate, candidate_level, match.group(0).strip()
+                own = [m.span() for m in pattern.finditer(text)]
+                if candidate in OWN_WORDS:
+                    own += [m.span() for m in OWN_WORDS[candidate].finditer(text)]
                 break
-        anger, repeat = ANGER_OR_URGENCY.search(text), SAYS_REPEAT.search(text)
+        # the situation's own words are not anger: "사기를 당했어요" is a fraud victim, not an angry customer
+        anger = next((m for m in ANGER_OR_URGENCY.finditer(text)
+                      if all(m.end() <= start or m.start() >= end for start, end in own)), None)
+        repeat = SAYS_REPEAT.search(text)
         return cls(name, level, cue, anger.group(0).strip() if anger else None,
                    repeat.group(0).strip() if repeat else None)
+
+    @property
+    def urgent(self) -> bool:
+        """The message describes a situation only a person can act on (``URGENT``)."""
+        return self.situation in URGENT
 
     @property
     def fact(self) -> Reason | None:

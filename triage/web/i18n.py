@@ -300,6 +300,9 @@ KO: dict[str, str] = {
     "reason_no_close_faq_help": "비슷한 FAQ 항목을 찾지 못했어요. 새 FAQ가 필요할 수 있어요.",
     "reason_not_confident": "확신 부족",
     "reason_not_confident_help": "비슷한 FAQ는 있었지만 맞는 답이라고 확신할 만큼 가깝지 않았어요.",
+    "reason_urgent_situation": "사람이 조치해야 하는 급한 상황",
+    "reason_urgent_situation_help": "돈이 위험하거나 들어오지 않음, 계정 도용, 카드·휴대폰 분실, 사기 피해처럼 "
+                                    "상담원이 바로 조치해야 하는 문의라 봇이 답하지 않았어요.",
     "channel_unknown": "(채널 없음)",
     # report: what the standalone export used to show alone (bot outcomes, detail tables, explanations, terms)
     "report_heading": "고객 지원 리포트",
@@ -680,6 +683,9 @@ EN: dict[str, str] = {
     "reason_not_confident": "Not confident",
     "reason_not_confident_help": "A similar FAQ entry existed, but not close enough to be sure it answers the "
                                  "question.",
+    "reason_urgent_situation": "Urgent: a person must act",
+    "reason_urgent_situation_help": "Money at risk or missing, an account taken over, a lost card or phone, or a "
+                                    "fraud victim: an agent has to act, so the bot did not answer.",
     "channel_unknown": "(no channel)",
     "report_heading": "Customer support report",
     "report_no_gaps": "No knowledge gaps found yet.",

@@ -1,0 +1,257 @@
+"""Urgent situations (a fraud victim, money at risk or past its time, an account taken over, a lost card or phone):
+read from the customer's words, never answered by the bot (whatever the entry's confidence) unless the KB marks the
+entry as the situation's self-service answer, drafted with the protective step first; a bot's answer never promises
+a person's action; a policy file written before the refining situations existed still loads and means the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge.samples import DEMO_DIR, SAMPLES_DIR
+from triage.models import Message, TriageResult
+from triage.stages.signals import Signals
+
+# ---------------------------------------------------------------- the cues and their hard negatives
+
+
+@pytest.mark.parametrize(("text", "situation"), [
+    ("보이스피싱 당했어요 어떡하죠", "fraud_victim"),
+    ("메신저피싱으로 돈을 보냈어요", "fraud_victim"),
+    ("스미싱 피해 신고하려고요", "fraud_victim"),
+    ("중고거래에서 사기 당했어요. 돈 보냈는데 연락이 안 돼요", "fraud_victim"),
+    ("사기꾼에게 송금했는데 돌려받을 수 있나요?", "fraud_victim"),
+    ("아들이라고 해서 돈을 보냈는데 아니었어요", "fraud_victim"),
+    ("검찰을 사칭한 전화에 속아서 이체했어요", "fraud_victim"),
+    ("I was scammed. What now?", "fraud_victim"),
+    ("I think I sent money to a scammer", "fraud_victim"),
+    ("3영업일이 지났는데 환불이 안 들어왔어요", "money_overdue"),
+    ("송금한 지 이틀인데 상대가 못 받았대요", "money_overdue"),
+    ("환불 신청한 지 일주일이 넘었는데 아직 돈이 안 들어왔어요", "money_overdue"),
+    ("My refund still not received after 10 days", "money_overdue"),
+    ("휴대폰을 잃어버렸어요", "phone_lost"),
+    ("폰 도난당했어요 ㅠㅠ 정지해 주세요", "phone_lost"),
+    ("My phone was stolen on the subway", "phone_lost"),
+    ("I lost my phone, can someone use my account?", "phone_lost"),
+    ("카드를 잃어버렸어요", "card_lost"),
+    ("카드 분실 신고했는데 해결이 안 됐어요", "card_lost"),
+    ("휴대폰을 잃어버렸는데 아직 못 찾았어요", "phone_lost"),
+    ("결제가 두 번 됐어요", "money_at_risk"),  # the refined situation is read as before
+])
+def test_the_situation_is_read_from_the_customers_words(text, situation):
+    assert Signals.read(text).situation == situation
+
+
+@pytest.mark.parametrize("text", [
+    "요즘 보이스피싱이 많다던데 보안 설정은 어디서 해요?",  # hearsay, and a question
+    "지난주 카드 분실 건 잘 해결됐어요, 감사합니다",  # thanks for something solved
+    "보이스피싱 예방 기능이 있으면 좋겠어요",  # a feature request
+    "스미싱 피해가 많다던데 조심해야겠네요",
+    "사기 거래 신고는 어떻게 해요? 게시판에서 이상한 글을 봤어요",  # a post seen on the board
+    "잃어버린 휴대폰을 찾았어요. 분실 정지는 어떻게 풀어요?",  # found: no longer lost
+    "어제 송금받기로 한 환불이 아직 안 들어왔어요",  # no stated time has passed: blocked, not overdue
+    "How do I report a scam?",
+])
+def test_what_is_not_the_situation(text):
+    signals = Signals.read(text)
+    assert not signals.urgent, (text, signals)
+
+
+def test_a_fraud_victims_words_are_not_anger():
+    assert Signals.read("아들이라고 해서 돈을 보냈는데 사기였어요").anger is None
+    assert Signals.read("I was scammed by a scammer").anger is None
+    assert Signals.read("보이스피싱 당했어요 너무 화나요").anger == "화나"  # anger said as well still counts
+    assert Signals.read("이거 사기 아니에요? 환불해 주세요").anger == "사기"  # no fraud victim: as before
+
+
+# ---------------------------------------------------------------- the priority policy
+
+
+def test_a_policy_file_without_the_refining_situations_loads_and_gives_them_their_parents_rule(tmp_path):
+    from triage.policy import load_policy
+    from triage.stages.priority import assign_priority
+    from triage.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(DEMO_DIR / "taxonomy.yaml")
+    text = (DEMO_DIR / "policy.yaml").read_text(encoding="utf-8")
+    assert "fraud_victim:" not in text.split("situations:", 1)[1]  # the file names only the original seven
+    policy = load_policy(DEMO_DIR / "policy.yaml")
+    fraud = assign_priority("membership_points", taxonomy, "보이스피싱 당해서 돈을 보냈어요", None, policy=policy)
+    charged = assign_priority("membership_points", taxonomy, "결제가 두 번 됐어요", None, policy=policy)
+    assert fraud.priority == charged.priority == "P1"
+    assert fraud.rules == ["base:tag", "situation:fraud_victim"]
+    assert fraud.why[1].params["rule"] == "money_at_risk_p1"  # the rule the file has, by its id
+    assert fraud.reasons[1] == "P1: 사기·피싱 피해를 입은 상황이에요 ('보이스피싱 당해서') (규칙: money_at_risk_p1)"
+    phone = assign_priority("membership_points", taxonomy, "휴대폰을 잃어버렸어요", None, policy=policy)
+    assert phone.priority == "P1" and phone.why[1].params["rule"] == "card_lost_p1"
+    # the telecom sample's file (money at risk is P2 there) loads unchanged and its fraud victims follow it
+    telecom = load_policy(SAMPLES_DIR / "telecom" / "policy.yaml")
+    assert telecom.situations["fraud_victim"].set_to == telecom.situations["money_at_risk"].set_to == "P2"
+
+    # a file may give a refining situation a rule of its own, or have it change nothing like its parent
+    own = text.replace("situations:\n", "situations:\n  fraud_victim:\n    rule: fraud_p1\n    set_to: P1\n"
+                                        "    when_base: [P1, P2, P3, P4]\n", 1)
+    (tmp_path / "own.yaml").write_text(own, encoding="utf-8")
+    assert load_policy(tmp_path / "own.yaml").situations["fraud_victim"].rule == "fraud_p1"
+    rule = "  money_at_risk:\n    rule: money_at_risk_p1\n    set_to: P1\n    when_base: [P2, P3, P4]\n"
+    ignoring = text.replace(rule, "").replace("never_changes_priority: []", "never_changes_priority: [money_at_risk]")
+    (tmp_path / "ignoring.yaml").write_text(ignoring, encoding="utf-8")
+    ignored = load_policy(tmp_path / "ignoring.yaml")
+    assert {"money_at_risk", "fraud_victim", "money_overdue"} <= ignored.ignored
+    assert "fraud_victim" not in ignored.situations
+
+
+# ---------------------------------------------------------------- answering and drafting on a real KB
+
+URGENT_FAQ = """
+- id: pass-cancel
+  question: 하루패스 멤버십은 어떻게 해지하나요?
+  answer: >-
+    마이페이지 > 하루패스 > 멤버십 관리 > 해지하기에서 해지할 수 있어요.
+    해지해도 이미 결제한 기간의 마지막 날까지는 혜택이 그대로 유지돼요.
+  examples: ["하루패스 해지 방법", "멤버십 그만 쓰고 싶어요 해지 어떻게 해요"]
+  tags: [membership_points]
+- id: card-lost-freeze
+  question: 하루페이 카드를 잃어버렸어요. 어떻게 정지하나요?
+  answer: >-
+    앱 > 하루페이 > 카드 관리 > 분실 신고에서 바로 카드를 정지할 수 있어요.
+    정지한 뒤에는 같은 화면에서 새 카드를 신청해 주세요.
+  examples: ["카드 분실했는데 정지 어떻게 해요", "하루페이 카드 잃어버림 사용 정지"]
+  tags: [payment_info]
+  urgent_self_service: true
+- id: fraud-payment-stop
+  question: 보이스피싱에 속아서 하루페이로 돈을 보냈어요.
+  answer: 하루페이 송금은 앱 > 하루페이 > 송금 내역 > 사기 신고에서 지급정지를 요청할 수 있어요.
+  examples: ["메신저피싱으로 하루페이 송금했어요", "사기꾼에게 하루페이로 이체했어요"]
+  tags: [payment_info]
+  protective_step: 지금 바로 앱 > 하루페이 > 송금 내역 > 사기 신고에서 지급정지를 요청해 주세요.
+- id: refund-card
+  question: 카드 결제를 취소하면 환불은 언제 돼요?
+  answer: 카드 결제는 취소 후 3~5영업일 안에 카드사에서 승인 취소돼요.
+  examples: ["카드로 결제한 거 환불 며칠 걸려요?", "신용카드 환불 기간 알려주세요"]
+  tags: [refund_status]
+- id: password-reset
+  question: 비밀번호를 잊어버렸어요
+  answer: 로그인 화면의 '비밀번호 찾기'에서 휴대폰 본인인증 후 새 비밀번호를 설정할 수 있어요.
+  examples: ["비번 까먹었는데 어떻게 해요", "비밀번호 재설정 방법"]
+  tags: [login_problem]
+- id: delivery-cutoff
+  question: 새벽배송은 몇 시까지 주문해야 다음날 받아요?
+  answer: 밤 11시까지 주문하면 다음날 아침 7시 전에 문 앞에 도착해요.
+  examples: ["새벽배송 마감 시간이 언제예요", "몇시 전에 시켜야 내일 아침에 와요?"]
+  tags: [delivery_info]
+"""
+CHARGED_AFTER_CANCELLING = "하루패스 해지했는데 또 돈이 빠져나갔어요. 하루패스 멤버십은 어떻게 해지하나요?"
+CARD_LOST = "하루페이 카드를 잃어버렸어요. 어떻게 정지하나요?"
+
+
+@pytest.fixture(scope="module")
+def urgent_kb(embedder, tmp_path_factory):
+    """A KB of its own (the demo's answer model): a how-to that a charged customer's words match closely, a card
+    loss's self-service entry, a fraud entry with its protective step."""
+    from knowledge.index import build_snapshot
+    from tests.conftest import demo_model
+    from triage.config import Settings
+    from triage.kb import KnowledgeBase
+
+    folder = Path(tmp_path_factory.mktemp("urgent"))
+    (folder / "faq.yaml").write_text(URGENT_FAQ, encoding="utf-8")
+    build_snapshot(folder / "index", embedder, [folder / "faq.yaml"], None, finish=demo_model)
+    settings = Settings(kb_dir=folder / "index", var_dir=folder / "var", taxonomy=DEMO_DIR / "taxonomy.yaml",
+                        max_message_chars=2000)
+    return settings, KnowledgeBase.open(settings)
+
+
+@pytest.mark.parametrize("draft", [True, False])  # False: the support bot's path (/v1/bot/answer, the widget)
+def test_an_urgent_message_is_handed_off_whatever_the_entrys_confidence(urgent_kb, draft):
+    from triage.pipeline import Pipeline
+
+    _, kb = urgent_kb
+    confident = kb.answerer.decide(kb.searcher.search(CHARGED_AFTER_CANCELLING, k=8))
+    assert confident.decision == "auto_answer" and confident.hit.entry_id == "pass-cancel"  # how to cancel
+    out = Pipeline(kb).assess(Message(id="m", text=CHARGED_AFTER_CANCELLING), draft=draft)[0]
+    assert (out.decision, out.handoff_reason) == ("handoff", "urgent_situation")
+    assert out.candidate_faq_id == "pass-cancel" and out.faq_id is None and out.answer is None
+    assert "money_at_risk" in out.decision_reason and out.priority == "P1"
+    if draft:  # the agent acts: never the candidate's how-to to someone charged after cancelling
+        assert out.draft.startswith("추가 피해가 없도록") and "해지하기" not in out.draft
+
+
+def test_an_entry_the_kb_marks_as_the_self_service_answer_is_answered_without_a_persons_promise(urgent_kb):
+    from triage.pipeline import Pipeline
+
+    _, kb = urgent_kb
+    out = Pipeline(kb).run(Message(id="m", text=CARD_LOST))
+    assert Signals.read(CARD_LOST).situation == "card_lost"
+    assert (out.decision, out.faq_id, out.handoff_reason) == ("auto_answer", "card-lost-freeze", None)
+    assert out.answer.startswith("앱 > 하루페이 > 카드 관리 > 분실 신고")
+    assert "조치할게요" not in out.draft and "제가" not in out.draft and out.lint == []
+
+
+def test_the_bot_route_hands_an_urgent_message_off(urgent_kb):
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import api_key
+    from triage.api.app import create_app
+
+    settings, kb = urgent_kb
+    with TestClient(create_app(settings, kb_loaded=kb)) as client:
+        client.headers["Authorization"] = f"Bearer {api_key(settings.store_url, 'bot')}"
+        body = client.post("/v1/bot/answer", json={"text": CHARGED_AFTER_CANCELLING}).json()
+        assert (body["decision"], body["handoff_reason"], body["candidate_faq_id"]) == (
+            "handoff", "urgent_situation", "pass-cancel")
+        assert client.post("/v1/bot/answer", json={"text": CARD_LOST}).json()["decision"] == "auto_answer"
+
+
+def draft_for(urgent_kb, text: str, language: str = "ko", without: tuple[str, ...] = ()):
+    """The hand-off draft of an urgent message, the KB's hits without ``without``."""
+    from triage.stages.drafting import Drafter
+
+    _, kb = urgent_kb
+    search = kb.searcher.search(text, k=8)
+    search.faq_hits = [h for h in search.faq_hits if h.entry_id not in without]
+    result = TriageResult(id="m", decision="handoff", handoff_reason="urgent_situation", confidence=0.9,
+                          candidate_faq_id=search.faq_hits[0].entry_id, language=language)
+    return Drafter(kb.snapshot, None, kb.tagger.taxonomy).draft(text, result, search)
+
+
+def test_a_fraud_victims_draft_opens_with_the_payment_stop(urgent_kb):
+    text = "아들이라고 해서 돈을 보냈는데 사기였어요. 너무 화나요 어떡하죠"
+    from_kb = draft_for(urgent_kb, text)  # the KB's own step where it has one
+    assert from_kb.draft.startswith("가장 급한 것부터 안내해 드릴게요.\n"
+                                    "지금 바로 앱 > 하루페이 > 송금 내역 > 사기 신고에서 지급정지를 요청해 주세요.")
+    assert from_kb.info.cited_ids[0] == "fraud-payment-stop"
+    # where it has none, the step that holds at any company; never an apology as if we had wronged them
+    generic = draft_for(urgent_kb, text, without=("fraud-payment-stop",))
+    assert generic.draft.startswith("돈을 보내셨다면 지금 바로 112나 돈을 보낸 은행 고객센터에 전화해서 지급정지를 "
+                                    "요청해 주세요.")
+    for draft in (from_kb.draft, generic.draft):
+        assert "죄송" not in draft and "불편을 드려" not in draft
+    assert "no_protective_step" not in {f.code for f in generic.lint}
+    english = draft_for(urgent_kb, "I was scammed and sent money to a scammer an hour ago. What do I do?", "en")
+    assert english.draft.startswith("If you sent money, call the police (112) or your bank's helpline right now and "
+                                    "ask them to stop the payment.")
+    assert "sorry" not in english.draft.lower()
+
+
+def test_the_fraud_entrys_payment_stop_is_no_step_for_money_charged_twice(urgent_kb):
+    charged = draft_for(urgent_kb, "하루페이로 결제가 두 번 됐어요. 돈이 두 번 빠져나갔어요")
+    assert "fraud-payment-stop" not in charged.info.cited_ids and "지급정지" not in charged.draft
+
+
+def test_money_past_its_time_is_acknowledged_and_checked_not_told_the_time_again(urgent_kb):
+    out = draft_for(urgent_kb, "카드 결제 취소한 지 일주일이 지났는데 환불이 안 들어왔어요")
+    assert out.draft.startswith("안내된 기간이 지났는데 아직 받지 못하셨다니")
+    assert "처리 상태와 입금 내역" in out.draft and "3~5영업일" not in out.draft and out.info.cited_ids == []
+
+
+def test_a_rephrased_answer_that_promises_a_persons_action_is_rejected(urgent_kb):
+    from tests.triage.test_drafting import fake_llm
+    from triage.pipeline import Pipeline
+
+    _, kb = urgent_kb
+    text = "새벽배송 몇 시까지 주문해야 다음날 와요?"
+    promising, _ = fake_llm([{"answer": "밤 11시까지 주문하시면 돼요. 제가 배송 상황도 확인해 드릴게요."}])
+    out = Pipeline(kb, llm=promising, rephrase_answers=True).run(Message(text=text), draft=False)
+    assert out.decision == "auto_answer" and out.answer_source == "kb" and "확인해 드릴게요" not in out.answer
