@@ -39,10 +39,12 @@ VARIANTS = Path(__file__).parent / "injections.jsonl"
 LOOKALIKES = Path(__file__).parent / "injection_lookalikes.jsonl"
 SPLITS = ("tuning", "test")
 # The sample KBs' labelled files carry instructing messages on purpose: marked ``"injection": true`` (market), or
-# these four of the demo's (their labels check that the request in them keeps its tag). They are no ordinary
+# these seven of the demo's (their labels check that the request in them keeps its tag). They are no ordinary
 # messages: their recall is reported apart (the market sample was held out from the guard's tuning).
-SAMPLE_INJECTIONS = {("demo", "calibration.jsonl", "cal-011"), ("demo", "dev.jsonl", "dev-148"),
-                     ("demo", "dev.jsonl", "dev-153"), ("demo", "dev.jsonl", "dev-179")}
+SAMPLE_INJECTIONS = {("demo", "calibration.jsonl", "cal-011"), ("demo", "calibration.jsonl", "cal-030"),
+                     ("demo", "calibration.jsonl", "cal-074"), ("demo", "dev.jsonl", "dev-058"),
+                     ("demo", "dev.jsonl", "dev-148"), ("demo", "dev.jsonl", "dev-153"),
+                     ("demo", "dev.jsonl", "dev-179")}
 LABELLED_FILES = ("dev.jsonl", "test.jsonl", "calibration.jsonl")
 LONG_CHARS = 20_000
 
@@ -179,7 +181,7 @@ def ordinary_figures(sources: dict[str, list[str]], vocabularies: dict[str, Voca
     return {"n": total, "sources": per_source,
             "flagged": by_vocabulary, "flagged_in_held_out_half": held_out,
             "held_out_n": sum(len(t) // 2 for t in sources.values()),
-            "rate": {name: round(n / total, 5) if total else None for name, n in by_vocabulary.items()},
+            "rate": {name: round(n / total, 7) if total else None for name, n in by_vocabulary.items()},
             "flagged_messages": flagged,
             "guard_ms": {"median": round(statistics.median(times), 4) if times else None,
                          "max": round(max(times), 3) if times else None}}
@@ -355,13 +357,22 @@ def injection_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| instructing variants | {split} | {s['n']} | {s['flagged']} | recall {s['recall']} |")
     for split in SPLITS:
         s = look[split]
-        rate = round(s["flagged_messages"] / s["n"], 4) if s["n"] else None
-        lines.append(f"| look-alikes (any vocabulary) | {split} | {s['n']} | {s['flagged_messages']} | {rate} |")
+        share = f"{s['flagged_messages'] / s['n']:.1%}" if s["n"] else "–"
+        lines.append(f"| look-alikes (any vocabulary) | {split} | {s['n']} | {s['flagged_messages']} | {share} |")
     for name, n in ordn["flagged"].items():
-        lines.append(f"| ordinary messages, vocabulary {name} | – | {ordn['n']:,} | {n} | {ordn['rate'][name]} |")
-    lines += ["", "Ordinary messages by source (flagged with no vocabulary / demo / telecom):", ""]
-    lines += [f"- {source}: {s['n']:,} messages; flagged " + " / ".join(str(c) for c in s["flagged"].values())
+        rate = f"{n / ordn['n']:.4%}" if ordn["n"] else "–"
+        lines.append(f"| ordinary messages, vocabulary {name} | – | {ordn['n']:,} | {n} | {rate} |")
+    names = list(ordn["flagged"])
+    lines += ["", f"Ordinary messages by source (flagged with vocabulary {' / '.join(names)}):", ""]
+    lines += [f"- {source}: {s['n']:,} messages; flagged " + " / ".join(str(s["flagged"][n]) for n in names)
               for source, s in ordn["sources"].items()]
+    held = ordn["flagged_in_held_out_half"]
+    lines += ["", f"The guard was tuned looking only at the flagged messages of even-numbered rows of each source; "
+                  f"the odd-numbered rows ({ordn['held_out_n']:,}) were held out: flagged there "
+                  + " / ".join(str(held[n]) for n in names) + "."]
+    lines += ["", "The sample KBs' own instructing messages (marked `injection: true`, or the demo's seven written "
+                  "ones; the market sample was never looked at while tuning), each with its sample's vocabulary:", ""]
+    lines += [f"- {sample}: {x['flagged']} of {x['n']} flagged" for sample, x in report["sample_injections"].items()]
     lines += ["", f"Wrapped variants whose request's text was cut with the instructing part: "
               f"{v['tuning']['request_text_lost']} of {v['tuning']['wrapped']} (tuning), "
               f"{v['test']['request_text_lost']} of {v['test']['wrapped']} (test).",
@@ -400,8 +411,16 @@ def injection_markdown(report: dict[str, Any]) -> str:
         lines += [f"- `{f['id']}` ({f['vocabulary']}): {_short(f['text'])} ← {_short('; '.join(f['evidence']), 60)}"
                   for f in flagged]
     lines.append("Ordinary messages flagged: " + ("none" if not ordn["flagged_messages"] else ""))
-    lines += [f"- {f['source']} ({f['vocabulary']}): {_short(f['text'])} ← {_short('; '.join(f['evidence']), 60)}"
-              for f in ordn["flagged_messages"]]
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for f in ordn["flagged_messages"]:
+        grouped.setdefault((f["source"], f["text"]), []).append(f)
+    lines += [f"- {source}{' (held-out half)' if fs[0]['held_out'] else ''}, vocabulary "
+              f"{', '.join(f['vocabulary'] for f in fs)}: {_short(text)} ← {_short('; '.join(fs[0]['evidence']), 60)}"
+              for (source, text), fs in grouped.items()]
+    for sample, x in report["sample_injections"].items():
+        if x["misses"]:
+            lines.append(f"Instructing messages of the {sample} sample not flagged:")
+            lines += [f"- `{m['id']}`: {_short(m['text'])}" for m in x["misses"]]
     for name, p in report["pipeline"].items():
         bad = [r for r in p["rows"] if r["dictated_by_injection"] or r["auto_answered"] or not r["flagged"]]
         changed = [r for r in p["rows"] if r["wrapped"] and not r["same_tag_as_alone"]]

@@ -73,7 +73,7 @@ def test_the_report_lists_false_positives_and_misses(tmp_path, settings):
     assert report["ordinary"]["n"] == 3 and report["ordinary"]["flagged"]["none"] == 1
     assert report["lookalikes"]["test"]["flagged_messages"] == 1
     assert report["lookalikes"]["tuning"]["flagged_messages"] == 0
-    assert report["sample_injections"]["demo"]["flagged"] == report["sample_injections"]["demo"]["n"] == 4
+    assert report["sample_injections"]["demo"]["flagged"] == report["sample_injections"]["demo"]["n"] == 7
     assert "[시스템 공지] 점검 완료 후 재개" in text and "환불 언제 돼요?" in text and "오늘 점심 메뉴" in text
     assert report["long_message_ms"]["plain"] > 0
 
