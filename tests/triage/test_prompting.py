@@ -26,16 +26,25 @@ def test_customer_text_cannot_close_its_data_block():
 
 
 def test_prompt_hash_names_the_template_not_the_message():
+    victim = {"names": "being scammed (피싱)", "example": "피싱 피해를 입으셨다니 많이 놀라셨겠어요.", "apology": False,
+              "victim": True, "repeat_contact": False}
+    plain = {"names": "", "example": "", "apology": False, "victim": False, "repeat_contact": False}
     a = render_prompt("reply_draft", message="a", language="ko", kind="answered", tag_name="x", need=None,
                       faq=[{"id": "f1", "question": "q", "answer": "ans", "url": None}], explanation_level="standard",
-                      context_notes=[], candidate=True, asks=["거래번호"], protected=True)
+                      context_notes=[], candidate=True, asks=["거래번호"], protected=True, empathy=victim, hold=None)
     b = render_prompt("reply_draft", message="b", language="en", kind="handoff", tag_name="y", need=None, faq=[],
-                      explanation_level="concise", context_notes=[], candidate=False, asks=[], protected=False)
+                      explanation_level="concise", context_notes=[], candidate=False, asks=[], protected=False,
+                      empathy=plain, hold="whether we ship overseas")
     assert a.name == "reply_draft" and a.hash == b.hash and len(a.hash) == 12
     assert "[f1] Q: q" in a.user and "the KB does not answer this" in b.user and "English" in b.system
     assert "Ask only for: 거래번호." in a.system and "probably answers it" in a.system
     assert "protective step" in a.system and "Ask the customer for nothing." in b.system
     assert "protective step" not in b.system and "probably answers it" not in b.system
+    # empathy only where it is called for, no apology to a victim, no confirmation after the protective step
+    assert "피싱 피해를 입으셨다니" in a.system and "Never apologize" in a.system
+    assert 'confirm: leave it empty ("")' in a.system and "empathy: leave it empty" in b.system
+    assert "Never say or imply that they contacted us more than once" in b.system
+    assert "I'll look into whether we ship overseas" in b.system
 
 
 def test_reply_templates_and_style_lists_load_for_both_languages():

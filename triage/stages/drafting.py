@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -34,10 +34,12 @@ from triage.errors import LLMError
 from triage.llm import LLMCall, LLMClient
 from triage.models import DraftInfo, RealNeed, TriageResult
 from triage.prompting import Templates, render_prompt, reply_templates
+from triage.stages.empathy import Empathy, read_empathy
+from triage.stages.holding import hold_topic
 from triage.stages.language import detect_language
 from triage.stages.privacy import find_personal_data, label_placeholders, redact
 from triage.stages.reply_lint import APOLOGY, Finding, LintContext, bot_promises, lint_reply, without_person_promises
-from triage.stages.signals import REFINES, SITUATIONS, Signals, already_given
+from triage.stages.signals import REFINES, SITUATIONS, Hardship, Signals, already_given
 from triage.taxonomy import NEEDS_REVIEW, Taxonomy
 
 log = logging.getLogger("triage.drafting")
@@ -99,8 +101,8 @@ MAX_RESTATED = 60
 class ReplyParts(BaseModel):
     """The LLM's reply draft, part by part (its output schema; lengths are left to lint, see RealNeed)."""
 
-    empathy: str = Field(min_length=1)
-    confirm: str = Field(min_length=1)
+    empathy: str = ""  # empty where nothing calls for empathy (a plain question)
+    confirm: str = ""  # empty where the protective step opens the reply (never a confirmation after instructions)
     answer: str = Field(min_length=1)
     alternative: str = ""
     closing: str = Field(min_length=1)
@@ -138,6 +140,8 @@ class DraftPlan:
     hedged: FaqEntry | None  # a less likely candidate, offered on a condition to a question
     protect: str  # the protective paragraph that opens the draft, or ""
     protected_by: FaqEntry | None  # the entry whose protective step ``protect`` gives
+    empathy: Empathy = field(default_factory=Empathy)  # what the draft says to the situation (``read_empathy``)
+    hold: str | None = None  # where no entry answers: what the holding reply says will be checked (``hold_topic``)
 
 
 @dataclass
@@ -350,9 +354,17 @@ class Drafter:
         level = result.context.explanation_level if result.context else "standard"
         protect, protected_by = self._protective(at_risk, found, search, level, reply_templates(language),
                                                  self.snapshot.entries[hit.entry_id] if hit else None)
-        return DraftPlan(found, at_risk, self.snapshot.entries[source.entry_id] if source else None,
-                         hit is None and source is not None,
-                         self.snapshot.entries[hedged_hit.entry_id] if hedged_hit else None, protect, protected_by)
+        entry = self.snapshot.entries[source.entry_id] if source else None
+        hedged = self.snapshot.entries[hedged_hit.entry_id] if hedged_hit else None
+        # the repeat-contact history: this customer's earlier message on the same issue (the priority rule
+        # modifier:repeat_contact, or skipped:repeat_contact where the policy does not raise it)
+        repeat = result.duplicate_of is not None or any(r.endswith(":repeat_contact") for r in result.priority_rules)
+        answers = " ".join(e.answer for e in (entry, hedged) if e is not None) + " " + protect
+        empathy = read_empathy(text, signals, Hardship.read(text), language, repeat,
+                               may_apologize=not APOLOGY.search(answers))  # the KB's answer apologizes already
+        hold = hold_topic(text, language) if entry is None and hedged is None and not protect else None
+        return DraftPlan(found, at_risk, entry, hit is None and source is not None, hedged, protect, protected_by,
+                         empathy, hold)
 
     def _template_draft(self, text: str, language: str, result: TriageResult, search: SearchResult,
                         hit: Hit | None, signals: Signals, plan: DraftPlan) -> Drafted:
@@ -395,17 +407,11 @@ class Drafter:
             alternative=alternative,
             missing_info=asks,
         )
-        empathy = [t.render(f"thanks.{kind}")] if t.has(f"thanks.{kind}") else []
-        if result.duplicate_of or signals.says_repeat:
-            empathy.append(t.render("repeat"))
-        elif signals.anger:
-            empathy.append(t.render("anger"))
-        elif kind == "complaint":
-            empathy.append(t.render("complaint"))
-        # a question about something that does not work gets its answer first, not "that must be frustrating"
-        blocked_question = found == "blocked" and ASKS.search(text) is not None
-        if (not empathy or found in TROUBLE) and t.has(f"empathy.{found}") and not blocked_question:
-            empathy.insert(0, t.render(f"empathy.{found}"))
+        # a line only where the situation calls for one, naming it (a plain question gets none); praise and ideas
+        # are thanked, a bug report where nothing else is said to it
+        empathy = plan.empathy.render(t)
+        if t.has(f"thanks.{kind}") and (kind != "bug_report" or not empathy):
+            empathy.insert(0, t.render(f"thanks.{kind}"))
         answer = ""
         if asked is not None and asked is not protected_by:  # the entry's answer; a hedged one asks back after
             answer = t.render("answer", answer=answer_at_level(asked.answer, level))
@@ -415,7 +421,10 @@ class Drafter:
         elif entry is None and not protect and vague:
             answer = t.render("no_answer.vague")
         elif entry is None and not protect:
-            answer = t.render(f"no_answer.{kind if t.has(f'no_answer.{kind}') else 'handoff'}", tag_name=tag_name)
+            # a holding reply says what will be checked: the customer's question, else the message's tag
+            tag = self.tag_names.get(result.tag or "", "") if result.tag != self.catch_all else ""
+            answer = t.render(f"no_answer.{kind if t.has(f'no_answer.{kind}') else 'handoff'}", tag_name=tag_name,
+                              topic=plan.hold or "", tag=tag if detect_language(tag) == language else "")
         if kind == "feature_request" and asked is not None:  # answered from the KB, and still passed on
             passed_on = t.render("no_answer.feature_request")
             passed_on = without_person_promises(passed_on) if hit is not None else passed_on
@@ -435,7 +444,8 @@ class Drafter:
         closing = ("" if vague else t.render("hedged_closing") if hedged and not entry
                    else t.render("closing.steps") if re.search(r"^1\. ", answer, re.MULTILINE)
                    else t.render("closing.standard"))
-        confirmed = bool(said) and not vague and kind not in ("praise", "feature_request")
+        # the situation confirmed before the answer, or not at all: never after the protective step's instructions
+        confirmed = bool(said) and not vague and kind not in ("praise", "feature_request") and not protect
         if hit is not None:  # the bot's answer: no line of ours promises what a person will do, since nobody will
             empathy = [kept for line in empathy if (kept := without_person_promises(line))]
             extra = [kept for line in extra if (kept := without_person_promises(line))]
@@ -451,7 +461,8 @@ class Drafter:
 
     def _lint_context(self, plan: DraftPlan, entry_answers: bool) -> LintContext:
         return LintContext(tag_names=tuple(self.tag_names.values()), entry_answers=entry_answers,
-                           at_risk=plan.at_risk, bot_answer=plan.entry is not None and not plan.candidate)
+                           at_risk=plan.at_risk, bot_answer=plan.entry is not None and not plan.candidate,
+                           victim=plan.empathy.victim, repeat_contact=plan.empathy.repeat_contact)
 
     def _at_risk(self, result: TriageResult, found: str, asks: bool) -> bool:
         """Money or an account at risk: the message says so, or it has a P1 tag given with some confidence and
@@ -513,16 +524,25 @@ class Drafter:
         kind = template.info.kind
         problems: list[Finding] = []
         regenerated = False
+        # what calls for empathy, decided as for the template (the template's lines are the example); it quotes the
+        # customer's words, so it is redacted like the message
+        example = " ".join(plan.empathy.render(reply_templates(language)))
+        empathy = dict(names=label_placeholders(redact(plan.empathy.names).text),
+                       example=label_placeholders(redact(example).text), apology=plan.empathy.apology,
+                       victim=plan.empathy.victim, repeat_contact=plan.empathy.repeat_contact)
+        hold = label_placeholders(redact(plan.hold).text) if plan.hold else None
         for _ in range(2):  # one regeneration when the first draft fails lint
             prompt = render_prompt("reply_draft", **common, faq=answer_from, kind=kind, need=need_reply.value,
                                    explanation_level=level, candidate=plan.candidate,
-                                   asks=template.need.missing_info, protected=bool(protect))
+                                   asks=template.need.missing_info, protected=bool(protect), empathy=empathy,
+                                   hold=hold)
             reply = self.llm.complete_json(prompt, ReplyParts, deadline=deadline)
             regenerated = len(calls) > 1
             calls.append(reply.call)
             parts = reply.value
-            draft = redaction.restore("\n\n".join(p.strip() for p in (protect, parts.empathy, parts.confirm,
-                                                                        parts.answer, parts.alternative, parts.closing)
+            confirm = "" if protect else parts.confirm  # never a confirmation after the protective instructions
+            draft = redaction.restore("\n\n".join(p.strip() for p in (protect, parts.empathy, confirm, parts.answer,
+                                                                        parts.alternative, parts.closing)
                                                     if p.strip()))
             cited = list(dict.fromkeys([*([protected_by.id] if protected_by else []),
                                         *(c for c in parts.cited_ids if c in allowed)]))
@@ -534,7 +554,7 @@ class Drafter:
                 info = DraftInfo(
                     source="llm", kind=kind, cited_ids=cited, prompt=prompt.name, prompt_hash=prompt.hash,
                     regenerated=regenerated,
-                    structure={"empathy": bool(parts.empathy.strip()), "confirm": bool(parts.confirm.strip()),
+                    structure={"empathy": bool(parts.empathy.strip()), "confirm": bool(confirm.strip()),
                                "answer": bool(parts.answer.strip()), "closing": "?" in parts.closing})
                 return Drafted(need, draft, problems, info)
         log.info("event=draft_fallback reason=lint codes=%s", ",".join(p.code for p in problems))

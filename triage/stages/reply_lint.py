@@ -9,6 +9,13 @@ mention), ``unsupported_claim`` (an amount, duration or date that is neither in 
 already gives), ``puts_off_answer`` ("get back to you" when a KB entry answers), ``no_protective_step`` (money or an
 account at risk, and no lock, freeze, report or agent acting now), ``bot_promises_action`` (the bot's answer promises
 what a person will do: "제가 확인하고 조치할게요", "our team will contact you"; nobody will, the bot answered).
+
+Empathy that fits (``triage.stages.empathy``): ``confirm_after_answer`` (a restatement, "~라는 말씀이시죠", after the
+answer or the instructions: it comes before them or not at all); with the context, ``apology_to_victim`` (an
+apology to a customer someone else wronged or who lost something: a fraud victim, a stolen account; the company did
+nothing wrong), ``repeat_without_evidence`` ("여러 번 연락하시게 해서", "more than once" where neither the customer nor
+the contact history says so), ``hold_names_nothing`` (a holding reply that does not say what will be checked: "이
+부분은 확인 후 안내해 드릴게요").
 """
 
 from __future__ import annotations
@@ -105,6 +112,28 @@ class LintContext:
     entry_answers: bool = False
     at_risk: bool = False
     bot_answer: bool = False
+    victim: bool = False  # someone else wronged the customer, or they lost something: no apology fits
+    repeat_contact: bool = False  # they said they contacted us before, or the contact history says so
+
+
+# A restatement of what the customer said or asked ("돈이 잘못 나갔다는 말씀이시죠", "So someone else may have got into
+# your account"): before the answer or not at all
+CONFIRMATION = re.compile(
+    r"말씀이시(죠|군요|지요)|(는|은|던|신|인|운|된|한)\s*(거|것)(죠|이죠|지요|군요)\s*[.?]?\s*$|(문의|내용)\S{0,2}\s*이해했"
+    r"|^so,?\s+(you|your|someone|the\s+service|money)\b|^(i\s+understand|if\s+i\s+understand|just\s+to\s+confirm"
+    r"|to\s+confirm|you'?re\s+saying|you\s+mean|it\s+sounds\s+like)\b", re.IGNORECASE)
+# what the customer is told to do (or a step of the KB's answer): the answer has begun
+INSTRUCTION = re.compile(r"주세요|하세요|^\d+\.\s|\((참고|source):|가장\s*급한\s*것부터|^please\b|^first,"
+                         r"|\bplease\s+\w+|조치할게요|act\s+on\s+it", re.IGNORECASE)
+# "you had to contact us more than once"
+REPEAT_CONTACT = re.compile(
+    r"여러\s*번\s*(연락|문의)|(다시|또|거듭)\s*(연락|문의)\s*(하시게|주셨|주시게|하셨)|번거롭게\s*(다시|또)|재문의"
+    r"|more\s+than\s+once|contact(ed|ing)?\s+us\s+again|(had|have)\s+to\s+(contact|write|reach\s+out|call|follow\s+up)"
+    r"|following\s+up|(reach(ed)?|writ(e|ing)|call(ed|ing)?)\s+(out\s+)?(to\s+us\s+)?again", re.IGNORECASE)
+# a holding reply that names nothing it will check
+VAGUE_HOLD = re.compile(r"(이|그)\s*부분|이\s*건\s*(은|을)|해당\s*(내용|부분|건)|말씀하신\s*(내용|부분|건)"
+                        r"|look\s+into\s+(this|it|your\s+request)\b|check\s+(on\s+)?(this|it)\b", re.IGNORECASE)
+_SENTENCES = re.compile(r"(?<=[.!?。])\s+|\n+")
 
 
 def _squash(text: str) -> str:
@@ -164,9 +193,47 @@ def lint_reply(draft: str, language: str, sources: Iterable[str], message: str =
         findings.append(Finding("too_short", f"{len(draft.strip())}자예요"))
     elif len(draft) > MAX_CHARS[lang]:
         findings.append(Finding("too_long", f"{len(draft)}자예요 (최대 {MAX_CHARS[lang]}자)"))
+    findings += _confirm_after_answer(draft, sources_flat)
     if context is not None:
         findings += _fit_findings(draft, message, context)
+        findings += _empathy_findings(draft, sources_flat, context)
     return list(dict.fromkeys(findings))
+
+
+def _own_sentences(draft: str, sources_flat: str) -> list[tuple[str, bool]]:
+    """The draft's sentences, each with whether it is the KB's own (found in ``sources_flat``)."""
+    sentences = [s.strip() for s in _SENTENCES.split(draft) if s and s.strip()]
+    return [(s, len(_squash(s)) >= 6 and _squash(s) in sources_flat) for s in sentences]
+
+
+def _confirm_after_answer(draft: str, sources_flat: str) -> list[Finding]:
+    """``confirm_after_answer``: a restatement after the answer (a KB sentence) or an instruction."""
+    answered = False
+    for sentence, from_kb in _own_sentences(draft, sources_flat):
+        if not from_kb and CONFIRMATION.search(sentence):
+            if answered:
+                return [Finding("confirm_after_answer", f"답변·안내 뒤에 상황 확인 문장이 있어요 ('{sentence}'): "
+                                                        "확인은 답보다 먼저 하거나 빼 주세요")]
+            continue
+        answered = answered or from_kb or INSTRUCTION.search(sentence) is not None
+    return []
+
+
+def _empathy_findings(draft: str, sources_flat: str, context: LintContext) -> list[Finding]:
+    """An apology to a victim, a repeat-contact line without evidence, a holding reply naming nothing."""
+    findings = []
+    ours = [s for s, from_kb in _own_sentences(draft, sources_flat) if not from_kb]
+    if context.victim:
+        findings += [Finding("apology_to_victim", f"회사가 잘못한 일이 아닌데 사과하고 있어요 ('{s}'): 상황을 짚어 "
+                                                  "공감하되 사과는 빼 주세요") for s in ours if APOLOGY.search(s)]
+    if not context.repeat_contact:
+        findings += [Finding("repeat_without_evidence", f"고객도 문의 이력도 재문의라고 하지 않는데 재문의를 말해요 "
+                                                        f"('{s}')") for s in ours if REPEAT_CONTACT.search(s)]
+    if not context.entry_answers:
+        findings += [Finding("hold_names_nothing", f"무엇을 확인할지 말하지 않는 보류 답이에요 ('{s}'): 확인할 것을 "
+                                                   "한 구절로 넣어 주세요")
+                     for s in ours if PUT_OFF.search(s) and VAGUE_HOLD.search(s)]
+    return findings
 
 
 def _fit_findings(draft: str, message: str, context: LintContext) -> list[Finding]:

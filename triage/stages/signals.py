@@ -208,6 +208,127 @@ def situation(text: str) -> tuple[Priority | None, str | None]:
     return signals.level, signals.cue
 
 
+# What the customer says they went through beyond the situation: the empathy a reply draft owes them
+# (``triage.stages.empathy``). Generic: none of these name a product, a menu or a company's wording.
+# A time the customer must meet soon (today, tomorrow, a clock time) or an event of theirs near it.
+_SOON = (r"(오늘|내일|모레|이따|당장|오늘\s*(밤|저녁|오후|아침|중)|내일\s*(아침|새벽|오전|오후|저녁)|아침|저녁"
+         r"|\d{1,2}\s*시(\s*반)?)")
+_EVENT = (r"(출국|출발|출장|여행|비행기|결혼식|이사|시험|행사|마감|면접|입학|개학|수술|제사|차례|티켓팅|생일|파티|잔치"
+          r"|손님\s*(이\s*)?(오|와))")
+DEADLINE = _cues(
+    _SOON + r"\S{0,2}\s*(이|가|은|는)?\s*(\S+\s+){0,2}\S*" + _EVENT,
+    _SOON + r"\s*(까지|안에|전에|전까지)\s*(\S+\s+){0,3}\S*(야|해야|내야|받아야|보내야|돼야|되어야|가야|필요)",
+    _SOON + r"\s*(까지|전까지)\s*(꼭|반드시|무조건)",
+    _EVENT + r"\S{0,3}\s*(이|가)?\s*(오늘|내일|모레|곧|코앞|얼마\s*안\s*남|임박)",
+    _SOON + r".{0,25}(야\s*(하|되|돼)(는데|니까|거든|서)|해야\s*(하|되|돼)(는데|니까|거든|서))",
+    r"\b(by|before)\s+(tomorrow|tonight|today|this\s+(evening|afternoon|weekend)"
+    r"|(mon|tues|wednes|thurs|fri|satur|sun)day)\b",
+    r"\b(flight|trip|wedding|deadline|exam|interview|move|party|event|guests?)\b.{0,25}"
+    r"\b(tomorrow|tonight|today|this\s+(morning|evening|weekend))\b",
+    r"\b(leaving|flying|travel+ing|moving)\s+(tomorrow|tonight|today)\b", r"\bdue\s+(today|tomorrow|tonight)\b")
+_FAILS = (r"(튕겨|튕기|튕김|꺼져|꺼지|멈춰|멈추|실패|오류|에러|안\s*(돼|되|됨|열려|눌려|떠|와|들어)|로그아웃|끊겨|끊기"
+          r"|누락|오배송)")
+# A failure the customer describes as repeated: tried again and again, every time, again after reinstalling
+RETRIED = _cues(
+    r"(두|세|네|다섯|여러|몇|\d+)\s*번(이나|을|씩|째)?\s*(해|시도|눌러|결제|입력|재시도|껐다\s*켜|지웠|깔|설치|하|했)\S{0,3}"
+    r"(도|는데|니까)(?=\s|$|[.,!?])",
+    r"(두|세|네|다섯|\d+)\s*번째\s*(시도|결제|실패|오류|에러|누락|오배송|배송\s*누락|배송\s*사고|이에요|예요|네요|입니다)",
+    r"(계속|자꾸|매번|번번이|또)\s*" + _FAILS, r"(할|열|켤|들어갈|누를|갈)\s*때마다",
+    r"(다시|새로)\s*(깔|설치|해|시도|받)\S*\s*(도|봐도|봤는데)\s*(똑같|안|마찬가지|그대로|계속)",
+    r"(어제|그제|지난주|며칠|일주일|한\s*달|\d+\s*일)\S*\s*(부터|째)\s*계속",
+    r"\b(again\s+and\s+again|over\s+and\s+over|every\s+(single\s+)?time|repeatedly)\b",
+    r"\b(keeps?|kept)\s+(failing|crashing|freezing|logging|declining|getting\s+declined|happening|showing)",
+    r"\b(tried|failed)\b.{0,20}\b(\d+|two|three|four|five|several|multiple|many)\s+times\b",
+    r"\b(second|third|fourth|fifth)\s+time\b(?!\s+(i'?m\s+|i\s+am\s+)?(contacting|writing|asking|calling|e-?mail|messag))",
+    r"\b(\d+|two|three|four|five)\s+times\s+(now|already|this\s+(week|month))\b")
+# Having contacted the company before on this: narrower than SAYS_REPEAT, which also reads a repeated failure ("the
+# third time this month") or a request to be called back ("다시 연락 주세요") as asking before
+CONTACTED = _cues(
+    r"(두|세|네|다섯|2|3|4|5)\s*번째\s*(문의|연락|전화|요청|말씀|채팅|메일|글)",
+    r"(다시|또|재)\s*(문의|연락|전화)\s*(드려|드립|드리|합니다|했|해요|하네요|하게|하는)",
+    r"(몇|여러)\s*번(을|이나|째|씩)?\s*(문의|연락|전화|말씀|요청|얘기|이야기)",
+    r"(아까|어제|그제|지난번|저번|지난주|전에|며칠\s*전)\S{0,2}\s*(전화|문의|연락|채팅|상담)\S{0,2}\s*(했|드렸|한|남겼|넣었)",
+    r"(문의|요청|신청|접수|채팅|메일|글)\S{0,3}\s*(도|를|을)?\s*(남겼|드렸|넣었|했|보냈)\S{0,4}\s*.{0,20}"
+    r"(답|연락|답변|회신|처리)\S{0,2}\s*(이|도|가)?\s*(없|안\s*(와|오|왔|됐))",
+    r"\b(contact(ed)?|e-?mail(ed)?|call(ed)?|messag(e|ed)|wr(ote|itten)|ask(ed)?|reach(ed)?)\s+(you|us|your\s+\w+)\s+"
+    r"(again|before|already|twice|(\d+|two|three|several|multiple)\s+times)\b",
+    r"\b(already|previously)\s+(contacted|e-?mailed|called|wrote|asked|reported|messaged)\b",
+    r"\b(second|third|fourth|\d+(st|nd|rd|th))\s+(time\s+)?(i'?m\s+|i\s+am\s+)?(contacting|writing|asking|calling|e-?mail"
+    r"|message)",
+    r"\bno\s+(one|reply|response|answer)\s+(from|to)\s+(you|your|my)",
+    r"\bstill\s+(no|haven'?t\s+(had|got|heard))\s+(reply|response|answer|back)")
+# Someone other than the company wronged the customer: a fraudster, an impostor, a seller on a marketplace
+OTHERS_FAULT = _cues(
+    r"(보이스\s*피싱|메신저\s*피싱|스미싱|피싱|사기꾼|사기\s*(를|을)?\s*(당|치)|사칭)",
+    r"(판매자|셀러|입점\s*업체|가맹점|상점|스토어|업체)\S{0,2}\s*(가|이|께서|한테서?|에게서?|쪽에서)?\s*.{0,25}"
+    r"(안\s*(보내|줘|주|해|와|받)|연락\S{0,2}\s*(이|가)?\s*(안|없|두절)|잠수|환불\s*(을|를)?\s*안|사기|거부)",
+    r"\b(scam(mer)?s?|phishing|smishing|fraudster|impersonat\w*)\b",
+    r"\b(seller|vendor|merchant|shop)\b.{0,30}\b(never|didn'?t|won'?t|hasn'?t|refus\w*|stopped)\b")
+# The company failed the customer, by kind, the first found in this order naming it: an item damaged or spoiled,
+# wrong or missing; an employee rude or careless; a request ignored; a delay. A damage denied right after ("상한 건
+# 아니고") is none.
+OUR_FAULTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("damaged", _cues(
+        r"(깨져|깨진|깨졌|파손|찌그러|터져\s*(서|있|왔)|터진|터졌|젖어|젖은|젖었|곰팡이|상해\s*(서|있)|상한|상했|곯아|곯은"
+        r"|물러|무른|벌레|이물질|변질|녹아\s*(서|있|왔)|색이\s*이상|냄새가\s*(나|이상))",
+        r"\b(soaked|damaged|broken|cracked|smashed|crushed|dented|spoiled|spoilt|mou?ldy|rotten|leaking|leaked)\b")),
+    ("delivered_missing", _cues(r"배송\s*완료.{0,25}(없|못\s*받|안\s*왔|(우리|저희|제)\s*집이\s*아니)",
+                                r"\b(shows?|says?|marked)\s+(as\s+)?delivered\b.{0,40}\b(not|never|didn'?t|no)\b")),
+    ("wrong", _cues(
+        r"(오배송|잘못\s*(온|왔|와서|배송|보내)|(또\s*)?(다른|엉뚱한)\s*(색|상품|물건|사이즈|제품)\S{0,2}\s*(이|가)?\s*(왔|와|들어"
+        r"|배송)|시킨\s*(건|것은|게)\s*\S+\s*인데)",
+        r"\bwrong\s+(item|order|product|size|colou?r)\b|\bsomeone\s+else'?s\s+(name|order|parcel|package)")),
+    ("missing", _cues(r"(누락|빠져\s*있|(박스|상자|택배|봉투)\S{0,2}\s*(에|안에|엔)?\s*\S+\s*(이|가)\s*없)",
+                      r"\bmissing\b")),
+    ("careless", _cues(r"(불친절|무례|반말|태도가|말을\s*(계속\s*)?끊|무시(하시|하셨|하더|당)|던지고|던져|함부로)",
+                       r"\b(rude|disrespectful|impolite|threw|left\s+(my|the)\s+\w+\s+(outside|in\s+the\s+rain))\b")),
+    ("ignored", _cues(r"((요청|부탁|메모)\S{0,4}\s*(에|에다|란에)?\s*(분명히\s*)?(적었|남겼|썼|했|드렸)는데"
+                      r"|(라고|달라고)\s*(했|말했|적었|부탁했)는데)",
+                      r"\bi\s+(asked|requested|wrote)\b.{0,40}\b(but|still)\b")),
+    ("late", _cues(
+        r"(늦어|늦게\s*(와|왔|도착)|늦는|지연|아직도\s*(안|못)|(\d+\s*(일|주|시간|분)|며칠|일주일|한\s*달|이틀|사흘)\s*째"
+        r"(인데|예요|이에요|네요|\s*(그대로|안\s*(와|왔|돼|되|들어|바뀌|갔)|못|소식|연락|답|멈춰|기다리|품절))"
+        r"|\d{1,2}\s*시\s*(반|\d+\s*분)?\S{0,3}\s*(인데|넘었|지났).{0,20}(아직|안\s*(와|왔))|출고\s*(가|도)?\s*안"
+        r"|예정일.{0,10}(지났|넘)|(배송|택배|출고|환불|답변|처리)\S{0,3}\s*(이|가|은|는)?\s*(왜\s*)?(이렇게\s*)?(너무\s*)?느려"
+        # a time the customer was given has passed: "반품 접수한 지 5영업일이 지났는데 아직도 회수하러 안 오셨어요"
+        r"|(\d+\s*(영업일|일|주|시간)|며칠|일주일|이틀|사흘|한\s*달)\S{0,3}\s*(이|가)?\s*(지났|넘었)\S*\s*.{0,20}(아직|안\s|못\s)"
+        r"|아직도\s*\S+\s+(안|못)\s|계속\s*\S+\s*(에서|에)\s*(안\s*넘어가|그대로|멈춰)"
+        r"|(연결|상담)\S{0,2}\s*(이|가)?\s*\S*째\s*안\s*(돼|되))",
+        r"\b(late|delayed)\b|\bhasn'?t\s+(arrived|come)\b|\bstill\s+(not\s+here|hasn'?t|waiting)\b")),
+)
+DENIED = _cues(r"^\S{0,3}\s*(건|것은|게|거)\s*아니", r"^\S{0,3}\s*(것|건)\s*(같지는|같진)\s*않", r"^\s*\w*\s+isn'?t\b")
+
+
+def _said(pattern: re.Pattern[str], text: str) -> str | None:
+    """The customer's words matching ``pattern`` that they do not deny right after ("상한 건 아니고"), or None."""
+    match = next((m for m in pattern.finditer(text) if not DENIED.search(text[m.end():m.end() + 12])), None)
+    return match.group(0).strip() if match else None
+
+
+@dataclass(frozen=True)
+class Hardship:
+    """What the customer says they went through, read once per draft; each field is their words or None.
+    ``deadline``: a time they must meet soon ("내일 출국", "오늘까지 꼭"); ``retried``: a failure they describe as
+    repeated ("세 번 했는데도", "계속 튕겨요"); ``contacted``: that they contacted the company before on this ("세 번째
+    문의", "문의도 남겼는데 답이 없어요"); ``others_fault``: someone else wronged them (a fraudster, an impostor, a
+    seller); ``our_fault``: the company failed them (an item damaged, wrong or missing, a rude or careless employee,
+    a request ignored, a delay), of the kind ``fault``."""
+
+    deadline: str | None = None
+    retried: str | None = None
+    contacted: str | None = None
+    others_fault: str | None = None
+    our_fault: str | None = None
+    fault: str | None = None  # the kind of ``our_fault``: an ``OUR_FAULTS`` name
+
+    @classmethod
+    def read(cls, text: str) -> Hardship:
+        fault, words = next(((kind, said) for kind, pattern in OUR_FAULTS if (said := _said(pattern, text))),
+                            (None, None))
+        return cls(deadline=_said(DEADLINE, text), retried=_said(RETRIED, text), contacted=_said(CONTACTED, text),
+                   others_fault=_said(OTHERS_FAULT, text), our_fault=words, fault=fault)
+
+
 # What the message already gives, by the words of an ask ("주문번호", "결제 일시와 금액", "휴대폰 기종"): an ask is
 # left out when every kind of thing it names is in the message. Generic: the asks themselves come from the
 # deployment's taxonomy (``ask_for``).

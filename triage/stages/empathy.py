@@ -1,0 +1,243 @@
+"""The empathy a reply draft owes a message, decided once for the template and the LLM path alike.
+
+A line only where the message's situation calls for one, and naming that situation: a loss (money gone or past its
+time, a lost card or phone, an account taken over), being scammed, the company's own failure (an item damaged,
+wrong or missing, a rude or careless employee, a request ignored, a delay, an outage), a failure the customer
+describes as repeated, a deadline they state. A plain question (how-to, information, a short request) gets none:
+its answer comes first.
+
+An apology only where the company failed. None where someone else wronged the customer (a fraudster, a seller, a
+stranger in their account) or they lost something themselves: "많이 놀라셨겠어요" and the name of it instead.
+"You had to contact us more than once" only with evidence: the repeat-contact history (``TriageResult.duplicate_of``,
+the priority rule ``modifier:repeat_contact``) or the customer saying so (``Hardship.contacted``).
+
+Generic: what is named comes from the customer's own words (``Hardship``, ``Signals``), never from a KB or taxonomy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from triage.prompting import Templates
+from triage.stages.signals import ACCOUNT_TAKEN, Hardship, Signals
+
+# situations where the customer lost something or someone else wronged them: named, never apologized for
+LOSSES = ("money_at_risk", "money_overdue", "account_taken", "card_lost", "phone_lost")
+VICTIMS = ("fraud_victim", "account_taken", "card_lost", "phone_lost")  # an apology would say we wronged them
+SCAM_WORDS = (
+    ("보이스\\s*피싱", "보이스피싱", "voice-phishing scam"),
+    ("메신저\\s*피싱", "메신저 피싱", "messenger scam"),
+    ("스미싱|smishing", "스미싱", "text-message scam"),
+    ("피싱|phishing", "피싱", "phishing scam"),
+    ("사칭|impersonat", "사칭", "impersonation scam"),
+    ("", "사기", "scam"),
+)
+# what arrived damaged: the customer's word → how the draft says it
+STATES = (
+    ("깨", "깨진 채로", "broken"),
+    ("파손|damaged", "파손된 채로", "damaged"),
+    ("찌그러|crushed", "찌그러진 채로", "crushed"),
+    ("터", "터진 채로", "burst"),
+    ("젖|soaked", "젖은 채로", "soaked"),
+    ("곰팡이|mou?ldy", "곰팡이가 핀 채로", "mouldy"),
+    ("곯|물러|무른|rotten", "물러진 채로", "spoiled"),
+    ("벌레|이물질", "이물질이 든 채로", "with something in it"),
+    ("녹", "녹은 채로", "melted"),
+    ("leak", "새는 채로", "leaking"),
+    ("broken|cracked|smashed", "깨진 채로", "broken"),
+    ("", "상한 채로", "spoiled"),
+)
+# what is late, from the words before the customer's cue (else anywhere in the message)
+LATE_THINGS = (
+    ("새벽\\s*배송|배송|택배|출고|도착|delivery|parcel|package|order", "배송", "delivery"),
+    ("환불|승인\\s*취소|취소\\s*금액|입금|refund", "환불", "refund"),
+    ("회수|수거|pick\\s*-?up|collection", "회수", "pickup"),
+    ("재입고|품절|restock", "재입고", "restock"),
+    ("포인트|적립|points", "적립", "points"),
+    ("답변|회신|연락|답이|reply|response", "답변", "reply"),
+    ("연결|상담|전화|call", "상담 연결", "call"),
+)
+CARELESS_WHERE = (
+    ("상담|통화|전화|채팅|call|agent", "상담", "call"),
+    ("기사|배송|택배|driver|delivery|courier", "배송", "delivery"),
+)
+SELLERS = (("판매자|셀러|seller", "판매자", "seller"), ("", "판매처", "merchant"))
+SOON = re.compile(r"오늘\s*(밤|저녁|오후|아침)|내일\s*(아침|새벽|오전|오후|저녁)|오늘|내일|모레|이따|당장|아침|저녁"
+                  r"|\d{1,2}\s*시(\s*반)?|tomorrow|tonight|today|this\s+(evening|afternoon|weekend|morning)"
+                  r"|(mon|tues|wednes|thurs|fri|satur|sun)day", re.IGNORECASE)
+EVENTS = (
+    ("출국", "출국", "flight"),
+    ("출발", "출발", "departure"),
+    ("출장", "출장", "business trip"),
+    ("여행", "여행", "trip"),
+    ("비행기|flight", "비행기 시간", "flight"),
+    ("결혼식|wedding", "결혼식", "wedding"),
+    ("이사|mov", "이사", "move"),
+    ("시험|exam", "시험", "exam"),
+    ("면접|interview", "면접", "interview"),
+    ("마감|deadline", "마감", "deadline"),
+    ("수술", "수술", "surgery"),
+    ("제사|차례", "제사", "family rite"),
+    ("티켓팅", "티켓팅", "ticket sale"),
+    ("생일", "생일", "birthday"),
+    ("잔치|파티|party", "잔치", "party"),
+    ("손님|guest", "손님 오시기", "guests arriving"),
+    ("행사|event", "행사", "event"),
+    ("입학|개학", "입학", "school start"),
+    ("trip", "여행", "trip"),
+)
+COUNT = re.compile(r"(두|세|네|다섯|여러|몇|\d+)\s*번")
+RETRIED_VERBS = (
+    ("튕", "튕겨서"), ("꺼", "꺼져서"), ("멈", "멈춰서"), ("실패", "실패해서"), ("오류|에러", "오류가 나서"),
+    ("로그아웃", "로그아웃돼서"), ("끊", "끊겨서"), ("안\\s*열", "안 열려서"), ("안\\s*눌", "안 눌려서"),
+    ("안\\s*떠", "안 떠서"), ("안\\s*(돼|되|됨)", "안 돼서"),
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One template of ``prompts/replies/<lang>.yaml`` and what fills it."""
+
+    key: str
+    params: dict[str, str] = field(default_factory=dict)
+    inner: Line | None = None  # a clause this line wraps (its ``clause``)
+
+    def render(self, t: Templates) -> str:
+        clause = {"clause": self.inner.render(t)} if self.inner else {}
+        return t.render(self.key, **self.params, **clause)
+
+
+@dataclass(frozen=True)
+class Empathy:
+    """What a draft says to the customer's situation, before the answer (after the protective step where money or
+    an account is at risk). ``lines``: none for a plain question; ``names``: what they name, in English, for the
+    LLM ("" when nothing calls for empathy); ``apology``: one of them apologizes, the company having failed;
+    ``victim``: someone else wronged the customer or they lost something themselves, so the draft never apologizes
+    (lint: ``apology_to_victim``); ``repeat_contact``: evidence that they contacted us before on this (lint:
+    ``repeat_without_evidence``)."""
+
+    lines: tuple[Line, ...] = ()
+    names: str = ""
+    apology: bool = False
+    victim: bool = False
+    repeat_contact: bool = False
+
+    def render(self, t: Templates) -> list[str]:
+        return [text for line in self.lines if (text := line.render(t))]
+
+
+def _pick(table: tuple[tuple[str, ...], ...], *texts: str) -> tuple[str, ...]:
+    """The first row of ``table`` whose pattern (its first column; "" matches anything) is in one of ``texts``,
+    without the pattern."""
+    for row in table:
+        if any(re.search(row[0], text, re.IGNORECASE) for text in texts if text) or not row[0]:
+            return row[1:]
+    return table[-1][1:]
+
+
+def _by_language(row: tuple[str, ...], language: str) -> str:
+    return row[0] if language == "ko" else row[1]
+
+
+def _before(text: str, words: str, span: int = 30) -> str:
+    """The ``span`` characters of ``text`` before ``words`` and the words themselves."""
+    at = text.find(words)
+    return text[max(0, at - span):at + len(words)] if at >= 0 else ""
+
+
+def _fault_clause(kind: str, words: str, text: str, language: str) -> Line:
+    """The customer's trouble as the company's failure, as a clause: "받으신 상품이 깨진 채로 도착해서"
+    (``empathy.fault.<kind>``)."""
+    if kind == "damaged":
+        return Line(f"empathy.fault.{kind}", {"state": _by_language(_pick(STATES, words), language)})
+    if kind == "careless":
+        where = next((_by_language(row[1:], language) for row in CARELESS_WHERE if re.search(row[0], text, re.I)), "")
+        return Line(f"empathy.fault.{kind}", {"where": where})
+    if kind == "late":  # the thing named closest before the customer's words, else the first in the message
+        near = _before(text, words)
+        found = [(m.end(), row) for row in LATE_THINGS for m in re.finditer(row[0], near, re.IGNORECASE)]
+        row = max(found, key=lambda f: f[0])[1] if found else next(
+            (row for row in LATE_THINGS if re.search(row[0], text, re.IGNORECASE)), None)
+        return Line(f"empathy.fault.{kind}", {"thing": _by_language(row[1:], language) if row else ""})
+    return Line(f"empathy.fault.{kind}")
+
+
+def _deadline(words: str, language: str) -> Line:
+    """The customer's deadline by what is due then: "내일 출국", "오늘까지", "아침에"."""
+    times = [m.group(0) for m in SOON.finditer(words)]
+    event = next((_by_language(row[1:], language) for row in EVENTS if re.search(row[0], words, re.IGNORECASE)), "")
+    if event and times:
+        return Line("empathy.deadline.event", {"when": times[0], "event": event})
+    when = times[-1] if times else ""
+    if re.search(r"까지|전에|안에|\b(by|before)\b", words, re.IGNORECASE) and when:
+        return Line("empathy.deadline.by", {"when": when})
+    # "아침에", "7시에", but "오늘", "내일"
+    at = "" if re.fullmatch(r"오늘|내일|모레|이따|당장|[a-z ]+", when, re.IGNORECASE) else "에"
+    return Line("empathy.deadline.soon", {"when": when, "at": at}) if when else Line("empathy.deadline.any")
+
+
+def _retried(words: str, text: str) -> Line:
+    """A failure the customer describes as repeated: how many times, or what keeps going wrong."""
+    count = COUNT.search(words)
+    verb = next((row[1] for where in (words, text) for row in RETRIED_VERBS if re.search(row[0], where)), "")
+    if count and re.search(r"번째", words):  # "벌써 세 번째예요"
+        tried = "tried" if re.search(r"시도|해\s*봐|다시", words) else ""
+        return Line("empathy.retried.nth", {"nth": count.group(0) + "째", "verb": verb, "tried": tried})
+    if count:
+        return Line("empathy.retried.count", {"count": count.group(0)})
+    return Line("empathy.retried.verb", {"verb": verb}) if verb else Line("empathy.retried.again")
+
+
+def read_empathy(text: str, signals: Signals, hardship: Hardship, language: str, repeat_contact: bool = False,
+                 may_apologize: bool = True) -> Empathy:
+    """The empathy ``text`` calls for (its ``signals`` and ``hardship`` read from it), in ``language`` ("ko" or
+    "en"); ``repeat_contact``: the history says the customer contacted us before on this; ``may_apologize``
+    False where the draft apologizes already (the KB's own answer does)."""
+    found = signals.situation
+    scam = found == "fraud_victim" or bool(hardship.others_fault and re.search(
+        r"피싱|스미싱|사기|사칭|scam|phish|fraud|impersonat", hardship.others_fault, re.IGNORECASE))
+    # someone else in their account counts however the situation was read ("누가 로그인해서 모르는 주문을 했어요")
+    victim = found in VICTIMS or hardship.others_fault is not None or ACCOUNT_TAKEN.search(text) is not None
+    lines: list[Line] = []
+    names: list[str] = []
+    apology = False
+    if scam:
+        scam_words = " ".join(w for w in (signals.cue, hardship.others_fault) if w)
+        word = _pick(SCAM_WORDS, scam_words)
+        lines.append(Line("empathy.scam", {"scam": _by_language(word, language)}))
+        names.append(f"being scammed ({word[1]}): say it must have been a shock, and name it")
+    elif found in LOSSES:
+        lines.append(Line(f"empathy.{found}"))
+        names.append(f"their loss ({found.replace('_', ' ')}: {signals.cue})")
+    elif hardship.others_fault:
+        seller = _pick(SELLERS, hardship.others_fault)
+        lines.append(Line("empathy.others", {"who": _by_language(seller, language)}))
+        names.append(f"being let down by the {seller[1]} ({hardship.others_fault}), not by us")
+    elif hardship.fault or found == "outage":
+        kind = hardship.fault or "outage"
+        clause = _fault_clause(kind, hardship.our_fault or "", text, language)
+        # the repeat-contact apology, where there is evidence for it, is the draft's one apology
+        apology = may_apologize and not (repeat_contact or hardship.contacted)
+        lines.append(Line("empathy.sorry" if apology else "empathy.felt", inner=clause))
+        names.append(f"our failure ({kind.replace('_', ' ')}: {hardship.our_fault or signals.cue})"
+                     + ("; apologize once for it" if apology else ""))
+        # it happened before: "이번이 두 번째예요", "the third time this month"; not another failure ("앱도 계속
+        # 튕겨요")
+        if hardship.retried and re.search(r"번째|\d\s*번|(두|세|네)\s*번|\b(second|third|fourth|fifth)\b|\btimes\b",
+                                          hardship.retried, re.IGNORECASE):
+            lines.append(Line("empathy.again"))
+            names.append(f"that it has happened before ({hardship.retried})")
+    elif hardship.retried:
+        lines.append(_retried(hardship.retried, text))
+        names.append(f"the failure they describe as repeated ({hardship.retried})")
+    if hardship.deadline:
+        lines.append(_deadline(hardship.deadline, language))
+        names.append(f"their deadline ({hardship.deadline})")
+    contacted = repeat_contact or hardship.contacted is not None
+    if contacted:
+        sorry = may_apologize and not victim and not apology
+        lines.append(Line("empathy.repeat_contact.sorry" if sorry else "empathy.repeat_contact.plain"))
+        names.append("that they have contacted us before on this" + ("; apologize for it" if sorry else ""))
+        apology = apology or sorry
+    return Empathy(tuple(lines), "; ".join(names), apology, victim, contacted)

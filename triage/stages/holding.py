@@ -1,0 +1,172 @@
+"""What a holding reply says it will check ("결제일을 바꿀 수 있는지 확인해서 다시 안내해 드릴게요"), where nothing
+in the KB answers the message: the customer's own question turned into an indirect one ("결제일 바꿀 수 있나요?" →
+"결제일 바꿀 수 있는지"; "Do you ship overseas?" → "whether we ship overseas"). Generic: it reads only the
+message's grammar, never a KB's or a taxonomy's wording. None where the message asks nothing that can be named
+this way ("이게 뭐죠?", "어떻게 해야 하나요?"): the draft then names the message's tag, or says it plainly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from triage.stages.privacy import find_personal_data
+
+MAX_TOPIC = 45  # characters: a longer question is cut to its last clauses
+SHORT_CLAUSE = 14  # a last clause this short takes the one before it ("…결제가 있는데 이거 하루마켓 맞는지")
+MAX_ENGLISH = 100
+SENTENCE = re.compile(r"(?<=[.!?。])\s+|(?<=[요죠까])\s+(?=\S)|\n+")
+NOISE = re.compile(r"[ㅋㅎㅠㅜㅡ;^~]{2,}|[ㅋㅎㅠㅜ]+(?=\s|$)|[?？!.。,]+$")
+# a clause ends in a connective ("…는데", "…해서", "…면"): the question is in the last clauses
+CLAUSE = re.compile(r"(?:(?<=는데)|(?<=은데)|(?<=인데)|(?<=던데)|(?<=라서)|(?<=해서)|(?<=어서)|(?<=아서)|(?<=니까)"
+                    r"|(?<=거든요)|(?<=지만)|(?<=고요)|(?<=면))[,\s]+")
+FILLER = re.compile(r"^((네|아|음|저기|저|저는|제가|혹시|그럼|근데|그런데|그리고|그래서|안녕하세요|\S+:"
+                    r"|(\S*번호\s*[:：]?\s*)?[\dA-Za-z]*\d[\d-]{5,})[,.:\s]+)+")
+# Korean question and request endings → the indirect question ("…는지") a holding reply names
+KO_ENDINGS: tuple[tuple[str, str], ...] = (
+    (r"^(.+(는지|건지|인지|을지|될지|할지))\s*(좀\s*)?(설명|알려|확인|말)\S*\s*주세요$", r"\1"),
+    (r"아니(에요|예요|죠|지요|야|인가요|가요)$", "아닌지"),
+    (r"(있|없)(나요|어요|을까요|습니까|는가요|죠|는지요)$", r"\1는지"),
+    (r"가능(한가요|할까요|해요|합니까|하나요|한지요|하죠)$", "가능한지"),
+    (r"(거|건|것)(예요|에요|이에요|인가요|인지요|이죠|죠|야)$", "건지"),
+    (r"(괜찮|많|적|좋|같|싫)(나요|을까요|아요|어요)$", r"\1은지"),
+    (r"(는|은|한|인|된|던|난|운)가요$", r"\1지"),
+    (r"(되|돼)(나요|요|죠)$", "되는지"), (r"(하)(나요|죠)$|해요$", "하는지"),
+    (r"(\S)나요$", r"\1는지"), (r"(\S)까요$", r"\1지"),
+    (r"(인가요|일까요|이에요|예요|에요|이죠|인지요|이야|입니까)$", "인지"),
+    (r"와요$", "오는지"), (r"봐요$", "보는지"), (r"줘요$", "주는지"),
+    (r"(\S+)\s*(좀\s*)?주세요$", r"\1 드릴 수 있는지"),
+    (r"(\S+)\s*(좀\s*)?주실\s*수\s*있(나요|어요)$", r"\1 드릴 수 있는지"),
+)
+WANTS = re.compile(r"(\S+)고\s*싶(어요|습니다|은데요|네요|어서요)$")  # "바꾸고 싶어요" → "바꿀 수 있는지"
+# words that name nothing: an indirect question of only these ("어떻게 해야 하는지", "이게 무엇인지") is no topic
+EMPTY = re.compile(r"^(어떻게|어디서|어디|언제|왜|뭐|무엇|무엇인지|뭘|이게|이거|그거|저거|그게|이건|그건|해야|하는지"
+                   r"|되는지|돼야|되나|하나|하면|되면|좀|지금|이제|제가|저는|이|그|거|건지|인지|있는지|없는지|가능한지"
+                   r"|그런|이런|그렇게|이렇게|그래서|그럼|된\s*건지|된건지)$")
+HANGUL_FINAL = 28
+ASKS = re.compile(r"[?？]|(나요|까요|가요|습니까|는지요|죠|주세요|싶어요|싶습니다|싶은데요)\s*[.!]*$"
+                  r"|어떻게|언제|어디|왜|뭐|무엇|얼마|몇|누가|가능|^(do|does|did|can|could|is|are|will|would|should|how|what"
+                  r"|when|where|why|which)\b", re.IGNORECASE)
+
+
+def _with_rieul(stem: str) -> str:
+    """``stem`` in its "-ㄹ 수" form: 바꾸 → 바꿀, 받 → 받을, 만들 → 만들."""
+    last = stem[-1]
+    code = ord(last) - 0xAC00
+    if not 0 <= code < 11172:
+        return stem + "을"
+    final = code % HANGUL_FINAL
+    if final == 0:
+        return stem[:-1] + chr(ord(last) + 8)  # add ㄹ
+    return stem if final == 8 else stem + "을"
+
+
+def _indirect(clause: str) -> str:
+    """A Korean question or request clause as an indirect question ("되나요" → "되는지"), or ""."""
+    clause = FILLER.sub("", clause).strip()
+    if (want := WANTS.search(clause)) is not None:
+        topic = clause[:want.start()] + _with_rieul(want.group(1)) + " 수 있는지"
+    else:
+        topic = next((re.sub(p, r, clause) for p, r in KO_ENDINGS if re.search(p, clause)), "")
+    topic = re.sub(r"(\S) 해 드릴", r"\1해 드릴", re.sub(r"\s*좀\s+", " ", topic))
+    return re.sub(r"뭐인지$", "무엇인지", topic).strip()
+
+
+def _korean(sentence: str) -> str | None:
+    clauses = [c.strip() for c in CLAUSE.split(sentence) if c.strip()]
+    last = _indirect(clauses.pop())
+    if not last or all(EMPTY.match(w) for w in last.split()):
+        return None
+    topic = last
+    if len(last) < SHORT_CLAUSE and clauses and len(clauses[-1]) + 1 + len(last) <= MAX_TOPIC:
+        topic = FILLER.sub("", clauses[-1]).strip() + " " + last
+    return topic if len(topic) <= MAX_TOPIC else None
+
+
+EN_SWAP = {"i": "you", "me": "you", "my": "your", "mine": "yours", "i'm": "you're", "i've": "you've",
+           "you": "we", "your": "our", "yours": "ours", "myself": "yourself", "am": "are"}
+EN_YES_NO = re.compile(r"^(do|does|did|can|could|is|are|will|would|should)\s+(i|you|we|it|there|my\s+\w+|your\s+\w+"
+                       r"|the\s+\w+|this\s+\w+)\s+(.+)$", re.IGNORECASE)
+EN_WH = re.compile(r"^(how\s+long|how\s+much|how\s+many|how|what|when|where|why|which)\s+(do|does|did|can|could|should"
+                   r"|will|would|is|are)\s+(i|you|we|it|there|my\s+\w+|your\s+\w+|the\s+\w+|this\s+\w+)\s+(.+)$",
+                   re.IGNORECASE)
+
+
+# a request in a statement: "I need help to recover my PIN", "can you help me check the fee", "I don't know how to …"
+EN_REQUEST = re.compile(
+    r"^(?:(?:(?:i|we)\s+)?(?:really\s+)?(?:want|need|would\s+like|'d\s+like|wanna|have\s+to|am\s+trying"
+    r"|'m\s+trying|try|tried|don'?t\s+know\s+how|do\s+not\s+know\s+how)"
+    r"|(?:can|could|would)\s+(?:you|u|ya)\s+(?:please\s+)?(?:help|assist)(?:\s+me)?"
+    r"|(?:please\s+)?(?:help|assist)(?:\s+me)?)"
+    r"(?:\s+(?:some\s+)?(?:help|assistance|information|info))?(?:\s+(?:to|with|on|about|for|in))?\s+(.+)$",
+    re.IGNORECASE)
+EN_VERB = re.compile(
+    r"^(see|check|get|change|update|cancel|track|edit|recover|reset|open|close|delete|create|use|notify"
+    r"|report|find|download|view|pay|switch|modify|add|remove|make|submit|file|sign|register|subscribe"
+    r"|unsubscribe|claim|request|return|exchange|set|know|inform|talk|speak|contact|locate|retrieve"
+    r"|restore|reactivate|correct|fix|list|show|send|receive|obtain|purchase|buy|order|place|ask|shop"
+    r"|transfer|activate|deactivate|verify|confirm|book|reschedule|apply|redeem|lodge|raise|enter)\b",
+    re.IGNORECASE)
+EN_TROUBLE = re.compile(
+    r"\b(?:trouble|problems?|probles?|issues?|difficult(?:y|ies)|errors?)\s+(?:with\s+|when\s+|while\s+)?"
+    r"(?:the\s+)?(.+)$", re.IGNORECASE)
+EN_ASKS = re.compile(
+    r"^((i|we)\s+)?(really\s+)?(want|need|would\s+like|'d\s+like|wanna|have\s+to|am\s+trying|'m\s+trying"
+    r"|try|tried|don'?t\s+know|do\s+not\s+know)\b|^(can|could|would)\s+(you|u|ya)\b|^(please\s+)?(help|assist)"
+    r"|\b(trouble|problems?|probles?|issues?|difficult(y|ies)|errors?)\b|^\w+ing\b", re.IGNORECASE)
+
+
+def _swap(words: str) -> str:
+    """The customer's words in ours: "my order" → "your order", "you" → "we"."""
+    return " ".join(EN_SWAP.get(w.lower(), w) if w.lower() in EN_SWAP else w for w in words.split())
+
+
+def _english(sentence: str) -> str | None:
+    sentence = re.sub(r"^(hi|hello|hey)[,!.\s]+", "", sentence.strip(), flags=re.IGNORECASE).rstrip("?.! ")
+    sentence = re.split(r"\s+and\s+(how|what|when|where|why|which|is|are|can|do)\b", sentence)[0]
+    aux_kept = ("can", "could", "should", "will", "would", "is", "are")
+    wh_be = re.match(r"^(how\s+long|how\s+much|how|what|when|where|why|which)\s+(is|are)\s+((\S+\s*){1,4})$",
+                     sentence, re.IGNORECASE)
+    if wh_be is not None:  # "Where is my order" → "where your order is"
+        topic = f"{wh_be.group(1).lower()} {_swap(wh_be.group(3))} {wh_be.group(2).lower()}"
+    elif (m := EN_REQUEST.match(sentence)) is not None:  # "I need help to recover my PIN" → "how you can recover …"
+        wanted = re.sub(r"^(how\s+)?to\s+", "", m.group(1).strip(), flags=re.IGNORECASE)
+        if EN_VERB.match(wanted):
+            topic = "how you can " + _swap(wanted)
+        elif re.match(r"^\w+ing\b", wanted):  # "checking the termination fee"
+            topic = _swap(wanted)
+        else:
+            return None
+    elif (m := EN_TROUBLE.search(sentence)) is not None:  # "issues updating the address" → "the problem with …"
+        topic = "the problem with " + _swap(m.group(1))
+    elif EN_VERB.match(sentence) or re.match(r"^\w+ing\b", sentence):  # "editing information on Pro account"
+        topic = ("how you can " if EN_VERB.match(sentence) else "") + _swap(sentence)
+    elif (m := EN_YES_NO.match(sentence)) is not None:
+        aux, subject, rest = m.group(1).lower(), _swap(m.group(2)), _swap(m.group(3))
+        topic = f"whether {subject} {aux + ' ' if aux in aux_kept else ''}{rest}"
+    elif (m := EN_WH.match(sentence)) is not None:
+        wh, aux, subject, rest = m.group(1).lower(), m.group(2).lower(), _swap(m.group(3)), _swap(m.group(4))
+        topic = f"{wh} {subject} {aux + ' ' if aux in aux_kept else ''}{rest}"
+    else:
+        return None
+    if len(topic) > MAX_ENGLISH:  # cut at a comma or a condition
+        topic = re.split(r",|\s+(?:if|because|but|since|so)\s+", topic)[0]
+    if len(topic.split()) < 5 and re.search(r"\b(it|this|that)$", topic):  # "how you reset it" names nothing
+        return None
+    return topic if len(topic) <= MAX_ENGLISH else None
+
+
+def hold_topic(text: str, language: str) -> str | None:
+    """What a holding reply to ``text`` names as the thing it will check, in ``language`` ("ko" or "en"): the
+    first question of the message (no sentence with personal data) as an indirect question, or None."""
+    for sentence in SENTENCE.split(text):
+        said = sentence.strip()
+        asks = ASKS.search(said) or (language != "ko" and (EN_ASKS.search(said) or EN_VERB.match(said)))
+        if not asks or find_personal_data(sentence):
+            continue
+        sentence = NOISE.sub("", NOISE.sub("", sentence.strip()).strip()).strip()
+        if not re.search(r"[^\W\d_]", sentence):
+            continue
+        topic = _korean(sentence) if language == "ko" else _english(sentence)
+        if topic:
+            return topic
+    return None
