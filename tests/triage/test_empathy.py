@@ -115,7 +115,14 @@ def test_the_repeat_contact_line_needs_the_customer_or_the_history_to_say_so():
     ("이 키친타월 원산지가 어디예요?", "ko", "이 키친타월 원산지가 어디인지"),
     ("Do you ship overseas? My mom in LA wants snacks.", "en", "whether we ship overseas"),
     ("How do I cancel my HaruPass subscription?", "en", "how you cancel your HaruPass subscription"),
+    # no question to name: the statement of what went wrong, as the matter to check
+    ("주문한 적 없는 상품이 집으로 왔어요. 송장에 제 이름이 있는데 이게 뭐죠?", "ko",
+     "주문한 적 없는 상품이 집으로 온 건을"),
+    ("오늘 새벽에 온 박스에 두부가 없어요", "ko", "오늘 새벽에 온 박스에 두부가 없는 건을"),
+    ("Hi, I was charged for HaruPass but I never signed up for it. Please refund me.", "en",
+     "whether we can refund you"),
     ("송장에 제 이름이 있는데 이게 뭐죠?", "ko", None),  # names nothing: the draft names the tag instead
+    ("사진 있어요", "ko", None),
     ("주말 빼도 벌써 며칠째인데 어떻게 해야 하나요?", "ko", None),
 ])
 def test_a_holding_reply_names_what_it_will_check(text, language, topic):

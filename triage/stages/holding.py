@@ -12,6 +12,7 @@ import re
 from triage.stages.privacy import find_personal_data
 
 MAX_TOPIC = 45  # characters: a longer question is cut to its last clauses
+MIN_STATEMENT = 8  # letters: "사진 있어요" says what the customer has, not what went wrong
 SHORT_CLAUSE = 14  # a last clause this short takes the one before it ("…결제가 있는데 이거 하루마켓 맞는지")
 MAX_ENGLISH = 100
 SENTENCE = re.compile(r"(?<=[.!?。])\s+|(?<=[요죠까])\s+(?=\S)|\n+")
@@ -33,7 +34,7 @@ KO_ENDINGS: tuple[tuple[str, str], ...] = (
     (r"(되|돼)(나요|요|죠)$", "되는지"), (r"(하)(나요|죠)$|해요$", "하는지"),
     (r"(\S)나요$", r"\1는지"), (r"(\S)까요$", r"\1지"),
     (r"(인가요|일까요|이에요|예요|에요|이죠|인지요|이야|입니까)$", "인지"),
-    (r"와요$", "오는지"), (r"봐요$", "보는지"), (r"줘요$", "주는지"),
+    (r"와요$", "오는지"), (r"봐요$", "보는지"), (r"줘요$", "주는지"), (r"(들어|나|올라|내려|돌아)가요$", r"\1가는지"),
     (r"(\S+)\s*(좀\s*)?주세요$", r"\1 드릴 수 있는지"),
     (r"(\S+)\s*(좀\s*)?주실\s*수\s*있(나요|어요)$", r"\1 드릴 수 있는지"),
 )
@@ -71,14 +72,42 @@ def _indirect(clause: str) -> str:
     return re.sub(r"뭐인지$", "무엇인지", topic).strip()
 
 
-def _korean(sentence: str) -> str | None:
+# a statement of what went wrong → "the matter of it" ("두부가 없어요" → "두부가 없는 건을", "집으로 왔어요" →
+# "집으로 온 건을"): the past tense's contracted syllable and its adnominal form
+PAST = {"왔": "온", "됐": "된", "했": "한", "갔": "간", "났": "난", "줬": "준", "봤": "본", "졌": "진", "냈": "낸",
+        "겼": "긴", "셨": "신", "렸": "린", "췄": "춘", "꿨": "꾼", "웠": "운", "었": "은", "았": "은", "였": "인"}
+KO_STATEMENTS: tuple[tuple[str, str], ...] = (
+    (r"(있|없)(대요|답니다)$", r"\1다는 건을"),
+    (r"(있|없)(어요|네요|고요|습니다|는데요|거든요|더라고요)$", r"\1는 건을"),
+    (r"안\s*(돼요|되네요|됩니다|되고요|되는데요|되더라고요)$", "안 되는 건을"),
+    (r"(\S)(어요|네요|습니다|고요|는데요|더라고요)$", ""),  # the past tense, below
+)
+
+
+def _statement(clause: str) -> str:
+    """A Korean statement clause as the matter an agent checks ("…없어요" → "…없는 건을"), or ""."""
+    clause = re.sub(r"^(아직도|아직|계속|또|벌써|이제|지금)\s+", "", FILLER.sub("", clause).strip())
+    if re.search(r"왜|어떻게|뭐|무슨", clause) or len(re.sub(r"\s", "", clause)) < MIN_STATEMENT:
+        return ""
+    for pattern, replacement in KO_STATEMENTS[:-1]:
+        if re.search(pattern, clause):
+            return re.sub(pattern, replacement, clause)
+    past = re.search(r"(\S)(어요|네요|습니다|고요|는데요|더라고요)$", clause)
+    if past and past.group(1) in PAST:
+        return clause[:past.start()] + PAST[past.group(1)] + " 건을"
+    return ""
+
+
+def _korean(sentence: str, statement: bool = False) -> str | None:
     clauses = [c.strip() for c in CLAUSE.split(sentence) if c.strip()]
-    last = _indirect(clauses.pop())
+    last = (_statement if statement else _indirect)(clauses.pop())
     if not last or all(EMPTY.match(w) for w in last.split()):
         return None
+    last = re.sub(r"(^|\s)제\s", r"\1고객님 ", last)
     topic = last
-    if len(last) < SHORT_CLAUSE and clauses and len(clauses[-1]) + 1 + len(last) <= MAX_TOPIC:
-        topic = FILLER.sub("", clauses[-1]).strip() + " " + last
+    before = re.sub(r"(^|\s)제\s", r"\1고객님 ", FILLER.sub("", clauses[-1]).strip()) if clauses else ""
+    if len(last) < SHORT_CLAUSE and before and len(before) + 1 + len(last) <= MAX_TOPIC:
+        topic = before + " " + last
     return topic if len(topic) <= MAX_TOPIC else None
 
 
@@ -93,7 +122,7 @@ EN_WH = re.compile(r"^(how\s+long|how\s+much|how\s+many|how|what|when|where|why|
 
 # a request in a statement: "I need help to recover my PIN", "can you help me check the fee", "I don't know how to …"
 EN_REQUEST = re.compile(
-    r"^(?:(?:(?:i|we)\s+)?(?:really\s+)?(?:want|need|would\s+like|'d\s+like|wanna|have\s+to|am\s+trying"
+    r"^(?:(?:(?:i|we)\s+)?(?:really\s+)?(?:want|need|would\s+like|'d\s+like|wanna|have\s+(?:got\s+)?to|am\s+trying"
     r"|'m\s+trying|try|tried|don'?t\s+know\s+how|do\s+not\s+know\s+how)"
     r"|(?:can|could|would)\s+(?:you|u|ya)\s+(?:please\s+)?(?:help|assist)(?:\s+me)?"
     r"|(?:please\s+)?(?:help|assist)(?:\s+me)?)"
@@ -110,9 +139,9 @@ EN_TROUBLE = re.compile(
     r"\b(?:trouble|problems?|probles?|issues?|difficult(?:y|ies)|errors?)\s+(?:with\s+|when\s+|while\s+)?"
     r"(?:the\s+)?(.+)$", re.IGNORECASE)
 EN_ASKS = re.compile(
-    r"^((i|we)\s+)?(really\s+)?(want|need|would\s+like|'d\s+like|wanna|have\s+to|am\s+trying|'m\s+trying"
+    r"^((i|we)\s+)?(really\s+)?(want|need|would\s+like|'d\s+like|wanna|have\s+(got\s+)?to|am\s+trying|'m\s+trying"
     r"|try|tried|don'?t\s+know|do\s+not\s+know)\b|^(can|could|would)\s+(you|u|ya)\b|^(please\s+)?(help|assist)"
-    r"|\b(trouble|problems?|probles?|issues?|difficult(y|ies)|errors?)\b|^\w+ing\b", re.IGNORECASE)
+    r"|\b(trouble|problems?|probles?|issues?|difficult(y|ies)|errors?)\b|^\w+ing\b|^please\b", re.IGNORECASE)
 
 
 def _swap(words: str) -> str:
@@ -130,14 +159,17 @@ def _english(sentence: str) -> str | None:
         topic = f"{wh_be.group(1).lower()} {_swap(wh_be.group(3))} {wh_be.group(2).lower()}"
     elif (m := EN_REQUEST.match(sentence)) is not None:  # "I need help to recover my PIN" → "how you can recover …"
         wanted = re.sub(r"^(how\s+)?to\s+", "", m.group(1).strip(), flags=re.IGNORECASE)
-        if EN_VERB.match(wanted):
-            topic = "how you can " + _swap(wanted)
+        infinitive = re.search(r"\bto\s*$", sentence[:m.start(1)], re.IGNORECASE) or wanted != m.group(1).strip()
+        if EN_VERB.match(wanted) or (infinitive and re.match(r"^[a-z]+\b", wanted, re.IGNORECASE)):
+            topic = "how you can " + _swap(wanted.split(",")[0])
         elif re.match(r"^\w+ing\b", wanted):  # "checking the termination fee"
             topic = _swap(wanted)
         else:
             return None
     elif (m := EN_TROUBLE.search(sentence)) is not None:  # "issues updating the address" → "the problem with …"
         topic = "the problem with " + _swap(m.group(1))
+    elif (m := re.match(r"^please\s+(.+)$", sentence, re.IGNORECASE)) is not None:  # "Please refund me"
+        topic = "whether we can " + _swap(m.group(1))
     elif EN_VERB.match(sentence) or re.match(r"^\w+ing\b", sentence):  # "editing information on Pro account"
         topic = ("how you can " if EN_VERB.match(sentence) else "") + _swap(sentence)
     elif (m := EN_YES_NO.match(sentence)) is not None:
@@ -157,16 +189,17 @@ def _english(sentence: str) -> str | None:
 
 def hold_topic(text: str, language: str) -> str | None:
     """What a holding reply to ``text`` names as the thing it will check, in ``language`` ("ko" or "en"): the
-    first question of the message (no sentence with personal data) as an indirect question, or None."""
-    for sentence in SENTENCE.split(text):
-        said = sentence.strip()
-        asks = ASKS.search(said) or (language != "ko" and (EN_ASKS.search(said) or EN_VERB.match(said)))
-        if not asks or find_personal_data(sentence):
-            continue
-        sentence = NOISE.sub("", NOISE.sub("", sentence.strip()).strip()).strip()
-        if not re.search(r"[^\W\d_]", sentence):
-            continue
-        topic = _korean(sentence) if language == "ko" else _english(sentence)
-        if topic:
+    first question of the message (no sentence with personal data) as an indirect question; in Korean, else the
+    first statement of what went wrong as the matter to check ("…없는 건을"); or None."""
+    sentences = [s.strip() for s in SENTENCE.split(text)]
+    sentences = [s for s in sentences if s and not find_personal_data(s)]
+    for sentence in sentences:
+        asks = ASKS.search(sentence) or (language != "ko" and (EN_ASKS.search(sentence) or EN_VERB.match(sentence)))
+        said = NOISE.sub("", NOISE.sub("", sentence).strip()).strip()
+        if asks and re.search(r"[^\W\d_]", said) and (topic := _korean(said) if language == "ko" else _english(said)):
+            return topic
+    for sentence in sentences if language == "ko" else ():
+        said = NOISE.sub("", NOISE.sub("", sentence).strip()).strip()
+        if not ASKS.search(sentence) and (topic := _korean(said, statement=True)):
             return topic
     return None
