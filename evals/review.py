@@ -26,7 +26,7 @@ from triage.pipeline import Pipeline
 
 VERDICTS = ("send", "edit", "rewrite", "harmful")
 CHECKS = ("empathy_fits", "asks_fit", "kb_used_right", "natural")
-REVIEW_SETS = ("demo", "telecom")  # the sample KBs with written FAQs, taxonomies and policies
+REVIEW_SETS = ("demo", "telecom", "market")  # the sample KBs with written FAQs, taxonomies and policies
 SAMPLE = 40
 SEED = 29
 SHOWN_ENTRIES = 3

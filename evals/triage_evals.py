@@ -127,13 +127,24 @@ def labeled(pipeline: Pipeline, rows: list[tuple[Message, dict[str, Any]]], log:
     if ranked:
         gaps = [abs(PRIORITIES.index(r["expected_priority"]) - PRIORITIES.index(res.priority)) for r, res in ranked]
         report["priority"] = {"exact": round(float(np.mean([g == 0 for g in gaps])), 4),
-                              "within_one": round(float(np.mean([g <= 1 for g in gaps])), 4), "n": len(ranked)}
+                              "within_one": round(float(np.mean([g <= 1 for g in gaps])), 4), "n": len(ranked),
+                              **_p1_metrics([(r["expected_priority"], res.priority) for r, res in ranked])}
         report["priority_confusion"] = dict(Counter(f"{r['expected_priority']} → {res.priority}"
                                                     for r, res in ranked).most_common())
     totals = [res.timings_ms.get("total", 0.0) for res in results]
     report["latency_ms"] = {"p50": round(nearest_rank(totals, 0.5), 1), "p95": round(nearest_rank(totals, 0.95), 1)}
     report["worst"] = _worst(rows, results)
     return report
+
+
+def _p1_metrics(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """P1 precision (of the messages made P1, the share that really were) and recall (of the real P1s, the share
+    made P1), with the counts behind them."""
+    made = sum(got == "P1" for _, got in pairs)
+    real = sum(want == "P1" for want, _ in pairs)
+    both = sum(want == got == "P1" for want, got in pairs)
+    return {"p1_precision": round(both / made, 4) if made else None,
+            "p1_recall": round(both / real, 4) if real else None, "p1_made": made, "p1_real": real}
 
 
 def _answer_metrics(rows: list[tuple[Message, dict[str, Any]]], results: list[Any]) -> dict[str, Any]:
@@ -155,7 +166,12 @@ def _answer_metrics(rows: list[tuple[Message, dict[str, Any]]], results: list[An
         "coverage": share(sum(res.faq_id == r["expected_faq_id"] for r, res in answerable), len(answerable)),
         "handoff_precision": share(sum(r["expected_faq_id"] is None for r, _ in handoffs), len(handoffs)),
         "handoff_recall": share(sum(res.decision == "handoff" for _, res in unanswerable), len(unanswerable)),
-        "answerable": len(answerable), "unanswerable": len(unanswerable)}}
+        "answerable": len(answerable), "unanswerable": len(unanswerable),
+        # messages a bot must not answer: labeled urgent (money, an account, a lost card or phone, fraud), or
+        # labeled P1 where a set marks no urgency
+        "urgent": sum(bool(r.get("urgent")) for r, _ in labeled_rows),
+        "urgent_auto_answered": sum(bool(r.get("urgent")) for r, _ in auto),
+        "p1_auto_answered": sum(r.get("expected_priority") == "P1" for r, _ in auto)}}
 
 
 def _worst(rows: list[tuple[Message, dict[str, Any]]], results: list[Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ runs over the test messages. The "with labels" run then calibrates the same KB o
 Public sets (``TRIAGE_DATASETS_DIR``) become FAQs with ten phrasings per entry (a question and nine examples,
 about what a real FAQ export carries) and a fifth of their intents held out, so questions the KB cannot answer
 arrive as they do in traffic. The Korean sample KBs under ``knowledge/samples`` bring their own FAQ, taxonomy
-and priority policy; the telecom one was written before any tuning and is never tuned on.
+and priority policy; the telecom and market ones were written before any tuning and are never tuned on.
 """
 
 from __future__ import annotations
@@ -186,6 +186,7 @@ def sample_kb(name: str, test_file: str) -> Callable[[Settings, Path], UnseenSet
 SETS: dict[str, Callable[[Settings, Path], UnseenSet]] = {
     "demo": sample_kb("demo", "dev.jsonl"),
     "telecom": sample_kb("telecom", "test.jsonl"),
+    "market": sample_kb("market", "test.jsonl"),
     "clinc150": clinc150,
     "hwu64": hwu64,
     "bitext": bitext,
@@ -243,7 +244,16 @@ def _row(r: dict[str, Any], key: str) -> str:
     return (f"| {r['set']} | {'labels' if key == 'with_labels' else 'none'} | {f(a.get('top1_accuracy'))} | "
             f"{f(a.get('auto_answer_precision'))} | {f(a.get('coverage'))} | {f(a.get('handoff_recall'))} | "
             f"{f(t and t['accuracy'])} | {f(t and t['needs_review_share'])} | "
-            f"{f(t and t['accuracy_when_not_reviewed'])} | {f(p and p['exact'])} | {f(p and p['within_one'])} |")
+            f"{f(t and t['accuracy_when_not_reviewed'])} | {f(p and p['exact'])} | {f(p and p['within_one'])} | "
+            f"{f(p and p.get('p1_precision'))} ({f(p and p.get('p1_made'))}) | "
+            f"{f(p and p.get('p1_recall'))} ({f(p and p.get('p1_real'))}) | {_urgent(a)} |")
+
+
+def _urgent(a: dict[str, Any]) -> str:
+    """Urgent messages auto-answered: of those labeled urgent where the set marks them, else of its P1s."""
+    if a.get("urgent"):
+        return f"{a['urgent_auto_answered']} of {a['urgent']} urgent"
+    return f"{a['p1_auto_answered']} (P1s)" if "p1_auto_answered" in a else "–"
 
 
 def unseen_markdown(report: dict[str, Any]) -> str:
@@ -253,8 +263,9 @@ def unseen_markdown(report: dict[str, Any]) -> str:
              "Labels: the same KB calibrated on the set's tuning file, the upper bound. Figures on the test file "
              "only, whole pipeline without an LLM.", "",
              "| set | labels | top-1 | auto-answer precision | coverage | hand-off recall | tag accuracy | "
-             "review share | accuracy of tags given | priority exact | priority within one |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "review share | accuracy of tags given | priority exact | priority within one | P1 precision (made P1) | "
+             "P1 recall (real P1s) | urgent auto-answered |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["sets"]:
         lines += [_row(r, key) for key in ("no_labels", "with_labels") if key in r]
     lines += ["", "## Sets", ""]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from triage.taxonomy import Taxonomy, load_taxonomy, taxonomy_from_faq, taxonomy
 
 if TYPE_CHECKING:
     from triage.store import Store
+
+log = logging.getLogger("triage.kb")
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -162,6 +165,8 @@ def tagger_for(settings: Settings, snapshot: Snapshot, embedder: Embedder, taxon
     tagger = train_tagger(taxonomy, cached, snapshot, labeled, corrections,
                           cutoffs_cache=settings.var_dir / "cache" / "tag-cutoffs")
     cached.save()
+    if (warning := tagger.cutoffs.warning) is not None:
+        log.warning("event=tag_cutoffs taxonomy=%s %s", taxonomy.origin, warning)
     return tagger
 
 

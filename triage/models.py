@@ -124,7 +124,9 @@ class Citation(BaseModel):
 
 class TagCandidate(BaseModel):
     tag: str
-    score: float
+    score: float = Field(description="the tagger's score")
+    probability: float | None = Field(default=None, ge=0.0, le=1.0,
+                                      description="calibrated probability that this is the right tag")
 
 
 class CustomerContext(BaseModel):
@@ -197,7 +199,11 @@ class TriageResult(BaseModel):
     tag_confidence: float | None = None
     tag_reason: str | None = None
     tag_why: Reason | None = Field(default=None, description="tag_reason as a code with parameters")
-    tag_candidates: list[TagCandidate] = Field(default_factory=list, description="runners-up, best first")
+    tag_probability: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="calibrated probability that the tag is right (for the catch-all: "
+        "that its top candidate is); a tag is given only when it reaches the taxonomy's cut-off")
+    tag_candidates: list[TagCandidate] = Field(default_factory=list, description="runners-up, best first; behind the "
+                                               "catch-all, the candidates the agent chooses from")
     priority: Literal["P1", "P2", "P3", "P4"] | None = None
     reasons: list[str] = Field(default_factory=list)
     priority_why: list[Reason] = Field(default_factory=list, description="reasons as codes with parameters")

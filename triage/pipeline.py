@@ -232,7 +232,9 @@ class Pipeline:
             priority.add(Reason(code="priority.guard"), "guard:prompt_injection")
         out.tag, out.tag_confidence, out.tag_why = tag.tag, round(tag.confidence, 4), tag.why
         out.tag_reason = tag.reason
-        out.tag_candidates = [TagCandidate(tag=t, score=round(p, 4)) for t, p in tag.runners_up]
+        out.tag_probability = round(tag.probability, 4)
+        out.tag_candidates = [TagCandidate(tag=c.tag, score=round(c.score, 4), probability=round(c.probability, 4))
+                              for c in tag.runners_up]
         out.priority, out.priority_why, out.priority_rules = priority.priority, priority.why, priority.rules
         out.reasons = priority.reasons
         out.context = customer_context(customer, message.bot_path, self.kb.latest_app_version)

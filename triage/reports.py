@@ -46,6 +46,7 @@ from triage.models import EARLIEST, LATEST
 from triage.store import Store
 from triage.store.report_rows import ReportRows, read_report_rows
 from triage.store.tables import utcnow
+from triage.taxonomy import NEEDS_REVIEW
 
 log = logging.getLogger("triage.reports")
 
@@ -97,6 +98,9 @@ class VolumeSection(BaseModel):
     conversations: int = Field(default=0, description="conversations with a message in the range")
     by_tag: dict[str, int] = Field(default_factory=dict, description="most first")
     by_channel: dict[str, int] = Field(default_factory=dict, description="most first")
+    to_review: int = Field(default=0, description="messages whose suggested tag was the catch-all: no tag was likely "
+                                                  "enough to be right, so an agent chose one")
+    review_share: float | None = Field(default=None, description="to_review / messages")
     buckets: list[VolumeBucket] = Field(default_factory=list)
 
 
@@ -403,9 +407,11 @@ class _Bucketer:
 
 def build_report(store: Store, period: str = "day", start: date | str | None = None, end: date | str | None = None,
                  *, timezone: str = DEFAULT_TIMEZONE, gaps: Iterable[tuple[str, int]] | None = None,
-                 tag_names: Mapping[str, str] | None = None, today: date | None = None) -> Report:
+                 tag_names: Mapping[str, str] | None = None, today: date | None = None,
+                 catch_all: str = NEEDS_REVIEW) -> Report:
     """The report over ``[start, end)`` (see the module's docstring for what each section counts).
-    ``today`` (in ``timezone``) anchors the default range. Bad input raises ``InputError``."""
+    ``today`` (in ``timezone``) anchors the default range; ``catch_all``: the taxonomy's (the review share counts
+    it). Bad input raises ``InputError``."""
     tz = zone(timezone)
     today = today or datetime.now(tz).date()
     first, last = resolve_range(period, start, end, today)
@@ -414,7 +420,7 @@ def build_report(store: Store, period: str = "day", start: date | str | None = N
     bucket_of = _Bucketer(p, tz, first, last)
     keys = [b.key for b in buckets]
     rows = read_report_rows(store, bucket_of.lo, bucket_of.hi)
-    volume, automation, acceptance, conversation_ids = _messages(rows, bucket_of, keys)
+    volume, automation, acceptance, conversation_ids = _messages(rows, bucket_of, keys, catch_all)
     first_response = _first_response(rows, bucket_of, keys)
     automation.bot, automation.bot_buckets = _bot_outcomes(rows, bucket_of, keys)
     ces = _ces(rows, bucket_of, keys)
@@ -430,7 +436,7 @@ def build_report(store: Store, period: str = "day", start: date | str | None = N
     return report
 
 
-def _messages(rows: ReportRows, bucket_of: _Bucketer, keys: list[str]) -> tuple[
+def _messages(rows: ReportRows, bucket_of: _Bucketer, keys: list[str], catch_all: str) -> tuple[
         VolumeSection, AutomationSection, AcceptanceSection, int]:
     """Volume, automation and acceptance: one row per customer message in the range, with its suggestion
     and the verdict on it (a suggestion has at most one feedback event: the first verdict wins)."""
@@ -442,6 +448,7 @@ def _messages(rows: ReportRows, bucket_of: _Bucketer, keys: list[str]) -> tuple[
     distances: dict[str, list[int]] = defaultdict(list)
     conversations: set[int] = set()
     seen_suggestions: set[int] = set()
+    to_review = 0
     for row in rows.messages:
         if row.suggestion_id is not None and row.suggestion_id in seen_suggestions:
             continue  # a second feedback row for the same suggestion (cannot happen today: first verdict wins)
@@ -449,6 +456,7 @@ def _messages(rows: ReportRows, bucket_of: _Bucketer, keys: list[str]) -> tuple[
         conversations.add(row.conversation_id)
         messages[key] += 1
         by_tag[key][row.corrected_tag or row.tag or NONE] += 1
+        to_review += row.tag == catch_all
         by_channel[key][row.channel or NONE] += 1
         if row.suggestion_id is None:
             continue
@@ -467,6 +475,7 @@ def _messages(rows: ReportRows, bucket_of: _Bucketer, keys: list[str]) -> tuple[
     total_channels: Counter[str] = sum(by_channel.values(), Counter())
     volume = VolumeSection(
         messages=sum(messages.values()), by_tag=_most_first(total_tags), by_channel=_most_first(total_channels),
+        to_review=to_review, review_share=share(to_review, sum(messages.values())),
         buckets=[VolumeBucket(bucket=k, messages=messages[k], by_tag=_most_first(by_tag[k]),
                               by_channel=_most_first(by_channel[k])) for k in keys])
 

@@ -31,6 +31,7 @@ from triage.pipeline import Pipeline
 from triage.reports import Period, Report, build_report, parse_date, resolve_range, zone
 from triage.stages.history import CustomerContact, StoredHistory
 from triage.store import Store
+from triage.taxonomy import NEEDS_REVIEW
 from triage.widget import WidgetChat
 
 log = logging.getLogger("triage.service")
@@ -224,7 +225,8 @@ class ServiceState:
             if with_gaps and pipeline is not None else None
         tagger = pipeline.kb.tagger if pipeline is not None else None
         return build_report(self.store, period, first, last, timezone=timezone,
-                            tag_names=tagger.taxonomy.names if tagger is not None else {}, gaps=gaps)
+                            tag_names=tagger.taxonomy.names if tagger is not None else {}, gaps=gaps,
+                            catch_all=tagger.taxonomy.catch_all if tagger is not None else NEEDS_REVIEW)
 
     def gaps(self, days: int) -> GapReport:
         """The FAQ gaps of the last ``days`` days, with a suggested entry each."""

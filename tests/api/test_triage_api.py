@@ -32,7 +32,10 @@ def test_triage_fills_tag_priority_reasons_language_and_context(service):
         "id": "m1", "text": "환불이 아직 안 들어왔어요. 언제 들어오나요?", "channel": "chat",
         "customer": {"id": "c-vip", "tenure_days": 800, "segment": "VIP", "app_version": "5.2.0"},
         "bot_path": ["주문·결제", "환불"]}).json()
-    assert body["tag"] == "refund_status" and 0 < body["tag_confidence"] <= 1
+    # a tag only when likely right; else the catch-all with the candidates for the agent, the right one first
+    best = body["tag"] if body["tag"] != "needs_review" else body["tag_candidates"][0]["tag"]
+    assert best == "refund_status" and 0 < body["tag_confidence"] <= 1 and 0 < body["tag_probability"] <= 1
+    assert all(0 <= c["probability"] <= 1 for c in body["tag_candidates"])
     assert body["priority"] in ("P1", "P2") and any("VIP" in r for r in body["reasons"])
     assert body["language"] == "ko"
     context = body["context"]

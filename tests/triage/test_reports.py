@@ -480,3 +480,20 @@ def test_charts_still_draw_without_a_korean_font(store, monkeypatch, tmp_path):
     png = chart_png(build_report(store, "day", "2026-03-02", "2026-03-03"), "volume")
 
     assert png.startswith(PNG) and colourful(png) and charts.korean_font() is None
+
+
+def test_the_review_share_counts_the_messages_suggested_to_the_catch_all(store):
+    sent = add(store, kst(2026, 3, 2, 10), tag="needs_review")
+    store.record_feedback(sent.suggestion_id, FeedbackIn(action="accept", tag="refund_status"), "alice",
+                          scope="test-scope")
+    add(store, kst(2026, 3, 2, 11), tag="delivery_delay")
+    add(store, kst(2026, 3, 2, 12), tag="other", customer=None)
+
+    report = build_report(store, "day", "2026-03-02", "2026-03-03")
+    other = build_report(store, "day", "2026-03-02", "2026-03-03", catch_all="other")
+
+    # the agent's correction counts under its tag, yet the message was still sent to review
+    assert report.volume.by_tag["refund_status"] == 1
+    assert (report.volume.to_review, report.volume.review_share) == (1, pytest.approx(1 / 3, abs=0.01))
+    assert other.volume.to_review == 1  # the taxonomy's own catch-all
+    assert "태그 검토로 보낸 메시지 33" in report_html(report, {name: f"{name}.png" for name in CHARTS}, "ko")

@@ -278,44 +278,69 @@ def test_clear_new_message_gets_its_tag(tagger, embedder, text, expected):
     assert decision.overridden is None
 
 
-def test_close_top_two_go_to_needs_review(tagger):
+@pytest.fixture
+def fixed_tagger(tagger):
+    """The shared tagger deciding with cut-offs set here: a candidate's probability of being right rises with
+    its score and its lead, and a tag needs 0.6."""
+    from triage.stages.tagging import Cutoffs
+
+    saved = tagger.cutoffs
+    tagger.cutoffs = Cutoffs(min_probability=0.6, weights=[6.0, 6.0], bias=-2.8, source="cross-validation")
+    yield tagger
+    tagger.cutoffs = saved
+
+
+def test_close_top_two_go_to_needs_review_with_both_candidates(fixed_tagger):
     scores = TagScores([("refund", 0.40), ("delivery", 0.38), ("login", 0.12), ("compliment", 0.10)])
 
-    decision = tagger.decide(scores)
+    decision = fixed_tagger.decide(scores)
 
     assert decision.tag == NEEDS_REVIEW
     assert decision.overridden == "refund"
+    assert decision.competing == ["refund", "delivery"]  # both likely enough (0.43, 0.35) to count for priority
+    assert [c.tag for c in decision.runners_up] == ["refund", "delivery", "login"]  # the agent's choices
+    assert all(0 < c.probability < 0.6 for c in decision.runners_up)
     assert "환불" in decision.reason and "배송" in decision.reason  # both competing tags, by name
 
 
-def test_clear_winner_is_kept(tagger):
-    # login (more urgent, P2) scores less than half of refund: no override, and the gap is wide
-    scores = TagScores([("refund", 0.55), ("login", 0.20), ("delivery", 0.15), ("compliment", 0.10)])
+def test_clear_winner_is_kept(fixed_tagger):
+    # login (more urgent, P2) is far behind refund: unlikely to be right, so no override
+    scores = TagScores([("refund", 0.70), ("login", 0.15), ("delivery", 0.10), ("compliment", 0.05)])
 
-    decision = tagger.decide(scores)
+    decision = fixed_tagger.decide(scores)
 
-    assert decision.tag == "refund"
+    assert decision.tag == "refund" and decision.probability >= 0.6
     assert decision.overridden is None
-    assert [t for t, _ in decision.runners_up] == ["login", "delivery"]
+    assert [c.tag for c in decision.runners_up] == ["login", "delivery"]
 
 
-def test_more_urgent_runner_up_with_half_the_score_takes_the_top(tagger):
-    # login is P2, refund P3; 0.30 >= 0.5 * 0.50
-    scores = TagScores([("refund", 0.50), ("login", 0.30), ("delivery", 0.12), ("compliment", 0.08)])
+def test_a_weak_top_tag_is_never_given_and_a_weak_candidate_lends_no_priority(fixed_tagger):
+    # the top candidate scores highest, yet is unlikely to be right: the catch-all, and nothing competes
+    scores = TagScores([("login", 0.26), ("refund", 0.25), ("delivery", 0.25), ("compliment", 0.24)])
 
-    decision = tagger.decide(scores)
+    decision = fixed_tagger.decide(scores)
+
+    assert decision.tag == NEEDS_REVIEW and decision.why.code == "tag.far"
+    assert decision.competing == []  # below COMPETITOR_PROBABILITY: the priority starts from P4, not login's P2
+
+
+def test_more_urgent_candidate_likely_enough_takes_the_tag(fixed_tagger):
+    # login is P2, refund P3 (0.75 likely right); login is behind but likely enough (0.33)
+    scores = TagScores([("refund", 0.55), ("login", 0.45)])
+
+    decision = fixed_tagger.decide(scores)
 
     assert decision.tag == "login"
     assert decision.overridden == "refund"
-    assert decision.confidence == pytest.approx(0.30)
+    assert decision.confidence == pytest.approx(0.45)
     assert "로그인" in decision.reason
 
 
-def test_less_urgent_runner_up_never_takes_the_top(tagger):
+def test_less_urgent_runner_up_never_takes_the_top(fixed_tagger):
     # compliment (P4) is close to login (P2) but less urgent: the close scores send it to review instead
     scores = TagScores([("login", 0.45), ("compliment", 0.40), ("refund", 0.10), ("delivery", 0.05)])
 
-    decision = tagger.decide(scores)
+    decision = fixed_tagger.decide(scores)
 
     assert decision.tag == NEEDS_REVIEW
     assert decision.overridden == "login"
@@ -371,55 +396,75 @@ def test_tag_cutoffs_are_cross_validated_once_for_the_same_training_data(tmp_pat
 
     examples = [TagExample("환불 언제 들어와요?", "refund")]
     calls: list[int] = []
+    fitted = Cutoffs(0.87, [5.0, 4.0], -2.0, "cross-validation", 0.9, True, 0.2, 50)
 
     def compute() -> Cutoffs:
         calls.append(1)
-        return Cutoffs(0.4, 0.025, "cross-validation", 0.9, True, 0.1, 50)
+        return fitted
 
     first = cached_cutoffs(tmp_path, small_taxonomy, examples, "model", compute)
     again = cached_cutoffs(tmp_path, small_taxonomy, examples, "model", compute)
-    assert first == again == Cutoffs(0.4, 0.025, "cross-validation", 0.9, True, 0.1, 50) and len(calls) == 1
+    assert first == again == fitted and len(calls) == 1
+    assert again.probability(0.9, 0.5) == pytest.approx(fitted.probability(0.9, 0.5))
     cached_cutoffs(tmp_path, small_taxonomy, [TagExample("환불 언제 돼요?", "refund")], "model", compute)
     cached_cutoffs(tmp_path, small_taxonomy, examples, "another-model", compute)
     assert len(calls) == 3  # other texts, another embedder: computed anew
     assert cached_cutoffs(None, small_taxonomy, examples, "model", compute) and len(calls) == 4  # no cache
 
 
-def test_tag_cutoffs_meet_the_target_within_the_review_budget_or_spend_only_the_budget(monkeypatch, small_taxonomy):
+def _cross_validated(p1: np.ndarray, right: np.ndarray):
+    """Cross-validation output for ``calibrate_cutoffs``: each text's top candidate with score p1 (right or not),
+    the rest of the score shared by two others."""
+    ranked, truth = [], []
+    for p, ok in zip(p1, right, strict=True):
+        rest = (1 - p) / 2
+        ranked.append([("refund", float(p)), ("delivery", rest), ("login", rest)])
+        truth.append("refund" if ok else "compliment")  # a wrong top: the right tag is further down
+    return lambda *_: (ranked, truth)
+
+
+def test_tags_are_given_only_where_cross_validation_says_they_are_likely_right(monkeypatch, small_taxonomy):
     from triage.stages import tagging
 
     # 400 cross-validated texts: the more confident, the more often right (80% right overall)
     p1 = np.linspace(0.05, 0.95, 400)
     right = np.random.default_rng(0).random(400) < 0.55 + 0.5 * p1
-    monkeypatch.setattr(tagging, "cross_validated", lambda *_: (p1, np.full(400, 0.2), right))
+    monkeypatch.setattr(tagging, "cross_validated", _cross_validated(p1, right))
 
-    def cutoffs(budget: float) -> tagging.Cutoffs:
-        return tagging.calibrate_cutoffs(small_taxonomy, [], np.zeros((0, 4), np.float32), [], target=0.85,
-                                         review_budget=budget)
+    cutoffs = tagging.calibrate_cutoffs(small_taxonomy, [], np.zeros((0, 4), np.float32), [], target=0.85)
 
-    generous = cutoffs(1.0)
-    assert generous.meets_target and generous.review_share is not None and generous.review_share > 0.15
-    assert generous.precision is not None and generous.precision >= 0.85
-    tight = cutoffs(0.15)
-    assert not tight.meets_target and tight.review_share is not None and tight.review_share <= 0.15
-    assert tight.min_confidence < generous.min_confidence  # looser, yet the most precise pair within the budget
-    given = p1 >= tight.min_confidence
-    assert tight.precision == round(float(right[given].mean()), 4)
+    assert cutoffs.source == "cross-validation" and cutoffs.meets_target
+    assert cutoffs.min_probability >= 0.85  # each tag given is itself likely right
+    assert cutoffs.precision is not None and cutoffs.precision >= 0.85
+    given = np.array([cutoffs.probability(p, p - (1 - p) / 2) >= cutoffs.min_probability for p in p1])
+    assert cutoffs.precision == round(float(right[given].mean()), 4)
+    assert cutoffs.review_share == round(float(1 - given.mean()), 4)  # reported, whatever it is
+    assert cutoffs.probability(0.9, 0.5) > cutoffs.probability(0.5, 0.1) > cutoffs.probability(0.2, -0.3)
 
 
-def test_a_review_budget_never_buys_tags_below_the_precision_floor(monkeypatch, small_taxonomy):
+def test_a_weak_tagger_sends_most_to_review_rather_than_tag_wrongly(monkeypatch, small_taxonomy):
     from triage.stages import tagging
 
-    # a weak tagger: right half the time unless very confident
+    # right half the time unless very confident: no review share is worth wrong tags
     p1 = np.linspace(0.05, 0.95, 400)
     right = np.where(p1 > 0.8, True, np.random.default_rng(1).random(400) < 0.5)
-    monkeypatch.setattr(tagging, "cross_validated", lambda *_: (p1, np.full(400, 0.2), right))
+    monkeypatch.setattr(tagging, "cross_validated", _cross_validated(p1, right))
 
-    cutoffs = tagging.calibrate_cutoffs(small_taxonomy, [], np.zeros((0, 4), np.float32), [], target=0.85,
-                                        review_budget=0.15)
+    cutoffs = tagging.calibrate_cutoffs(small_taxonomy, [], np.zeros((0, 4), np.float32), [], target=0.85)
 
-    assert cutoffs.meets_target and cutoffs.min_confidence >= 0.7  # the target, however much goes to review
-    assert cutoffs.review_share is not None and cutoffs.review_share > 0.5
-    monkeypatch.setattr(tagging, "cross_validated", lambda *_: (p1, np.full(400, 0.2), np.zeros(400, dtype=bool)))
+    assert cutoffs.meets_target and cutoffs.review_share is not None and cutoffs.review_share > 0.5
+    assert cutoffs.probability(0.6, 0.4) < cutoffs.min_probability <= cutoffs.probability(0.95, 0.9)
+    monkeypatch.setattr(tagging, "cross_validated", _cross_validated(p1, np.zeros(400, dtype=bool)))
     nothing_right = tagging.calibrate_cutoffs(small_taxonomy, [], np.zeros((0, 4), np.float32), [])
     assert nothing_right.source == "fallback" and nothing_right.meets_target is False
+
+
+def test_cutoffs_say_what_a_cx_lead_should_know():
+    from triage.stages.tagging import Cutoffs
+
+    assert "labeled texts" in Cutoffs(examples=12).warning
+    assert "no cut-off" in Cutoffs(weights=[1.0, 1.0], source="cross-validation", meets_target=False).warning
+    busy = Cutoffs(weights=[1.0, 1.0], source="cross-validation", meets_target=True, review_share=0.45, precision=0.9)
+    assert "45%" in busy.warning and "90%" in busy.warning
+    assert Cutoffs(weights=[1.0, 1.0], source="cross-validation", meets_target=True, review_share=0.2,
+                   precision=0.9).warning is None

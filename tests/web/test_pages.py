@@ -213,7 +213,7 @@ def test_conversation_shows_context_tag_priority_reasons_need_draft_citations_an
     assert "5.4.0으로 업데이트를 안내해 주세요" in text
     assert '<ol class="crumbs"><li>주문·결제</li><li>환불</li></ol>' in text
     assert "재문의예요" in text and "m-earlier" in text and "프롬프트 인젝션" in text
-    assert f'<option value="{result.tag}" selected>' in text and "확신도" in text
+    assert f'<option value="{result.tag}" selected>' in text and "맞을 확률" in text
     assert escape(result.tag_reason) in text
     assert f'<option value="{result.priority}" selected>' in text
     for label in ("수락", "수정 후 보내기", "거절", "해결"):

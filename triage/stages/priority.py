@@ -69,9 +69,11 @@ def assign_priority(tag: str, taxonomy: Taxonomy, said: Signals | str, customer:
                     repeat_of: RepeatContact | None = None, competing: Sequence[str] = (),
                     policy: PriorityPolicy | None = None) -> PriorityDecision:
     """Priority for a message already tagged, from what it says (its ``Signals``, or its text), under ``policy``
-    (default: the demo's); ``repeat_of`` is an earlier contact on the same issue. A ``needs_review`` message
-    starts from the more urgent of the tags that competed for it, or P4 when it is close to no tag at all
-    (off-topic, or a question the taxonomy does not cover)."""
+    (default: the demo's); ``repeat_of`` is an earlier contact on the same issue. Only a tag that was given lends
+    its base priority: a ``needs_review`` message starts from the more urgent of the candidates in ``competing``
+    (those likely enough to be right to count, ``triage.stages.tagging.COMPETITOR_PROBABILITY``), or P4 when none
+    is (off-topic, or a question the taxonomy does not cover). P1 otherwise comes from a situation the message
+    describes, a raise the policy allows, or an agent."""
     policy = policy or default_policy()
     signals = Signals.read(said) if isinstance(said, str) else said
     decision = PriorityDecision("P4")

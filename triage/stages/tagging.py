@@ -44,27 +44,24 @@ SITUATION_LEVELS = ("P1", "P2", "P4")
 SITUATION_BOOST = 8.0  # 5-fold CV on the calibration set, decided accuracy: 1: 0.740, 2: 0.740, 4: 0.753, 8: 0.767
 CORRECTION_MATCH = 0.9  # an agent's correction applies to messages at least this similar
 CORRECTION_SHARE = 0.8  # ... and then carries this share of the scores
-# Below a confidence cut-off, or with a top two closer than a gap, the tag is needs_review. Both are calibrated
-# per taxonomy (``calibrate_cutoffs``): the loosest pair whose cross-validated precision of the tags given meets
-# TAG_TARGET_PRECISION at its lower bound, within a review budget. These are the fallback when the examples are
-# too few to say.
-MIN_CONFIDENCE = 0.35
-MIN_GAP = 0.05
+# A tag is given when the calibrated probability that it is right reaches the threshold that cross-validation on
+# the taxonomy's own labeled texts chose (``calibrate_cutoffs``): the loosest one at which the tags given are
+# TAG_TARGET_PRECISION right at their 90% lower bound. Otherwise the catch-all, with the candidates and their
+# probabilities for the agent. The share sent to review follows; it is reported, never bought with weak tags.
 TAG_TARGET_PRECISION = 0.85
-# The share of messages a team can send to review. Held-out taxonomy examples and FAQ phrasings misjudge real
-# messages in both directions (on the tuning files, the pair meeting the target sent 25% of HWU64's messages to
-# review whose tags were then 0.92 right, and 13% of the demo's at 0.76), so the target alone cannot bound the
-# review share; past the budget, the most precise pair within it is taken (HWU64 tuning: 10% review at 0.86).
-TAG_REVIEW_BUDGET = 0.15
-# ... but never below this precision (at its lower bound): a taxonomy whose examples cannot reach it within the
-# budget (a small KB of 89 texts reached 0.45) sends more to review rather than tag half its messages wrong (and
-# let a weak urgent runner-up make an app review praising the design P1).
-TAG_MIN_PRECISION = 0.75
+TAG_REVIEW_WARNING = 0.3  # cross-validation sending more than this share to review: said in the build's warnings
+# With too few labeled texts to calibrate (fewer than MIN_CUTOFF_ROWS), the raw score stands for the probability
+# and these cut-offs apply.
+FALLBACK_PROBABILITY = 0.5
+MIN_GAP = 0.05
 TAG_FOLDS = 5
-MIN_CUTOFF_ROWS = 40  # fewer cross-validated examples than this keep the fallback cut-offs
-CONFIDENCE_GRID = tuple(round(0.05 * i, 2) for i in range(1, 19))
-GAP_GRID = (0.0, 0.025, 0.05, 0.1)
-URGENT_SHARE = 0.5  # a more urgent tag scoring at least this share of the top one takes its place
+MIN_CUTOFF_ROWS = 40
+CANDIDATES = 3  # candidates calibrated and shown
+# A candidate other than the top one counts only at this calibrated probability: a more urgent candidate then
+# takes the tag (the most urgent issue of a message that raises several), and behind the catch-all it lends the
+# message its base priority. Below it a weak P1 candidate makes nothing P1.
+COMPETITOR_PROBABILITY = 0.3
+URGENT_SHARE = 0.5  # ... and a more urgent candidate must also score at least this share of the top one
 
 
 # ---------------------------------------------------------------- the classifier
@@ -104,6 +101,7 @@ class TagScores:
     """Leaf tags with their scores, best first (scores sum to 1)."""
 
     ranked: list[tuple[str, float]]
+    corrected: bool = False  # an agent's correction of a near-identical message decided the top tag
 
     @property
     def top(self) -> tuple[str, float]:
@@ -121,26 +119,66 @@ def _fit_logistic(x: Any, y: NDArray[np.int64]) -> Any:
 
 @dataclass
 class Cutoffs:
-    """When a tag is given rather than needs_review, and what cross-validation said about it."""
+    """When a tag is given rather than the catch-all, and what cross-validation said about it: the probability a
+    candidate is the right tag is a logistic function of its score and its lead over the best other candidate
+    (``weights``, ``bias``: Platt scaling fitted on the cross-validated candidates), and a tag needs
+    ``min_probability``. Without a fit (``source="fallback"``) the raw score stands for the probability and the
+    top must also lead by ``MIN_GAP``."""
 
-    min_confidence: float = MIN_CONFIDENCE
-    min_gap: float = MIN_GAP
-    source: str = "fallback"  # "cross-validation", or "fallback" (too few examples, or no pair reached the
-    # target or, within the budget, the floor)
-    precision: float | None = None  # cross-validated precision of the tags given at these cut-offs
-    meets_target: bool | None = None  # whether the cross-validated precision reached the target (lower bound)
-    review_share: float | None = None  # cross-validated share sent to needs_review
+    min_probability: float = FALLBACK_PROBABILITY
+    weights: list[float] | None = None  # for (score, lead)
+    bias: float = 0.0
+    source: str = "fallback"  # "cross-validation", or "fallback" (too few labeled texts)
+    precision: float | None = None  # cross-validated precision of the tags given at ``min_probability``
+    meets_target: bool | None = None  # whether that precision reached the target at its lower bound
+    review_share: float | None = None  # cross-validated share sent to the catch-all
     examples: int = 0
+
+    def probability(self, score: float, lead: float) -> float:
+        """The probability that a candidate with this score, leading the best other one by ``lead`` (negative
+        when behind), is the right tag."""
+        if self.weights is None:
+            return score
+        z = self.weights[0] * score + self.weights[1] * lead + self.bias
+        return float(1.0 / (1.0 + np.exp(-max(-50.0, min(50.0, z)))))
+
+    @property
+    def warning(self) -> str | None:
+        """What a CX lead should know about these cut-offs, or None."""
+        if self.source == "fallback":
+            return (f"only {self.examples} labeled texts cross-validated (at least {MIN_CUTOFF_ROWS} are needed): tags "
+                    "are given by the raw score; add taxonomy examples, FAQ tags or a labeled file (--tag-labels)")
+        if not self.meets_target:
+            return (f"no cut-off makes the tags given {TAG_TARGET_PRECISION:.0%} right in cross-validation: most "
+                    "messages go to review; add taxonomy examples or a labeled file (--tag-labels)")
+        if self.review_share is not None and self.review_share > TAG_REVIEW_WARNING:
+            return (f"{self.review_share:.0%} of the taxonomy's own examples went to review in cross-validation (tags "
+                    f"given there were {self.precision:.0%} right): expect a large review share; more examples per "
+                    "tag, or agents' corrections, lower it")
+        return None
+
+    def gives(self, probability: float, lead: float) -> bool:
+        """Whether the top candidate, at this probability and lead, is given as the tag."""
+        return probability >= self.min_probability and (self.weights is not None or lead >= MIN_GAP)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    tag: str
+    score: float  # the tagger's score (the candidates' scores sum to at most 1)
+    probability: float  # calibrated: the probability that it is the right tag
 
 
 @dataclass
 class TagDecision:
     tag: str
-    confidence: float
-    runners_up: list[tuple[str, float]]
+    confidence: float  # the tag's score (the catch-all's: the top candidate's)
+    runners_up: list[Candidate]  # the candidates shown beside the tag (the top ones, behind a catch-all)
     why: Reason
-    overridden: str | None = None  # the top-scoring tag a rule replaced (more urgent issue, or needs_review)
-    competing: list[str] = field(default_factory=list)  # the close top two behind a needs_review
+    probability: float = 0.0  # calibrated probability that the tag is right (the catch-all's: the top candidate's)
+    overridden: str | None = None  # the top-scoring tag a rule replaced (more urgent issue, or the catch-all)
+    competing: list[str] = field(default_factory=list)  # candidates behind a catch-all strong enough to count
+    # for its priority (``COMPETITOR_PROBABILITY``)
 
     @property
     def reason(self) -> str:
@@ -193,13 +231,14 @@ class Tagger:
         if situation in SITUATION_LEVELS:
             p *= np.array([SITUATION_BOOST if self.taxonomy.priority(c) == situation else 1.0 for c in self.classes])
             p /= p.sum()
+        corrected = False
         if len(self.corrections):
             sims = (self.corrections @ vector)[::-1]  # newest first: a later correction of the same text wins
-            if sims.max() >= CORRECTION_MATCH:
+            if corrected := bool(sims.max() >= CORRECTION_MATCH):
                 p *= 1 - CORRECTION_SHARE
                 p[self.correction_tags[len(sims) - 1 - int(sims.argmax())]] += CORRECTION_SHARE
         order = np.argsort(-p)
-        return TagScores([(self.classes[i], float(p[i])) for i in order])
+        return TagScores([(self.classes[i], float(p[i])) for i in order], corrected)
 
     def _neighbour_vote(self, vector: NDArray[np.float32]) -> NDArray[np.float64]:
         sims = self.memory @ vector
@@ -210,75 +249,95 @@ class Tagger:
         np.add.at(vote, self.memory_tags[nearest], weights)
         return vote / vote.sum()
 
+    def candidates(self, scores: TagScores) -> list[Candidate]:
+        """The best ``CANDIDATES`` tags with their calibrated probabilities."""
+        top = scores.ranked[:CANDIDATES + 1]
+        out = []
+        for i, (tag, p) in enumerate(top[:CANDIDATES]):
+            best_other = max((q for j, (_, q) in enumerate(top) if j != i), default=0.0)
+            out.append(Candidate(tag, p, self.cutoffs.probability(p, p - best_other)))
+        return out
+
     def decide(self, scores: TagScores) -> TagDecision:
-        """One tag: the most urgent of the strong candidates, or the catch-all (needs_review) when unsure."""
+        """One tag: the top candidate when its calibrated probability reaches the cut-off (or a more urgent
+        candidate of some strength beside it: the most urgent issue), else the catch-all with the candidates."""
         tax = self.taxonomy
-        (top, p1), runners = scores.top, scores.ranked[1:3]
-        p2 = runners[0][1] if runners else 0.0
-        shown = [(t, round(p, 4)) for t, p in runners]
-        if p1 < self.cutoffs.min_confidence:
-            return TagDecision(tax.catch_all, round(p1, 4), [(top, round(p1, 4)), *shown], Reason(
-                code="tag.far", params={"tag": top, "tag_name": tax.name(top), "p": p1}), overridden=top)
-        urgent = [(t, p) for t, p in scores.ranked[1:4]
-                  if p >= URGENT_SHARE * p1 and tax.priority(t) < tax.priority(top)]
-        if urgent:
-            tag, p = min(urgent, key=lambda tp: (tax.priority(tp[0]), -tp[1]))
-            return TagDecision(tag, round(p, 4), [(top, round(p1, 4))], Reason(code="tag.more_urgent", params={
-                "tag": tag, "tag_name": tax.name(tag), "priority": tax.priority(tag), "top": top,
-                "top_name": tax.name(top), "p": p1}), overridden=top)
-        if p1 - p2 < self.cutoffs.min_gap:
-            competing = ", ".join(f"{tax.name(t)} {p:.2f}" for t, p in [(top, p1), *runners[:1]])
-            return TagDecision(tax.catch_all, round(p1, 4), [(top, round(p1, 4)), *shown],
-                               Reason(code="tag.competing", params={"competing": competing}), overridden=top,
-                               competing=[top, runners[0][0]])
-        return TagDecision(top, round(p1, 4), shown, Reason(code="tag.top", params={
-            "tag": top, "tag_name": tax.name(top), "p": p1}))
+        candidates = self.candidates(scores)
+        top, runners = candidates[0], candidates[1:]
+        lead = top.score - (runners[0].score if runners else 0.0)
+        if scores.corrected:  # an agent's label for this very message, not a guess
+            return TagDecision(top.tag, round(top.score, 4), runners, Reason(code="tag.corrected", params={
+                "tag": top.tag, "tag_name": tax.name(top.tag)}), probability=top.probability)
+        if self.cutoffs.gives(top.probability, lead):
+            urgent = [c for c in runners if c.probability >= COMPETITOR_PROBABILITY
+                      and c.score >= URGENT_SHARE * top.score and tax.priority(c.tag) < tax.priority(top.tag)]
+            if urgent:
+                pick = min(urgent, key=lambda c: (tax.priority(c.tag), -c.score))
+                return TagDecision(pick.tag, round(pick.score, 4), [top], Reason(code="tag.more_urgent", params={
+                    "tag": pick.tag, "tag_name": tax.name(pick.tag), "priority": tax.priority(pick.tag),
+                    "top": top.tag, "top_name": tax.name(top.tag), "p": top.probability}),
+                    probability=pick.probability, overridden=top.tag)
+            return TagDecision(top.tag, round(top.score, 4), runners, Reason(code="tag.top", params={
+                "tag": top.tag, "tag_name": tax.name(top.tag), "p": top.probability}), probability=top.probability)
+        strong = [c for c in candidates if c.probability >= COMPETITOR_PROBABILITY]
+        if len(strong) < 2:  # one candidate, or none, and not sure enough of it
+            return TagDecision(tax.catch_all, round(top.score, 4), candidates, Reason(code="tag.far", params={
+                "tag": top.tag, "tag_name": tax.name(top.tag), "p": top.probability}),
+                probability=top.probability, overridden=top.tag, competing=[c.tag for c in strong])
+        competing = ", ".join(f"{tax.name(c.tag)} {c.probability:.2f}" for c in strong[:2])
+        return TagDecision(tax.catch_all, round(top.score, 4), candidates,
+                           Reason(code="tag.competing", params={"competing": competing}),
+                           probability=top.probability, overridden=top.tag, competing=[c.tag for c in strong[:2]])
 
 
 def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vectors: NDArray[np.float32],
-                     groups: Sequence[str], target: float = TAG_TARGET_PRECISION,
-                     review_budget: float = TAG_REVIEW_BUDGET) -> Cutoffs:
-    """The needs_review cut-offs for this taxonomy, by k-fold cross-validation on its own labeled texts
-    (``cross_validated``): the loosest (confidence, gap) pair whose precision of the tags given meets ``target``
-    at its 90% lower bound; when that pair would send more than ``review_budget`` of the texts to review (or no
-    pair meets the target), the pair within the budget whose precision is highest at its lower bound, as long
-    as that reaches ``TAG_MIN_PRECISION`` (else the pair meeting the target, over the budget). The fallback
-    cut-offs when the texts are too few, or no pair reaches either precision."""
-    from triage.stages.answering import wilson_lower
+                     groups: Sequence[str], target: float = TAG_TARGET_PRECISION) -> Cutoffs:
+    """When this taxonomy's tagger gives a tag, by k-fold cross-validation on its own labeled texts
+    (``cross_validated``): a logistic calibration of each candidate's probability of being right from its score
+    and lead, and the loosest probability at which the tags given are ``target`` right at their 90% lower bound
+    (``threshold_for_precision``), never below ``target`` itself, so every tag given is itself likely right.
+    The fallback cut-offs when the texts are too few."""
+    from sklearn.linear_model import LogisticRegression
 
-    p1, gap, right = cross_validated(taxonomy, examples, vectors, groups)
-    if len(right) < MIN_CUTOFF_ROWS:
-        return Cutoffs(examples=len(right))
-    pairs = []  # (lower bound of the precision of the tags given, review share, confidence, gap)
-    for confidence in CONFIDENCE_GRID:
-        for min_gap in GAP_GRID:
-            given = (p1 >= confidence) & (gap >= min_gap)
-            if given.any():
-                pairs.append((float(wilson_lower(right[given].mean(), given.sum())), float(1 - given.mean()),
-                              confidence, min_gap))
-    meeting = [p for p in pairs if p[0] >= target]
-    # within the budget: the pairs meeting the target, else the most precise one if it reaches the floor; past
-    # the budget only when neither exists (then the target, however much goes to review)
-    both = [p for p in meeting if p[1] <= review_budget]
-    fair = [p for p in pairs if p[1] <= review_budget and p[0] >= TAG_MIN_PRECISION]
-    candidates = both or ([max(fair, key=lambda p: (p[0], -p[1]))] if fair else meeting)
-    if not candidates:
-        return Cutoffs(examples=len(right), meets_target=False)
-    best = min(candidates, key=lambda p: (p[1], -p[0]))
-    given = (p1 >= best[2]) & (gap >= best[3])
-    return Cutoffs(best[2], best[3], "cross-validation", round(float(right[given].mean()), 4),
-                   best[0] >= target, round(best[1], 4), len(right))
+    from triage.stages.answering import threshold_for_precision, wilson_lower
+
+    ranked, truth = cross_validated(taxonomy, examples, vectors, groups)
+    if len(truth) < MIN_CUTOFF_ROWS:
+        return Cutoffs(examples=len(truth))
+    features, labels = [], []
+    for candidates, tag in zip(ranked, truth, strict=True):
+        for i, (candidate, p) in enumerate(candidates[:CANDIDATES]):
+            best_other = max((q for j, (_, q) in enumerate(candidates) if j != i), default=0.0)
+            features.append((p, p - best_other))
+            labels.append(candidate == tag)
+    y = np.array(labels)
+    if y.all() or not y.any():
+        return Cutoffs(examples=len(truth), meets_target=bool(y.all()))
+    fit = LogisticRegression(C=1.0).fit(np.array(features), y)
+    cutoffs = Cutoffs(weights=[float(w) for w in fit.coef_[0]], bias=float(fit.intercept_[0]),
+                      source="cross-validation", examples=len(truth))
+    top = np.array([cutoffs.probability(c[0][1], c[0][1] - (c[1][1] if len(c) > 1 else 0.0)) for c in ranked])
+    right = np.array([c[0][0] == tag for c, tag in zip(ranked, truth, strict=True)])
+    found = threshold_for_precision(top, right, target)
+    cutoffs.min_probability = round(max(found, target), 4) if found < 1.0 else target
+    given = top >= cutoffs.min_probability
+    cutoffs.meets_target = bool(given.any()) and bool(wilson_lower(right[given].mean(), given.sum()) >= target)
+    cutoffs.precision = round(float(right[given].mean()), 4) if given.any() else None
+    cutoffs.review_share = round(float(1 - given.mean()), 4)
+    return cutoffs
 
 
 def cross_validated(taxonomy: Taxonomy, examples: Sequence[TagExample], vectors: NDArray[np.float32],
-                    groups: Sequence[str]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
-    """Top score, gap to the second and whether the top tag is right, for every labeled text, each tagged by a
-    tagger trained on the other folds. Texts of one group (an FAQ entry's phrasings, and any other text equal to
-    one of them) are held out together, so no text is tagged by a tagger that learned it or its sibling."""
+                    groups: Sequence[str]) -> tuple[list[list[tuple[str, float]]], list[str]]:
+    """The best ``CANDIDATES + 1`` tags with their scores, and the right tag, for every labeled text, each
+    tagged by a tagger trained on the other folds. Texts of one group (an FAQ entry's phrasings, and any other
+    text equal to one of them) are held out together, so no text is tagged by a tagger that learned it or its
+    sibling."""
     keep = [i for i, e in enumerate(examples) if e.tag in taxonomy.tags and e.tag != taxonomy.catch_all]
     unique = sorted({groups[i] for i in keep})
     fold_of = {g: n % TAG_FOLDS for n, g in enumerate(np.random.default_rng(13).permutation(unique).tolist())}
-    top, second, right = [], [], []
+    ranked: list[list[tuple[str, float]]] = []
+    truth: list[str] = []
     for fold in range(TAG_FOLDS if len(keep) >= MIN_CUTOFF_ROWS else 0):
         train = [i for i in keep if fold_of[groups[i]] != fold]
         test = [i for i in keep if fold_of[groups[i]] == fold]
@@ -287,11 +346,9 @@ def cross_validated(taxonomy: Taxonomy, examples: Sequence[TagExample], vectors:
         except TaxonomyError:
             continue
         for i in test:
-            ranked = tagger.scores(examples[i].text, vectors[i]).ranked
-            top.append(ranked[0][1])
-            second.append(ranked[1][1] if len(ranked) > 1 else 0.0)
-            right.append(ranked[0][0] == examples[i].tag)
-    return np.array(top), np.array(top) - np.array(second), np.array(right, dtype=bool)
+            ranked.append(tagger.scores(examples[i].text, vectors[i]).ranked[:CANDIDATES + 1])
+            truth.append(examples[i].tag)
+    return ranked, truth
 
 
 def _groups(texts: Sequence[TagExample]) -> list[str]:
@@ -303,14 +360,14 @@ def _groups(texts: Sequence[TagExample]) -> list[str]:
 def cached_cutoffs(cache: Path | None, taxonomy: Taxonomy, examples: Sequence[TagExample], embedder_name: str,
                    compute: Callable[[], Cutoffs]) -> Cutoffs:
     """``compute()``'s cut-offs, kept in ``cache`` (a folder) under a hash of everything they depend on: the
-    labeled texts, the taxonomy's tags and catch-all, the embedder and the search grid. The serving process,
+    labeled texts, the taxonomy's tags and catch-all, the embedder and the tagger's constants. The serving process,
     the message worker and every restart on the same data then share one cross-validation."""
     if cache is None:
         return compute()
     key = hashlib.sha256(json.dumps([
         embedder_name, sorted(taxonomy.tags), taxonomy.catch_all, [(e.text, e.tag) for e in examples],
-        TAG_TARGET_PRECISION, TAG_REVIEW_BUDGET, TAG_MIN_PRECISION, TAG_FOLDS, MIN_CUTOFF_ROWS, CONFIDENCE_GRID,
-        GAP_GRID, REGULARIZATION_C, MEMORY_WEIGHT, MEMORY_NEIGHBOURS, MEMORY_TEMPERATURE, WORDING_WEIGHT],
+        TAG_TARGET_PRECISION, TAG_FOLDS, MIN_CUTOFF_ROWS, CANDIDATES, REGULARIZATION_C, MEMORY_WEIGHT,
+        MEMORY_NEIGHBOURS, MEMORY_TEMPERATURE, WORDING_WEIGHT],
         ensure_ascii=False).encode()).hexdigest()
     path = cache / f"{key[:32]}.json"
     try:
