@@ -123,6 +123,7 @@ def test_the_repeat_contact_line_needs_the_customer_or_the_history_to_say_so():
      "whether we can refund you"),
     ("송장에 제 이름이 있는데 이게 뭐죠?", "ko", None),  # names nothing: the draft names the tag instead
     ("사진 있어요", "ko", None),
+    ("ㅋㅋㅋㅋㅋㅋㅋ", "ko", None), ("?", "ko", None), ("ㅁㄴㅇㄹ", "ko", None), ("...", "en", None),
     ("주말 빼도 벌써 며칠째인데 어떻게 해야 하나요?", "ko", None),
 ])
 def test_a_holding_reply_names_what_it_will_check(text, language, topic):

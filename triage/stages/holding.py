@@ -100,6 +100,8 @@ def _statement(clause: str) -> str:
 
 def _korean(sentence: str, statement: bool = False) -> str | None:
     clauses = [c.strip() for c in CLAUSE.split(sentence) if c.strip()]
+    if not clauses:  # nothing but emoticons or punctuation
+        return None
     last = (_statement if statement else _indirect)(clauses.pop())
     if not last or all(EMPTY.match(w) for w in last.split()):
         return None
