@@ -26,6 +26,9 @@ from triage.pipeline import Pipeline
 
 VERDICTS = ("send", "edit", "rewrite", "harmful")
 CHECKS = ("empathy_fits", "asks_fit", "kb_used_right", "natural")
+# Whether the message calls for empathy at all (a loss, a scam, a deadline, a repeated failure, the company's fault):
+# optional (earlier readers' files lack it); with it, empathy is scored where it applies
+NEEDS_EMPATHY = "empathy_needed"
 REVIEW_SETS = ("demo", "telecom", "market")  # the sample KBs with written FAQs, taxonomies and policies
 SAMPLE = 40
 SEED = 29
@@ -59,7 +62,7 @@ def export_review(settings: Settings, name: str, path: Path, log: Log, n: int = 
                 "tag": result.tag, "priority": result.priority,
                 "kb_entries": [{"id": e.id, "question": e.question, "answer": e.answer} for e in entries],
                 "draft": result.draft,
-                "verdict": None, **dict.fromkeys(CHECKS), "note": "",
+                "verdict": None, **dict.fromkeys(CHECKS), NEEDS_EMPATHY: None, "note": "",
             }, ensure_ascii=False) + "\n")
             if done % 10 == 0:
                 log(f"  {name}: {done}/{len(sample)} drafts exported")
@@ -83,6 +86,9 @@ def _judged(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
             if not isinstance(row.get(check), bool):
                 raise InputError(f"{path}:{lineno}: '{check}' must be true or false once the draft is judged "
                                  f"(got {row.get(check)!r})")
+        if row.get(NEEDS_EMPATHY) is not None and not isinstance(row[NEEDS_EMPATHY], bool):
+            raise InputError(f"{path}:{lineno}: '{NEEDS_EMPATHY}' must be true, false or null "
+                             f"(got {row[NEEDS_EMPATHY]!r})")
         yield lineno, row
 
 
@@ -118,6 +124,9 @@ def score_review(files: dict[str, Path]) -> dict[str, Any]:
             "file": str(path), "drafts": total, "judged": n, "verdicts": verdicts,
             "usable": _share(verdicts["send"] + verdicts["edit"], n), "harmful": _share(verdicts["harmful"], n),
             "checks": {c: _share(sum(r[c] for r in judged), n) for c in CHECKS},
+            "empathy_needed": sum(r.get(NEEDS_EMPATHY) is True for r in judged),
+            "empathy_fits_where_needed": _share(sum(r["empathy_fits"] for r in judged if r.get(NEEDS_EMPATHY) is True),
+                                                sum(r.get(NEEDS_EMPATHY) is True for r in judged)),
             "notes": [f"{r['id']} ({r['verdict']}): {r['note']}" for r in judged if r.get("note")],
         }
     return {"suite": "review", "sets": sets}
@@ -128,12 +137,15 @@ def review_markdown(report: dict[str, Any]) -> str:
     lines = ["# Review: drafts read for fit", "",
              "Verdicts by a reviewer reading each draft with its message, customer context and KB entries, blind to "
              "how it was made (`triage eval review --export`, then `triage eval review`). Usable = send + edit.", "",
-             "| set | judged | usable | harmful | send | edit | rewrite | " + " | ".join(CHECKS) + " |",
-             "|---|---|---|---|---|---|---|" + "---|" * len(CHECKS)]
+             "| set | judged | usable | harmful | send | edit | rewrite | " + " | ".join(CHECKS)
+             + " | empathy fits where needed (drafts needing it) |",
+             "|---|---|---|---|---|---|---|" + "---|" * (len(CHECKS) + 1)]
     for name, s in sets.items():
         v = s["verdicts"]
         lines.append(f"| {name} | {s['judged']} of {s['drafts']} | {s['usable']} | {s['harmful']} | {v['send']} | "
-                     f"{v['edit']} | {v['rewrite']} | " + " | ".join(str(s['checks'][c]) for c in CHECKS) + " |")
+                     f"{v['edit']} | {v['rewrite']} | " + " | ".join(str(s['checks'][c]) for c in CHECKS)
+                     + (f" | {s['empathy_fits_where_needed']} ({s['empathy_needed']}) |"
+                        if s.get("empathy_needed") else " | – |"))
     for name, s in sets.items():
         if s["notes"]:
             lines += ["", f"## Notes: {name}", "", *(f"- {note}" for note in s["notes"])]

@@ -30,6 +30,22 @@ def test_scores_the_judged_drafts_and_keeps_the_notes(tmp_path):
     assert "| demo | 3 of 4 | 0.667 | 0.333 |" in review_markdown({"sets": {"demo": report}})
 
 
+def test_empathy_is_scored_where_the_reader_says_it_applies(tmp_path):
+    path = tmp_path / "market.jsonl"
+    rows = [dict(json.loads(judged("a", "send")), empathy_needed=True),
+            dict(json.loads(judged("b", "edit", empathy_fits=False)), empathy_needed=True),
+            dict(json.loads(judged("c", "send", empathy_fits=False)), empathy_needed=False),
+            json.loads(judged("d", "send"))]  # an earlier reader's row: no empathy_needed
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    report = score_review({"market": path})["sets"]["market"]
+    assert (report["empathy_needed"], report["empathy_fits_where_needed"]) == (2, 0.5)
+    assert report["checks"]["empathy_fits"] == 0.5  # over every draft, as before
+    assert "| 0.5 (2) |" in review_markdown({"sets": {"market": report}})
+    path.write_text(json.dumps(dict(rows[0], empathy_needed="yes")) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"market.jsonl:1: 'empathy_needed' must be true, false or null"):
+        score_review({"market": path})
+
+
 def test_a_bad_verdict_or_a_missing_check_names_the_file_and_line(tmp_path):
     path = tmp_path / "demo.jsonl"
     path.write_text(judged("a", "send") + "\n" + judged("b", "maybe") + "\n", encoding="utf-8")
