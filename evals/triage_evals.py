@@ -19,7 +19,7 @@ from triage.inputs import read_message_rows
 from triage.kb import KnowledgeBase, embedder_for
 from triage.models import Message
 from triage.pipeline import Pipeline, chronological
-from triage.stages.guard import check_injection
+from triage.stages.guard import Vocabulary, check_injection
 from triage.stages.priority import assign_priority
 from triage.stages.signals import situation
 from triage.stages.tagging import TagExample, Tagger, faq_examples, taxonomy_examples
@@ -205,7 +205,8 @@ def tag_cross_validation(kb: KnowledgeBase, rows: list[tuple[Message, dict[str, 
     taxonomy = kb.tagger.taxonomy
     rows = [(m, r) for m, r in rows if r.get("expected_tag") in taxonomy.tags]
     embedder = CachedEmbedder(kb.embedder, cache)
-    texts = [check_injection(m.text).content or m.text for m, _ in rows]
+    vocabulary = Vocabulary.from_taxonomy(taxonomy)  # as the pipeline's guard reads it
+    texts = [check_injection(m.text, vocabulary).content or m.text for m, _ in rows]
     vectors = embedder.encode_queries(texts)
     base = taxonomy_examples(taxonomy)
     base_vectors = embedder.encode_queries([e.text for e in base])
