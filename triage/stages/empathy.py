@@ -45,13 +45,14 @@ STATES = (
     ("벌레|이물질", "이물질이 든 채로", "with something in it"),
     ("녹", "녹은 채로", "melted"),
     ("leak", "새는 채로", "leaking"),
-    ("broken|cracked|smashed", "깨진 채로", "broken"),
+    ("crack", "깨진 채로", "cracked"),
+    ("broken|smashed", "깨진 채로", "broken"),
     ("", "상한 채로", "spoiled"),
 )
 # what is late, from the words before the customer's cue (else anywhere in the message)
 LATE_THINGS = (
     ("새벽\\s*배송|배송|택배|출고|도착|delivery|parcel|package|order", "배송", "delivery"),
-    ("환불|승인\\s*취소|취소\\s*금액|입금|refund", "환불", "refund"),
+    ("환불|(승인|카드|결제)\\s*취소|취소\\s*금액|입금|refund", "환불", "refund"),
     ("회수|수거|pick\\s*-?up|collection", "회수", "pickup"),
     ("재입고|품절|restock", "재입고", "restock"),
     ("포인트|적립|points", "적립", "points"),

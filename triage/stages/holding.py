@@ -87,7 +87,7 @@ KO_STATEMENTS: tuple[tuple[str, str], ...] = (
 def _statement(clause: str) -> str:
     """A Korean statement clause as the matter an agent checks ("…없어요" → "…없는 건을"), or ""."""
     clause = re.sub(r"^(아직도|아직|계속|또|벌써|이제|지금)\s+", "", FILLER.sub("", clause).strip())
-    if re.search(r"왜|어떻게|뭐|무슨", clause) or len(re.sub(r"\s", "", clause)) < MIN_STATEMENT:
+    if re.search(r"왜|어떻게|뭐|무슨", clause):
         return ""
     for pattern, replacement in KO_STATEMENTS[:-1]:
         if re.search(pattern, clause):
@@ -110,6 +110,8 @@ def _korean(sentence: str, statement: bool = False) -> str | None:
     before = re.sub(r"(^|\s)제\s", r"\1고객님 ", FILLER.sub("", clauses[-1]).strip()) if clauses else ""
     if len(last) < SHORT_CLAUSE and before and len(before) + 1 + len(last) <= MAX_TOPIC:
         topic = before + " " + last
+    if statement and len(re.sub(r"\s", "", topic)) < MIN_STATEMENT + len("건을"):  # "사진 있는 건을"
+        return None
     return topic if len(topic) <= MAX_TOPIC else None
 
 
