@@ -126,7 +126,10 @@ class Pipeline:
                  ) -> tuple[TriageResult, SearchResult, CustomerContact | None, dict[str, float]]:
         """Search, answer (never for an urgent situation, unless the KB marks the entry as its self-service answer),
         then tag, repeat contact and priority (under ``lock``)."""
-        result = self.kb.searcher.search(text, k=8, section=section or message.page)
+        # instructing sentences take no part: the request around them is searched (and tagged) alone, so its draft
+        # answers from the entry that answers it
+        query = guard.content if guard.flagged and guard.content.strip() else text
+        result = self.kb.searcher.search(query, k=8, section=section or message.page)
         timings = dict(result.timings_ms)
         t = time.perf_counter()
         decision = self.kb.answerer.decide(result)
@@ -169,9 +172,7 @@ class Pipeline:
         contact = None
         if self.kb.tagger is not None:
             t = time.perf_counter()
-            vector = result.vector  # instructing sentences take no part: the rest is encoded alone, outside the lock
-            if guard.flagged and guard.content.strip():
-                vector = self.kb.embedder.encode_queries([guard.content])[0]
+            vector = result.vector  # of the message without its instructing sentences
             locked = time.perf_counter()
             with self.lock:
                 timings["wait"] = (time.perf_counter() - locked) * 1000

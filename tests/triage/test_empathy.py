@@ -53,6 +53,14 @@ def test_an_empathy_line_names_the_loss_the_deadline_or_the_repeated_failure(tex
     assert named in said(text)
 
 
+@pytest.mark.parametrize("text", [
+    "집이 반지하라 전화가 잘 안 터져서 와이파이로 통화되면 좋겠어요",  # no signal is no burst parcel
+    "주소를 예전 집으로 적었어요. 아직 출고 안됐으면 배송지 바꿀 수 있나요?",  # a condition, not a delay
+])
+def test_words_a_failure_shares_with_other_things_name_no_failure(text):
+    assert Hardship.read(text).our_fault is None and "죄송" not in said(text)
+
+
 def test_english_lines_name_it_too():
     assert "flight tomorrow" in said("My flight is tomorrow and my card keeps getting declined", "en")
     assert "arrived soaked" in said("The bread and eggs boxes were soaked through", "en")
@@ -234,6 +242,27 @@ def test_a_plain_how_to_draft_opens_with_its_answer(kb):
     out = draft(kb, "포인트는 보통 언제 적립돼요?", decision="auto_answer", confidence=0.95)
     assert out.draft.startswith("포인트는 배송 완료 7일 뒤에 적립돼요.") and not out.info.structure["empathy"]
     assert out.lint == []
+
+
+def test_an_urgent_tags_how_to_entry_is_no_protective_step(kb):
+    from dataclasses import replace
+
+    from triage.stages.drafting import Drafter
+
+    snapshot, searcher, taxonomy = kb
+    search = searcher.search("카드 승인 문자가 두 번 왔어요. 두 번 빠져나간 건가요?", k=5)
+    drafter = Drafter(snapshot, None, taxonomy)
+    # the card-lost entry is phrased as a loss: a protective step
+    assert drafter._protective_entry(search, "ko", "money_at_risk").id == "card-lost"
+    # the same P1 tag's entry phrased as a plain how-to protects from nothing (a fraud's "documents for the
+    # police" is no step for a double charge)
+    original = snapshot.entries["card-lost"]
+    snapshot.entries["card-lost"] = replace(original, question="카드 재발급 신청서는 어디서 받나요?",
+                                            examples=("재발급 서류 어디서 받아요",))
+    try:
+        assert drafter._protective_entry(search, "ko", "money_at_risk") is None
+    finally:
+        snapshot.entries["card-lost"] = original
 
 
 def test_no_confirmation_after_the_protective_step(kb):

@@ -231,6 +231,10 @@ def test_the_pipeline_reads_its_taxonomys_vocabulary(small_kb, tmp_path):
     assert "prompt_injection" in out.flags and out.decision == "handoff"
     assert out.tag != "account_hacked"
 
+    # the request around the instructions is searched alone: the agent's draft answers it from its entry
+    drafted = pipeline.assess(Message(text=text))[0]
+    assert drafted.candidate_faq_id == "dawn-delivery-cutoff" and "밤 11시까지 주문하면" in drafted.draft
+
 
 # ---------------------------------------------------------------- detect_language
 

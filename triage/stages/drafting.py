@@ -39,7 +39,7 @@ from triage.stages.holding import hold_topic
 from triage.stages.language import detect_language
 from triage.stages.privacy import find_personal_data, label_placeholders, redact
 from triage.stages.reply_lint import APOLOGY, Finding, LintContext, bot_promises, lint_reply, without_person_promises
-from triage.stages.signals import REFINES, SITUATIONS, Hardship, Signals, already_given
+from triage.stages.signals import REFINES, SITUATIONS, URGENT, Hardship, Signals, already_given
 from triage.taxonomy import NEEDS_REVIEW, Taxonomy
 
 log = logging.getLogger("triage.drafting")
@@ -271,9 +271,11 @@ class Drafter:
     def _candidate_hit(self, result: TriageResult, search: SearchResult, at_least: float = DRAFT_CONFIDENCE,
                        language: str | None = None) -> Hit | None:
         """The hand-off's candidate entry when it is likely enough to be right for an agent to check
-        (``at_least``) and written in the customer's ``language``; never for a distrusted entry, an injection or
-        an uncalibrated KB."""
-        if (result.decision != "handoff" or result.handoff_reason not in ("not_confident", "ambiguous")
+        (``at_least``) and written in the customer's ``language``; never for a distrusted entry or an uncalibrated
+        KB. A message with instructions in it was searched without them, so its candidate answers the request
+        around them."""
+        if (result.decision != "handoff"
+                or result.handoff_reason not in ("not_confident", "ambiguous", "prompt_injection")
                 or (result.confidence or 0.0) < at_least):
             return None
         hit = next((h for h in search.faq_hits if h.entry_id == result.candidate_faq_id), None)
@@ -283,7 +285,8 @@ class Drafter:
 
     def _protective_entry(self, search: SearchResult, language: str, found: str) -> FaqEntry | None:
         """The FAQ entry with the step that protects the customer's money or account: among the best hits, one
-        in the customer's language marked ``protective_step`` or tagged with a P1 tag of the taxonomy. A situation
+        in the customer's language marked ``protective_step``, or tagged with a P1 tag of the taxonomy and phrased
+        as an emergency (its question or examples read as an urgent situation). A situation
         that refines another (a fraud victim, a lost phone) takes only an entry about it, and such an entry serves
         no other: an account takeover's "change your password" is no step for money sent to a fraudster, nor is the
         fraud's payment stop one for a double charge."""
@@ -294,8 +297,12 @@ class Drafter:
             about = {Signals.read(said).situation for said in (entry.question, *entry.examples)}
             if found not in about and (found in REFINES or about & REFINES.keys()):
                 continue
-            if entry.metadata.get("protective_step") or (self.taxonomy is not None and any(
-                    tag in self.taxonomy.tags and self.taxonomy.priority(tag) == "P1" for tag in entry.tags)):
+            if entry.metadata.get("protective_step"):
+                return entry
+            # an entry under an urgent tag is a protective step only where its own phrasings describe an emergency:
+            # a fraud's "documents for the police" (a how-to) is no step for a double charge
+            if about & URGENT and self.taxonomy is not None and any(
+                    tag in self.taxonomy.tags and self.taxonomy.priority(tag) == "P1" for tag in entry.tags):
                 return entry
         return None
 
