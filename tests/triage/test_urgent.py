@@ -24,6 +24,11 @@ from triage.stages.signals import Signals
     ("사기꾼에게 송금했는데 돌려받을 수 있나요?", "fraud_victim"),
     ("아들이라고 해서 돈을 보냈는데 아니었어요", "fraud_victim"),
     ("검찰을 사칭한 전화에 속아서 이체했어요", "fraud_victim"),
+    # the messenger-phishing story: a relative's name, a long tale, the money, then "it wasn't them"
+    ("엄마라고 문자가 왔는데 폰이 고장 나서 급하게 상품권을 사야 한다길래 계좌로 30만원을 보냈어요. "
+     "통화해 보니 아니래요", "fraud_victim"),
+    ("임시폰이라고 연락이 와서 50만원 송금했는데 전화해 보니 자기 아니래요", "fraud_victim"),
+    ("돈을 보냈는데 사기 같아요", "fraud_victim"),
     ("I was scammed. What now?", "fraud_victim"),
     ("I think I sent money to a scammer", "fraud_victim"),
     ("3영업일이 지났는데 환불이 안 들어왔어요", "money_overdue"),
@@ -52,6 +57,7 @@ def test_the_situation_is_read_from_the_customers_words(text, situation):
     "잃어버린 휴대폰을 찾았어요. 분실 정지는 어떻게 풀어요?",  # found: no longer lost
     "어제 송금받기로 한 환불이 아직 안 들어왔어요",  # no stated time has passed: blocked, not overdue
     "How do I report a scam?",
+    "친구한테 돈 보냈는데 전화해 보니 잘 받았대요",  # it was them
 ])
 def test_what_is_not_the_situation(text):
     signals = Signals.read(text)

@@ -48,11 +48,13 @@ FRAUD_VICTIM = _cues(
     _SCAM + r"\S{0,3}\s*(을|를|에|에게|한테)?\s*(당했|당한\s*(것|거|듯)|당해\s*(서|버렸)|속았|속아|걸렸)",
     _SCAM + r"\s*피해\s*(를|가)?\s*(당했|입었|봤|받았|신고|접수|자)",
     r"(스미싱|피싱)\s*피해(?!\S{0,3}\s*(많|흔|늘|예방|막|조심|주의|사례|뉴스|기사))",
-    r"사기꾼\S{0,4}\s*(돈|송금|이체|입금|보냈)", _SENT + r".{0,30}사기(꾼|였|더라|인\s*(것|거)|같)",
+    r"사기꾼\S{0,4}\s*(돈|송금|이체|입금|보냈)", _SENT + r".{0,40}사기\s*(꾼|였|더라|인\s*(것|거)|같)",
+    # the money went out, then the person turned out not to be who they said: "보냈는데 전화해 보니 아니래요"
+    _SENT + r".{0,40}((전화|통화|연락|확인)해\s*보니|알고\s*보니).{0,20}(아니래|아니라고|아니었|아니더|사칭|가짜)",
     r"(보이스|메신저)\s*피싱.{0,40}" + _SENT, _SENT + r".{0,40}(보이스|메신저)\s*피싱",
     # impersonation: "아들이라고 해서 돈을 보냈어요", "검찰을 사칭한 전화에 속아 송금했어요"
     r"(아들|딸|자녀|엄마|아빠|가족|지인|친구|검사|검찰|경찰|금감원|은행|택배|사장)\S{0,3}\s*(이라고|라고|라며|인\s*줄|사칭)"
-    r".{0,40}" + _SENT,
+    r".{0,80}" + _SENT,
     r"\b(i|we)\s*(was|were|got|have\s+been|'ve\s+been|am|'m)\s+(just\s+)?(scammed|defrauded|phished|conned)",
     r"\b(sent|transferred|wired|paid|gave)\b.{0,40}\bscammers?\b", r"\bscammers?\b.{0,40}\b(took|stole|got)\b",
     r"victim\s+of\s+(a\s+|an\s+)?(scam|fraud|phishing|smishing)", r"fell\s+for\s+(a\s+|an\s+)?(scam|phishing|smishing)")
