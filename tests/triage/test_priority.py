@@ -253,3 +253,16 @@ def test_anger_cues_are_words_not_parts_of_words(text, anger):
 ])
 def test_a_service_that_does_not_work_is_blocked_even_beside_a_how_to_question(text):
     assert Signals.read(text).situation == "blocked"
+
+
+def test_a_message_no_tag_was_sure_of_is_raised_to_p1_only_by_its_situation(taxonomy):
+    vip = Customer(id="c", segment="VIP")
+    # the catch-all with a P2 candidate: a VIP raises it, but not past P2 (the base is a guess)
+    guessed = assign_priority("needs_review", taxonomy, "결제가 계속 안 돼요", vip, competing=["payment_failed"])
+    assert guessed.priority == "P2" and "cap:uncertain_tag" in guessed.rules
+    # the same raise on a tag that was given reaches P1, as the policy says
+    given = assign_priority("payment_failed", taxonomy, "결제가 계속 안 돼요", vip)
+    assert given.priority == "P1" and "modifier:VIP" in given.rules
+    # a situation the message describes makes it P1 whatever the tag
+    charged = assign_priority("needs_review", taxonomy, "결제가 두 번 됐어요", None, competing=["payment_failed"])
+    assert charged.priority == "P1" and "situation:money_at_risk" in charged.rules

@@ -14,7 +14,8 @@ levels off).
 ``PriorityDecision.rules`` gives one code per reason, in the same order: ``base:tag``, ``base:competing`` or
 ``base:no_tag``; ``situation:NAME``; ``modifier:NAME`` (a segment or modifier that applied; NAME is the segment,
 ``repeat_contact``, ``says_repeat`` or ``anger``); ``skipped:NAME`` (present, but the policy raises it only at
-other priorities); ``cap:max_raise`` and ``cap:claimed_urgency`` (a limit kept it from raising);
+other priorities); ``cap:max_raise``, ``cap:claimed_urgency`` and ``cap:uncertain_tag`` (a limit kept it from
+raising; the last: no tag was likely enough, so nothing but a situation makes it P1);
 ``backing:NAME`` (a segment that lets claims reach P1); ``ignored:NAME`` (the policy never changes priority for
 it, and the message had it).
 """
@@ -123,7 +124,9 @@ def assign_priority(tag: str, taxonomy: Taxonomy, said: Signals | str, customer:
             present.append((modifier, cue, cue_fact))
 
     applies = [rule for rule, _, _ in present if rule is not None and priority in rule.at]
-    firm = any(rule.can_reach_p1 for rule in applies) or backing is not None  # facts, not claims in the text
+    # facts, not claims in the text, on a base that is known: a message no tag was likely enough for rests on a
+    # guess, which a segment or a repeat does not make P1 (only a situation it describes does)
+    firm = (any(rule.can_reach_p1 for rule in applies) or backing is not None) and tag != taxonomy.catch_all
     final = _shift(priority, min(sum(rule.levels for rule in applies), policy.max_raise))
     claims_stopped = final == "P1" and priority != "P1" and not firm
     if claims_stopped:
@@ -145,6 +148,9 @@ def assign_priority(tag: str, taxonomy: Taxonomy, said: Signals | str, customer:
                          code)
         elif running == "P1":
             decision.add(Reason(code="priority.already_p1", params={"fact": found, "rule": rule.rule}), code)
+        elif claims_stopped and running == final and tag == taxonomy.catch_all:
+            decision.add(Reason(code="priority.uncertain_tag", params={
+                "fact": found, "rule": policy.claimed_urgency_rule}), "cap:uncertain_tag")
         elif claims_stopped and running == final:
             decision.add(Reason(code="priority.claimed_urgency", params={
                 "fact": found, "rule": policy.claimed_urgency_rule}), "cap:claimed_urgency")
