@@ -34,6 +34,8 @@ def taxonomy() -> Taxonomy:
     (Customer(tenure_days=3), "new"),
     (Customer(tenure_days=3, recency=5, frequency=5, monetary=5), "new"),
     (Customer(tenure_days=400), None),
+    (Customer(recency=4, frequency=1, monetary=2), "new"),  # few purchases, tenure unknown
+    (Customer(tenure_days=1400, recency=4, frequency=1, monetary=2), "promising"),  # four years: occasional, not new
     (None, None),
 ])
 def test_customer_segment(customer, expected):

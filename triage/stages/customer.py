@@ -39,8 +39,8 @@ def customer_segment(customer: Customer | None, from_scores: bool = True) -> str
         return "loyal"
     if r <= 2:
         return "at risk" if f >= 3 or m >= 3 else "sleeping"
-    if f <= 1:
-        return "new"
+    if f <= 1:  # few purchases: new, unless the tenure says they have been with us long (just occasional)
+        return "new" if customer.tenure_days is None else "promising"
     return "promising"
 
 
