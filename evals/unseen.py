@@ -246,14 +246,14 @@ def _row(r: dict[str, Any], key: str) -> str:
             f"{f(t and t['accuracy'])} | {f(t and t['needs_review_share'])} | "
             f"{f(t and t['accuracy_when_not_reviewed'])} | {f(p and p['exact'])} | {f(p and p['within_one'])} | "
             f"{f(p and p.get('p1_precision'))} ({f(p and p.get('p1_made'))}) | "
-            f"{f(p and p.get('p1_recall'))} ({f(p and p.get('p1_real'))}) | {_urgent(a)} |")
+            f"{f(p and p.get('p1_recall'))} ({f(p and p.get('p1_real'))}) | {_urgent(a, p)} |")
 
 
-def _urgent(a: dict[str, Any]) -> str:
+def _urgent(a: dict[str, Any], p: dict[str, Any] | None) -> str:
     """Urgent messages auto-answered: of those labeled urgent where the set marks them, else of its P1s."""
     if a.get("urgent"):
         return f"{a['urgent_auto_answered']} of {a['urgent']} urgent"
-    return f"{a['p1_auto_answered']} (P1s)" if "p1_auto_answered" in a else "–"
+    return f"{a['p1_auto_answered']} of {p['p1_real']} P1s" if p and "p1_auto_answered" in a else "–"
 
 
 def unseen_markdown(report: dict[str, Any]) -> str:

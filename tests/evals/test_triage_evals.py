@@ -64,3 +64,18 @@ def test_a_bad_labeled_line_is_named(tmp_path):
     with pytest.raises(InputError) as caught:
         read_labeled_messages(path, 2000)
     assert f"{path}:2:" in str(caught.value) and f"{path}:3:" in str(caught.value)
+
+
+def test_p1_precision_and_recall_count_what_was_made_p1_against_what_really_was():
+    from evals.triage_evals import _p1_metrics
+    from evals.unseen import unseen_markdown
+
+    pairs = [("P1", "P1"), ("P2", "P1"), ("P3", "P1"), ("P1", "P2"), ("P4", "P4")]
+    assert _p1_metrics(pairs) == {"p1_precision": 0.3333, "p1_recall": 0.5, "p1_made": 3, "p1_real": 2}
+    assert _p1_metrics([("P3", "P3")])["p1_precision"] is None  # nothing made P1: no precision to speak of
+    run = {"answer": {"urgent": 4, "urgent_auto_answered": 1, "p1_auto_answered": 0},
+           "tag": {"accuracy": 0.7, "needs_review_share": 0.3, "accuracy_when_not_reviewed": 0.9},
+           "priority": {"exact": 0.6, "within_one": 0.9, **_p1_metrics(pairs)}}
+    text = unseen_markdown({"sets": [{"set": "shop", "note": "n", "entries": 3, "build_seconds": 1.0,
+                                      "calibration": {"threshold": 0.85}, "no_labels": run}]})
+    assert "| 0.333 (3) | 0.500 (2) | 1 of 4 urgent |" in text
