@@ -198,7 +198,12 @@ def ask(
     for c in result.citations:
         out.print(f"  [{c.score:.3f}] {c.id}: {c.title}", highlight=False, markup=False)
     if result.tag:
-        out.print(f"tag {result.tag} ({result.tag_confidence:.2f}), priority {result.priority}"
+        sure = result.tag_probability if result.tag_probability is not None else result.tag_confidence
+        candidates = ", ".join(f"{c.tag} {c.probability:.2f}" for c in result.tag_candidates
+                               if c.probability is not None)
+        review = result.tag_why is not None and result.tag_why.code in ("tag.far", "tag.competing")
+        how = f"for review, candidates: {candidates}" if review else f"{sure or 0.0:.2f} likely right"
+        out.print(f"tag {result.tag} ({how}), priority {result.priority}"
                   + (f", flags {', '.join(result.flags)}" if result.flags else ""), highlight=False, markup=False)
         for reason in result.reasons:
             out.print(f"  - {reason}", highlight=False, markup=False)

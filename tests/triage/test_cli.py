@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,14 @@ def test_ask_json_is_the_result_format():
     assert data["tag"] == "login_problem" and data["priority"] in ("P1", "P2", "P3", "P4") and data["reasons"]
     assert data["language"] == "ko"
     assert data["draft"] and data["drafting"]["source"] == "template" and data["real_need"]
+
+
+def test_ask_says_how_likely_the_tag_is_or_the_candidates_to_review():
+    given = runner.invoke(app, ["ask", "비밀번호 까먹었어요 어떡해요"])
+    assert given.exit_code == 0, given.output
+    assert re.search(r"^tag login_problem \(0\.\d\d likely right\), priority P[1-4]", given.output, re.MULTILINE)
+    reviewed = runner.invoke(app, ["ask", "음 그냥요"])
+    assert re.search(r"^tag needs_review \(for review, candidates: \w+ 0\.\d\d", reviewed.output, re.MULTILINE)
 
 
 def test_ask_rejects_blank_text():
