@@ -201,8 +201,8 @@ def ask(
         sure = result.tag_probability if result.tag_probability is not None else result.tag_confidence
         candidates = ", ".join(f"{c.tag} {c.probability:.2f}" for c in result.tag_candidates
                                if c.probability is not None)
-        review = result.tag_why is not None and result.tag_why.code in ("tag.far", "tag.competing")
-        how = f"for review, candidates: {candidates}" if review else f"{sure or 0.0:.2f} likely right"
+        how = (f"for review{', candidates: ' + candidates if candidates else ''}" if result.sent_to_review
+               else f"{sure or 0.0:.2f} likely right")
         out.print(f"tag {result.tag} ({how}), priority {result.priority}"
                   + (f", flags {', '.join(result.flags)}" if result.flags else ""), highlight=False, markup=False)
         for reason in result.reasons:

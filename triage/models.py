@@ -225,6 +225,12 @@ class TriageResult(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
+    @property
+    def sent_to_review(self) -> bool:
+        """No tag was likely enough to be right (or nothing but instructions was left): the catch-all, for an agent
+        to choose among ``tag_candidates``."""
+        return self.tag_why is not None and self.tag_why.code in ("tag.far", "tag.competing", "tag.instructions_only")
+
 
 class BotAnswerRequest(BaseModel):
     """What the support bot sends: the customer's text and, optionally, the page (section) it sits on."""

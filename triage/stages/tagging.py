@@ -251,12 +251,7 @@ class Tagger:
 
     def candidates(self, scores: TagScores) -> list[Candidate]:
         """The best ``CANDIDATES`` tags with their calibrated probabilities."""
-        top = scores.ranked[:CANDIDATES + 1]
-        out = []
-        for i, (tag, p) in enumerate(top[:CANDIDATES]):
-            best_other = max((q for j, (_, q) in enumerate(top) if j != i), default=0.0)
-            out.append(Candidate(tag, p, self.cutoffs.probability(p, p - best_other)))
-        return out
+        return [Candidate(tag, p, self.cutoffs.probability(p, lead)) for tag, p, lead in leads(scores.ranked)]
 
     def decide(self, scores: TagScores) -> TagDecision:
         """One tag: the top candidate when its calibrated probability reaches the cut-off (or a more urgent
@@ -290,6 +285,14 @@ class Tagger:
                            probability=top.probability, overridden=top.tag, competing=[c.tag for c in strong[:2]])
 
 
+def leads(ranked: Sequence[tuple[str, float]]) -> list[tuple[str, float, float]]:
+    """The best ``CANDIDATES`` tags of a ranking, each with its score and its lead over the best other of the top
+    ``CANDIDATES + 1`` (negative when behind): what the calibration reads, in fitting and in deciding alike."""
+    top = ranked[:CANDIDATES + 1]
+    return [(tag, p, p - max((q for j, (_, q) in enumerate(top) if j != i), default=0.0))
+            for i, (tag, p) in enumerate(top[:CANDIDATES])]
+
+
 def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vectors: NDArray[np.float32],
                      groups: Sequence[str], target: float = TAG_TARGET_PRECISION) -> Cutoffs:
     """When this taxonomy's tagger gives a tag, by k-fold cross-validation on its own labeled texts
@@ -306,9 +309,8 @@ def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vector
         return Cutoffs(examples=len(truth))
     features, labels = [], []
     for candidates, tag in zip(ranked, truth, strict=True):
-        for i, (candidate, p) in enumerate(candidates[:CANDIDATES]):
-            best_other = max((q for j, (_, q) in enumerate(candidates) if j != i), default=0.0)
-            features.append((p, p - best_other))
+        for candidate, p, lead in leads(candidates):
+            features.append((p, lead))
             labels.append(candidate == tag)
     y = np.array(labels)
     if y.all() or not y.any():
@@ -316,7 +318,7 @@ def calibrate_cutoffs(taxonomy: Taxonomy, examples: Sequence[TagExample], vector
     fit = LogisticRegression(C=1.0).fit(np.array(features), y)
     cutoffs = Cutoffs(weights=[float(w) for w in fit.coef_[0]], bias=float(fit.intercept_[0]),
                       source="cross-validation", examples=len(truth))
-    top = np.array([cutoffs.probability(c[0][1], c[0][1] - (c[1][1] if len(c) > 1 else 0.0)) for c in ranked])
+    top = np.array([cutoffs.probability(*leads(c)[0][1:]) for c in ranked])
     right = np.array([c[0][0] == tag for c, tag in zip(ranked, truth, strict=True)])
     found = threshold_for_precision(top, right, target)
     cutoffs.min_probability = round(max(found, target), 4) if found < 1.0 else target
