@@ -343,15 +343,17 @@ def test_a_hand_off_draft_answers_from_a_candidate_likely_enough_for_an_agent_to
 
 def test_money_or_an_account_at_risk_opens_with_the_protective_step_from_the_kb(safety):
     out = draft_for(safety, "누가 제 계정에 로그인해서 모르는 주문을 했어요. 너무 화나요", tag="account_hacked")
-    assert out.draft.startswith("가장 급한 것부터 안내해 드릴게요.\n바로 비밀번호를 바꾸고")
+    assert out.draft.startswith("고객님 계정에 모르는 접근이 있었다니 많이 불안하셨겠어요.\n"
+                                "가장 급한 것부터 안내해 드릴게요.\n바로 비밀번호를 바꾸고")
     assert "account-hacked" in out.info.cited_ids and "비밀번호를 알려" not in out.draft
     assert "기다리신" not in out.draft  # nobody waited: no waiting-time empathy
     # a P1 tag is enough, and where the KB has no protective entry the agent promises to act on it now
     tagged = draft_for(safety, "포인트가 이상하게 다 빠져나갔어요", tag="account_hacked", without=("account-hacked",))
-    assert tagged.draft.startswith("추가 피해가 없도록 제가 바로 확인하고 조치할게요.")
+    assert tagged.draft.startswith("돈이 빠져나간 걸 보시고 많이 놀라셨죠.\n나간 결제는 제가 바로 확인하고 조치할게요.")
     # ... after the customer's own first step, where it is the same at any company
     card = draft_for(safety, "지갑을 잃어버렸는데 거기 카드가 등록돼 있어요", without=("account-hacked",))
-    assert card.draft.startswith("혹시 아직이시면 카드사에 바로 분실 신고를 해 주세요. 추가 피해가 없도록")
+    assert card.draft.startswith("카드를 잃어버리셔서 많이 걱정되셨죠.\n"
+                                 "혹시 아직이시면 카드사에 바로 분실 신고를 해 주세요. 추가 피해가 없도록")
     # a question about a security feature, with nothing wrong, is no emergency even under a P1 tag
     feature = draft_for(safety, "로그인할 때 문자로 한 번 더 확인하는 기능 있어요?", tag="account_hacked",
                         without=("account-hacked",))
@@ -387,7 +389,7 @@ def test_already_given(ask, text, given):
     assert already_given(ask, text) is given
 
 
-def test_the_llm_path_gets_the_candidate_and_the_asks_and_its_draft_opens_with_the_protective_step(safety):
+def test_the_llm_path_gets_the_candidate_and_the_asks_and_its_draft_opens_with_empathy_and_the_protective_step(safety):
     from triage.models import TriageResult
     from triage.stages.drafting import Drafter
 
@@ -402,8 +404,7 @@ def test_the_llm_path_gets_the_candidate_and_the_asks_and_its_draft_opens_with_t
                           candidate_faq_id=search.faq_hits[0].entry_id, tag="account_hacked", language="ko")
     out = drafter.draft(text, result, search)
     assert out.info.source == "llm"
-    assert out.draft.startswith("가장 급한 것부터 안내해 드릴게요.\n바로 비밀번호를 바꾸고")
-    assert out.draft.index("많이 놀라셨죠.") > out.draft.index("계정 보호 요청")
+    assert out.draft.startswith("많이 놀라셨죠.\n가장 급한 것부터 안내해 드릴게요.\n바로 비밀번호를 바꾸고")
     assert out.info.cited_ids == ["account-hacked"]
     reply_prompt = sent[-1]["messages"][0]["content"]
     assert "protective step" in reply_prompt and "Ask the customer for nothing." in reply_prompt
@@ -413,7 +414,7 @@ def test_money_at_risk_never_gets_a_candidates_how_to(safety):
     # charged again after cancelling: not how to cancel, but the agent acting now
     out = draft_for(safety, "카드 결제 취소했는데 돈이 또 빠져나갔어요", confidence=0.7, tag="refund_status",
                     without=("account-hacked",))
-    assert out.draft.startswith("추가 피해가 없도록 제가 바로 확인하고 조치할게요.")
+    assert out.draft.split("\n")[1] == "나간 결제는 제가 바로 확인하고 조치할게요."
     assert "3~5영업일" not in out.draft and out.info.cited_ids == [] and out.lint == []
 
 
@@ -426,8 +427,9 @@ def test_an_english_customer_is_not_asked_in_korean_nor_given_korean_steps(safet
     result = TriageResult(id="m", decision="handoff", handoff_reason="not_confident", confidence=0.7,
                           candidate_faq_id=search.faq_hits[0].entry_id, tag="refund_status", language="en")
     out = drafter.draft(text, result, search)
-    assert out.draft.startswith("If you haven't yet, please change your password right away. I'll check this and "
-                                "act on it right away") and not re.search("[가-힣]", out.draft)
+    assert out.draft.startswith("Someone getting into your account is worrying.\nIf you haven't yet, please change "
+                                "your password right away. I'll check this and act on it right away")
+    assert not re.search("[가-힣]", out.draft)
 
 
 def test_reading_the_message_praise_sentences_and_a_wordless_message():

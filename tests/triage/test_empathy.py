@@ -44,7 +44,18 @@ def test_a_plain_question_gets_no_empathy_line(text):
     ("앱이 계속 튕겨요", "계속 튕겨서"),
     ("결제를 몇 번을 해도 안 되네요", "몇 번이나"),
     ("지갑을 잃어버렸는데 카드가 등록돼 있어요", "카드를 잃어버리셔서"),
-    ("모르는 결제가 돼서 돈이 빠져나갔어요", "결제 내역을"),
+    ("모르는 결제가 돼서 돈이 빠져나갔어요", "모르는 결제가"),
+    ("어제 지하철에서 폰을 잃어버렸어요. 누가 쓸까 봐 너무 불안해요", "휴대폰을 잃어버리셔서 누가 쓸까 봐"),
+    ("같은 물건인데 두 번 결제됐어요", "두 번 잡혀서 정말 죄송해요"),
+    ("업데이트하고 나서 등록해 둔 알림이 다 사라졌어요", "업데이트 뒤로 문제가 생겨서"),
+    ("방금 실수로 요금제 변경을 눌러버렸어요 ㅠㅠ 되돌릴 수 있죠?", "잘못 누르셔서"),
+    ("약속 시간에 30분 기다렸는데 안 나오고 채팅도 읽씹이에요", "상대가 약속을"),
+    ("한번에 내기가 너무 힘들어요.. 나눠서 낼 수 있나요?", "부담되는 상황"),
+    ("채팅 알림이 안 와서 구매자 연락을 몇 번이나 놓쳤어요", "연락을 놓치셔서"),
+    ("제가 잘못한 거 하나도 없는데 이용제한이 걸렸어요", "억울한 일을"),
+    ("아침에 일어났더니 전화가 아예 안 걸려요", "전화가 안 돼서"),
+    ("유심 인식이 안 돼요. 출근해야 되는데 빨리 좀요", "출근 전에"),
+    ("은행이랑 다 연결돼 있어서 너무 불편하네요. 예전 번호로 돌아갈 수 있나요?", "은행이랑 다 연결돼 있어서 많이 불편"),
     ("어제 받은 딸기가 곰팡이가 펴 있었어요", "곰팡이가 핀 채로"),
     ("어제 통화한 상담원분 너무 불친절했어요", "상담 중에"),
     ("벨 누르지 말라고 요청사항에 적었는데 또 눌렀어요", "요청하신 내용이"),
@@ -54,6 +65,8 @@ def test_an_empathy_line_names_the_loss_the_deadline_or_the_repeated_failure(tex
 
 
 @pytest.mark.parametrize("text", [
+    "휴대폰 액정이 깨졌는데 파손보험 같은 거 있나요?",  # the customer's own phone broke: nothing of ours arrived
+    "보이스피싱 전화가 하도 와서 번호를 바꾸려고요. 돈 들어요?",  # a scam heard of, nobody wronged them
     "집이 반지하라 전화가 잘 안 터져서 와이파이로 통화되면 좋겠어요",  # no signal is no burst parcel
     "주소를 예전 집으로 적었어요. 아직 출고 안됐으면 배송지 바꿀 수 있나요?",  # a condition, not a delay
 ])
@@ -88,7 +101,9 @@ def test_an_apology_only_where_the_company_failed():
     assert "죄송" in said("택배 받았는데 간장병이 깨져서 박스가 다 젖었어요")  # its delivery
     assert "죄송" in said("7시 반인데 새벽배송 아직이에요 애들 아침 먹여야 되는데")  # its delay
     assert "죄송" not in said("카드를 잃어버렸어요")  # the customer's own loss
-    assert "죄송" not in said("결제가 두 번 됐어요")  # not known to be ours: named, not apologized for
+    # the same payment taken twice is the company's payment failing them: the blind readers asked for the apology
+    assert "두 번 잡혀서 정말 죄송해요" in said("결제가 두 번 됐어요")
+    assert "죄송" not in said("모르는 결제가 있어요")  # not known to be ours: named, not apologized for
     assert "상한 채로" not in said("블루베리가 상한 건 아니고 멀쩡한데 반품되나요?")  # a damage denied is none
     assert said("선물 보냈는데 받는 사람이 일주일째 주소를 안 넣으면 어떻게 돼요?") == ""  # a question, not a delay
     assert said("반품 접수한 지 5영업일이 지났는데 아직도 회수하러 안 오셨어요") == "회수가 늦어져서 정말 죄송해요."
@@ -267,8 +282,10 @@ def test_an_urgent_tags_how_to_entry_is_no_protective_step(kb):
 
 def test_no_confirmation_after_the_protective_step(kb):
     out = draft(kb, "지갑을 잃어버렸는데 카드가 등록돼 있어요. 누가 쓸까 봐 무서운데 빨리 좀 막아 주세요")
-    assert out.draft.startswith("가장 급한 것부터 안내해 드릴게요.\n앱 > 카드 관리 > 분실 신고에서")
-    assert "카드를 잃어버리셔서 많이 걱정되셨죠." in out.draft and "죄송" not in out.draft
+    # one line naming their loss and the fear they said, then the protective step, in the first paragraph
+    assert out.draft.startswith("카드를 잃어버리셔서 누가 쓸까 봐 많이 불안하셨겠어요.\n"
+                                "가장 급한 것부터 안내해 드릴게요.\n앱 > 카드 관리 > 분실 신고에서")
+    assert "죄송" not in out.draft
     assert "거죠" not in out.draft and "말씀이시죠" not in out.draft and not out.info.structure["confirm"]
     assert out.lint == []
 

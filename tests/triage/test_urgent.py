@@ -137,6 +137,11 @@ URGENT_FAQ = """
   answer: 카드 결제는 취소 후 3~5영업일 안에 카드사에서 승인 취소돼요.
   examples: ["카드로 결제한 거 환불 며칠 걸려요?", "신용카드 환불 기간 알려주세요"]
   tags: [refund_status]
+- id: double-charge
+  question: 같은 결제가 두 번 빠져나갔어요.
+  answer: 중복으로 결제된 건은 확인 후 한 건을 취소해 드려요. 카드 결제는 취소 후 3~5영업일 안에 승인 취소돼요.
+  examples: ["한 번 샀는데 카드 결제가 두 번 됐어요", "이중 결제된 것 같아요"]
+  tags: [refund_status]
 - id: password-reset
   question: 비밀번호를 잊어버렸어요
   answer: 로그인 화면의 '비밀번호 찾기'에서 휴대폰 본인인증 후 새 비밀번호를 설정할 수 있어요.
@@ -181,7 +186,8 @@ def test_an_urgent_message_is_handed_off_whatever_the_entrys_confidence(urgent_k
     assert out.candidate_faq_id == "pass-cancel" and out.faq_id is None and out.answer is None
     assert "money_at_risk" in out.decision_reason and out.priority == "P1"
     if draft:  # the agent acts: never the candidate's how-to to someone charged after cancelling
-        assert out.draft.startswith("추가 피해가 없도록") and "해지하기" not in out.draft
+        assert "나간 결제는 제가 바로 확인하고 조치할게요." in out.draft.split("\n\n")[0]
+        assert "해지하기" not in out.draft
 
 
 def test_an_entry_the_kb_marks_as_the_self_service_answer_is_answered_without_a_persons_promise(urgent_kb):
@@ -225,19 +231,21 @@ def draft_for(urgent_kb, text: str, language: str = "ko", without: tuple[str, ..
 def test_a_fraud_victims_draft_opens_with_the_payment_stop(urgent_kb):
     text = "아들이라고 해서 돈을 보냈는데 사기였어요. 너무 화나요 어떡하죠"
     from_kb = draft_for(urgent_kb, text)  # the KB's own step where it has one
-    assert from_kb.draft.startswith("가장 급한 것부터 안내해 드릴게요.\n"
+    # one line naming the scam, then the payment stop: the first thing they are told to do
+    assert from_kb.draft.startswith("사기 피해를 입으셨다니 많이 놀라셨겠어요.\n가장 급한 것부터 안내해 드릴게요.\n"
                                     "지금 바로 앱 > 하루페이 > 송금 내역 > 사기 신고에서 지급정지를 요청해 주세요.")
     assert from_kb.info.cited_ids[0] == "fraud-payment-stop"
     # where it has none, the step that holds at any company; never an apology as if we had wronged them
     generic = draft_for(urgent_kb, text, without=("fraud-payment-stop",))
-    assert generic.draft.startswith("돈을 보내셨다면 지금 바로 112나 돈을 보낸 은행 고객센터에 전화해서 지급정지를 "
+    assert generic.draft.startswith("사기 피해를 입으셨다니 많이 놀라셨겠어요.\n"
+                                    "돈을 보내셨다면 지금 바로 112나 돈을 보낸 은행 고객센터에 전화해서 지급정지를 "
                                     "요청해 주세요.")
     for draft in (from_kb.draft, generic.draft):
         assert "죄송" not in draft and "불편을 드려" not in draft
     assert "no_protective_step" not in {f.code for f in generic.lint}
     english = draft_for(urgent_kb, "I was scammed and sent money to a scammer an hour ago. What do I do?", "en")
-    assert english.draft.startswith("If you sent money, call the police (112) or your bank's helpline right now and "
-                                    "ask them to stop the payment.")
+    assert english.draft.split("\n")[1].startswith("If you sent money, call the police (112) or your bank's helpline "
+                                                   "right now and ask them to stop the payment.")
     assert "sorry" not in english.draft.lower()
 
 
@@ -246,10 +254,22 @@ def test_the_fraud_entrys_payment_stop_is_no_step_for_money_charged_twice(urgent
     assert "fraud-payment-stop" not in charged.info.cited_ids and "지급정지" not in charged.draft
 
 
+def test_money_at_risk_is_answered_from_an_entry_about_that_very_situation(urgent_kb):
+    # a double charge: the apology, the agent acting, then the KB's entry on double charges, never a how-to
+    out = draft_for(urgent_kb, "한 번 결제했는데 카드에서 두 번 빠져나갔어요. 어떻게 된 거예요?")
+    opening, *rest = out.draft.split("\n\n")
+    assert opening == "같은 결제가 두 번 잡혀서 정말 죄송해요.\n나간 결제는 제가 바로 확인하고 조치할게요."
+    assert out.info.cited_ids == ["double-charge"] and "중복으로 결제된 건은" in rest[0]
+    assert {f.code for f in out.lint} <= {"puts_off_answer"} and "no_protective_step" not in {f.code for f in out.lint}
+    # charged after cancelling: the how-to entry is about cancelling, not about this situation
+    assert "해지하기" not in draft_for(urgent_kb, CHARGED_AFTER_CANCELLING).draft
+
+
 def test_money_past_its_time_is_acknowledged_and_checked_not_told_the_time_again(urgent_kb):
     out = draft_for(urgent_kb, "카드 결제 취소한 지 일주일이 지났는데 환불이 안 들어왔어요")
-    assert out.draft.startswith("안내된 기간이 지났는데 아직 받지 못하셨다니")
-    assert "처리 상태와 입금 내역" in out.draft and "3~5영업일" not in out.draft and out.info.cited_ids == []
+    assert out.draft.startswith("받으셔야 할 돈이 안내받은 때가 지나도록 들어오지 않아 많이 답답하셨겠어요.\n"
+                                "처리 상태와 입금 내역을 제가 바로 확인해서")
+    assert "3~5영업일" not in out.draft and out.info.cited_ids == []
 
 
 def test_a_rephrased_answer_that_promises_a_persons_action_is_rejected(urgent_kb):

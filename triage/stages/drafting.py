@@ -1,10 +1,11 @@
 """The real need behind a message and a reply draft for an agent to review, with or without an LLM.
 
-Every draft follows one structure: the protective step when money or an account is at risk → specific empathy
-→ the situation confirmed in our words (never the customer's or an FAQ title quoted back) → the answer from
-the KB with its source (numbered steps for new customers, whole otherwise) → what is still needed → a better
-alternative from the KB → a closing question, thanking customers who report a bug or suggest a feature. Which
-wording fills it depends on the *kind* of message (``reply_kind``).
+Every draft follows one structure: specific empathy (one sentence, where the situation calls for it) → the
+protective step when money or an account is at risk, in the same opening paragraph → the situation confirmed in
+our words (never the customer's or an FAQ title quoted back) → the answer from the KB with its source (numbered
+steps for new customers, whole otherwise) → what is still needed → a better alternative from the KB → a closing
+question, thanking customers who report a bug or suggest a feature. Which wording fills it depends on the *kind* of
+message (``reply_kind``).
 
 Template path (the default, no LLM): ``prompts/replies/<lang>.yaml`` filled with the message's specifics.
 LLM path: ``prompts/real_need.prompt.md`` then ``prompts/reply_draft.prompt.md`` on the redacted message;
@@ -187,6 +188,19 @@ def restate(text: str, found: str | None) -> str:
     return best.replace('"', "'")
 
 
+def opening(empathy: str, protect: str) -> list[str]:
+    """The draft's first paragraphs: where money or an account is at risk, one sentence of empathy and the
+    protective step together (the step is still the first thing the customer is told to do); else the empathy."""
+    if protect.strip() and empathy.strip():
+        return [empathy.strip() + "\n" + protect.strip()]
+    return [empathy, protect]
+
+
+def situations_of(entry: FaqEntry) -> set[str | None]:
+    """The situations an FAQ entry's own phrasings (its question and examples) describe."""
+    return {Signals.read(said).situation for said in (entry.question, *entry.examples)}
+
+
 def answer_at_level(answer: str, level: str) -> str:
     """The KB answer as numbered steps for a new customer; whole otherwise (cutting it for a veteran dropped the
     very sentence some customers needed: that data roaming needs a pass of its own)."""
@@ -275,7 +289,7 @@ class Drafter:
         KB. A message with instructions in it was searched without them, so its candidate answers the request
         around them."""
         if (result.decision != "handoff"
-                or result.handoff_reason not in ("not_confident", "ambiguous", "prompt_injection")
+                or result.handoff_reason not in ("not_confident", "ambiguous", "prompt_injection", "urgent_situation")
                 or (result.confidence or 0.0) < at_least):
             return None
         hit = next((h for h in search.faq_hits if h.entry_id == result.candidate_faq_id), None)
@@ -294,7 +308,7 @@ class Drafter:
             entry = self.snapshot.entries[h.entry_id]
             if detect_language(entry.answer) != language:
                 continue
-            about = {Signals.read(said).situation for said in (entry.question, *entry.examples)}
+            about = situations_of(entry)
             if found not in about and (found in REFINES or about & REFINES.keys()):
                 continue
             if entry.metadata.get("protective_step"):
@@ -355,7 +369,13 @@ class Drafter:
         # (someone who cancelled and was still charged must not be told how to cancel)
         at_risk = self._at_risk(result, found, ASKS.search(text) is not None)
         no_how_to = at_risk or found == OVERDUE
-        source = hit or (None if no_how_to else self._candidate_hit(result, search, language=language))
+        candidate = self._candidate_hit(result, search, language=language)
+        # ... but an entry about that very situation is what the agent answers with ("두 번 결제됐어요" for a double
+        # charge)
+        if candidate is not None and no_how_to and (
+                found not in situations_of(self.snapshot.entries[candidate.entry_id])):
+            candidate = None
+        source = hit or candidate
         hedged_hit = None if source or no_how_to or not ASKS.search(text) else self._candidate_hit(
             result, search, HEDGED_CONFIDENCE, language)
         level = result.context.explanation_level if result.context else "standard"
@@ -456,7 +476,7 @@ class Drafter:
         if hit is not None:  # the bot's answer: no line of ours promises what a person will do, since nobody will
             empathy = [kept for line in empathy if (kept := without_person_promises(line))]
             extra = [kept for line in extra if (kept := without_person_promises(line))]
-        paragraphs = [protect, " ".join(empathy), said if confirmed else "", answer.strip(), *extra, closing]
+        paragraphs = [*opening(" ".join(empathy), protect), said if confirmed else "", answer.strip(), *extra, closing]
         draft = "\n\n".join(p for p in paragraphs if p)
         cited = list(dict.fromkeys(e.id for e in (protected_by, entry, hedged) if e is not None))
         info = DraftInfo(source="template", kind=kind, cited_ids=cited, prompt=f"replies/{t.language}.yaml",
@@ -495,7 +515,8 @@ class Drafter:
         entry = self._protective_entry(search, t.language, found)
         if entry is None:  # the customer's own first step where it is the same at any company, then ours
             first = t.render(f"protective.{found}") if t.has(f"protective.{found}") else ""
-            acting = "" if bot else t.render("protective.acting")
+            acting = "" if bot else t.render(
+                f"protective.acting.{found}" if t.has(f"protective.acting.{found}") else "protective.acting.default")
             return " ".join(p for p in (first, acting) if p), None
         step = str(entry.metadata.get("protective_step") or answer_at_level(entry.answer, level))
         return (t.render("protective.step", step=step) + "\n"
@@ -548,8 +569,8 @@ class Drafter:
             calls.append(reply.call)
             parts = reply.value
             confirm = "" if protect else parts.confirm  # never a confirmation after the protective instructions
-            draft = redaction.restore("\n\n".join(p.strip() for p in (protect, parts.empathy, confirm, parts.answer,
-                                                                        parts.alternative, parts.closing)
+            draft = redaction.restore("\n\n".join(p.strip() for p in (*opening(parts.empathy, protect), confirm,
+                                                                        parts.answer, parts.alternative, parts.closing)
                                                     if p.strip()))
             cited = list(dict.fromkeys([*([protected_by.id] if protected_by else []),
                                         *(c for c in parts.cited_ids if c in allowed)]))

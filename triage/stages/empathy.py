@@ -87,13 +87,75 @@ EVENTS = (
     ("행사|event", "행사", "event"),
     ("입학|개학", "입학", "school start"),
     ("trip", "여행", "trip"),
+    ("출근", "출근", "work"),
+    ("등교|수업", "수업", "class"),
+    ("회의|미팅", "회의", "meeting"),
+    ("근무|업무|영업", "업무", "work"),
 )
+# a scam named with no harm done ("보이스피싱 전화가 하도 와서") is no scam the customer fell for
+HARMED = re.compile(r"당했|당한|당해|속았|속아|피해|보냈|송금|이체|입금|눌렀|입력|알려\s*(줬|주었|드렸)|깔렸|깔았|설치"
+                    r"|\b(clicked|entered|typed|sent|gave|lost|installed|paid|transferred)\b", re.IGNORECASE)
+# a charge that went out twice: the company's payment failed the customer, not a stranger
+TWICE = re.compile(r"이중|중복|두\s*번|twice|double", re.IGNORECASE)
+UNKNOWN_CHARGE = re.compile(r"모르는|안\s*한|한\s*적\s*없|unauthori[sz]ed", re.IGNORECASE)
 COUNT = re.compile(r"(두|세|네|다섯|여러|몇|\d+)\s*번")
 RETRIED_VERBS = (
     ("튕", "튕겨서"), ("꺼", "꺼져서"), ("멈", "멈춰서"), ("실패", "실패해서"), ("오류|에러", "오류가 나서"),
     ("로그아웃", "로그아웃돼서"), ("끊", "끊겨서"), ("안\\s*열", "안 열려서"), ("안\\s*눌", "안 눌려서"),
     ("안\\s*떠", "안 떠서"), ("안\\s*(돼|되|됨)", "안 돼서"),
 )
+
+
+# What the customer says they feel or went through where no loss, fault or repeated failure names it, the first that
+# applies: a slip of their own, being treated unfairly, being stood up, money being tight, missing something, a fear
+# they name, a service gone, a reason something is inconvenient.
+MISTAKE = re.compile(r"실수로|실수(였|예요|이에요|했|해서)|깜빡"
+                     r"|잘못\s*(눌|누르|누른|보내|보냈|입력|선택|신청|결제|해지|송금|이체)"
+                     r"|\b(by\s+mistake|accidentally|wrong\s+(button|number|person|account))\b", re.IGNORECASE)
+SLIPS = (
+    ("눌|누르|누른|button|tap", "잘못 누르셔서", "tapping the wrong thing"),
+    ("보내|보냈|송금|이체|선물|sent|number|person|account", "잘못 보내셔서", "sending it to the wrong place"),
+    ("입력|typed|entered", "잘못 입력하셔서", "entering the wrong details"),
+    ("깜빡|forgot", "깜빡하신 일로 이런 일이 생겨서", "a small slip causing all this"),
+    ("", "실수로 이렇게 돼서", "a slip like that"),
+)
+UNFAIR = re.compile(r"억울|누명|허위\s*(후기|신고|리뷰|사실)|거짓\s*(후기|신고|리뷰|말)"
+                    r"|잘못한\s*(게|거|것|건)\s*(하나도|아무것도|전혀)?\s*없"
+                    r"|(욕|비방|사기|잘못)\S{0,6}\s*(한|쓴|친)\s*적\s*(이\s*)?(한\s*번도\s*)?없"
+                    r"|\b(unfair(ly)?|false\s+(review|report|accusation)|did\s*n[o']t\s+do\s+anything\s+wrong)\b",
+                    re.IGNORECASE)
+STOOD_UP = re.compile(r"안\s*나오|안\s*나왔|노쇼|읽씹|읽고\s*(답|씹)|잠수|\b(no[-\s]?show|never\s+showed|ghosted)\b",
+                      re.IGNORECASE)
+TIGHT = re.compile(r"형편|사정이\s*(어려|안\s*좋|힘들)"
+                   r"|(내기|갚기|납부하기|결제하기)\S{0,3}\s*(너무\s*|좀\s*)?(힘들|어려|벅차|부담)"
+                   r"|생활이\s*어려|실직|일자리|\b(can'?t\s+afford|struggling\s+to\s+pay|lost\s+my\s+job)\b",
+                   re.IGNORECASE)
+MISSED = re.compile(r"(연락|전화|문자|알림|거래|주문|택배|예약|메시지)\S{0,3}\s*(을|를)?\s*"
+                    r"(몇\s*번(이나)?|여러\s*번|다|계속|또)?\s*놓쳤|\bmissed\s+(several\s+|many\s+|a\s+few\s+)?(calls?|messages?|orders?|buyers?|deliver\w*)\b",
+                    re.IGNORECASE)
+MISSED_THINGS = (
+    ("연락|전화|문자|메시지|calls?|messages?|buyers?", "연락", "messages"),
+    ("거래|주문|orders?", "거래", "orders"),
+    ("택배|deliver", "택배", "deliveries"),
+    ("", "알림", "notifications"),
+)
+# "누가 쓸까 봐 너무 불안해요": what they fear, in their words, before the feeling
+FEARED = re.compile(r"((?:[가-힣]+\s+){0,3}[가-힣]+까\s*봐)\s*(너무|많이|진짜|정말|계속|좀)?\s*(불안|걱정|무서|겁)")
+AFRAID = re.compile(r"불안해|무서워|무섭|겁나|걱정돼|걱정되|걱정이에요|\b(scared|worried|afraid|panick?(ed|ing))\b",
+                    re.IGNORECASE)
+CONNECTIVE = re.compile(r"(는데|니까|어서|아서|해서|여서|라서|고)$")
+OWN_WORDS_KO = re.compile(r"(^|\s)(제|저|내|나|저희|우리)(\s|$)")
+# a service the customer cannot use at all: "전화가 아예 안 걸려요", "데이터가 계속 안 돼요", since a time
+SERVICES = (
+    ("전화|통화|call", "전화", "calls"),
+    ("문자|text", "문자", "texts"),
+    ("데이터|인터넷|와이파이|internet|data|wi-?fi", "인터넷", "the internet"),
+    ("앱|어플|app", "앱", "the app"),
+    ("접속|서비스|service", "서비스", "the service"),
+)
+GONE_FOR_GOOD = re.compile(r"아예|전혀|계속|부터|째|갑자기|일어났더니"
+                           r"|since|suddenly|all\s+day|for\s+(hours|\d+\s+hours)", re.IGNORECASE)
+INCONVENIENT = re.compile(r"([가-힣][가-힣 ]{2,30}?(어서|아서|해서|여서|라서|돼서))\s*(너무|많이|진짜|정말|좀)?\s*불편")
 
 
 @dataclass(frozen=True)
@@ -170,6 +232,8 @@ def _deadline(words: str, language: str) -> Line:
     event = next((_by_language(row[1:], language) for row in EVENTS if re.search(row[0], words, re.IGNORECASE)), "")
     if event and times:
         return Line("empathy.deadline.event", {"when": times[0], "event": event})
+    if event:  # "출근해야 되는데"
+        return Line("empathy.deadline.event_only", {"event": event})
     when = times[-1] if times else ""
     if re.search(r"까지|전에|안에|\b(by|before)\b", words, re.IGNORECASE) and when:
         return Line("empathy.deadline.by", {"when": when})
@@ -190,34 +254,87 @@ def _retried(words: str, text: str) -> Line:
     return Line("empathy.retried.verb", {"verb": verb}) if verb else Line("empathy.retried.again")
 
 
+def _their_words(said: str) -> str:
+    """The last clause of the customer's ``said`` (after its last connective), or "" where it speaks of them in
+    the first person (a draft cannot repeat "제 돈" back)."""
+    words = said.split()
+    last = max((i for i, word in enumerate(words[:-1]) if CONNECTIVE.search(word)), default=-1)
+    clause = " ".join(words[last + 1:])
+    return "" if OWN_WORDS_KO.search(clause) else clause
+
+
+def _feeling(text: str, signals: Signals, language: str) -> tuple[Line, str] | None:
+    """A line naming what the customer says they feel or went through, with what it names for the LLM, where no
+    loss, fault or repeated failure does (``read_empathy``); None for a plain question."""
+    if MISTAKE.search(text):
+        slip = _pick(SLIPS, text)
+        return Line("empathy.feeling.mistake", {"slip": _by_language(slip, language)}), f"their own slip ({slip[1]})"
+    if UNFAIR.search(text):
+        return Line("empathy.feeling.unfair"), "being treated unfairly, as they see it"
+    if STOOD_UP.search(text):
+        return Line("empathy.feeling.stood_up"), "being left waiting by the other person"
+    if TIGHT.search(text):
+        return Line("empathy.feeling.tight"), "money being tight for them"
+    if MISSED.search(text):
+        thing = _pick(MISSED_THINGS, MISSED.search(text).group(0))  # type: ignore[union-attr]
+        return Line("empathy.feeling.missed", {"thing": _by_language(thing, language)}), f"missing {thing[1]}"
+    feared = FEARED.search(text)
+    if feared and (fear := _their_words(feared.group(1))) and language == "ko":
+        return Line("empathy.feeling.fear", {"fear": fear}), f"their fear ({fear})"
+    if AFRAID.search(text):
+        return Line("empathy.feeling.afraid"), "how worried they are"
+    if signals.situation == "blocked" and signals.cue and GONE_FOR_GOOD.search(text):
+        service = next((row[1:] for row in SERVICES if re.search(row[0], signals.cue, re.IGNORECASE)), None)
+        if service:
+            return (Line("empathy.feeling.service", {"thing": _by_language(service, language)}),
+                    f"being without {service[1]}")
+    inconvenient = INCONVENIENT.search(text)
+    if inconvenient and (reason := _their_words(inconvenient.group(1))) and language == "ko":
+        return Line("empathy.feeling.inconvenient", {"reason": reason}), f"the inconvenience ({reason})"
+    return None
+
+
 def read_empathy(text: str, signals: Signals, hardship: Hardship, language: str, repeat_contact: bool = False,
                  may_apologize: bool = True) -> Empathy:
     """The empathy ``text`` calls for (its ``signals`` and ``hardship`` read from it), in ``language`` ("ko" or
     "en"); ``repeat_contact``: the history says the customer contacted us before on this; ``may_apologize``
     False where the draft apologizes already (the KB's own answer does)."""
     found = signals.situation
-    scam = found == "fraud_victim" or bool(hardship.others_fault and re.search(
-        r"피싱|스미싱|사기|사칭|scam|phish|fraud|impersonat", hardship.others_fault, re.IGNORECASE))
+    others = hardship.others_fault
+    scam_named = bool(others and re.search(r"피싱|스미싱|사기|사칭|scam|phish|fraud|impersonat", others, re.IGNORECASE))
+    if scam_named and found != "fraud_victim" and not HARMED.search(text):
+        others = None  # "보이스피싱 전화가 하도 와서 번호를 바꾸려고요": a scam heard of, nobody wronged them
+    scam = found == "fraud_victim" or (scam_named and others is not None)
     # someone else in their account counts however the situation was read ("누가 로그인해서 모르는 주문을 했어요")
-    victim = found in VICTIMS or hardship.others_fault is not None or ACCOUNT_TAKEN.search(text) is not None
+    victim = found in VICTIMS or others is not None or ACCOUNT_TAKEN.search(text) is not None
+    twice = found == "money_at_risk" and TWICE.search(signals.cue or "") is not None
+    fault = "charged_twice" if twice else hardship.fault or ("outage" if found == "outage" else None)
     lines: list[Line] = []
     names: list[str] = []
     apology = False
+    feared = FEARED.search(text)
+    fear = _their_words(feared.group(1)) if feared and language == "ko" else ""
     if scam:
         scam_words = " ".join(w for w in (signals.cue, hardship.others_fault) if w)
         word = _pick(SCAM_WORDS, scam_words)
         lines.append(Line("empathy.scam", {"scam": _by_language(word, language)}))
         names.append(f"being scammed ({word[1]}): say it must have been a shock, and name it")
-    elif found in LOSSES:
-        lines.append(Line(f"empathy.{found}"))
-        names.append(f"their loss ({found.replace('_', ' ')}: {signals.cue})")
-    elif hardship.others_fault:
-        seller = _pick(SELLERS, hardship.others_fault)
+    elif found in LOSSES and not twice:
+        # money gone through a stranger in their account is their account taken ("누가 로그인해서 모르는 주문을 했어요")
+        key = found if found != "money_at_risk" else "account_taken" if ACCOUNT_TAKEN.search(text) else (
+            "money_at_risk.unknown" if UNKNOWN_CHARGE.search(text) else "money_at_risk.gone")
+        # what they fear, where they say it: "휴대폰을 잃어버리셔서 누가 쓸까 봐 많이 불안하셨겠어요"
+        lines.append(Line("empathy.lost_fear", {"fear": fear}, inner=Line(f"empathy.lost.{found}")) if fear
+                     else Line(f"empathy.{key}"))
+        names.append(f"their loss ({found.replace('_', ' ')}: {signals.cue})" + (f" and their fear ({fear})"
+                                                                                  if fear else ""))
+    elif others:
+        seller = _pick(SELLERS, others)
         lines.append(Line("empathy.others", {"who": _by_language(seller, language)}))
-        names.append(f"being let down by the {seller[1]} ({hardship.others_fault}), not by us")
-    elif hardship.fault or found == "outage":
-        kind = hardship.fault or "outage"
-        clause = _fault_clause(kind, hardship.our_fault or "", text, language)
+        names.append(f"being let down by the {seller[1]} ({others}), not by us")
+    elif fault:
+        kind = fault
+        clause = _fault_clause(kind, hardship.our_fault or signals.cue or "", text, language)
         # the repeat-contact apology, where there is evidence for it, is the draft's one apology
         apology = may_apologize and not (repeat_contact or hardship.contacted)
         lines.append(Line("empathy.sorry" if apology else "empathy.felt", inner=clause))
@@ -232,6 +349,9 @@ def read_empathy(text: str, signals: Signals, hardship: Hardship, language: str,
     elif hardship.retried:
         lines.append(_retried(hardship.retried, text))
         names.append(f"the failure they describe as repeated ({hardship.retried})")
+    elif (feeling := _feeling(text, signals, language)) is not None:
+        lines.append(feeling[0])
+        names.append(feeling[1])
     if hardship.deadline:
         lines.append(_deadline(hardship.deadline, language))
         names.append(f"their deadline ({hardship.deadline})")

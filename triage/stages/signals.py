@@ -217,12 +217,15 @@ _SOON = (r"(오늘|내일|모레|이따|당장|오늘\s*(밤|저녁|오후|아�
          r"|\d{1,2}\s*시(\s*반)?)")
 _EVENT = (r"(출국|출발|출장|여행|비행기|결혼식|이사|시험|행사|마감|면접|입학|개학|수술|제사|차례|티켓팅|생일|파티|잔치"
           r"|손님\s*(이\s*)?(오|와))")
+# what the customer must go to now, said with no time: "출근해야 되는데 연락이 안 돼요"
+_DUTY = r"(출근|등교|회의|미팅|수업|근무|업무|영업)"
 DEADLINE = _cues(
     _SOON + r"\S{0,2}\s*(이|가|은|는)?\s*(\S+\s+){0,2}\S*" + _EVENT,
     _SOON + r"\s*(까지|안에|전에|전까지)\s*(\S+\s+){0,3}\S*(야|해야|내야|받아야|보내야|돼야|되어야|가야|필요)",
     _SOON + r"\s*(까지|전까지)\s*(꼭|반드시|무조건)",
     _EVENT + r"\S{0,3}\s*(이|가)?\s*(오늘|내일|모레|곧|코앞|얼마\s*안\s*남|임박)",
     _SOON + r".{0,25}(야\s*(하|되|돼)(는데|니까|거든|서)|해야\s*(하|되|돼)(는데|니까|거든|서))",
+    _DUTY + r"\S{0,3}\s*(해야|가야|들어가야|나가야)\s*(하|되|돼)(는데|니까|거든|서)",
     r"\b(by|before)\s+(tomorrow|tonight|today|this\s+(evening|afternoon|weekend)"
     r"|(mon|tues|wednes|thurs|fri|satur|sun)day)\b",
     r"\b(flight|trip|wedding|deadline|exam|interview|move|party|event|guests?)\b.{0,25}"
@@ -266,9 +269,9 @@ OTHERS_FAULT = _cues(
     r"(안\s*(보내|줘|주|해|와|받)|연락\S{0,2}\s*(이|가)?\s*(안|없|두절)|잠수|환불\s*(을|를)?\s*안|사기|거부)",
     r"\b(scam(mer)?s?|phishing|smishing|fraudster|impersonat\w*)\b",
     r"\b(seller|vendor|merchant|shop)\b.{0,30}\b(never|didn'?t|won'?t|hasn'?t|refus\w*|stopped)\b")
-# The company failed the customer, by kind, the first found in this order naming it: an item damaged or spoiled,
-# wrong or missing; an employee rude or careless; a request ignored; a delay. A damage denied right after ("상한 건
-# 아니고") is none.
+# The company failed the customer, by kind, the first found in this order naming it: an item damaged or spoiled (on
+# arrival), wrong or missing; an employee rude or careless; a request ignored; something broken since an update; a
+# delay. A damage denied right after ("상한 건 아니고") is none.
 OUR_FAULTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("damaged", _cues(
         r"(깨져|깨진|깨졌|파손|찌그러|(?<!안\s)(?<!안)터져\s*(서|있|왔)|(?<!안\s)(?<!안)터진|(?<!안\s)(?<!안)터졌|젖어|젖은|젖었|곰팡이|상해\s*(서|있)|상한|상했|곯아|곯은"
@@ -287,6 +290,11 @@ OUR_FAULTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ignored", _cues(r"((요청|부탁|메모)\S{0,4}\s*(에|에다|란에)?\s*(분명히\s*)?(적었|남겼|썼|했|드렸)는데"
                       r"|(라고|달라고)\s*(했|말했|적었|부탁했)는데)",
                       r"\bi\s+(asked|requested|wrote)\b.{0,40}\b(but|still)\b")),
+    # since an update of the app, something that worked does not: the company's change broke it
+    ("after_update", _cues(
+        r"업데이트\s*(하고\s*(나서|난\s*(뒤|후|다음))?|한\s*(뒤|후|다음|이후)|된\s*(뒤|후|다음|이후)|(후|뒤|이후))\S{0,3}\s*.{0,40}"
+        r"(사라|없어|안\s*(돼|되|보|열|와|떠|나와|켜)|꺼|튕|멈|작아|커져|깨|오류|에러|이상해|먹통)",
+        r"\b(since|after)\s+(the\s+)?(latest\s+|last\s+|new\s+)?update\b")),
     ("late", _cues(
         r"(늦어|늦게\s*(와|왔|도착)|늦는|지연|아직도\s*(안|못)|(\d+\s*(일|주|시간|분)|며칠|일주일|한\s*달|이틀|사흘)\s*째"
         r"(인데|예요|이에요|네요|\s*(그대로|안\s*(와|왔|돼|되|들어|바뀌|갔)|못|소식|연락|답|멈춰|기다리|품절))"
@@ -298,6 +306,10 @@ OUR_FAULTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|(연결|상담)\S{0,2}\s*(이|가)?\s*\S*째\s*안\s*(돼|되))",
         r"\b(late|delayed)\b|\bhasn'?t\s+(arrived|come)\b|\bstill\s+(not\s+here|hasn'?t|waiting)\b")),
 )
+# an item arrives: "깨진 채로 왔어요" is a damaged delivery, "폰 액정이 깨졌는데 보험 돼요?" is no fault of ours
+ARRIVED = _cues(r"(받았|받은|받아\s*보|받자마자|왔|와서|와\s*있|서\s*온(\s|$)|도착|배송|택배|주문|상품|물건|제품"
+                r"|개봉|열어\s*보|뜯어|포장|박스|상자)",
+                r"\b(arrived|delivered|received|order(ed)?|packages?|parcels?|box(es)?|bags?|items?|deliver(y|ies)|came)\b")
 DENIED = _cues(r"^\S{0,3}\s*(건|것은|게|거)\s*아니", r"^\S{0,3}\s*(것|건)\s*(같지는|같진)\s*않", r"^\s*\w*\s+isn'?t\b")
 
 
@@ -314,7 +326,7 @@ class Hardship:
     repeated ("세 번 했는데도", "계속 튕겨요"); ``contacted``: that they contacted the company before on this ("세 번째
     문의", "문의도 남겼는데 답이 없어요"); ``others_fault``: someone else wronged them (a fraudster, an impostor, a
     seller); ``our_fault``: the company failed them (an item damaged, wrong or missing, a rude or careless employee,
-    a request ignored, a delay), of the kind ``fault``."""
+    a request ignored, something broken since an update, a delay), of the kind ``fault``."""
 
     deadline: str | None = None
     retried: str | None = None
@@ -325,8 +337,8 @@ class Hardship:
 
     @classmethod
     def read(cls, text: str) -> Hardship:
-        fault, words = next(((kind, said) for kind, pattern in OUR_FAULTS if (said := _said(pattern, text))),
-                            (None, None))
+        fault, words = next(((kind, said) for kind, pattern in OUR_FAULTS if (said := _said(pattern, text))
+                             and (kind != "damaged" or ARRIVED.search(text))), (None, None))
         return cls(deadline=_said(DEADLINE, text), retried=_said(RETRIED, text), contacted=_said(CONTACTED, text),
                    others_fault=_said(OTHERS_FAULT, text), our_fault=words, fault=fault)
 
