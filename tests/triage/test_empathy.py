@@ -148,9 +148,19 @@ def test_the_repeat_contact_line_needs_the_customer_or_the_history_to_say_so():
     ("사진 있어요", "ko", None),
     ("ㅋㅋㅋㅋㅋㅋㅋ", "ko", None), ("?", "ko", None), ("ㅁㄴㅇㄹ", "ko", None), ("...", "en", None),
     ("주말 빼도 벌써 며칠째인데 어떻게 해야 하나요?", "ko", None),
+    # a plea is what we can do, and how soon they want it is not what is checked (blind readers, issue 25)
+    ("연체가산금 붙은 거 이번 한번만 빼주시면 안될까요 ㅠ", "ko", "연체가산금 붙은 거 이번 한번만 빼 드릴 수 있는지"),
+    ("채팅 글씨가 안 보여요. 빨리 고쳐 주세요", "ko", "고쳐 드릴 수 있는지"),
+    ("요금이 세 번 나갔네요. 이게 무슨 일인가요?", "ko", None),
+    ("My bill is 52,000 won. Why is it so high?", "en", "why it is so high"),
 ])
 def test_a_holding_reply_names_what_it_will_check(text, language, topic):
     assert hold_topic(text, language) == topic
+
+
+def test_a_customer_asking_for_a_person_is_told_they_have_one(kb):
+    out = draft(kb, "상담사 연결 좀 해주세요 계속 챗봇만 나오네", confidence=0.05)
+    assert "제가 직접 도와드릴게요" in out.draft and "연결해 드릴 수 있는지" not in out.draft
 
 
 # ---------------------------------------------------------------- the lint rules

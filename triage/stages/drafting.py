@@ -91,6 +91,11 @@ FRAUD = "fraud_victim"  # wronged by a fraudster, not by us: no apology in the d
 # A P1 tag alone marks money or an account at risk only when given with at least this confidence: a greeting
 # ("ㅎㅇ") or a question about a new phone model can get a P1 tag at 0.08-0.11 on a small taxonomy.
 AT_RISK_TAG_CONFIDENCE = 0.5
+# a customer asking for a person, and nothing else: the agent reading the draft is that person
+WANTS_PERSON = re.compile(r"^\W*((상담사|상담원|사람|직원|담당자)\S{0,3}\s*(좀\s*)?"
+                          r"(연결|바꿔|불러|대화|통화|얘기|이야기)"
+                          r"|\b(talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+)?(human|person|agent|real\s+person|someone)\b"
+                          r"|\b(human|real\s+person|agent)\s*,?\s*please\b)", re.IGNORECASE)
 VAGUE_LETTERS = 10  # a short hand-off that asks nothing ("ㅎㅇ", "?", "테스트입니다") is asked what it needs
 PROTECTIVE_HITS = 3  # the KB's protective step is looked for among this many best FAQ hits
 # The support bot waits for its rephrased answer: a rephrasing that takes longer is dropped for the KB text
@@ -443,10 +448,8 @@ class Drafter:
         if asked is not None and asked is not protected_by:  # the entry's answer; a hedged one asks back after
             answer = t.render("answer", answer=answer_at_level(asked.answer, level))
             answer += "\n" + t.render("citation", source_title=asked.question, source_url=asked.url)
-            if hit is None and kind in ("account_specific", "complaint"):
-                answer += "\n" + t.render("account_check")
-        elif entry is None and not protect and vague:
-            answer = t.render("no_answer.vague")
+        elif entry is None and not protect and (vague or (WANTS_PERSON.search(text) and not signals.situation)):
+            answer = t.render("no_answer.vague" if vague else "no_answer.wants_person")
         elif entry is None and not protect:
             # a holding reply says what will be checked: the customer's question, else the message's tag
             tag = self.tag_names.get(result.tag or "", "") if result.tag != self.catch_all else ""

@@ -42,7 +42,9 @@ WANTS = re.compile(r"(\S+)고\s*싶(어요|습니다|은데요|네요|어서요)
 # words that name nothing: an indirect question of only these ("어떻게 해야 하는지", "이게 무엇인지") is no topic
 EMPTY = re.compile(r"^(어떻게|어디서|어디|언제|왜|뭐|무엇|무엇인지|뭘|이게|이거|그거|저거|그게|이건|그건|해야|하는지"
                    r"|되는지|돼야|되나|하나|하면|되면|좀|지금|이제|제가|저는|이|그|거|건지|인지|있는지|없는지|가능한지"
-                   r"|그런|이런|그렇게|이렇게|그래서|그럼|된\s*건지|된건지)$")
+                   r"|그런|이런|그렇게|이렇게|그래서|그럼|된\s*건지|된건지|무슨|일|일인지|일이|일이에요)$")
+# how soon the customer wants it is not what is checked: "빨리 고쳐 주세요" → "고쳐 드릴 수 있는지"
+HURRY = re.compile(r"(^|\s)(빨리|당장|제발|얼른|어서|급하게|좀)(?=\s)")
 HANGUL_FINAL = 28
 ASKS = re.compile(r"[?？]|(나요|까요|가요|습니까|는지요|죠|주세요|싶어요|싶습니다|싶은데요)\s*[.!]*$"
                   r"|어떻게|언제|어디|왜|뭐|무엇|얼마|몇|누가|가능|^(do|does|did|can|could|is|are|will|would|should|how|what"
@@ -98,14 +100,19 @@ def _statement(clause: str) -> str:
     return ""
 
 
+# a plea, "이번 한번만 빼주시면 안될까요", asks whether we can: "빼 드릴 수 있는지"
+PLEA = re.compile(r"(\S+?)\s*(주시면|주면)\s*안\s*(될까요|되나요|돼요|되요|되죠|될지요|되겠습니까)$")
+
+
 def _korean(sentence: str, statement: bool = False) -> str | None:
+    sentence = PLEA.sub(r"\1 드릴 수 있나요", sentence)
     clauses = [c.strip() for c in CLAUSE.split(sentence) if c.strip()]
     if not clauses:  # nothing but emoticons or punctuation
         return None
     last = (_statement if statement else _indirect)(clauses.pop())
     if not last or all(EMPTY.match(w) for w in last.split()):
         return None
-    last = re.sub(r"(^|\s)제\s", r"\1고객님 ", last)
+    last = HURRY.sub(r"\1", re.sub(r"(^|\s)제\s", r"\1고객님 ", last)).strip()
     topic = last
     before = re.sub(r"(^|\s)제\s", r"\1고객님 ", FILLER.sub("", clauses[-1]).strip()) if clauses else ""
     if len(last) < SHORT_CLAUSE and before and len(before) + 1 + len(last) <= MAX_TOPIC:
@@ -159,7 +166,11 @@ def _english(sentence: str) -> str | None:
     aux_kept = ("can", "could", "should", "will", "would", "is", "are")
     wh_be = re.match(r"^(how\s+long|how\s+much|how|what|when|where|why|which)\s+(is|are)\s+((\S+\s*){1,4})$",
                      sentence, re.IGNORECASE)
-    if wh_be is not None:  # "Where is my order" → "where your order is"
+    pronoun = wh_be and re.match(r"^(it|this|that|there|he|she|they)\s+(.+)$", wh_be.group(3), re.IGNORECASE)
+    if wh_be is not None and pronoun:  # "Why is it so high" → "why it is so high"
+        wh, be = wh_be.group(1).lower(), wh_be.group(2).lower()
+        topic = f"{wh} {pronoun.group(1).lower()} {be} {_swap(pronoun.group(2))}"
+    elif wh_be is not None:  # "Where is my order" → "where your order is"
         topic = f"{wh_be.group(1).lower()} {_swap(wh_be.group(3))} {wh_be.group(2).lower()}"
     elif (m := EN_REQUEST.match(sentence)) is not None:  # "I need help to recover my PIN" → "how you can recover …"
         wanted = re.sub(r"^(how\s+)?to\s+", "", m.group(1).strip(), flags=re.IGNORECASE)
