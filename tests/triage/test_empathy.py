@@ -56,6 +56,7 @@ def test_a_plain_question_gets_no_empathy_line(text):
     ("아침에 일어났더니 전화가 아예 안 걸려요", "전화가 안 돼서"),
     ("유심 인식이 안 돼요. 출근해야 되는데 빨리 좀요", "출근 전에"),
     ("은행이랑 다 연결돼 있어서 너무 불편하네요. 예전 번호로 돌아갈 수 있나요?", "은행이랑 다 연결돼 있어서 많이 불편"),
+    ("사기 당할 뻔했어요. 계좌로 먼저 보내라길래 안 보냈어요. 신고는 어떻게 해요?", "먼저 알아채 주셔서 다행이에요"),
     ("어제 받은 딸기가 곰팡이가 펴 있었어요", "곰팡이가 핀 채로"),
     ("어제 통화한 상담원분 너무 불친절했어요", "상담 중에"),
     ("벨 누르지 말라고 요청사항에 적었는데 또 눌렀어요", "요청하신 내용이"),
@@ -67,6 +68,7 @@ def test_an_empathy_line_names_the_loss_the_deadline_or_the_repeated_failure(tex
 @pytest.mark.parametrize("text", [
     "휴대폰 액정이 깨졌는데 파손보험 같은 거 있나요?",  # the customer's own phone broke: nothing of ours arrived
     "보이스피싱 전화가 하도 와서 번호를 바꾸려고요. 돈 들어요?",  # a scam heard of, nobody wronged them
+    "이번 달 출금 벌써 5번 했는데 한 번 더 하면 얼마예요?",  # a count of uses, nothing failed
     "집이 반지하라 전화가 잘 안 터져서 와이파이로 통화되면 좋겠어요",  # no signal is no burst parcel
     "주소를 예전 집으로 적었어요. 아직 출고 안됐으면 배송지 바꿀 수 있나요?",  # a condition, not a delay
 ])
@@ -153,6 +155,10 @@ def test_the_repeat_contact_line_needs_the_customer_or_the_history_to_say_so():
     ("채팅 글씨가 안 보여요. 빨리 고쳐 주세요", "ko", "고쳐 드릴 수 있는지"),
     ("요금이 세 번 나갔네요. 이게 무슨 일인가요?", "ko", None),
     ("My bill is 52,000 won. Why is it so high?", "en", "why it is so high"),
+    ("제 요금으로 제대로 들어간건지 확인 좀 해주세요", "ko", "고객님 요금으로 제대로 들어간건지"),
+    # an angry or rhetorical question is not repeated back as what will be checked
+    ("앱이 완전 개판이네 메뉴를 어디 숨겨놓은거야?", "ko", None),
+    ("오늘 아침부터 데이터가 안돼요. 오래 쓴 고객한테 이러기에요?", "ko", "오늘 아침부터 데이터가 안 되는 건을"),
 ])
 def test_a_holding_reply_names_what_it_will_check(text, language, topic):
     assert hold_topic(text, language) == topic
@@ -365,3 +371,9 @@ def test_the_llm_may_leave_empathy_empty_for_a_plain_question(kb):
     out = draft(kb, "포인트는 보통 언제 적립돼요?", llm=llm, decision="auto_answer", confidence=0.95)
     assert out.info.source == "llm" and out.draft.startswith("포인트는 배송 완료 7일 뒤에 적립돼요.")
     assert "empathy: leave it empty" in sent[1]["messages"][0]["content"]
+
+
+def test_a_count_of_tries_is_a_repeated_failure_only_where_something_failed():
+    assert Hardship.read("이번 달 출금 벌써 5번 했는데 한 번 더 하면 얼마예요?").retried is None
+    assert Hardship.read("결제를 세 번 했는데도 안 돼요").retried is not None
+    assert lines("이번 달 출금 벌써 5번 했는데 한 번 더 하면 얼마예요?") == []

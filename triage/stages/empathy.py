@@ -95,6 +95,11 @@ EVENTS = (
 # a scam named with no harm done ("보이스피싱 전화가 하도 와서") is no scam the customer fell for
 HARMED = re.compile(r"당했|당한|당해|속았|속아|피해|보냈|송금|이체|입금|눌렀|입력|알려\s*(줬|주었|드렸)|깔렸|깔았|설치"
                     r"|\b(clicked|entered|typed|sent|gave|lost|installed|paid|transferred)\b", re.IGNORECASE)
+# a scam seen through in time: "사기 당할 뻔했어요 … 안 보냈어요"
+NEAR_MISS = re.compile(r"(당할|속을|넘어갈|보낼|누를)\s*뻔|(안|못)\s*(보냈|눌렀|알려\s*줬)"
+                       r"|(보내|누르|입력하)지\s*(않|말)"
+                       r"|\b(almost|nearly)\s+(got\s+)?(scammed|fell|sent|paid)|\bdid\s*n[o']t\s+(send|click|pay|give)\b",
+                       re.IGNORECASE)
 # a charge that went out twice: the company's payment failed the customer, not a stranger
 TWICE = re.compile(r"이중|중복|두\s*번|twice|double", re.IGNORECASE)
 UNKNOWN_CHARGE = re.compile(r"모르는|안\s*한|한\s*적\s*없|unauthori[sz]ed", re.IGNORECASE)
@@ -149,7 +154,8 @@ OWN_WORDS_KO = re.compile(r"(^|\s)(제|저|내|나|저희|우리)(\s|$)")
 SERVICES = (
     ("전화|통화|call", "전화", "calls"),
     ("문자|text", "문자", "texts"),
-    ("데이터|인터넷|와이파이|internet|data|wi-?fi", "인터넷", "the internet"),
+    ("데이터|data", "데이터", "mobile data"),
+    ("인터넷|와이파이|internet|wi-?fi", "인터넷", "the internet"),
     ("앱|어플|app", "앱", "the app"),
     ("접속|서비스|service", "서비스", "the service"),
 )
@@ -302,7 +308,8 @@ def read_empathy(text: str, signals: Signals, hardship: Hardship, language: str,
     found = signals.situation
     others = hardship.others_fault
     scam_named = bool(others and re.search(r"피싱|스미싱|사기|사칭|scam|phish|fraud|impersonat", others, re.IGNORECASE))
-    if scam_named and found != "fraud_victim" and not HARMED.search(text):
+    near_miss = scam_named and found != "fraud_victim" and NEAR_MISS.search(text) is not None
+    if scam_named and found != "fraud_victim" and (near_miss or not HARMED.search(text)):
         others = None  # "보이스피싱 전화가 하도 와서 번호를 바꾸려고요": a scam heard of, nobody wronged them
     scam = found == "fraud_victim" or (scam_named and others is not None)
     # someone else in their account counts however the situation was read ("누가 로그인해서 모르는 주문을 했어요")
@@ -349,6 +356,9 @@ def read_empathy(text: str, signals: Signals, hardship: Hardship, language: str,
     elif hardship.retried:
         lines.append(_retried(hardship.retried, text))
         names.append(f"the failure they describe as repeated ({hardship.retried})")
+    elif near_miss:
+        lines.append(Line("empathy.feeling.near_miss"))
+        names.append("a scam they almost fell for, and saw through in time")
     elif (feeling := _feeling(text, signals, language)) is not None:
         lines.append(feeling[0])
         names.append(feeling[1])

@@ -24,7 +24,7 @@ FILLER = re.compile(r"^((네|아|음|저기|저|저는|제가|혹시|그럼|근�
                     r"|(\S*번호\s*[:：]?\s*)?[\dA-Za-z]*\d[\d-]{5,})[,.:\s]+)+")
 # Korean question and request endings → the indirect question ("…는지") a holding reply names
 KO_ENDINGS: tuple[tuple[str, str], ...] = (
-    (r"^(.+(는지|건지|인지|을지|될지|할지))\s*(좀\s*)?(설명|알려|확인|말)\S*\s*주세요$", r"\1"),
+    (r"^(.+(는지|건지|인지|을지|될지|할지))\s*(좀\s*)?(설명|알려|확인|말)\S*\s*(좀\s*)?(해\s*)?주세요$", r"\1"),
     (r"아니(에요|예요|죠|지요|야|인가요|가요)$", "아닌지"),
     (r"(있|없)(나요|어요|을까요|습니까|는가요|죠|는지요)$", r"\1는지"),
     (r"가능(한가요|할까요|해요|합니까|하나요|한지요|하죠)$", "가능한지"),
@@ -45,6 +45,12 @@ EMPTY = re.compile(r"^(어떻게|어디서|어디|언제|왜|뭐|무엇|무엇�
                    r"|그런|이런|그렇게|이렇게|그래서|그럼|된\s*건지|된건지|무슨|일|일인지|일이|일이에요)$")
 # how soon the customer wants it is not what is checked: "빨리 고쳐 주세요" → "고쳐 드릴 수 있는지"
 HURRY = re.compile(r"(^|\s)(빨리|당장|제발|얼른|어서|급하게|좀)(?=\s)")
+# an angry or rhetorical sentence is no question to check, and its words are not repeated back ("앱이 완전
+# 개판이네", "오래 쓴 고객한테 이러기에요?")
+RHETORICAL = re.compile(r"개판|거지\s*같|짜증|어이\s*(가\s*)?없|장난\S{0,2}\s*(해|하|치)|최악|미치|열받"
+                        r"|이러기|이럴\s*수|이래도\s*(돼|되)"
+                        r"|말이\s*(돼|되)|왜\s*이렇게|왜\s*이래|뭐\s*하는|\b(ridiculous|joke|worst|unacceptable)\b",
+                        re.IGNORECASE)
 HANGUL_FINAL = 28
 ASKS = re.compile(r"[?？]|(나요|까요|가요|습니까|는지요|죠|주세요|싶어요|싶습니다|싶은데요)\s*[.!]*$"
                   r"|어떻게|언제|어디|왜|뭐|무엇|얼마|몇|누가|가능|^(do|does|did|can|could|is|are|will|would|should|how|what"
@@ -207,7 +213,7 @@ def hold_topic(text: str, language: str) -> str | None:
     first question of the message (no sentence with personal data) as an indirect question; in Korean, else the
     first statement of what went wrong as the matter to check ("…없는 건을"); or None."""
     sentences = [s.strip() for s in SENTENCE.split(text)]
-    sentences = [s for s in sentences if s and not find_personal_data(s)]
+    sentences = [s for s in sentences if s and not find_personal_data(s) and not RHETORICAL.search(s)]
     for sentence in sentences:
         asks = ASKS.search(sentence) or (language != "ko" and (EN_ASKS.search(sentence) or EN_VERB.match(sentence)))
         said = NOISE.sub("", NOISE.sub("", sentence).strip()).strip()

@@ -246,6 +246,10 @@ RETRIED = _cues(
     r"\b(tried|failed)\b.{0,20}\b(\d+|two|three|four|five|several|multiple|many)\s+times\b",
     r"\b(second|third|fourth|fifth)\s+time\b(?!\s+(i'?m\s+|i\s+am\s+)?(contacting|writing|asking|calling|e-?mail|messag))",
     r"\b(\d+|two|three|four|five)\s+times\s+(now|already|this\s+(week|month))\b")
+# something failed or did not change: "다섯 번 했는데도 안 돼요"; "이번 달 출금 5번 했는데 한 번 더 하면 얼마예요?" is a
+# count, not a repeated failure
+FAILED = _cues(_FAILS, r"(안|못)\s*(돼|되|됨|해|하|받|와|열|떠|들어)|똑같|그대로|마찬가지|소용\s*없",
+               r"\b(fail\w*|declined|error|crash\w*|(doesn'?t|didn'?t|won'?t|not)\s+work\w*|still|same)\b")
 # Having contacted the company before on this: narrower than SAYS_REPEAT, which also reads a repeated failure ("the
 # third time this month") or a request to be called back ("다시 연락 주세요") as asking before
 CONTACTED = _cues(
@@ -339,7 +343,8 @@ class Hardship:
     def read(cls, text: str) -> Hardship:
         fault, words = next(((kind, said) for kind, pattern in OUR_FAULTS if (said := _said(pattern, text))
                              and (kind != "damaged" or ARRIVED.search(text))), (None, None))
-        return cls(deadline=_said(DEADLINE, text), retried=_said(RETRIED, text), contacted=_said(CONTACTED, text),
+        retried = _said(RETRIED, text) if fault or FAILED.search(text) else None
+        return cls(deadline=_said(DEADLINE, text), retried=retried, contacted=_said(CONTACTED, text),
                    others_fault=_said(OTHERS_FAULT, text), our_fault=words, fault=fault)
 
 
