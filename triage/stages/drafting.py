@@ -215,6 +215,22 @@ def answer_at_level(answer: str, level: str) -> str:
     return answer
 
 
+# an entry's "네," answers its own yes-or-no question: not a question of when, how much or how, nor a different
+# question of the customer's that the entry only may answer ("돌려받을 수 있나요?" → "네, 선물은 이렇게 해요")
+YES = re.compile(r"^\s*(네|예|yes)\s*[,.!]\s*", re.IGNORECASE)
+OPEN_QUESTION = re.compile(r"언제|얼마|며칠|몇|어떻게|어디|왜|뭐|무엇|무슨|어느|\b(when|how|what|where|why|which)\b",
+                           re.IGNORECASE)
+
+
+def without_yes(answer: str, text: str, sure: bool) -> str:
+    """``answer`` without its opening "네," where the customer asked an open question or the entry is not ``sure``
+    to be the one they meant (a candidate for the agent to check)."""
+    if YES.match(answer) and (not sure or OPEN_QUESTION.search(text)):
+        rest = YES.sub("", answer, count=1)
+        return rest[:1].upper() + rest[1:]
+    return answer
+
+
 def missing_info(text: str, asks: tuple[str, ...]) -> list[str]:
     """What to ask the customer for (at most three of the taxonomy's ``asks``), leaving out what the message
     already gives."""
@@ -446,7 +462,7 @@ class Drafter:
             empathy.insert(0, t.render(f"thanks.{kind}"))
         answer = ""
         if asked is not None and asked is not protected_by:  # the entry's answer; a hedged one asks back after
-            answer = t.render("answer", answer=answer_at_level(asked.answer, level))
+            answer = t.render("answer", answer=answer_at_level(without_yes(asked.answer, text, hit is not None), level))
             answer += "\n" + t.render("citation", source_title=asked.question, source_url=asked.url)
         elif entry is None and not protect and (vague or (WANTS_PERSON.search(text) and not signals.situation)):
             answer = t.render("no_answer.vague" if vague else "no_answer.wants_person")
