@@ -51,10 +51,18 @@ def test_answered_draft_cites_the_entry_and_confirms_the_question(kb):
     assert out.timings_ms["draft"] > 0
 
 
-def test_new_customers_get_numbered_steps(kb):
+def test_new_customers_get_numbered_steps_and_facts_stay_prose(kb):
+    from triage.stages.drafting import answer_at_level
+
+    steps = "앱에서 마이페이지를 열어 주세요. 설정 > 알림을 누르세요. 알림이 켜지면 바로 와요."
+    assert answer_at_level(steps, "step_by_step") == (
+        "1. 앱에서 마이페이지를 열어 주세요.\n2. 설정 > 알림을 누르세요.\n3. 알림이 켜지면 바로 와요.")
+    assert answer_at_level(steps, "standard") == steps
+    # one step after a fact is no list: "1. E-1023은 … 코드예요." would number a fact
     out = run(kb, "결제할 때 E-1023 오류가 나요", NEW)
     assert out.decision == "auto_answer" and out.drafting.cited_ids == ["error-e1023"]
-    assert "\n1. E-1023은 카드사 한도 초과 코드예요.\n2. " in out.draft and out.lint == []
+    assert "\n1. " not in out.draft and "E-1023은 카드사 한도 초과 코드예요. 다른 카드나" in out.draft
+    assert out.lint == []
 
 
 def test_veterans_get_the_concise_answer(kb):

@@ -206,11 +206,17 @@ def situations_of(entry: FaqEntry) -> set[str | None]:
     return {Signals.read(said).situation for said in (entry.question, *entry.examples)}
 
 
+# a sentence that tells the customer to do something: a step worth a number
+INSTRUCTION = re.compile(r"(주세요|하세요|으세요|보세요|세요)[.!]?$|눌러|누르|들어가|고르|골라|선택|입력|켜\s|끄고|꺼\s"
+                         r"|\b(tap|click|go\s+to|open|select|enter|choose|press)\b", re.IGNORECASE)
+
+
 def answer_at_level(answer: str, level: str) -> str:
-    """The KB answer as numbered steps for a new customer; whole otherwise (cutting it for a veteran dropped the
+    """The KB answer as numbered steps for a new customer where it holds two steps or more (facts are not
+    numbered: blind readers flagged "1. 확인되면 경고가 가요"); whole otherwise (cutting it for a veteran dropped the
     very sentence some customers needed: that data roaming needs a pass of its own)."""
     parts = [p.strip() for p in ANSWER_SENTENCE_END.split(answer) if p.strip()]
-    if level == "step_by_step" and len(parts) > 1:
+    if level == "step_by_step" and sum(bool(INSTRUCTION.search(p)) for p in parts) >= 2:
         return "\n".join(f"{i}. {s}" for i, s in enumerate(parts, 1))
     return answer
 
