@@ -507,3 +507,10 @@ def test_a_kb_answer_that_apologizes_is_not_apologized_for_again(embedder, tmp_p
     out = Drafter(snapshot).draft(text, result, search)
     assert "늦어져서 죄송해요" in out.draft and len(APOLOGY.findall(out.draft)) == 1
     assert not any(f.code == "repeated_apology" for f in out.lint)
+
+
+def test_praise_of_a_person_is_passed_on_and_praise_of_the_service_is_not(kb):
+    staff = run(kb, "어제 통화한 상담사님 너무 친절하셨어요 감사합니다")
+    service = run(kb, "새벽배송 덕분에 아침마다 편해요 앱 잘 쓰고 있어요 ^^")
+    assert "칭찬해 주신 분께 꼭 전해 드릴게요" in staff.draft
+    assert "칭찬해 주신 분께" not in service.draft and "더 노력할게요" in service.draft

@@ -96,6 +96,8 @@ WANTS_PERSON = re.compile(r"^\W*((상담사|상담원|사람|직원|담당자)\S
                           r"(연결|바꿔|불러|대화|통화|얘기|이야기)"
                           r"|\b(talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+)?(human|person|agent|real\s+person|someone)\b"
                           r"|\b(human|real\s+person|agent)\s*,?\s*please\b)", re.IGNORECASE)
+STAFF = re.compile(r"상담사|상담원|직원|기사|매니저|담당자|선생님|분께|분이|분한테|님\s*(덕분|이|께|너무|정말|친절)"
+                   r"|\b(agent|staff|driver|employee|representative|rep|he|she)\b", re.IGNORECASE)
 VAGUE_LETTERS = 10  # a short hand-off that asks nothing ("ㅎㅇ", "?", "테스트입니다") is asked what it needs
 PROTECTIVE_HITS = 3  # the KB's protective step is looked for among this many best FAQ hits
 # The support bot waits for its rephrased answer: a rephrasing that takes longer is dropped for the KB text
@@ -465,7 +467,9 @@ class Drafter:
         # are thanked, a bug report where nothing else is said to it
         empathy = plan.empathy.render(t)
         if t.has(f"thanks.{kind}") and (kind != "bug_report" or not empathy):
-            empathy.insert(0, t.render(f"thanks.{kind}"))
+            # praise of a person is passed on to them; praise of the service is not someone's to pass on
+            thanks = "thanks.praise_service" if kind == "praise" and not STAFF.search(text) else f"thanks.{kind}"
+            empathy.insert(0, t.render(thanks))
         answer = ""
         if asked is not None and asked is not protected_by:  # the entry's answer; a hedged one asks back after
             answer = t.render("answer", answer=answer_at_level(without_yes(asked.answer, text, hit is not None), level))
