@@ -187,6 +187,7 @@ SETS: dict[str, Callable[[Settings, Path], UnseenSet]] = {
     "demo": sample_kb("demo", "dev.jsonl"),
     "telecom": sample_kb("telecom", "test.jsonl"),
     "market": sample_kb("market", "test.jsonl"),
+    "travel": sample_kb("travel", "test.jsonl"),
     "clinc150": clinc150,
     "hwu64": hwu64,
     "bitext": bitext,
