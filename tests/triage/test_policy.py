@@ -96,7 +96,9 @@ def as_before(decision: PriorityDecision) -> list[str]:
 # now name the situation found. dev-132 "Someone is placing orders on my account" (English account takeover) and
 # dev-163 "지갑을 잃어버렸는데 … 그 카드" (a lost wallet with the card), both read since commit 2dd515c; dev-152
 # "새 기기 로그인 알림톡 왔는데 저 아니에요" (a login that was not them), read since the blind review.
-RECUED_SINCE_RECORDING = {"dev-132", "dev-152", "dev-163"}
+# cal-078 "같은 주문이 두 번 들어가 있어요" and dev-172 (a payment gone out twice), read as money at risk since the
+# situation cues learned those phrasings (P1 from the tag as before).
+RECUED_SINCE_RECORDING = {"dev-132", "dev-152", "dev-163", "cal-078", "dev-172"}
 # ... and one whose situation is no longer read: dev-149 "요즘 해킹이 많다던데 … 기능 있어요?" asks about a feature
 # (labeled P3), and hearsay of hacking is no takeover. It loses the situation's P1 and nothing else.
 UNCUED_SINCE_RECORDING = {"dev-149"}

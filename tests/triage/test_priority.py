@@ -268,3 +268,14 @@ def test_a_message_no_tag_was_sure_of_is_raised_to_p1_only_by_its_situation(taxo
     # a situation the message describes makes it P1 whatever the tag
     charged = assign_priority("needs_review", taxonomy, "결제가 두 번 됐어요", None, competing=["payment_failed"])
     assert charged.priority == "P1" and "situation:money_at_risk" in charged.rules
+
+
+def test_a_tag_whose_situation_is_over_or_not_happening_falls_to_p3_before_the_situation_applies(taxonomy):
+    assert taxonomy.priority("account_hacked") == "P1"
+    prevention = assign_priority("account_hacked", taxonomy, "명의도용 방지 서비스 같은 거 있나요?", None)
+    assert prevention.priority == "P3" and prevention.rules[:2] == ["base:tag", "base:settled"]
+    live = assign_priority("account_hacked", taxonomy, "누가 제 계정으로 주문했어요", None)
+    assert live.priority == "P1" and "base:settled" not in live.rules
+    # what still applies moves it from P3: a login that fails is P2
+    blocked = assign_priority("account_hacked", taxonomy, "해킹은 아닌 것 같은데 로그인이 안 돼요", None)
+    assert blocked.priority == "P2" and blocked.rules == ["base:tag", "base:settled", "situation:blocked"]

@@ -71,6 +71,120 @@ def test_a_fraud_victims_words_are_not_anger():
     assert Signals.read("이거 사기 아니에요? 환불해 주세요").anger == "사기"  # no fraud victim: as before
 
 
+# ---------------------------------------------------------------- a situation that is not happening now: not P1
+
+# (not live, how, live, situation): the first names the situation as over or not happening to the customer now (how:
+# Signals.settled_kind), the second describes the same situation happening now
+NOT_LIVE = [
+    # hypothetical: a condition on the situation's own word, or a clause opened by 만약 or "if"
+    ("폰을 잃어버리면 어떻게 해야 돼요?", "hypothetical", "폰을 잃어버렸어요. 어떻게 해야 돼요?", "phone_lost"),
+    ("카드 분실 시 재발급은 며칠 걸려요?", "hypothetical", "카드 분실했어요. 재발급은 며칠 걸려요?", "card_lost"),
+    ("만약 카드를 도난당하면 바로 정지되나요?", "hypothetical", "카드를 도난당했어요. 바로 정지되나요?", "card_lost"),
+    ("결제가 두 번 되면 어떻게 처리돼요?", "hypothetical", "결제가 두 번 됐어요. 어떻게 처리돼요?", "money_at_risk"),
+    ("해킹당할까 봐 걱정돼서 2단계 인증을 켜고 싶어요", "hypothetical", "해킹당했어요. 2단계 인증도 켜 뒀는데요",
+     "account_taken"),
+    ("If I lost my card, how would I report it?", "hypothetical", "I lost my card, please block it", "card_lost"),
+    # prevention or hearsay: guarding against it, attempts that only reached the customer; with the harm, live
+    ("명의도용 방지 서비스는 어떻게 신청해요?", "prevention", "명의도용 당했어요. 모르는 회선이 개통됐어요",
+     "account_taken"),
+    ("스미싱 문자가 자꾸 와서 번호를 차단하고 싶어요", "prevention", "스미싱 문자 링크를 눌렀는데 앱이 깔렸어요",
+     "fraud_victim"),
+    # denied in the same breath
+    ("해킹은 아닌 것 같은데 비밀번호를 바꾸고 싶어요", "denied", "해킹당한 것 같아요. 비밀번호를 바꾸고 싶어요",
+     "account_taken"),
+    # handled: a loss already stopped or reported; a fraud reported, with papers asked for
+    ("휴대폰을 잃어버렸는데 분실 정지는 어제 이미 걸어 뒀어요. 새 유심은 어디서 받아요?", "handled",
+     "휴대폰을 잃어버렸는데 분실 정지가 아직 안 됐어요", "phone_lost"),
+    ("분실 신고 해 둔 휴대폰 요금은 계속 나가요?", "handled", "휴대폰을 잃어버렸는데 요금은 계속 나가요?",
+     "phone_lost"),
+    ("중고거래 사기를 당했어요. 경찰 신고는 마쳤고 사건 사실확인원은 어디서 받아요?", "handled",
+     "중고거래 사기를 당했어요. 경찰 신고는 어떻게 해요?", "fraud_victim"),
+    # past: an outage that was, or its compensation
+    ("지난주 통신 장애 보상은 언제 들어와요?", "past", "지금 통신 장애인가요? 전화가 아예 안 돼요", "outage"),
+    ("어제 장애 났을 때 못 쓴 만큼 보상되나요?", "past", "어제부터 장애예요. 다들 안 된대요", "outage"),
+    # resolved, said right after it
+    ("지난번 이중 결제 건은 환불 잘 받았어요. 감사해요", "resolved", "이중 결제됐어요. 환불해 주세요", "money_at_risk"),
+]
+
+
+@pytest.fixture(scope="module")
+def market():
+    from triage.policy import load_policy
+    from triage.taxonomy import load_taxonomy
+
+    folder = SAMPLES_DIR / "market"
+    return load_taxonomy(folder / "taxonomy.yaml"), load_policy(folder / "policy.yaml")
+
+
+@pytest.mark.parametrize(("not_live", "how", "live", "situation"), NOT_LIVE)
+def test_a_situation_not_happening_now_is_not_p1_and_the_live_one_still_is(market, not_live, how, live, situation):
+    from triage.stages.priority import assign_priority
+
+    over, now = Signals.read(not_live), Signals.read(live)
+    assert (over.settled, over.settled_kind) == (situation, how) and over.level != "P1", over
+    assert now.situation == situation and now.settled is None, now
+    # under a P1 tag (a policy whose how-to never lowers one): its base falls to P3 only where the situation is not live
+    taxonomy, policy = market
+    assert taxonomy.priority("account_security") == "P1"
+    not_p1 = assign_priority("account_security", taxonomy, over, None, policy=policy)
+    assert not_p1.priority != "P1" and "base:settled" in not_p1.rules
+    p1 = assign_priority("account_security", taxonomy, now, None, policy=policy)
+    assert p1.priority == "P1" and "base:settled" not in p1.rules
+
+
+def test_a_handled_fraud_or_loss_still_goes_to_a_person():
+    # a victim who already reported is still followed up by a person (never auto-answered), at P3
+    assert Signals.read("중고거래 사기를 당했어요. 경찰 신고는 마쳤고 사건 사실확인원은 어디서 받아요?").urgent
+    assert not Signals.read("폰을 잃어버리면 어떻게 해야 돼요?").urgent  # a hypothetical is not
+
+
+@pytest.mark.parametrize(("text", "situation"), [
+    ("휴대폰을 잃어버렸으면 어떡하죠? 아무리 찾아도 없어요", "phone_lost"),  # a loss feared now is live
+    ("카드 분실 신고했는데 아직 정지가 안 됐어요", "card_lost"),  # reported, not yet stopped
+    ("스미싱 피해가 많다던데 저도 어제 문자 링크를 눌렀어요. 돈이 빠져나갔어요", "money_at_risk"),  # the harm happened
+    ("지금 장애인가요? 다들 결제가 안 된대요", "outage"),
+])
+def test_words_that_look_past_or_hypothetical_but_are_live(text, situation):
+    signals = Signals.read(text)
+    assert signals.situation == situation and signals.settled is None, signals
+
+
+@pytest.mark.parametrize(("text", "situation"), [
+    ("지하철에 휴대폰을 두고 내렸어요", "phone_lost"),
+    ("사칭 문자에 있던 링크 눌러서 앱을 설치해 버렸어요", "fraud_victim"),
+    ("물건값 20만원을 먼저 보냈는데 판매자가 저를 차단했어요", "fraud_victim"),
+    ("제가 안 바꿨는데 배송지랑 전화번호가 바뀌어 있어요", "account_taken"),
+    ("같은 주문이 두 건 들어가 있어요", "money_at_risk"),
+    ("관리비가 두 번 나간 것 같아요", "money_at_risk"),
+])
+def test_live_situations_read_where_only_the_tag_read_them_before(text, situation):
+    # a message no tag is sure of is P1 only through its situation: these now name theirs
+    assert Signals.read(text).situation == situation
+
+
+def test_a_disability_is_no_outage():
+    assert Signals.read("장애인 요금 할인 받으려면 뭐가 필요해요?").situation != "outage"
+    assert Signals.read("청각 장애가 있어서 채팅으로만 상담하고 싶어요").situation != "outage"
+
+
+def test_a_past_outages_compensation_is_no_p2_raised_to_p1_for_a_preferred_customer():
+    from triage.models import Customer
+    from triage.policy import load_policy
+    from triage.stages.priority import assign_priority
+    from triage.taxonomy import load_taxonomy
+
+    folder = SAMPLES_DIR / "telecom"
+    taxonomy, policy = load_taxonomy(folder / "taxonomy.yaml"), load_policy(folder / "policy.yaml")
+    vip = Customer(segment="VIP")
+    assert taxonomy.priority("network_issue") == "P2"
+    text = "지난주 통신 장애 보상은 요금 할인 말고 다른 걸로 받을 수 없나요?"
+    past = assign_priority("network_issue", taxonomy, text, vip, policy=policy)
+    assert past.priority == "P3" and past.rules[:2] == ["base:tag", "base:settled"]
+    assert "P3로 낮춤" in past.reasons[1] and "장애 보상" in past.reasons[1]
+    now = assign_priority("network_issue", taxonomy, "동네 전체가 장애인가요? 전화가 아예 안 돼요", vip, policy=policy)
+    assert now.priority == "P1"
+
+
 # ---------------------------------------------------------------- the priority policy
 
 

@@ -11,13 +11,17 @@ situation, a VIP or loyal customer, or a repeat contact behind it. A loyal custo
 that way but adds no level of its own (on the demo calibration set, a level for loyalty put 5 of 150 messages two
 levels off).
 
+Before the situation, a P1 or P2 base falls to P3 where the message names its urgent situation only as over or not
+happening (``Signals.settled``: a loss already stopped, "what if I lose it", a prevention question, a past outage's
+compensation) and describes no other that calls for P1.
+
 ``PriorityDecision.rules`` gives one code per reason, in the same order: ``base:tag``, ``base:competing`` or
-``base:no_tag``; ``situation:NAME``; ``modifier:NAME`` (a segment or modifier that applied; NAME is the segment,
-``repeat_contact``, ``says_repeat`` or ``anger``); ``skipped:NAME`` (present, but the policy raises it only at
-other priorities); ``cap:max_raise``, ``cap:claimed_urgency`` and ``cap:uncertain_tag`` (a limit kept it from
-raising; the last: no tag was likely enough, so nothing but a situation makes it P1);
-``backing:NAME`` (a segment that lets claims reach P1); ``ignored:NAME`` (the policy never changes priority for
-it, and the message had it).
+``base:no_tag``; ``base:settled`` (that fall); ``situation:NAME``; ``modifier:NAME`` (a segment or modifier that
+applied; NAME is the segment, ``repeat_contact``, ``says_repeat`` or ``anger``); ``skipped:NAME`` (present, but
+the policy raises it only at other priorities); ``cap:max_raise``, ``cap:claimed_urgency`` and
+``cap:uncertain_tag`` (a limit kept it from raising; the last: no tag was likely enough, so nothing but a situation
+makes it P1); ``backing:NAME`` (a segment that lets claims reach P1); ``ignored:NAME`` (the policy never changes
+priority for it, and the message had it).
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ from triage.policy import IGNORE_KEY, PriorityPolicy, RaiseRule, default_policy
 from triage.reasons import render_all
 from triage.stages.signals import Signals
 from triage.taxonomy import PRIORITIES, Priority, Taxonomy
+
+# The base of a P1 or P2 tag whose situation the message names only as over or not happening (``Signals.settled``):
+# a request about it. Both written policies among the samples put these at P3 (a loss already stopped, a hypothetical
+# "what if I lose it", a prevention question, documents after reporting a fraud, a past outage's compensation).
+SETTLED_BASE: Priority = "P3"
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,13 @@ def assign_priority(tag: str, taxonomy: Taxonomy, said: Signals | str, customer:
         base = taxonomy.priority(tag)
         decision.add(Reason(code="priority.base_tag", params={"base": base, "tag": tag,
                                                               "tag_name": taxonomy.name(tag)}), "base:tag")
+    if signals.settled is not None and base in ("P1", "P2") and signals.level != "P1":
+        # the tag's urgency rests on a situation the message says is over or not happening (already stopped,
+        # hypothetical, hearsay, a past outage's compensation): what is left is a request, and the situation that
+        # still applies moves it from there
+        decision.add(Reason(code="priority.base_settled", params={"base": SETTLED_BASE, "was": base, "fact": Reason(
+            code=f"fact.settled.{signals.settled_kind}", params={"cue": signals.settled_cue})}), "base:settled")
+        base = SETTLED_BASE
     priority = base
     name, fact = signals.situation, signals.fact
     if name is not None and fact is not None and name in policy.ignored:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from triage.models import Reason
 from triage.taxonomy import Priority
@@ -22,7 +23,9 @@ def _cues(*patterns: str) -> re.Pattern[str]:
 
 # Situations (Korean and English). Spacing in Korean varies, hence the \s* everywhere.
 MONEY_AT_RISK = _cues(
-    r"(이중|중복)\s*(결제|청구|출금|승인)", r"두\s*번\s*(결제|청구|출금|승인|빠져|나갔)", r"결제가?\s*두\s*번",
+    r"(이중|중복)\s*(결제|청구|출금|승인)", r"두\s*번\s*(결제|청구|출금|승인|빠져|빠진|나갔|나간)",
+    r"결제가?\s*두\s*번",
+    r"(같은|동일한|똑같은)\s*(주문|결제)\S{0,3}\s*(이|가)?\s*두\s*(번|건|개)",
     r"돈이?\s*(만\s*)?(빠져|나갔|사라|없어)", r"(빠져나갔|출금됐|출금되었)",
     r"(모르는|안\s*한|한\s*적\s*없는)\s*(결제|출금|주문)",
     r"(결제|승인)(은|는)?\s*(됐|되었)는데.{0,15}(주문|내역|목록).{0,8}(없|안\s*(보|떠|나와))",
@@ -34,6 +37,8 @@ ACCOUNT_TAKEN = _cues(
     r"도용", r"해킹(?!\S{0,2}\s*(많|흔|늘|예방|막으))", r"누가\s*(제|내)\s*(계정|아이디)",
     r"(모르는|낯선)\s*(기기|로그인|주소)", r"개인\s*정보\s*유출",
     r"(새|다른)\s*기기\S*\s*로그인.{0,30}(저|제가|본인)\S{0,2}\s*(아니|안\s*했)",
+    # changed by someone else: "닉네임이 제가 안 바꿨는데 바뀌어 있어요"
+    r"(제가|저는|내가|본인이)\s*안\s*(바꿨|바꾼|변경했|변경한|지웠|지운|삭제했|삭제한|올렸|올린)",
     r"다른\s*사람\s*(이름|정보|주문)", r"hacked", r"someone\s+(else\s+)?(logged|accessed|used)",
     r"someone\s+(else\s+)?(is\s+)?(placing|making|using)\b.{0,30}\bmy\s+account", r"data\s+leak")
 CARD_LOST = _cues(r"카드\S*\s*(분실|도난|잃어버)", r"지갑\S*\s*(분실|도난|잃어버|잃었).{0,30}카드",
@@ -52,6 +57,15 @@ FRAUD_VICTIM = _cues(
     # the money went out, then the person turned out not to be who they said: "보냈는데 전화해 보니 아니래요"
     _SENT + r".{0,40}((전화|통화|연락|확인)해\s*보니|알고\s*보니).{0,20}(아니래|아니라고|아니었|아니더|사칭|가짜)",
     r"(보이스|메신저)\s*피싱.{0,40}" + _SENT, _SENT + r".{0,40}(보이스|메신저)\s*피싱",
+    # a scam text acted on: "스미싱 문자 링크를 눌렀어요", "이상한 문자 보고 앱을 깔았어요" (both written policies: P1)
+    r"(스미싱|피싱|사기|사칭|이상한|수상한|가짜)\S{0,3}\s*(문자|메시지|링크|카톡|톡|앱|사이트)[^.?!\n]{0,30}"
+    r"(눌렀|눌러\s*(서|버렸)|클릭(했|해\s*버렸)|설치\S{0,2}\s*(했|해\s*버렸)|깔았|입력(했|해\s*버렸)"
+    r"|알려\s*(줬|주었|드렸))",
+    # money sent, then the other side vanished: "계약금을 보냈는데 안 나오고 번호도 차단했어요"
+    r"(돈|원|계약금|선입금|입금|송금|이체)[^.?!\n]{0,20}" + _SENT + r"[^\n]{0,60}(차단(했|당했|해\s*버렸|됐)|잠수|잠적"
+    r"|연락\S{0,3}\s*(이|가)?\s*(두절|끊)|안\s*나오|안\s*나왔|탈퇴|계정\S{0,3}\s*(을|를)?\s*(지웠|삭제))",
+    r"\bclicked\b.{0,30}\b(phishing|smishing|scam|fake|suspicious)\b|\b(phishing|smishing|scam|fake|suspicious)\b"
+    r".{0,30}\b(clicked|installed)\b",
     # impersonation: "아들이라고 해서 돈을 보냈어요", "검찰을 사칭한 전화에 속아 송금했어요"
     r"(아들|딸|자녀|엄마|아빠|가족|지인|친구|검사|검찰|경찰|금감원|은행|택배|사장)\S{0,3}\s*(이라고|라고|라며|인\s*줄|사칭)"
     r".{0,80}" + _SENT,
@@ -81,15 +95,71 @@ MONEY_OVERDUE = _cues(
 PHONE_LOST = _cues(
     r"(휴대폰|핸드폰|휴대전화|스마트폰|폰|전화기|갤럭시|아이폰)\S{0,2}\s*(을|를|이|가)?\s*(분실|도난|잃어버|잃었|도둑|소매치기)",
     r"(분실|도난)\s*(당한|된|한)\s*(휴대폰|핸드폰|폰|스마트폰)",
+    # left behind getting off a vehicle: "택시에 폰을 두고 내렸어요"
+    r"(휴대폰|핸드폰|휴대전화|스마트폰|폰|전화기)\S{0,2}\s*([^\s.?!]+\s+){0,2}?(두고|놓고)\s*내렸",
     r"(lost|stolen)\s+(my\s+)?(mobile\s+|cell\s+)?(phone|iphone|smartphone)",
     r"\bphone\s+(was|got|has\s+been)\s+(stolen|lost)")
-# Over already, said right after the situation's words: "지난주 카드 분실 건 잘 해결됐어요, 감사합니다" (thanks for
-# something solved); for a loss, "잃어버린 폰을 찾았어요"
+# Not live: an urgent situation the customer names that is not happening to them now (``_settled``, by kind).
+# resolved: over, said right after the situation's words: "지난주 카드 분실 건 잘 해결됐어요, 감사합니다" (thanks for
+# something solved), "환불 잘 받았어요"; for a loss, "잃어버린 폰을 찾았어요"
 RESOLVED = _cues(r"해결(이\s*)?(됐|되었|해\s*주셔서|해\s*줘서)(?!는지|나요|을까)",
-                 r"잘\s*(처리|마무리)\s*(됐|되었|해\s*주)", r"\b(was|is|got|been)\s+(resolved|sorted(\s+out)?)\b")
+                 r"잘\s*(처리|마무리)\s*(됐|되었|해\s*주)", r"(잘|무사히)\s*(받았|돌려\s*받았|들어왔)",
+                 r"\b(was|is|got|been)\s+(resolved|sorted(\s+out)?)\b")
 FOUND = _cues(r"(?<!못\s)(?<!못)(?<!안\s)(다시\s*)?찾았|(?<!못\s)찾아서|돌려\s*받았|\bfound\s+(it|my)")
 SETTLED_WITHIN = 30  # characters after the situation's words where "해결됐어요" or "찾았어요" closes it
-OUTAGE = _cues(r"장애", r"먹통", r"(다들|모두|전부|친구들도\s*다)\s*안\s*(돼|되)",
+CONTEXT = 60  # characters before and after the situation's words read for a condition, prevention or hearsay
+# hypothetical: a condition on the situation's own word ("잃어버리면", "두 번 되면", "도난당하면", "분실 시", "도용될까
+# 봐", "분실했을 경우"), or a clause opened by 만약 or "if I/my …"; "잃어버렸으면 어떡하죠" (a loss feared now) is live
+IF_AFTER = _cues(r"^(?!\s*\S*(었|았|렸|했|됐|였)으면)(\s*(당|안\s*당|되|돼|나|생기))?\S{0,4}?면(?=[\s,.?!~]|$)",
+                 r"^\s*시(에|엔|에는)?(?=[\s,.?!]|$)", r"^\S{0,5}\s*(때|경우)(에|엔|에는|는)?(?=[\s,.?!]|$)",
+                 r"^\S{0,5}\s*(까\s*봐|까\s*걱정|지\s*않(게|도록|으려면))")
+IF_BEFORE = _cues(r"(만약|만일|혹시라도)[^.?!\n]{0,20}$",
+                  r"\b(if|in\s+case|what\s+if|suppose)\s+(i|my|we|our|someone|somebody|it)\b[^.?!,\n]{0,30}$")
+# denied: said and denied in one breath ("모르는 기기는 없는데", "해킹은 아닌 것 같은데", "사기는 아니고"); "이거 사기
+# 아니에요?" asks, and accuses
+DENIED_AFTER = _cues(r"^\S{0,2}\s*(은|는|도)?\s*(없(는데|어요|고|습니다|으니)|아니(고|에요|예요|지만|라)"
+                     r"|아닌\s*(데|것|거))(?![^.?!\n]{0,12}\?)", r"^\s*(is|was)\s*n[o']t\b(?![^.?!\n]{0,20}\?)")
+# prevention or hearsay: guarding against it, how common it is, attempts that only reached the customer ("피싱
+# 예방", "도용 방지 서비스", "명의도용 조회", "해킹이 많다던데", "스미싱 문자가 자꾸 와요"), unless the message says
+# the harm happened (HARM: a link clicked, an app installed, a code told, money sent, a login or line they do not know)
+GUARD_AFTER = _cues(
+    r"^\S{0,3}\s*(예방|방지|대비|막(는|으려면|으려고|을\s*수)|안\s*당하|조심|주의|보호\s*서비스|차단\s*서비스|조회)",
+    r"^(\S{0,3}\s*){0,2}?(이|가|도)?\s*(많|흔하|흔한|늘었|늘어|늘고|유행|기승|급증|판치)",
+    r"^[^.?!\n]{0,25}?(다던데|다더라|다길래|대서|다고\s*(해서|하던데|들었|하더라|하니)|라던데|라길래|뉴스|기사)",
+    r"^[^.?!\n]{0,6}?(전화|문자|메시지|연락|카톡|링크|메일)\S{0,2}\s*(가|이|를|을|도)?\s*"
+    r"(자꾸|계속|하도|또|많이|자주|매일|여러\s*번)?\s*(와|오|왔|옵|받았|받아|받고)",
+    r"^\s*(prevention|protection)\b")
+GUARD_BEFORE = _cues(r"\b(prevent\w*|protect\w*|avoid\w*)\b[^.?!\n]{0,25}$")
+HARM = _cues(r"(눌렀|눌러\s*(버렸|봤)|클릭(했|해\s*(버렸|봤))|설치(했|됐|해\s*버렸|돼\s*버렸)|깔았|깔렸"
+             r"|입력(했|해\s*버렸)|알려\s*(줬|주었|드렸|줘\s*버렸)|보냈|송금|이체|입금|빠져\s*나갔|털렸|당했|속았|피해를?\s*(입었|봤)"
+             r"|(모르는|안\s*한|한\s*적\s*없는|낯선)\s*\S{0,6}\s*(결제|로그인|기기|회선|개통|주문|출금|번호))",
+             r"\b(clicked|installed|entered|sent|paid|transferred|wired|charged|hacked|scammed)\b")
+# handled: the protective step already taken, anywhere in the message: a loss stopped, locked or reported ("정지는
+# 이미 걸어 뒀어요", "분실 신고는 지난주에 했고요"); a fraud or a takeover reported, with papers asked for ("경찰 신고는
+# 마쳤고 확인서는 어디서 받아요?", "분실 잠금 걸어 둔 폰", "정지 후에"). "분실 신고했는데 해결이 안 됐어요",
+# "정지했나요?" are not handled.
+_DONE = (r"(했|해\s*(뒀|놨|두었|놓았|버렸|둔|놓은)|걸었|걸어\s*(뒀|놨|두었|둔|놓은)|마쳤|끝냈|완료|접수(했|됐|되었)"
+         r"|(한\s*)?(뒤|후|다음)(에|로)?(?=\s))"
+         r"(?!\S*(는지|나요|을까|냐|니)(?=[\s?]|$))"
+         r"(?![^.?!\n]{0,15}(안\s*(돼|되|됐|걸|풀|잠|와|들어)|못\s|못했|아직|그대로))")
+STOPPED = _cues(r"((분실|도난)\s*(신고|정지|처리|등록)|정지|잠금|차단|신고)\S{0,2}\s*(은|는|도|를|을|까지)?\s*"
+                r"([^\s.?!]+\s+){0,3}?(이미\s*|벌써\s*|미리\s*|바로\s*|다\s*)?" + _DONE,
+                r"(잠갔|잠궜|잠가\s*(뒀|놨|두었|놓았))(?![^.?!\n]{0,15}(안\s*(돼|되|됐|풀)|못\s|못했|아직))",
+                r"\balready\s+(reported|blocked|locked|froze|frozen|suspended|cancell?ed)\b")
+REPORTED = _cues(r"신고\S{0,2}\s*(은|는|도|를|을)?\s*([^\s.?!]+\s+){0,3}?(이미\s*|벌써\s*|다\s*)?" + _DONE,
+                 r"\b(already\s+)?(reported|filed\s+a\s+(police\s+)?report)\b")
+PAPERS = _cues(r"(서류|확인서|확인원|증명서|증빙|사건\s*번호|접수\s*번호|발급)",
+               r"\b(report\s+number|documents?|certificate|paperwork)\b")
+# past: an outage that was, or its compensation ("장애 보상", "장애에 대한 보상", "장애 났던 날", "어제 장애 때")
+PAST_OUTAGE = _cues(r"^\s*(에\s*대한\s*|관련\s*)?(보상|배상)",
+                    r"^\S{0,4}?\s*(났던|있었던|됐던|났었|있었|났을\s*때|당시)", r"^\s*(credit|compensation|refund)\b")
+PAST_BEFORE = _cues(r"(어제|그제|그저께|지난\s*(주|달|번|주말)|저번(\s*(주|달))?|며칠\s*전|예전)(에|의)?\s+"
+                    r"((?!\S*(부터|째|동안|내내)\s)\S{1,4}\s+)?$",
+                    r"\b(last\s+(week|month)|yesterday)('s)?\s+$")
+# "장애" is an outage, not a disability ("장애인 할인", "청각 장애", "장애 등급")
+OUTAGE = _cues(r"(?<!청각\s)(?<!청각)(?<!시각\s)(?<!시각)(?<!지체\s)(?<!지체)(?<!발달\s)(?<!발달)"
+               r"장애(?!인(?!데|가요|가\?|지|\s*것|\s*거)|\s*(등급|아동|수당|진단|복지|판정|정도|유형))",
+               r"먹통", r"(다들|모두|전부|친구들도\s*다)\s*안\s*(돼|되)",
                r"서버\s*(가|이)?\s*(다운|터졌|안)", r"outage", r"(site|app|service)\s+is\s+down")
 BLOCKED = _cues(
     r"(실패|오류|에러|오작동|튕겨|튕기|꺼져|꺼지|멈춰(요|서|있|버)|멈추고|멈춤|먹통|하얀\s*화면|안\s*열려|안\s*넘어가|잠겼|잠겨)",
@@ -147,29 +217,88 @@ REFINES: dict[str, str] = {"fraud_victim": "money_at_risk", "money_overdue": "mo
 URGENT: frozenset[str] = frozenset({"fraud_victim", "money_at_risk", "money_overdue", "account_taken", "card_lost",
                                     "phone_lost"})
 LOSSES = frozenset({"card_lost", "phone_lost"})  # over once what was lost is found
+# the situations that may be over or not happening: those that call for P1 (an outage too)
+SETTLES = frozenset(name for name, _, level in SITUATIONS if level == "P1")
 # words a situation shares with the anger cues, said of it however they are placed ("돈을 보냈는데 사기였어요")
 OWN_WORDS: dict[str, re.Pattern[str]] = {"fraud_victim": _cues(r"사기|scam")}
+# Words that name an urgent situation without describing it ("잃어버린 폰", "스미싱", "명의도용"): said only where
+# it is not live (``_settled``), they tell that the situation is over or not happening (``Signals.settled``)
+_HANDSET = r"(휴대폰|핸드폰|휴대전화|스마트폰|폰|전화기|갤럭시|아이폰|유심)"
+MENTIONS: dict[str, re.Pattern[str]] = {
+    "fraud_victim": _cues(_SCAM, r"사칭", r"\b(scam\w*|phishing|smishing|fraud\w*)\b"),
+    "account_taken": _cues(r"도용|해킹|해커|부정\s*(사용|로그인|접속|결제)", r"\bhack(ed|ing|er)?\b|identity\s+theft"),
+    "card_lost": _cues(r"(카드|지갑)\S{0,3}\s*(분실|도난|잃어버|잃었|없어졌)",
+                       r"(분실|도난|잃어버린)\S{0,2}\s*(된|한|당한)?\s*카드",
+                       r"\b(lost|lose|losing|stolen)\b[^.?!\n]{0,15}\b(cards?|wallet)\b",
+                       r"\b(cards?|wallet)\b[^.?!\n]{0,15}\b(lost|stolen)\b"),
+    "phone_lost": _cues(_HANDSET + r"\S{0,2}\s*(을|를|이|가)?\s*(분실|도난|잃어버|잃었|없어졌|도둑)",
+                        r"(분실|도난)\s*(정지|신고|잠금|처리|등록)",
+                        r"(분실|도난|잃어버린|잃어버렸던)\S{0,2}\s*(된|한|당한)?\s*" + _HANDSET,
+                        r"\b(lost|lose|losing|stolen)\b[^.?!\n]{0,15}\b(phone|sim)\b",
+                        r"\b(phone|sim)\b[^.?!\n]{0,15}\b(lost|stolen)\b"),
+}
 
 
-def _settled(situation: str, text: str, end: int) -> bool:
-    """An urgent situation the customer says is over right after naming it (solved; for a loss, found)."""
-    if situation not in URGENT:
-        return False
-    after = text[end:end + SETTLED_WITHIN]
-    return RESOLVED.search(after) is not None or (situation in LOSSES and FOUND.search(after) is not None)
+def _settled(situation: str, text: str, start: int, end: int) -> tuple[str, str] | None:
+    """How a situation that calls for P1, named at ``text[start:end]``, is not live, with the customer's words that
+    show it; None when it is live. ``resolved``: solved, or for a loss found, said right after it;
+    ``hypothetical``: a condition on it ("잃어버리면", "분실 시", "만약 …"); ``denied``: denied right after it ("모르는
+    기기는 없는데"); ``prevention``: guarding against it or
+    hearsay about it, where the message says no harm happened; ``handled``: a loss already stopped or reported, a
+    fraud or takeover reported with papers asked for; ``past``: an outage that was, or its compensation."""
+    if situation not in SETTLES:
+        return None
+    after, before = text[end:end + CONTEXT], text[max(0, start - CONTEXT):start]
+    said = text[start:end]
+    near = after[:SETTLED_WITHIN]
+    if (m := RESOLVED.search(near) or (FOUND.search(near) if situation in LOSSES else None)) is not None:
+        return "resolved", said + after[:m.end()]
+    if (m := IF_AFTER.search(after)) is not None:
+        return "hypothetical", said + after[:m.end()]
+    if (m := IF_BEFORE.search(before)) is not None:
+        return "hypothetical", before[m.start():] + said
+    if (m := DENIED_AFTER.search(after)) is not None:
+        return "denied", said + after[:m.end()]
+    if situation == "outage":
+        if (m := PAST_OUTAGE.search(after)) is not None:
+            return "past", said + after[:m.end()]
+        return ("past", before[m.start():] + said) if (m := PAST_BEFORE.search(before)) is not None else None
+    harms, stopped, reported = _message_wide(text)
+    guarded = GUARD_AFTER.search(after)
+    if (guarded or GUARD_BEFORE.search(before)) and all(start <= s and e <= end for s, e in harms):
+        return "prevention", said + after[:guarded.end()] if guarded else said
+    if situation in LOSSES and stopped is not None:
+        return "handled", stopped
+    if situation in ("fraud_victim", "account_taken") and reported is not None:
+        return "handled", reported
+    return None
+
+
+@lru_cache(maxsize=16)
+def _message_wide(text: str) -> tuple[tuple[tuple[int, int], ...], str | None, str | None]:
+    """What ``_settled`` reads in the whole message, once per message: where it says harm happened, a loss's
+    protective step taken, a report made with papers asked for."""
+    stopped, reported = STOPPED.search(text), REPORTED.search(text)
+    return (tuple(m.span() for m in HARM.finditer(text)), stopped.group(0) if stopped else None,
+            reported.group(0) if reported and PAPERS.search(text) else None)
 
 
 @dataclass(frozen=True)
 class Signals:
     """``situation``: the name of the most urgent situation described (a ``SITUATIONS`` name) or None, with the
     level it calls for and ``cue``, the customer's words that show it; ``anger`` and ``says_repeat``: the
-    customer's words, or None."""
+    customer's words, or None. ``settled``: where no situation that calls for P1 is live, one the message names
+    only as not live (``_settled``: resolved, hypothetical, prevention, handled or past, the ``settled_kind``), with
+    ``settled_cue``, the customer's words that show it; the situation then is the one that still applies."""
 
     situation: str | None
     level: Priority | None
     cue: str | None
     anger: str | None
     says_repeat: str | None
+    settled: str | None = None
+    settled_kind: str | None = None
+    settled_cue: str | None = None
 
     @classmethod
     def read(cls, text: str) -> Signals:
@@ -177,24 +306,44 @@ class Signals:
         level: Priority | None = None
         cue: str | None = None
         own: list[tuple[int, int]] = []  # where the message says its situation
+        over: dict[str, list[tuple[str, str] | None]] = {}  # P1 situation → how each time it is named is not live
         for candidate, pattern, candidate_level in SITUATIONS:
-            if (match := next((m for m in pattern.finditer(text) if not _settled(candidate, text, m.end())), None)):
+            match = None
+            for m in pattern.finditer(text):
+                if (how := _settled(candidate, text, m.start(), m.end())) is None:
+                    match = m
+                    break
+                over.setdefault(candidate, []).append(how)
+                own.append(m.span())
+            if match is not None:
                 name, level, cue = candidate, candidate_level, match.group(0).strip()
-                own = [m.span() for m in pattern.finditer(text)]
+                own += [m.span() for m in pattern.finditer(text)]
                 if candidate in OWN_WORDS:
                     own += [m.span() for m in OWN_WORDS[candidate].finditer(text)]
                 break
-        # the situation's own words are not anger: "사기를 당했어요" is a fraud victim, not an angry customer
+        settled: tuple[str, str, str] | None = None
+        for candidate in (n for n, _, _ in SITUATIONS if n in SETTLES and level != "P1"):
+            named = [(m, _settled(candidate, text, m.start(), m.end()))
+                     for m in (MENTIONS[candidate].finditer(text) if candidate in MENTIONS else ())]
+            hows = over.get(candidate, []) + [how for _, how in named]
+            if hows and all(hows) and (first := hows[0]) is not None:
+                settled = (candidate, *first)
+                own += [m.span() for m, _ in named]
+                break
+        # the situation's own words are not anger: "사기를 당했어요" is a fraud victim, not an angry customer, nor is
+        # "사기 예방" (a situation named as not live)
         anger = next((m for m in ANGER_OR_URGENCY.finditer(text)
                       if all(m.end() <= start or m.start() >= end for start, end in own)), None)
         repeat = SAYS_REPEAT.search(text)
         return cls(name, level, cue, anger.group(0).strip() if anger else None,
-                   repeat.group(0).strip() if repeat else None)
+                   repeat.group(0).strip() if repeat else None,
+                   *(settled if settled else (None, None, None)))
 
     @property
     def urgent(self) -> bool:
-        """The message describes a situation only a person can act on (``URGENT``)."""
-        return self.situation in URGENT
+        """The message describes a situation only a person can act on (``URGENT``), or one such situation already
+        handled (a fraud reported, a loss stopped: a person still follows it up)."""
+        return self.situation in URGENT or (self.settled in URGENT and self.settled_kind == "handled")
 
     @property
     def fact(self) -> Reason | None:
