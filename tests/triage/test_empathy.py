@@ -377,3 +377,23 @@ def test_a_count_of_tries_is_a_repeated_failure_only_where_something_failed():
     assert Hardship.read("이번 달 출금 벌써 5번 했는데 한 번 더 하면 얼마예요?").retried is None
     assert Hardship.read("결제를 세 번 했는데도 안 돼요").retried is not None
     assert lines("이번 달 출금 벌써 5번 했는데 한 번 더 하면 얼마예요?") == []
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    # an outage is not known to be the company's fault: felt, named by the service, never apologized for
+    ("점심때부터 계속 서비스 안됨 떠요. 장애인가요?", "서비스가 안 돼서 많이 답답하셨겠어요."),
+    # the same payment taken again, said anywhere in the message
+    ("즉시납부로 냈는데 카드로 또 빠져나갔네요. 두번 낸거 돌려주세요", "두 번 잡혀서 정말 죄송해요"),
+    ("어제 정산 계좌 바꾸는 거 문의했던 사람인데요, 등록이 안 돼요", "다시 연락하시게 해서"),
+    ("닉네임이 비슷해서 다른 사람한테 3만원을 보냈어요 ㅠ", "잘못 보내셔서"),
+    ("요금제 하나 바꾸는게 왜이렇게 어려워요?? 어디서 하는건데", "직접 하시기가 어려워서"),
+    ("방금 다 냈는데 아직도 발신이 안되네요. 일 때문에 전화를 계속 해야하는데", "일 때문에 급하실 텐데"),
+    ("펜션에서 일방적으로 예약을 취소했다고 문자가 왔어요", "숙소 쪽에서 갑자기 취소해서"),
+])
+def test_what_the_blind_readers_asked_for_is_named(text, named):
+    assert named in said(text) and ("죄송" not in said(text) or "죄송" in named or "연락하시게" in named)
+
+
+def test_a_missing_thing_is_a_delivery_fault_only_where_something_arrived():
+    assert Hardship.read("포인트가 누락됐어요 확인해 주세요").fault is None
+    assert Hardship.read("택배 받았는데 두부가 누락됐어요").fault == "missing"

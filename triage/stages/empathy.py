@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from triage.prompting import Templates
-from triage.stages.signals import ACCOUNT_TAKEN, Hardship, Signals
+from triage.stages.signals import ACCOUNT_TAKEN, FAILED, Hardship, Signals
 
 # situations where the customer lost something or someone else wronged them: named, never apologized for
 LOSSES = ("money_at_risk", "money_overdue", "account_taken", "card_lost", "phone_lost")
@@ -63,7 +63,10 @@ CARELESS_WHERE = (
     ("상담|통화|전화|채팅|call|agent", "상담", "call"),
     ("기사|배송|택배|driver|delivery|courier", "배송", "delivery"),
 )
-SELLERS = (("판매자|셀러|seller", "판매자", "seller"), ("", "판매처", "merchant"))
+SELLERS = (("판매자|셀러|seller", "판매자", "seller"), ("숙소|호스트|호텔|펜션|host|hotel", "숙소", "property"),
+           ("항공사|airline", "항공사", "airline"), ("가게|식당|매장|restaurant", "가게", "shop"),
+           ("", "판매처", "merchant"))
+CANCELLED = re.compile(r"취소|cancel", re.IGNORECASE)
 SOON = re.compile(r"오늘\s*(밤|저녁|오후|아침)|내일\s*(아침|새벽|오전|오후|저녁)|오늘|내일|모레|이따|당장|아침|저녁"
                   r"|\d{1,2}\s*시(\s*반)?|tomorrow|tonight|today|this\s+(evening|afternoon|weekend|morning)"
                   r"|(mon|tues|wednes|thurs|fri|satur|sun)day", re.IGNORECASE)
@@ -101,7 +104,7 @@ NEAR_MISS = re.compile(r"(당할|속을|넘어갈|보낼|누를)\s*뻔|(안|못)
                        r"|\b(almost|nearly)\s+(got\s+)?(scammed|fell|sent|paid)|\bdid\s*n[o']t\s+(send|click|pay|give)\b",
                        re.IGNORECASE)
 # a charge that went out twice: the company's payment failed the customer, not a stranger
-TWICE = re.compile(r"이중|중복|두\s*번|twice|double", re.IGNORECASE)
+TWICE = re.compile(r"이중|중복|두\s*번|또\s*(빠져|나갔|결제|청구|출금)|twice|double|again", re.IGNORECASE)
 UNKNOWN_CHARGE = re.compile(r"모르는|안\s*한|한\s*적\s*없|unauthori[sz]ed", re.IGNORECASE)
 COUNT = re.compile(r"(두|세|네|다섯|여러|몇|\d+)\s*번")
 RETRIED_VERBS = (
@@ -115,6 +118,7 @@ RETRIED_VERBS = (
 # applies: a slip of their own, being treated unfairly, being stood up, money being tight, missing something, a fear
 # they name, a service gone, a reason something is inconvenient.
 MISTAKE = re.compile(r"실수로|실수(였|예요|이에요|했|해서)|깜빡"
+                     r"|(다른|엉뚱한|모르는)\s*(사람|분|계좌|번호)\S{0,3}\s*.{0,12}(보냈|송금했|이체했|입금했)"
                      r"|잘못\s*(눌|누르|누른|보내|보냈|입력|선택|신청|결제|해지|송금|이체)"
                      r"|\b(by\s+mistake|accidentally|wrong\s+(button|number|person|account))\b", re.IGNORECASE)
 SLIPS = (
@@ -129,6 +133,12 @@ UNFAIR = re.compile(r"억울|누명|허위\s*(후기|신고|리뷰|사실)|거�
                     r"|(욕|비방|사기|잘못)\S{0,6}\s*(한|쓴|친)\s*적\s*(이\s*)?(한\s*번도\s*)?없"
                     r"|\b(unfair(ly)?|false\s+(review|report|accusation)|did\s*n[o']t\s+do\s+anything\s+wrong)\b",
                     re.IGNORECASE)
+# a task made hard by us: "요금제 하나 바꾸는게 왜이렇게 어려워요", "메뉴를 못 찾겠어요"
+HARD_TO_DO = re.compile(r"(찾기|바꾸기|하기|쓰기|신청하기|취소하기|해지하기|바꾸는\s*게|하는\s*게|찾는\s*게)\S{0,2}\s*"
+                        r"(왜\s*)?(이렇게\s*)?(너무\s*)?(어려|힘들|복잡)|못\s*찾겠|어디\s*(숨|있는지\s*모르)|\b(hard|impossible)\s+to\s+find\b",
+                        re.IGNORECASE)
+# the customer needs it for their work: "일 때문에 전화를 계속 해야 하는데"
+FOR_WORK = re.compile(r"(일|업무|회사|장사|영업)\s*(때문에|하느라|상)|거래처|\bfor\s+(my\s+)?work\b", re.IGNORECASE)
 STOOD_UP = re.compile(r"안\s*나오|안\s*나왔|노쇼|읽씹|읽고\s*(답|씹)|잠수|\b(no[-\s]?show|never\s+showed|ghosted)\b",
                       re.IGNORECASE)
 TIGHT = re.compile(r"형편|사정이\s*(어려|안\s*좋|힘들)"
@@ -275,6 +285,8 @@ def _feeling(text: str, signals: Signals, language: str) -> tuple[Line, str] | N
     if MISTAKE.search(text):
         slip = _pick(SLIPS, text)
         return Line("empathy.feeling.mistake", {"slip": _by_language(slip, language)}), f"their own slip ({slip[1]})"
+    if HARD_TO_DO.search(text):
+        return Line("empathy.feeling.hard_to_do"), "how hard it was to do it themselves"
     if UNFAIR.search(text):
         return Line("empathy.feeling.unfair"), "being treated unfairly, as they see it"
     if STOOD_UP.search(text):
@@ -289,11 +301,18 @@ def _feeling(text: str, signals: Signals, language: str) -> tuple[Line, str] | N
         return Line("empathy.feeling.fear", {"fear": fear}), f"their fear ({fear})"
     if AFRAID.search(text):
         return Line("empathy.feeling.afraid"), "how worried they are"
-    if signals.situation == "blocked" and signals.cue and GONE_FOR_GOOD.search(text):
-        service = next((row[1:] for row in SERVICES if re.search(row[0], signals.cue, re.IGNORECASE)), None)
+    # a service gone: an outage (not known to be our fault, so felt and never apologized for), or a service the
+    # customer has been without since a time
+    outage = signals.situation == "outage"
+    if outage or (signals.situation == "blocked" and signals.cue and GONE_FOR_GOOD.search(text)):
+        words = text if outage else signals.cue or ""
+        service = next((row[1:] for row in SERVICES if re.search(row[0], words, re.IGNORECASE)),
+                       SERVICES[-1][1:] if outage else None)
         if service:
             return (Line("empathy.feeling.service", {"thing": _by_language(service, language)}),
                     f"being without {service[1]}")
+    if FOR_WORK.search(text) and FAILED.search(text):
+        return Line("empathy.feeling.for_work"), "that they need it for their work"
     inconvenient = INCONVENIENT.search(text)
     if inconvenient and (reason := _their_words(inconvenient.group(1))) and language == "ko":
         return Line("empathy.feeling.inconvenient", {"reason": reason}), f"the inconvenience ({reason})"
@@ -314,8 +333,8 @@ def read_empathy(text: str, signals: Signals, hardship: Hardship, language: str,
     scam = found == "fraud_victim" or (scam_named and others is not None)
     # someone else in their account counts however the situation was read ("누가 로그인해서 모르는 주문을 했어요")
     victim = found in VICTIMS or others is not None or ACCOUNT_TAKEN.search(text) is not None
-    twice = found == "money_at_risk" and TWICE.search(signals.cue or "") is not None
-    fault = "charged_twice" if twice else hardship.fault or ("outage" if found == "outage" else None)
+    twice = found == "money_at_risk" and TWICE.search(text) is not None and not UNKNOWN_CHARGE.search(text)
+    fault = "charged_twice" if twice else hardship.fault
     lines: list[Line] = []
     names: list[str] = []
     apology = False
@@ -337,7 +356,8 @@ def read_empathy(text: str, signals: Signals, hardship: Hardship, language: str,
                                                                                   if fear else ""))
     elif others:
         seller = _pick(SELLERS, others)
-        lines.append(Line("empathy.others", {"who": _by_language(seller, language)}))
+        lines.append(Line("empathy.others_cancelled" if CANCELLED.search(others) else "empathy.others",
+                          {"who": _by_language(seller, language)}))
         names.append(f"being let down by the {seller[1]} ({others}), not by us")
     elif fault:
         kind = fault

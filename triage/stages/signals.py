@@ -406,6 +406,8 @@ CONTACTED = _cues(
     r"(다시|또|재)\s*(문의|연락|전화)\s*(드려|드립|드리|합니다|했|해요|하네요|하게|하는)",
     r"(몇|여러)\s*번(을|이나|째|씩)?\s*(문의|연락|전화|말씀|요청|얘기|이야기)",
     r"(아까|어제|그제|지난번|저번|지난주|전에|며칠\s*전)\S{0,2}\s*(전화|문의|연락|채팅|상담)\S{0,2}\s*(했|드렸|한|남겼|넣었)",
+    # "어제 정산 계좌 바꾸는 거 문의했던 사람인데요"
+    r"(문의|연락|상담|전화|채팅)\S{0,2}\s*(했던|드렸던|드린|남겼던)\s*(사람|고객|회원|사용자|사업자|판매자)",
     r"(문의|요청|신청|접수|채팅|메일|글)\S{0,3}\s*(도|를|을)?\s*(남겼|드렸|넣었|했|보냈)\S{0,4}\s*.{0,20}"
     r"(답|연락|답변|회신|처리)\S{0,2}\s*(이|도|가)?\s*(없|안\s*(와|오|왔|됐))",
     r"\b(contact(ed)?|e-?mail(ed)?|call(ed)?|messag(e|ed)|wr(ote|itten)|ask(ed)?|reach(ed)?)\s+(you|us|your\s+\w+)\s+"
@@ -418,10 +420,13 @@ CONTACTED = _cues(
 # Someone other than the company wronged the customer: a fraudster, an impostor, a seller on a marketplace
 OTHERS_FAULT = _cues(
     r"(보이스\s*피싱|메신저\s*피싱|스미싱|피싱|사기꾼|사기\s*(를|을)?\s*(당|치)|사칭)",
-    r"(판매자|셀러|입점\s*업체|가맹점|상점|스토어|업체)\S{0,2}\s*(가|이|께서|한테서?|에게서?|쪽에서)?\s*.{0,25}"
-    r"(안\s*(보내|줘|주|해|와|받)|연락\S{0,2}\s*(이|가)?\s*(안|없|두절)|잠수|환불\s*(을|를)?\s*안|사기|거부)",
+    r"(판매자|셀러|입점\s*업체|가맹점|상점|스토어|업체|숙소|호스트|호텔|펜션|항공사|가게|식당|매장)\S{0,2}\s*"
+    r"(가|이|께서|한테서?|에게서?|쪽에서|측에서)?\s*.{0,25}"
+    r"(안\s*(보내|줘|주|해|와|받)|연락\S{0,2}\s*(이|가)?\s*(안|없|두절)|잠수|환불\s*(을|를)?\s*안|사기|거부|거절"
+    r"|(일방적으로|갑자기|마음대로)?\s*취소\s*(했|해\s*버렸|됐다|시켰|한다|하래|하자|통보))",
     r"\b(scam(mer)?s?|phishing|smishing|fraudster|impersonat\w*)\b",
-    r"\b(seller|vendor|merchant|shop)\b.{0,30}\b(never|didn'?t|won'?t|hasn'?t|refus\w*|stopped)\b")
+    r"\b(seller|vendor|merchant|shop|host|hotel|airline|restaurant)\b.{0,30}"
+    r"\b(never|didn'?t|won'?t|hasn'?t|refus\w*|stopped|cancel+ed)\b")
 # The company failed the customer, by kind, the first found in this order naming it: an item damaged or spoiled (on
 # arrival), wrong or missing; an employee rude or careless; a request ignored; something broken since an update; a
 # delay. A damage denied right after ("상한 건 아니고") is none.
@@ -463,6 +468,7 @@ OUR_FAULTS: tuple[tuple[str, re.Pattern[str]], ...] = (
 ARRIVED = _cues(r"(받았|받은|받아\s*보|받자마자|왔|와서|와\s*있|서\s*온(\s|$)|도착|배송|택배|주문|상품|물건|제품"
                 r"|개봉|열어\s*보|뜯어|포장|박스|상자)",
                 r"\b(arrived|delivered|received|order(ed)?|packages?|parcels?|box(es)?|bags?|items?|deliver(y|ies)|came)\b")
+ARRIVALS = ("damaged", "missing")  # faults of something delivered: read only where something arrived
 DENIED = _cues(r"^\S{0,3}\s*(건|것은|게|거)\s*아니", r"^\S{0,3}\s*(것|건)\s*(같지는|같진)\s*않", r"^\s*\w*\s+isn'?t\b")
 
 
@@ -491,7 +497,7 @@ class Hardship:
     @classmethod
     def read(cls, text: str) -> Hardship:
         fault, words = next(((kind, said) for kind, pattern in OUR_FAULTS if (said := _said(pattern, text))
-                             and (kind != "damaged" or ARRIVED.search(text))), (None, None))
+                             and (kind not in ARRIVALS or ARRIVED.search(text))), (None, None))
         retried = _said(RETRIED, text) if fault or FAILED.search(text) else None
         return cls(deadline=_said(DEADLINE, text), retried=retried, contacted=_said(CONTACTED, text),
                    others_fault=_said(OTHERS_FAULT, text), our_fault=words, fault=fault)
