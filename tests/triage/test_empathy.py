@@ -159,6 +159,8 @@ def test_the_repeat_contact_line_needs_the_customer_or_the_history_to_say_so():
     # an angry or rhetorical question is not repeated back as what will be checked
     ("앱이 완전 개판이네 메뉴를 어디 숨겨놓은거야?", "ko", None),
     ("오늘 아침부터 데이터가 안돼요. 오래 쓴 고객한테 이러기에요?", "ko", "오늘 아침부터 데이터가 안 되는 건을"),
+    # an emoticon ends a sentence: the question after it is not glued to the clause before
+    ("재부팅도 해봤는데 그대로임 ㅠ 장애인가요?", "ko", "장애인지"),
 ])
 def test_a_holding_reply_names_what_it_will_check(text, language, topic):
     assert hold_topic(text, language) == topic

@@ -15,7 +15,8 @@ MAX_TOPIC = 45  # characters: a longer question is cut to its last clauses
 MIN_STATEMENT = 8  # letters: "사진 있어요" says what the customer has, not what went wrong
 SHORT_CLAUSE = 14  # a last clause this short takes the one before it ("…결제가 있는데 이거 하루마켓 맞는지")
 MAX_ENGLISH = 100
-SENTENCE = re.compile(r"(?<=[.!?。])\s+|(?<=[요죠까])\s+(?=\S)|\n+")
+# an emoticon ends a sentence too: "그대로임 ㅠ 장애인가요?" asks only "장애인가요?"
+SENTENCE = re.compile(r"(?<=[.!?。])\s+|(?<=[요죠까])\s+(?=\S)|(?<=[ㅠㅜㅋㅎ])\s+|\n+")
 NOISE = re.compile(r"[ㅋㅎㅠㅜㅡ;^~]{2,}|[ㅋㅎㅠㅜ]+(?=\s|$)|[?？!.。,]+$")
 # a clause ends in a connective ("…는데", "…해서", "…면"): the question is in the last clauses
 CLAUSE = re.compile(r"(?:(?<=는데)|(?<=은데)|(?<=인데)|(?<=던데)|(?<=라서)|(?<=해서)|(?<=어서)|(?<=아서)|(?<=니까)"
