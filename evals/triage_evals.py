@@ -110,7 +110,8 @@ def labeled(pipeline: Pipeline, rows: list[tuple[Message, dict[str, Any]]], log:
         if n % 50 == 0:
             log(f"  {n}/{len(rows)} messages")
     report: dict[str, Any] = {"messages": len(rows)}
-    report.update(_answer_metrics(rows, results))
+    self_service = {e.id for e in pipeline.kb.snapshot.entries.values() if e.urgent_self_service}
+    report.update(_answer_metrics(rows, results, self_service))
     tagged = [(r, res) for (_, r), res in zip(rows, results, strict=True) if r.get("expected_tag") and res.tag]
     if tagged:
         truth, predicted = [r["expected_tag"] for r, _ in tagged], [res.tag for _, res in tagged]
@@ -147,7 +148,10 @@ def _p1_metrics(pairs: list[tuple[str, str]]) -> dict[str, Any]:
             "p1_recall": round(both / real, 4) if real else None, "p1_made": made, "p1_real": real}
 
 
-def _answer_metrics(rows: list[tuple[Message, dict[str, Any]]], results: list[Any]) -> dict[str, Any]:
+def _answer_metrics(rows: list[tuple[Message, dict[str, Any]]], results: list[Any],
+                    self_service: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Answering figures; ``self_service``: the ids of entries the KB marks as an urgent situation's self-service
+    answer (an urgent message they answer is the one allowed exception)."""
     labeled_rows = [(r, res) for (_, r), res in zip(rows, results, strict=True) if "expected_faq_id" in r]
     if not labeled_rows:
         return {}
@@ -171,6 +175,7 @@ def _answer_metrics(rows: list[tuple[Message, dict[str, Any]]], results: list[An
         # labeled P1 where a set marks no urgency
         "urgent": sum(bool(r.get("urgent")) for r, _ in labeled_rows),
         "urgent_auto_answered": sum(bool(r.get("urgent")) for r, _ in auto),
+        "urgent_self_service": sum(bool(r.get("urgent")) and res.faq_id in self_service for r, res in auto),
         "p1_auto_answered": sum(r.get("expected_priority") == "P1" for r, _ in auto)}}
 
 

@@ -253,7 +253,9 @@ def _row(r: dict[str, Any], key: str) -> str:
 def _urgent(a: dict[str, Any], p: dict[str, Any] | None) -> str:
     """Urgent messages auto-answered: of those labeled urgent where the set marks them, else of its P1s."""
     if a.get("urgent"):
-        return f"{a['urgent_auto_answered']} of {a['urgent']} urgent"
+        by_entry = a.get("urgent_self_service") or 0
+        return f"{a['urgent_auto_answered']} of {a['urgent']} urgent" + (
+            f" ({by_entry} by a self-service entry)" if by_entry else "")
     return f"{a['p1_auto_answered']} of {p['p1_real']} P1s" if p and "p1_auto_answered" in a else "–"
 
 

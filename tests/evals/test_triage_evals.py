@@ -79,3 +79,23 @@ def test_p1_precision_and_recall_count_what_was_made_p1_against_what_really_was(
     text = unseen_markdown({"sets": [{"set": "shop", "note": "n", "entries": 3, "build_seconds": 1.0,
                                       "calibration": {"threshold": 0.85}, "no_labels": run}]})
     assert "| 0.333 (3) | 0.500 (2) | 1 of 4 urgent |" in text
+    # the one allowed exception is told apart: an urgent message answered by the KB's self-service entry
+    run["answer"]["urgent_self_service"] = 1
+    text = unseen_markdown({"sets": [{"set": "shop", "note": "n", "entries": 3, "build_seconds": 1.0,
+                                      "calibration": {"threshold": 0.85}, "no_labels": run}]})
+    assert "| 1 of 4 urgent (1 by a self-service entry) |" in text
+
+
+def test_urgent_messages_answered_by_a_self_service_entry_are_counted_apart():
+    from types import SimpleNamespace
+
+    from evals.triage_evals import _answer_metrics
+
+    rows = [(None, {"expected_faq_id": "paid-no-order", "urgent": True}),
+            (None, {"expected_faq_id": "how-to-cancel", "urgent": True}),
+            (None, {"expected_faq_id": None, "urgent": True})]
+    results = [SimpleNamespace(decision="auto_answer", faq_id="paid-no-order", candidate_faq_id="paid-no-order"),
+               SimpleNamespace(decision="auto_answer", faq_id="how-to-cancel", candidate_faq_id="how-to-cancel"),
+               SimpleNamespace(decision="handoff", faq_id=None, candidate_faq_id="how-to-cancel")]
+    answer = _answer_metrics(rows, results, {"paid-no-order"})["answer"]
+    assert (answer["urgent"], answer["urgent_auto_answered"], answer["urgent_self_service"]) == (3, 2, 1)
