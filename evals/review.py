@@ -29,7 +29,8 @@ CHECKS = ("empathy_fits", "asks_fit", "kb_used_right", "natural")
 # Whether the message calls for empathy at all (a loss, a scam, a deadline, a repeated failure, the company's fault):
 # optional (earlier readers' files lack it); with it, empathy is scored where it applies
 NEEDS_EMPATHY = "empathy_needed"
-REVIEW_SETS = ("demo", "telecom", "market", "travel")  # the sample KBs with written FAQs, taxonomies and policies
+# the sample KBs with written FAQs, taxonomies and policies
+REVIEW_SETS = ("demo", "telecom", "market", "travel", "mobility")
 SAMPLE = 40
 SEED = 29
 SHOWN_ENTRIES = 3

@@ -188,6 +188,7 @@ SETS: dict[str, Callable[[Settings, Path], UnseenSet]] = {
     "telecom": sample_kb("telecom", "test.jsonl"),
     "market": sample_kb("market", "test.jsonl"),
     "travel": sample_kb("travel", "test.jsonl"),
+    "mobility": sample_kb("mobility", "test.jsonl"),
     "clinc150": clinc150,
     "hwu64": hwu64,
     "bitext": bitext,

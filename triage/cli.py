@@ -341,8 +341,8 @@ def run_eval(
     limit: Annotated[int | None, typer.Option(min=1, help="drafts: only the first N messages of each set; review "
                                                           "--export: drafts per set (default 40).")] = None,
     unseen_sets: Annotated[list[str] | None, typer.Option(
-        "--set", help="unseen: which sets (repeatable; default all: demo, telecom, market, travel, clinc150, "
-                      "hwu64, bitext, parakqc).")] = None,
+        "--set", help="unseen: which sets (repeatable; default all: demo, telecom, market, travel, mobility, "
+                      "clinc150, hwu64, bitext, parakqc).")] = None,
     split: Annotated[str, typer.Option(
         help="unseen: report on the sets' test files (default), or on their tuning files (for choosing "
              "constants; no labeled run).")] = "test",
@@ -352,8 +352,8 @@ def run_eval(
     seed: Annotated[int | None, typer.Option(help="review --export: the sample's seed (another seed gives drafts "
                                                   "nobody has read yet).")] = None,
     export: Annotated[bool, typer.Option("--export", help="review: write a sample of drafts of each --set "
-                                                          "(demo, telecom, market, travel) to judge, replacing its "
-                                                          "file.")] = False,
+                                                          "(demo, telecom, market, travel, mobility) to judge, "
+                                                          "replacing its file.")] = False,
 ) -> None:
     """Run evaluation suites and write evals/results/SUITE.{json,md}."""
     from evals.draft_evals import drafts, drafts_markdown
