@@ -285,15 +285,18 @@ def test_an_urgent_tags_how_to_entry_is_no_protective_step(kb):
     snapshot, searcher, taxonomy = kb
     search = searcher.search("카드 승인 문자가 두 번 왔어요. 두 번 빠져나간 건가요?", k=5)
     drafter = Drafter(snapshot, None, taxonomy)
-    # the card-lost entry is phrased as a loss: a protective step
-    assert drafter._protective_entry(search, "ko", "money_at_risk").id == "card-lost"
+    tag = snapshot.entries["card-lost"].tags[0]
+    # the card-lost entry is phrased as a loss: a protective step for a message given its tag
+    assert drafter._protective_entry(search, "ko", "money_at_risk", tag).id == "card-lost"
+    # ... and none for a message about neither its situation nor its tag (a double charge is no lost card)
+    assert drafter._protective_entry(search, "ko", "money_at_risk") is None
     # the same P1 tag's entry phrased as a plain how-to protects from nothing (a fraud's "documents for the
     # police" is no step for a double charge)
     original = snapshot.entries["card-lost"]
     snapshot.entries["card-lost"] = replace(original, question="카드 재발급 신청서는 어디서 받나요?",
                                             examples=("재발급 서류 어디서 받아요",))
     try:
-        assert drafter._protective_entry(search, "ko", "money_at_risk") is None
+        assert drafter._protective_entry(search, "ko", "money_at_risk", tag) is None
     finally:
         snapshot.entries["card-lost"] = original
 

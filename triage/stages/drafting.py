@@ -326,19 +326,21 @@ class Drafter:
             return None
         return hit
 
-    def _protective_entry(self, search: SearchResult, language: str, found: str) -> FaqEntry | None:
+    def _protective_entry(self, search: SearchResult, language: str, found: str,
+                          tag: str | None = None) -> FaqEntry | None:
         """The FAQ entry with the step that protects the customer's money or account: among the best hits, one
         in the customer's language marked ``protective_step``, or tagged with a P1 tag of the taxonomy and phrased
         as an emergency (its question or examples read as an urgent situation). A situation
         that refines another (a fraud victim, a lost phone) takes only an entry about it, and such an entry serves
         no other: an account takeover's "change your password" is no step for money sent to a fraudster, nor is the
-        fraud's payment stop one for a double charge."""
+        fraud's payment stop one for a double charge. An entry about neither the message's situation nor its ``tag``
+        is no step for it either: a passenger harassed in a taxi must not get the account-takeover steps."""
         for h in search.faq_hits[:PROTECTIVE_HITS]:
             entry = self.snapshot.entries[h.entry_id]
             if detect_language(entry.answer) != language:
                 continue
             about = situations_of(entry)
-            if found not in about and (found in REFINES or about & REFINES.keys()):
+            if found not in about and (found in REFINES or about & REFINES.keys() or tag not in entry.tags):
                 continue
             if entry.metadata.get("protective_step"):
                 return entry
@@ -409,7 +411,7 @@ class Drafter:
             result, search, HEDGED_CONFIDENCE, language)
         level = result.context.explanation_level if result.context else "standard"
         protect, protected_by = self._protective(at_risk, found, search, level, reply_templates(language),
-                                                 self.snapshot.entries[hit.entry_id] if hit else None)
+                                                 self.snapshot.entries[hit.entry_id] if hit else None, result.tag)
         entry = self.snapshot.entries[source.entry_id] if source else None
         hedged = self.snapshot.entries[hedged_hit.entry_id] if hedged_hit else None
         # the repeat-contact history: this customer's earlier message on the same issue (the priority rule
@@ -530,7 +532,8 @@ class Drafter:
         return found in PROTECTIVE or (p1_tag and found not in ("outage", OVERDUE) and (found in TROUBLE or not asks))
 
     def _protective(self, at_risk: bool, found: str, search: SearchResult, level: str,
-                    t: Templates, answered: FaqEntry | None = None) -> tuple[str, FaqEntry | None]:
+                    t: Templates, answered: FaqEntry | None = None,
+                    tag: str | None = None) -> tuple[str, FaqEntry | None]:
         """The draft's first paragraph when money or an account is at risk (``_at_risk``): the KB's protective
         step with its source, or, where the KB has none, the customer's own first step where it is the same at any
         company and that an agent is acting on it now; for money past its time, that the time has passed and what
@@ -541,7 +544,7 @@ class Drafter:
             return ("" if bot else t.render("overdue")), None
         if not at_risk:
             return "", None
-        entry = self._protective_entry(search, t.language, found)
+        entry = self._protective_entry(search, t.language, found, tag)
         if entry is None:  # the customer's own first step where it is the same at any company, then ours
             first = t.render(f"protective.{found}") if t.has(f"protective.{found}") else ""
             acting = "" if bot else t.render(
