@@ -178,10 +178,28 @@ class Pipeline:
                 timings["wait"] = (time.perf_counter() - locked) * 1000
                 contact = self._triage(message, guard, signals, vector, out)
             timings["triage"] = (time.perf_counter() - t) * 1000
+            self._hand_off_urgent_tag(out)
         else:
             out.warnings.append("no taxonomy: set TRIAGE_TAXONOMY (or give the FAQ entries tags) to get a tag "
                                 "and a priority")
         return out, result, contact, timings
+
+    def _hand_off_urgent_tag(self, out: TriageResult) -> None:
+        """An answer the bot was about to give to a message tagged with one of the taxonomy's P1 tags and made P1 is
+        handed off instead (unless the KB marks the entry as the situation's self-service answer): the cues read
+        only the situations they know, and an urgent tag is the company's own word that a person must act (a
+        passenger harassed in a taxi, an accident)."""
+        tagger = self.kb.tagger
+        entry = self.kb.snapshot.entries.get(out.faq_id) if out.faq_id else None
+        if (out.decision != "auto_answer" or tagger is None or entry is None or entry.urgent_self_service
+                or out.priority != "P1" or out.tag not in tagger.taxonomy.tags or out.tag == tagger.taxonomy.catch_all
+                or tagger.taxonomy.priority(out.tag) != "P1"):
+            return
+        out.decision, out.handoff_reason = "handoff", "urgent_situation"
+        out.decision_reason = (f"the message's tag {out.tag!r} is urgent (P1) and so is the message: a person acts "
+                               f"on it, the bot never answers it (the KB does not mark {entry.id!r} as its "
+                               "self-service answer)")
+        out.faq_id, out.answer, out.answer_source = None, None, None
 
     def _self_service(self, decision: Decision) -> bool:
         """The best entry is the one the KB marks as an urgent situation's self-service answer."""

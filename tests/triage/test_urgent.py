@@ -395,3 +395,27 @@ def test_a_rephrased_answer_that_promises_a_persons_action_is_rejected(urgent_kb
     promising, _ = fake_llm([{"answer": "밤 11시까지 주문하시면 돼요. 제가 배송 상황도 확인해 드릴게요."}])
     out = Pipeline(kb, llm=promising, rephrase_answers=True).run(Message(text=text), draft=False)
     assert out.decision == "auto_answer" and out.answer_source == "kb" and "확인해 드릴게요" not in out.answer
+
+
+def test_an_answer_to_a_message_with_an_urgent_tag_made_p1_goes_to_a_person(urgent_kb):
+    from triage.pipeline import Pipeline
+
+    _, kb = urgent_kb
+    pipeline = Pipeline(kb)
+
+    def answered(faq_id: str, tag: str, priority: str) -> TriageResult:
+        out = TriageResult(id="m", decision="auto_answer", faq_id=faq_id, candidate_faq_id=faq_id, answer="…",
+                           answer_source="kb", tag=tag, priority=priority)
+        pipeline._hand_off_urgent_tag(out)
+        return out
+
+    # the cues read no situation, but the company's own urgent tag and the P1 say a person must act
+    urgent = answered("password-reset", "account_hacked", "P1")
+    assert (urgent.decision, urgent.handoff_reason, urgent.faq_id, urgent.answer) == (
+        "handoff", "urgent_situation", None, None)
+    assert urgent.candidate_faq_id == "password-reset" and "account_hacked" in urgent.decision_reason
+    # the KB's self-service answer to the situation, a P1 tag brought down (a prevention question), a P1 from a
+    # segment raise on an ordinary tag: still answered
+    assert answered("card-lost-freeze", "account_hacked", "P1").decision == "auto_answer"
+    assert answered("password-reset", "account_hacked", "P3").decision == "auto_answer"
+    assert answered("password-reset", "login_problem", "P1").decision == "auto_answer"
