@@ -111,8 +111,10 @@ def test_the_real_server_gets_the_asks_and_the_protective_flag_and_the_draft_ope
     assert replies, "the reply prompt never reached the server"
     assert all("qwer1234" not in b for b in bodies)
     assert any("protective step" in r for r in replies)
-    # the KB's protective step opens the draft whichever path wrote the rest
-    assert hacked.draft.startswith("가장 급한 것부터 안내해 드릴게요.\n바로 비밀번호를 바꾸고")
+    # the KB's protective step opens the draft, after one sentence of empathy, whichever path wrote the rest
+    opening = hacked.draft.split("\n\n")[0]
+    step = opening.find("가장 급한 것부터 안내해 드릴게요.\n바로 비밀번호를 바꾸고")
+    assert step >= 0 and opening[:step].count("\n") <= 1  # at most the empathy sentence before it
     assert "account-hacked" in hacked.info.cited_ids and "qwer1234" not in hacked.draft
     if hacked.info.source == "llm":
         assert hacked.lint == []  # the fit rules (no_protective_step, asks_for_given, …) passed
