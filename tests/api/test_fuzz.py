@@ -1,5 +1,6 @@
 """Schemathesis over every OpenAPI route of a real uvicorn, on SQLite and on PostgreSQL, with an admin key: no
-request may get a 5xx. Seeded and bounded for CI; ``triage bench --parts fuzz`` runs it for minutes."""
+request may get a 5xx. Seeded and bounded by examples per route, never by time: a time budget left 35 of 40 routes
+untested on a busy machine. ``triage bench --parts fuzz`` runs it for minutes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from triage.store import Store
 
 SEED = 20261129
 EXAMPLES = 5  # per route and phase
-BUDGET_S = 30  # a cap: the run stops here even if the phases are not done
 
 
 @pytest.mark.integration
@@ -23,7 +23,7 @@ def test_no_route_answers_5xx_to_schemathesis(served, tmp_path):
         store.close()
     routes = sum(len(methods) for methods in served.client.get("/openapi.json").json()["paths"].values())
 
-    result = schemathesis_run(served.base, keys, tmp_path, seed=SEED, max_examples=EXAMPLES, seconds=BUDGET_S)
+    result = schemathesis_run(served.base, keys, tmp_path, seed=SEED, max_examples=EXAMPLES)
 
     assert result["operations"] == routes, result["log"]
     assert result["requests"] >= 3 * routes, result["log"]
