@@ -389,6 +389,8 @@ def test_a_count_of_tries_is_a_repeated_failure_only_where_something_failed():
     ("점심때부터 계속 서비스 안됨 떠요. 장애인가요?", "서비스가 안 돼서 많이 답답하셨겠어요."),
     # the same payment taken again, said anywhere in the message
     ("즉시납부로 냈는데 카드로 또 빠져나갔네요. 두번 낸거 돌려주세요", "두 번 잡혀서 정말 죄송해요"),
+    # charged again after cancelling is no double charge
+    ("하루패스 해지했는데 또 돈이 빠져나갔어요", "돈이 빠져나간 걸 보시고"),
     ("어제 정산 계좌 바꾸는 거 문의했던 사람인데요, 등록이 안 돼요", "다시 연락하시게 해서"),
     ("닉네임이 비슷해서 다른 사람한테 3만원을 보냈어요 ㅠ", "잘못 보내셔서"),
     ("요금제 하나 바꾸는게 왜이렇게 어려워요?? 어디서 하는건데", "직접 하시기가 어려워서"),

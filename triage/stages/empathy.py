@@ -104,7 +104,8 @@ NEAR_MISS = re.compile(r"(당할|속을|넘어갈|보낼|누를)\s*뻔|(안|못)
                        r"|\b(almost|nearly)\s+(got\s+)?(scammed|fell|sent|paid)|\bdid\s*n[o']t\s+(send|click|pay|give)\b",
                        re.IGNORECASE)
 # a charge that went out twice: the company's payment failed the customer, not a stranger
-TWICE = re.compile(r"이중|중복|두\s*번|또\s*(빠져|나갔|결제|청구|출금)|twice|double|again", re.IGNORECASE)
+# ("해지했는데 또 빠져나갔어요" is a charge after cancelling, not the same payment twice)
+TWICE = re.compile(r"이중|중복|두\s*번|twice|double", re.IGNORECASE)
 UNKNOWN_CHARGE = re.compile(r"모르는|안\s*한|한\s*적\s*없|unauthori[sz]ed", re.IGNORECASE)
 COUNT = re.compile(r"(두|세|네|다섯|여러|몇|\d+)\s*번")
 RETRIED_VERBS = (
