@@ -96,7 +96,8 @@ WANTS_PERSON = re.compile(r"^\W*((상담사|상담원|사람|직원|담당자)\S
                           r"(연결|바꿔|불러|대화|통화|얘기|이야기)"
                           r"|\b(talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+)?(human|person|agent|real\s+person|someone)\b"
                           r"|\b(human|real\s+person|agent)\s*,?\s*please\b)", re.IGNORECASE)
-STAFF = re.compile(r"상담사|상담원|직원|기사|매니저|담당자|선생님|분께|분이|분한테|님\s*(덕분|이|께|너무|정말|친절)"
+STAFF = re.compile(r"상담사|상담원|직원|기사|매니저|담당자|선생님|(그|저|이|배달|상담)\s*분(께|이|한테)"
+                   r"|님\s*(덕분|이|께|너무|정말|친절)"
                    r"|\b(agent|staff|driver|employee|representative|rep|he|she)\b", re.IGNORECASE)
 VAGUE_LETTERS = 10  # a short hand-off that asks nothing ("ㅎㅇ", "?", "테스트입니다") is asked what it needs
 PROTECTIVE_HITS = 3  # the KB's protective step is looked for among this many best FAQ hits
