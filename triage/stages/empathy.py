@@ -280,9 +280,16 @@ def _their_words(said: str) -> str:
     return "" if OWN_WORDS_KO.search(clause) else clause
 
 
-def _feeling(text: str, signals: Signals, language: str) -> tuple[Line, str] | None:
+def _named_fear(text: str) -> str:
+    """What the customer says they fear, in their words ("누가 쓸까 봐"), or ""."""
+    feared = FEARED.search(text)
+    return _their_words(feared.group(1)) if feared else ""
+
+
+def _feeling(text: str, signals: Signals, language: str, fear: str) -> tuple[Line, str] | None:
     """A line naming what the customer says they feel or went through, with what it names for the LLM, where no
-    loss, fault or repeated failure does (``read_empathy``); None for a plain question."""
+    loss, fault or repeated failure does (``read_empathy``; ``fear``: what they say they fear, ``_named_fear``); None
+    for a plain question."""
     if MISTAKE.search(text):
         slip = _pick(SLIPS, text)
         return Line("empathy.feeling.mistake", {"slip": _by_language(slip, language)}), f"their own slip ({slip[1]})"
@@ -294,11 +301,10 @@ def _feeling(text: str, signals: Signals, language: str) -> tuple[Line, str] | N
         return Line("empathy.feeling.stood_up"), "being left waiting by the other person"
     if TIGHT.search(text):
         return Line("empathy.feeling.tight"), "money being tight for them"
-    if MISSED.search(text):
-        thing = _pick(MISSED_THINGS, MISSED.search(text).group(0))  # type: ignore[union-attr]
+    if (missed := MISSED.search(text)) is not None:
+        thing = _pick(MISSED_THINGS, missed.group(0))
         return Line("empathy.feeling.missed", {"thing": _by_language(thing, language)}), f"missing {thing[1]}"
-    feared = FEARED.search(text)
-    if feared and (fear := _their_words(feared.group(1))) and language == "ko":
+    if fear:
         return Line("empathy.feeling.fear", {"fear": fear}), f"their fear ({fear})"
     if AFRAID.search(text):
         return Line("empathy.feeling.afraid"), "how worried they are"
@@ -339,8 +345,7 @@ def read_empathy(text: str, signals: Signals, hardship: Hardship, language: str,
     lines: list[Line] = []
     names: list[str] = []
     apology = False
-    feared = FEARED.search(text)
-    fear = _their_words(feared.group(1)) if feared and language == "ko" else ""
+    fear = _named_fear(text) if language == "ko" else ""
     if scam:
         scam_words = " ".join(w for w in (signals.cue, hardship.others_fault) if w)
         word = _pick(SCAM_WORDS, scam_words)
@@ -380,7 +385,7 @@ def read_empathy(text: str, signals: Signals, hardship: Hardship, language: str,
     elif near_miss:
         lines.append(Line("empathy.feeling.near_miss"))
         names.append("a scam they almost fell for, and saw through in time")
-    elif (feeling := _feeling(text, signals, language)) is not None:
+    elif (feeling := _feeling(text, signals, language, fear)) is not None:
         lines.append(feeling[0])
         names.append(feeling[1])
     if hardship.deadline:
