@@ -8,7 +8,9 @@ its header path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
 
@@ -30,9 +32,13 @@ class Chunk:
     title: str  # FAQ question, or the manual's header path
     section: str | None = None
     url: str | None = None
+    learned: bool = False  # a phrasing learned from the company's traffic, not from its FAQ (``learned_chunks``)
 
-    def to_dict(self) -> dict[str, str | None]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not self.learned:  # written only when set: snapshots without learned phrasings read as before
+            data.pop("learned")
+        return data
 
 
 def faq_chunks(entries: list[FaqEntry]) -> list[Chunk]:
@@ -42,6 +48,22 @@ def faq_chunks(entries: list[FaqEntry]) -> list[Chunk]:
         for n, text in enumerate(phrasings):
             chunks.append(Chunk(id=f"{entry.id}@{n}", entry_id=entry.id, kind="faq", text=text,
                                 title=entry.question, section=entry.section, url=entry.url))
+    return chunks
+
+
+def learned_chunks(entries: list[FaqEntry], learned: Sequence[tuple[str, str, str]]) -> list[Chunk]:
+    """Phrasings learned from past tickets and verdicts (entry id, text, ref) as units of their entry, each
+    ``<entry>@<ref>``; none for entries the KB no longer has, nor for a text the entry already has."""
+    by_id = {e.id: e for e in entries}
+    seen = {(e.id, text) for e in entries for text in (e.question, *e.examples)}
+    chunks = []
+    for entry_id, text, ref in learned:
+        entry = by_id.get(entry_id)
+        if entry is None or (entry_id, text) in seen or not text.strip():
+            continue
+        seen.add((entry_id, text))
+        chunks.append(Chunk(id=f"{entry_id}@{ref}", entry_id=entry_id, kind="faq", text=text, title=entry.question,
+                            section=entry.section, url=entry.url, learned=True))
     return chunks
 
 

@@ -30,7 +30,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import faiss
 import numpy as np
 
-from knowledge.chunking import Chunk, faq_chunks, manual_chunks
+from knowledge.chunking import Chunk, faq_chunks, learned_chunks, manual_chunks
 from knowledge.classifier import EntryClassifier
 from knowledge.errors import EmbedderMismatchError, IndexNotFoundError, KnowledgeBaseError
 from knowledge.lexical import LexicalIndex
@@ -284,17 +284,19 @@ def build_snapshot(
     extra_manifest: dict[str, Any] | None = None,
     allow_empty: bool = False,
     finish: Callable[[Path], dict[str, Any]] | None = None,
+    learned: Sequence[tuple[str, str, str]] = (),
 ) -> BuildReport:
     """Validate the sources, embed what changed, write a new snapshot and make it current. A source without
     any entry (an FAQ file, the manuals folder) is an error unless ``allow_empty``; a KB with nothing at all
     is always one (nothing could be searched). ``finish`` runs on the complete snapshot folder before it
     becomes current (the service calibrates it there); what it returns is added to the manifest, and if it
-    fails the build fails."""
+    fails the build fails. ``learned``: phrasings learned from the company's traffic (entry id, text, ref), indexed
+    with their entry's own (a unit ``<entry>@<ref>``; those of entries the sources no longer have are left out)."""
     started = time.perf_counter()
     # raises SourceError before anything is written
     entries = load_faq_files(faq_files, allow_empty=allow_empty)
     manuals = load_manuals(docs_dir, allow_empty=allow_empty) if docs_dir else []
-    chunks = faq_chunks(entries) + manual_chunks(manuals)
+    chunks = faq_chunks(entries) + learned_chunks(entries, learned) + manual_chunks(manuals)
     if not chunks:
         raise KnowledgeBaseError("the knowledge base would be empty: give at least one FAQ entry or manual")
 
@@ -338,6 +340,7 @@ def build_snapshot(
             "dense_index": "hnsw" if isinstance(dense, faiss.IndexHNSWFlat) else "flat",
             "classifier": classifier is not None,
             "counts": {"entries": len(entries), "manuals": len(manuals), "chunks": len(chunks),
+                       "learned_chunks": sum(c.learned for c in chunks),
                        "faq_chunks": sum(c.kind == "faq" for c in chunks),
                        "doc_chunks": sum(c.kind == "doc" for c in chunks)},
             "sources": {"faq": [str(p) for p in faq_files], "docs": str(docs_dir) if docs_dir else None},

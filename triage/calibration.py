@@ -3,6 +3,7 @@ messages (``triage calibrate``). Either is stored with the snapshot as ``calibra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections.abc import Callable, Sequence
@@ -85,7 +86,8 @@ def calibration_summary(model: AnswerModel) -> dict[str, Any]:
     """What calibrated a KB and what it promises, for its manifest and ``/readyz``."""
     keys = ("source", "labels", "threshold_rule", "target_precision", "no_answer_share", "fit_precision",
             "fit_coverage", "n_labels", "held_out_answerable", "held_out_unanswerable", "why_no_answers",
-            "refined_by", "verdicts", "verdict_precision", "threshold_before_verdicts")
+            "refined_by", "learned_answered", "learned_by_hand", "verdicts", "verdict_precision",
+            "threshold_before_verdicts")
     return {"threshold": round(model.threshold, 4), **{k: model.meta[k] for k in keys if k in model.meta}}
 
 
@@ -285,3 +287,61 @@ def self_calibrate(snapshot: Snapshot, embedder: Embedder, target_precision: flo
         return never_answer(meta)
     return fit_answer_model(held.rows, held.correct, held.answerable, target_precision, no_answer_share, meta=meta,
                             pointwise=True)
+
+
+# ---------------------------------------------------------------- calibration from what the company's traffic taught
+
+LEARNED_TARGET_PRECISION = 0.9  # as `triage calibrate --labels`: these are real messages, judged by agents
+MIN_LEARNED_ANSWERED = 30  # fewer tickets answered from an entry than this cannot vouch for a threshold
+MIN_LEARNED_BY_HAND = 10
+NO_ANSWER_SHARE_RANGE = (0.1, 0.6)  # the observed share of tickets answered by hand, kept within reason
+
+
+def _fold(ref: str, folds: int) -> int:
+    return int(hashlib.sha256(ref.encode()).hexdigest()[:8], 16) % folds
+
+
+def learned_rows(snapshot: Snapshot, embedder: Embedder, labels: Sequence[tuple[str, str | None, str]],
+                 section_window: float = 0.5, folds: int = SELF_FOLDS,
+                 progress: Callable[[int, int], None] | None = None) -> HeldOut:
+    """Search evidence for the learned messages (text, entry or None, ref), cross-fitted: in fold f the phrasings
+    learned from fold f's messages are out of the KB, so no message meets itself."""
+    tokens = tokenize([c.text for c in snapshot.chunks])
+    known = {c.text: t for c, t in zip(snapshot.chunks, tokens, strict=True)}
+    vectors = embedder.encode_queries([text for text, _, _ in labels])
+    unit_fold = np.array([_fold(c.id.split("@", 1)[1], folds) if c.learned else -1 for c in snapshot.chunks])
+    out = HeldOut([], [], [], 0)
+    for fold in range(folds):
+        asked = [n for n, (_, _, ref) in enumerate(labels) if _fold(ref, folds) == fold]
+        if not asked:
+            continue
+        searcher = Searcher(_without(snapshot, unit_fold == fold, tokens, known), embedder, section_window)
+        for n in asked:
+            text, expected, _ = labels[n]
+            hits = searcher.search(text, k=8, vector=vectors[n]).faq_hits
+            out.rows.append(features(hits))
+            out.correct.append(expected is not None and bool(hits) and hits[0].entry_id == expected)
+            out.answerable.append(expected is not None)
+        if progress:
+            progress(fold + 1, folds)
+    return out
+
+
+def calibrate_learned(snapshot: Snapshot, embedder: Embedder, labels: Sequence[tuple[str, str | None, str]],
+                      section_window: float = 0.5, target_precision: float = LEARNED_TARGET_PRECISION,
+                      progress: Callable[[int, int], None] | None = None) -> AnswerModel | None:
+    """The answer model fitted on the company's own past messages (``learned_rows``): those agents answered from
+    an entry are the answerable side, those answered by hand the hand-off side (some of those the FAQ did answer:
+    they only make the model stricter). None when there are too few of either to vouch for a threshold."""
+    answered = sum(e is not None for _, e, _ in labels)
+    if answered < MIN_LEARNED_ANSWERED or len(labels) - answered < MIN_LEARNED_BY_HAND:
+        return None
+    held = learned_rows(snapshot, embedder, labels, section_window, progress=progress)
+    if sum(held.correct) < 2:
+        return None
+    low, high = NO_ANSWER_SHARE_RANGE
+    share = min(high, max(low, 1 - answered / len(labels)))
+    return fit_answer_model(held.rows, held.correct, held.answerable, target_precision, share, meta={
+        "source": "learned", "embedder": snapshot.embedder_name, "n_labels": len(labels),
+        "learned_answered": answered, "learned_by_hand": len(labels) - answered,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds")})

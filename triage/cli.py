@@ -28,6 +28,7 @@ from triage.stages.answering import NO_ANSWER_SHARE
 from triage.store import Store
 
 if TYPE_CHECKING:
+    from triage.helpdesk.learned import LearnedSet
     from triage.kb import KnowledgeBase
     from triage.pipeline import Pipeline
 
@@ -38,6 +39,9 @@ app.add_typer(kb_app, name="kb")
 keys_app = typer.Typer(help="API keys for the bot, agents and admins (stored hashed), and the chat widget's public "
                             "keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+history_app = typer.Typer(help="Learn from the helpdesk's past tickets: import an export, list and remove what "
+                               "was learned.", no_args_is_help=True)
+app.add_typer(history_app, name="history")
 err = Console(stderr=True, soft_wrap=True)  # never wrap "file:line: problem" lines
 out = Console(soft_wrap=True)
 
@@ -139,13 +143,27 @@ def kb_build(
 
     settings = get_settings()
     with clean_errors(), progress_bars("embedding", "calibrating (folds)") as (embedding, calibrating):
+        learned = stored_learned_set(settings, out_dir, faq)
         report = build_kb(settings, out_dir, faq, docs, progress=embedding, allow_empty=allow_empty,
-                          calibration_progress=calibrating)
+                          calibration_progress=calibrating, learned=learned)
     if report.stale_removed:
         err.print(f"removed {report.stale_removed} unfinished build folder(s) left by killed builds")
     err.print(f"built {report.path}: {report.entries} FAQ entries, {report.chunks} units "
               f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s")
     err.print(calibration_line(load_snapshot(report.path).manifest["calibration"]), highlight=False)
+
+
+def stored_learned_set(settings: Settings, kb: Path, faq: list[Path]) -> LearnedSet | None:
+    """What the store learned about the KB ``kb`` from its history and verdicts (None: nothing yet)."""
+    from knowledge.sources import load_faq_files
+    from triage.helpdesk.learned import learned_scope, learned_set
+
+    store = Store.open(settings.store_url)
+    try:
+        learned = learned_set(store, learned_scope(settings, kb), {e.id for e in load_faq_files(faq, True)})
+    finally:
+        store.close()
+    return learned if learned else None
 
 
 def calibration_line(summary: dict[str, Any]) -> str:
@@ -154,6 +172,8 @@ def calibration_line(summary: dict[str, Any]) -> str:
         return f"calibration: every message will be handed off: {summary['why_no_answers']}"
     asked = (f"{summary['held_out_answerable']} of its own phrasings held out and "
              f"{summary['held_out_unanswerable']} of whole entries held out" if summary.get("source") == "self"
+             else f"{summary.get('learned_answered')} past tickets answered from an entry and "
+                  f"{summary.get('learned_by_hand')} answered by hand" if summary.get("source") == "learned"
              else f"{summary.get('n_labels')} labeled messages")
     precision, coverage = summary.get("fit_precision"), summary.get("fit_coverage")
     outcome = (f"precision {precision:.3f} at coverage {coverage:.3f} on them" if precision is not None
@@ -638,6 +658,79 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")],
         store = Store.open(get_settings().store_url)
         store.revoke_widget_key(name) if widget else store.revoke_key(name)
     err.print(f"revoked {name}")
+
+
+@history_app.command("import")
+def history_import(
+    files: Annotated[list[Path], typer.Argument(help="Export files: JSONL tickets, Zendesk JSON/JSONL, CSV "
+                                                     "with one row per message.")],
+    kb: Annotated[Path, typer.Option("--kb", help="Index folder of the KB the tickets were answered from; its "
+                                                  "next snapshot is built from what is learned.")],
+    taxonomy: TaxonomyOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto, jsonl, zendesk or csv.")] = "auto",
+    mapping: Annotated[Path | None, typer.Option("--map", help="YAML file naming the export's fields.")] = None,
+) -> None:
+    """Read past tickets (redacted), learn which FAQ entry answered each and the agents' tags, then rebuild the
+    KB with it. Importing again adds only what is new; a killed import resumes."""
+    from triage.helpdesk.importer import import_history
+
+    if fmt not in ("auto", "jsonl", "zendesk", "csv"):
+        raise fail(f"--format {fmt}: use auto, jsonl, zendesk or csv")
+    settings = get_settings()
+    store = Store.open(settings.store_url)
+    try:
+        with clean_errors(), progress_bars("tickets", "embedding", "calibrating (folds)") as bars:
+            report = import_history(settings, store, kb, files, fmt, mapping, taxonomy,  # type: ignore[arg-type]
+                                    progress=bars[0], build_progress=bars[1], calibration_progress=bars[2])
+    finally:
+        store.close()
+    for bad in report.bad[:BATCH_PROBLEMS_SHOWN]:
+        err.print(f"{bad.origin}: {bad.problem}", highlight=False, markup=False)
+    if len(report.bad) > BATCH_PROBLEMS_SHOWN:
+        err.print(f"… and {len(report.bad) - BATCH_PROBLEMS_SHOWN} more bad rows (skipped)")
+    err.print(f"read {report.read} tickets: {report.added} new, {report.updated} changed, {report.unchanged} "
+              f"already imported; {len(report.bad)} bad rows skipped")
+    total = sum(report.kinds.values()) or 1
+    sure = {k: f" (top search hit agrees {v:.0%})" for k, v in report.agreement.items()}
+    err.print("answered: " + ", ".join(f"{k} {n} ({n / total:.0%}){sure.get(k, '')}" for k, n in report.kinds.items()),
+              highlight=False)
+    threshold = report.paraphrase_threshold
+    err.print("paraphrases: " + (f"a reply closer than {threshold:.3f} to an entry's answer says it (chosen on the "
+                                 "linked and pasted replies)" if threshold is not None else
+                                 "too few linked or pasted replies to tell a paraphrase: counted as by hand"),
+              highlight=False)
+    err.print("tags: " + ", ".join(f"{k} {n}" for k, n in sorted(report.tags.items())), highlight=False)
+    if report.build is not None:
+        err.print(f"built {report.build.path}: {report.build.chunks} units ({report.build.embedded} embedded)")
+    err.print(calibration_line(report.calibration), highlight=False)
+
+
+@history_app.command("learned")
+def history_learned(
+    kb: Annotated[Path, typer.Option("--kb", help="Index folder of the KB.")],
+    entry: Annotated[str | None, typer.Option("--entry", help="Only this FAQ entry's phrasings.")] = None,
+    remove: Annotated[list[int] | None, typer.Option(
+        "--remove", help="Take this learned example out (by id; repeatable); the next build leaves it out.")] = None,
+) -> None:
+    """List what was learned from past tickets (JSONL: id, ticket, entry, how, tag, text), or remove some."""
+    from triage.helpdesk.learned import learned_scope
+
+    settings = get_settings()
+    store = Store.open(settings.store_url)
+    scope = learned_scope(settings, kb)
+    try:
+        with clean_errors():
+            for example_id in remove or []:
+                store.remove_learned(scope, example_id, "cli")
+                err.print(f"removed {example_id}: rebuild the KB (`triage kb build`) for it to take effect")
+            if remove:
+                return
+            for row in store.learned_examples(scope, entry_id=entry):
+                out.print(json.dumps({"id": row.id, "ticket": row.ref, "entry": row.entry_id, "how": row.how,
+                                      "tag": row.tag, "tag_how": row.tag_how, "text": row.text},
+                                     ensure_ascii=False), highlight=False, markup=False)
+    finally:
+        store.close()
 
 
 def main() -> None:

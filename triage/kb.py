@@ -22,9 +22,10 @@ from knowledge.index import FORMAT_VERSION, BuildReport, Progress, Snapshot, bui
 from knowledge.samples import DEMO_LATEST_APP_VERSION
 from knowledge.search import Searcher
 from knowledge.sources import MANUAL_SUFFIXES
-from triage.calibration import calibration_summary, self_calibrate, write_calibration
+from triage.calibration import calibrate_learned, calibration_summary, self_calibrate, write_calibration
 from triage.config import Settings
 from triage.corrections import corrections_scope
+from triage.helpdesk.learned import LearnedSet, learned_scope, learned_set
 from triage.inputs import read_tag_labels
 from triage.policy import DEMO_POLICY_FILE, PriorityPolicy, default_policy, load_policy
 from triage.stages.answering import DEFAULT_MODEL_FILE, Answerer, AnswerModel
@@ -93,19 +94,30 @@ def kb_path(settings: Settings, kb: Path | None = None, progress: Progress | Non
 def build_kb(settings: Settings, out: Path, faq_files: list[Path], docs: Path | None = None,
              progress: Progress | None = None, allow_empty: bool = False,
              extra_manifest: dict[str, Any] | None = None,
-             calibration_progress: Progress | None = None) -> BuildReport:
-    """Build a snapshot and calibrate its auto-answer model from its own content before it serves
-    (``triage.calibration.self_calibrate``); the manifest records what calibrated it."""
+             calibration_progress: Progress | None = None, learned: LearnedSet | None = None) -> BuildReport:
+    """Build a snapshot and calibrate its auto-answer model before it serves: on what was ``learned`` from the
+    company's past tickets and verdicts where there is enough of it (``triage.calibration.calibrate_learned``),
+    else from the KB's own content (``self_calibrate``); the manifest records what calibrated it."""
     embedder = embedder_for(settings)
 
     def calibrate(folder: Path) -> dict[str, Any]:
-        model = self_calibrate(load_snapshot(folder, embedder), embedder, section_window=settings.section_window,
-                               progress=calibration_progress)
+        snapshot = load_snapshot(folder, embedder)
+        model = (calibrate_learned(snapshot, embedder, learned.labels, settings.section_window,
+                                   progress=calibration_progress) if learned else None)
+        if model is None:
+            model = self_calibrate(snapshot, embedder, section_window=settings.section_window,
+                                   progress=calibration_progress)
         write_calibration(folder, model)
-        return {"calibration": calibration_summary(model)}
+        summary: dict[str, Any] = {"calibration": calibration_summary(model)}
+        if learned is not None:
+            summary["learned"] = {"phrasings": snapshot.manifest["counts"]["learned_chunks"],
+                                  "labels": len(learned.labels), "mix": learned.mix,
+                                  "paraphrase_threshold": learned.threshold}
+        return summary
 
     return build_snapshot(out, embedder, faq_files, docs, progress=progress, allow_empty=allow_empty,
-                          extra_manifest=extra_manifest, finish=calibrate)
+                          extra_manifest=extra_manifest, finish=calibrate,
+                          learned=learned.phrasings if learned else ())
 
 
 def answer_model(snapshot: Snapshot, embedder: Embedder, section_window: float = 0.5) -> tuple[AnswerModel, bool]:
@@ -152,14 +164,17 @@ def policy_for(settings: Settings, policy: Path | None = None, taxonomy: Path | 
 
 
 def tagger_for(settings: Settings, snapshot: Snapshot, embedder: Embedder, taxonomy: Taxonomy,
-               tag_labels: Path | None = None, corrections: Sequence[tuple[str, str]] = ()) -> Tagger:
-    """Train the tagger on the taxonomy, the FAQ, the labeled file and agents' corrections (text, tag) (those
-    whose tag still exists); texts seen before are not embedded again (cache under var/)."""
+               tag_labels: Path | None = None, corrections: Sequence[tuple[str, str]] = (),
+               learned: Sequence[tuple[str, str]] = ()) -> Tagger:
+    """Train the tagger on the taxonomy, the FAQ (with its learned phrasings), the labeled file, the tags agents
+    gave past tickets (``learned``) and agents' corrections (text, tag) (those whose tag still exists); texts seen
+    before are not embedded again (cache under var/)."""
     labels = tag_labels or settings.tag_labels
     if labels is None and settings.serves_demo:
         labels = settings.demo_sources / "calibration.jsonl"
     known = set(taxonomy.tags)
     labeled = read_tag_labels(labels, known) if labels is not None else []
+    labeled += [(text, tag) for text, tag in learned if tag in known]
     corrections = [(text, tag) for text, tag in corrections if tag in known]
     cached = CachedEmbedder(embedder, settings.var_dir / "cache" / "embeddings")
     tagger = train_tagger(taxonomy, cached, snapshot, labeled, corrections,
@@ -205,6 +220,7 @@ class KnowledgeBase:
         this KB and taxonomy's, ``corrections_scope``; a process serving the configured KB through one of its
         snapshots passes the configured one's)."""
         scope = scope or corrections_scope(settings, kb, taxonomy)
+        learned: LearnedSet | None = None
         if store is not None:
             corrections = store.tag_corrections(scope)
         if kb is not None and not serves_configured(settings, kb):
@@ -215,7 +231,10 @@ class KnowledgeBase:
         model, calibrated = answer_model(snapshot, embedder, settings.section_window)
         tax = taxonomy_for(settings, snapshot, taxonomy)
         pairs = [(text, tag) for _, text, tag in corrections]
-        tagger = tagger_for(settings, snapshot, embedder, tax, tag_labels, pairs) if tax is not None else None
+        if store is not None and tax is not None:
+            learned = learned_set(store, learned_scope(settings), set(snapshot.entries))
+        tagger = (tagger_for(settings, snapshot, embedder, tax, tag_labels, pairs,
+                             learned.tag_pairs(tax, snapshot) if learned else ()) if tax is not None else None)
         latest = settings.latest_app_version or (DEMO_LATEST_APP_VERSION if settings.serves_demo else None)
         return cls(snapshot, Searcher(snapshot, embedder, settings.section_window), Answerer(model), calibrated,
                    tagger, latest, max((i for i, _, _ in corrections), default=0), priority_policy, scope)

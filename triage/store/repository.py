@@ -45,6 +45,7 @@ from triage.stages.language import detect_language
 from triage.stages.privacy import redact_text
 from triage.store.chat_rows import ChatRows
 from triage.store.database import exclusive, open_engine, unavailable
+from triage.store.learned_rows import LearnedRows
 from triage.store.tables import (
     AcceptedFaqEntry,
     AlertRow,
@@ -63,6 +64,7 @@ from triage.store.tables import (
     TagCorrection,
     WebSession,
     WidgetSession,
+    contact_row,
     utcnow,
 )
 
@@ -121,7 +123,7 @@ class AnswerVerdict:
     right: bool
 
 
-class Store(ChatRows):
+class Store(ChatRows, LearnedRows):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
@@ -252,7 +254,7 @@ class Store(ChatRows):
         now = utcnow()
         with self.session(write=True) as s:
             if contact is not None:
-                s.add(_contact_row(*contact))
+                s.add(contact_row(*contact))
             customer = message.customer
             customer_id = customer.id if customer is not None and customer.id else None
             conversation = s.get(Conversation, thread) if thread is not None else None
@@ -505,7 +507,7 @@ class Store(ChatRows):
 
     def record_contact(self, customer_id: str, contact: Contact) -> None:
         with self.session(write=True) as s:
-            s.add(_contact_row(customer_id, contact))
+            s.add(contact_row(customer_id, contact))
 
     def recent_contacts(self, customer_id: str, start: datetime, end: datetime, limit: int) -> list[Contact]:
         """The customer's contacts from ``start`` to ``end``, oldest first (the newest ``limit``)."""
@@ -721,11 +723,6 @@ def _in_scope(scope: str) -> ColumnElement[bool]:
     if scope == LEGACY_SCOPE:
         return or_(TagCorrection.scope == scope, TagCorrection.scope.is_(None))
     return TagCorrection.scope == scope
-
-
-def _contact_row(customer_id: str, contact: Contact) -> ContactRow:
-    return ContactRow(customer_id=customer_id, message_id=contact.message_id, channel=contact.channel, at=contact.at,
-                      tag=contact.tag, vector=np.asarray(contact.vector, np.float32).tobytes())
 
 
 def _get(s: Session, table: type[T], row_id: int) -> T:

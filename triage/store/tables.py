@@ -4,8 +4,9 @@ both together (``tests/triage/test_store.py`` checks that the migrated schema ma
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -20,6 +21,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from triage.stages.history import Contact
 
 
 def utcnow() -> datetime:
@@ -214,6 +218,11 @@ class ContactRow(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+def contact_row(customer_id: str, contact: Contact) -> ContactRow:
+    return ContactRow(customer_id=customer_id, message_id=contact.message_id, channel=contact.channel, at=contact.at,
+                      tag=contact.tag, vector=np.asarray(contact.vector, np.float32).tobytes())
+
+
 class BotOutcome(Base):
     __tablename__ = "bot_outcomes"
 
@@ -387,3 +396,35 @@ class AlertRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class LearnedExample(Base):
+    """One thing the service learned about its KB's traffic, with where it came from: a past helpdesk ticket
+    (``source`` ``history``, ``ref`` its ticket id). ``text`` is the customer's first message (redacted);
+    ``entry_id`` the FAQ entry an agent's reply linked or pasted (``how``), or NULL: a reply the learned set
+    decides as a paraphrase or as answered by hand (the hand-off side) from its ``evidence``; ``tag`` the agents'
+    tag mapped to the taxonomy (``tag_how``). The next snapshot of the KB (``scope``:
+    ``triage.helpdesk.learned.learned_scope``) indexes the phrasings and calibrates on all of them. A content team
+    removes one (``removed_at``); importing the ticket again keeps it removed. ``digest``: of the ticket as read,
+    so a later, overlapping export changes only what changed."""
+
+    __tablename__ = "learned_examples"
+    __table_args__ = (UniqueConstraint("scope", "source", "ref", name="uq_learned_examples_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    entry_id: Mapped[str | None] = mapped_column(String(128))
+    how: Mapped[str] = mapped_column(String(16))
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what the reading rests on (matching.py)
+    tag: Mapped[str | None] = mapped_column(String(64))
+    tag_how: Mapped[str] = mapped_column(String(16))
+    reply: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+    removed_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

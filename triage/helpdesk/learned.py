@@ -1,0 +1,123 @@
+"""The learned set a KB's next snapshot trains on: past tickets (``learned_examples``) decided into phrasings of
+their entries and hand-off examples, agents' verdicts on the bot's answers, and tag examples.
+
+A reply that neither links nor pastes an entry paraphrases the entry its answer is closest to (among the
+question's search hits) when it is closer than replies usually are to an entry they were *not* about: the
+threshold is the ``PARAPHRASE_QUANTILE`` of how close the linked and pasted replies are to the nearest other
+entry. With fewer than ``MIN_CALIBRATING`` linked or pasted replies there is nothing to choose it on, and such
+replies count as answered by hand (a missed phrasing costs less than a wrong one)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from triage.corrections import scope_code, scope_parts
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from knowledge.index import Snapshot
+    from triage.config import Settings
+    from triage.store import Store
+    from triage.store.learned_rows import Learned
+    from triage.taxonomy import Taxonomy
+
+PARAPHRASE_QUANTILE = 0.95
+MIN_CALIBRATING = 20
+KINDS = ("linked", "pasted", "paraphrased", "by_hand")
+
+
+def learned_scope(settings: Settings, kb: Path | None = None) -> str:
+    """The scope of what is learned about the KB ``kb`` (else the configured one, else the demo): its index folder,
+    whatever the taxonomy (tags are kept as taxonomy ids; those a taxonomy no longer has are skipped)."""
+    return scope_code(scope_parts(settings, kb)[0], "learned")
+
+
+def paraphrase_threshold(rows: Sequence[Learned]) -> float | None:
+    """How close a reply must be to an entry's answer to count as saying it (None: too little to choose on)."""
+    others = [r.evidence_value("other_sim") for r in rows if r.how in ("linked", "pasted")]
+    sims = [s for s in others if s is not None]
+    if len(sims) < MIN_CALIBRATING:
+        return None
+    return float(np.quantile(sims, PARAPHRASE_QUANTILE))
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One past ticket as the service learns it."""
+
+    id: int
+    ref: str
+    text: str
+    entry_id: str | None  # None: answered by hand
+    kind: str  # one of KINDS
+    tag: str | None
+    tag_how: str
+
+
+def decide(rows: Sequence[Learned], entries: set[str]) -> tuple[list[Decided], float | None]:
+    """Each row's entry and kind; entries the KB no longer has count as answered by hand."""
+    threshold = paraphrase_threshold(rows)
+    out = []
+    for r in rows:
+        entry, kind = r.entry_id, r.how
+        if kind == "reply":
+            closest, sim = r.evidence_value("closest"), r.evidence_value("closest_sim")
+            if threshold is not None and closest and sim is not None and sim > threshold:
+                entry, kind = str(closest), "paraphrased"
+        if entry not in entries:
+            entry, kind = None, "by_hand"
+        out.append(Decided(r.id, r.ref, r.text, entry, kind, r.tag, r.tag_how))
+    return out, threshold
+
+
+@dataclass
+class LearnedSet:
+    """What a snapshot learns: ``phrasings`` (entry, text, ref) join their entries' units in the index and the
+    entry classifier; ``labels`` (text, entry or None, ref) calibrate the answer model (cross-fitted by ref);
+    ``tags`` (text, tag) train the tagger."""
+
+    phrasings: list[tuple[str, str, str]] = field(default_factory=list)
+    labels: list[tuple[str, str | None, str]] = field(default_factory=list)
+    tagged: list[tuple[str, str, str | None]] = field(default_factory=list)  # text, tag, entry
+    threshold: float | None = None
+    mix: dict[str, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.labels)
+
+    def tag_pairs(self, taxonomy: Taxonomy, snapshot: Snapshot) -> list[tuple[str, str]]:
+        """Agents' mapped tags as training rows, except where the message's FAQ entry carries another leaf (one
+        of the two is a mis-tag; the entry's phrasing already teaches its own tag) or the tag is gone."""
+        leaves = set(taxonomy.leaves)
+        pairs = []
+        for text, tag, entry_id in self.tagged:
+            entry = snapshot.entries.get(entry_id) if entry_id else None
+            entry_tags = [t for t in entry.tags if t in leaves] if entry else []
+            if tag in leaves and (not entry_tags or tag in entry_tags):
+                pairs.append((text, tag))
+        return pairs
+
+
+def learned_set(store: Store, scope: str, entries: set[str]) -> LearnedSet:
+    """The scope's learned set from the store: its tickets (not removed), then the judged bot answers."""
+    decided, threshold = decide(store.learned_examples(scope), entries)
+    out = LearnedSet(threshold=threshold)
+    for d in decided:
+        ref = f"history-{d.id}"
+        out.labels.append((d.text, d.entry_id, ref))
+        if d.entry_id is not None:
+            out.phrasings.append((d.entry_id, d.text, ref))
+        if d.tag is not None and d.tag_how == "mapped":
+            out.tagged.append((d.text, d.tag, d.entry_id))
+        out.mix[d.kind] = out.mix.get(d.kind, 0) + 1
+    for n, verdict in enumerate(store.answer_verdicts()):
+        if verdict.faq_id in entries:
+            out.labels.append((verdict.question, verdict.faq_id if verdict.right else None, f"verdict-{n}"))
+            if verdict.right:
+                out.phrasings.append((verdict.faq_id, verdict.question, f"verdict-{n}"))
+    return out
