@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ SEED = 13
 PHRASINGS = 10  # a question and nine examples per entry
 HELD_OUT_SHARE = 0.2  # of a public set's intents: in the taxonomy, not in the FAQ
 MAX_TEST = 2000  # test messages per public set (every k-th row), to keep a run under half an hour
+HELP_URL = "https://help.example.com/{set}/{intent}"  # a public set's FAQ entry's page (answers and urls are
+# never searched: only the phrasings are embedded, so they change no figure of ``triage eval unseen``)
+BITEXT_RESPONSES = "bitext_cs_responses/bitext_cs_instruction_response_4514.csv"
 
 
 @dataclass
@@ -52,6 +56,8 @@ class UnseenSet:
     taxonomy: Path | None = None
     policy: Path | None = None
     note: str = ""
+    # a public set's intents that are in the taxonomy but not in the FAQ (their messages must be handed off)
+    held_out: frozenset[str] = frozenset()
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -76,15 +82,53 @@ def _write_taxonomy(path: Path, parents: dict[str, str | None], examples: dict[s
     return path
 
 
+# Short English answers for sets that bring none (CLINC150, HWU64): each names its intent; the wording varies by
+# intent, so two entries' answers share little but the intent's words.
+_ANSWERS = (
+    "Here is how {topic} works: sign in, open Help > {Topic} and follow the steps on that page. Most requests "
+    "about {topic} are done in a few minutes.",
+    "{Topic}: you can handle this yourself in the app. Go to Settings, choose {topic}, confirm, and you will get "
+    "a notification once it is done.",
+    "For {topic}, open the {Topic} page in your account. It lists what you need to have at hand and what to do "
+    "if something does not go as expected.",
+    "Questions about {topic} are answered on our {Topic} page: check the details there, and if your case is not "
+    "covered, reply to this message with a short description.",
+    "To get {topic} sorted, use the {Topic} option in the main menu. Follow the prompts; nothing else is needed "
+    "from your side.",
+)
+
+
+def intent_words(intent: str) -> str:
+    """An intent id in words: ``pin_change`` → ``pin change``."""
+    return intent.replace("_", " ").strip()
+
+
+def templated_answer(intent: str) -> str:
+    """A short answer naming ``intent``, one of a few wordings chosen by the intent (stable across runs)."""
+    words = intent_words(intent)
+    wording = _ANSWERS[zlib.crc32(intent.encode()) % len(_ANSWERS)]
+    return wording.format(topic=words, Topic=words[:1].upper() + words[1:])
+
+
+def bitext_answers(settings: Settings) -> dict[str, list[str]]:
+    """Bitext's reference agent replies by intent, in file order (the FAQ answer is each intent's first)."""
+    replies: dict[str, list[str]] = defaultdict(list)
+    for row in bitext_rows(settings.datasets_dir / BITEXT_RESPONSES):
+        replies[row["intent"]].append(row["response"].strip())
+    return replies
+
+
 def _intent_set(name: str, work: Path, train: dict[str, list[str]], tuning: list[tuple[str, str | None]],
-                test: list[tuple[str, str | None]], category: Callable[[str], str], note: str) -> UnseenSet:
+                test: list[tuple[str, str | None]], category: Callable[[str], str], note: str,
+                answer: Callable[[str], str] = templated_answer) -> UnseenSet:
     """An FAQ of ten phrasings per intent with a fifth of the intents held out (their messages must be handed
     off), a category → intent taxonomy whose leaves carry the same ten phrasings for every intent, and messages
-    labeled with the intent as entry (None when held out or out of scope) and as tag."""
+    labeled with the intent as entry (None when held out or out of scope) and as tag. Each entry has an answer
+    (``answer(intent)``) and a url (``HELP_URL``), for history exports (``evals.history_sets``)."""
     intents = sorted(train)
     held = set(random.Random(SEED).sample(intents, round(HELD_OUT_SHARE * len(intents))))
-    entries = [FaqEntry(id=i, question=train[i][0], answer=f"[{i}]", examples=tuple(train[i][1:PHRASINGS]),
-                        tags=(i,)) for i in intents if i not in held]
+    entries = [FaqEntry(id=i, question=train[i][0], answer=answer(i), examples=tuple(train[i][1:PHRASINGS]),
+                        tags=(i,), url=HELP_URL.format(set=name, intent=i)) for i in intents if i not in held]
     write_faq_jsonl(entries, work / "faq.jsonl")
     parents: dict[str, str | None] = {c: None for c in sorted({category(i) for i in intents})}
     parents.update({i: category(i) for i in intents})
@@ -97,7 +141,8 @@ def _intent_set(name: str, work: Path, train: dict[str, list[str]], tuning: list
 
     return UnseenSet(name, work / "faq.jsonl", _write_jsonl(work / "tuning.jsonl", rows(tuning, "tune")),
                      _write_jsonl(work / "test.jsonl", _every_kth(rows(test, "test"), MAX_TEST)),
-                     taxonomy=taxonomy, note=note + f"; {len(held)} of {len(intents)} intents held out of the FAQ")
+                     taxonomy=taxonomy, note=note + f"; {len(held)} of {len(intents)} intents held out of the FAQ",
+                     held_out=frozenset(held))
 
 
 def clinc150(settings: Settings, work: Path) -> UnseenSet:
@@ -139,9 +184,10 @@ def bitext(settings: Settings, work: Path) -> UnseenSet:
     def read(name: str) -> list[tuple[str, str | None]]:
         return [(r["utterance"], r["intent"]) for r in bitext_rows(folder / name)]
 
+    replies = bitext_answers(settings)
     return _intent_set("bitext", work, train, read("dev.csv"), read("test.csv"), lambda i: category[i],
                        "Bitext customer support: FAQ and taxonomy (category → intent) from train; tuning dev; "
-                       "test test")
+                       "test test", answer=lambda i: replies[i][0])
 
 
 def parakqc(settings: Settings, work: Path) -> UnseenSet:
