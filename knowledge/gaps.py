@@ -51,7 +51,7 @@ KEY_TERMS = 5
 # near 0.88, paraphrases above 0.93)
 EXISTING_ENTRY_SIMILARITY = 0.93
 
-Source = Literal["handoff", "low_confidence", "answer_rejected", "unhelpful", "answered_then_agent"]
+Source = Literal["handoff", "low_confidence", "answer_rejected", "unhelpful", "answered_then_agent", "history"]
 FAILED_ANSWER_SOURCES = {"low_confidence", "answer_rejected", "unhelpful", "answered_then_agent"}
 
 

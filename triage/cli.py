@@ -343,6 +343,8 @@ def run_eval(
                                                      "cross-validation of tag and priority on --in); drafts "
                                                      "(reply drafts on the demo dev and Bitext responses sets); "
                                                      "unseen (day one on KBs never tuned on, no labels); "
+                                                     "history (the learning curve: 0-100% of a helpdesk "
+                                                     "history imported, sets telecom, bitext, clinc150); "
                                                      "question-pairs (coverage features on Korean "
                                                      "question pairs); review (drafts judged by a reader: "
                                                      "--export writes the files to judge); injection (the "
@@ -396,8 +398,8 @@ def run_eval(
     from triage.pipeline import Pipeline
 
     settings = get_settings()
-    known = {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps", "unseen", "question-pairs", "review",
-             "injection"}
+    known = {*SUITES, "bitext", "labeled", "tagcv", "drafts", "gaps", "unseen", "history", "question-pairs",
+             "review", "injection"}
     if unknown := [s for s in suites if s not in known]:
         raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled, tagcv, "
                    "drafts, gaps, unseen, question-pairs, review, injection")
@@ -463,6 +465,15 @@ def run_eval(
                 report = score_review(review_files(review_dir, names))
                 text = review_markdown(report)
                 write_report(results_dir, "review", report, text)
+            elif suite == "history":
+                from evals.history_eval import HISTORY_SETS, history_markdown, run_history
+
+                if bad := [s for s in unseen_sets or [] if s not in HISTORY_SETS]:
+                    raise fail(f"history: no history export for {', '.join(bad)}: choose from "
+                               f"{', '.join(HISTORY_SETS)}")
+                report = run_history(settings, unseen_sets or list(HISTORY_SETS), results_dir, split, err.print)
+                text = history_markdown(report)
+                write_report(results_dir, "history" if split == "test" else f"history-{split}", report, text)
             elif suite == "unseen":
                 report = run_unseen(settings, unseen_sets or list(UNSEEN_SETS), results_dir, split, err.print)
                 text = unseen_markdown(report)

@@ -20,6 +20,7 @@ from knowledge.gaps import DraftWriter, FaqDraft, Gap, GapQuestion, faq_yaml, fi
 from knowledge.sources import write_text_atomic
 from triage.config import Settings
 from triage.errors import ConflictError, InputError, LLMError
+from triage.helpdesk.learned import by_hand_questions, learned_scope
 from triage.kb import KnowledgeBase
 from triage.llm import LLMClient
 from triage.prompting import render_prompt
@@ -100,7 +101,8 @@ def current_gaps(store: Store, kb: KnowledgeBase, settings: Settings, days: int 
     end = end or utcnow()
     start = end - timedelta(days=days)
     previous = start - timedelta(days=days)
-    questions = store.gap_questions(previous, end)
+    questions = store.gap_questions(previous, end) + by_hand_questions(
+        store, learned_scope(settings), set(kb.snapshot.entries), previous, end)
     with _embedding:  # the question cache is shared by every request; the LLM drafts below run outside it
         embedder = _question_embedder(kb, settings)
         vectors = (embedder.encode_queries([q.text for q in questions]) if questions

@@ -24,7 +24,7 @@ def test_migrations_create_exactly_the_models_and_run_again_safely(store_url):
     Store.open(store_url).close()  # a second start: already at head, nothing to do
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0008"
     store.close()
 
 
@@ -56,7 +56,7 @@ def test_migration_0005_keeps_earlier_corrections_for_the_demo_scope_only(store_
     engine.dispose()
     store = Store.open(store_url)  # a new version's start migrates to the newest (0006)
     with store.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0008"
         assert connection.execute(text("SELECT count(*) FROM tag_corrections WHERE scope IS NULL")).scalar() == 2
     other = scope_code("/srv/kb", "/srv/taxonomy.yaml")
     new = store.add_correction("새 수정", "delivery_info", other)

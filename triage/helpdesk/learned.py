@@ -15,9 +15,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from knowledge.gaps import GapQuestion
 from triage.corrections import scope_code, scope_parts
+from triage.stages.history import as_utc
+from triage.stages.language import detect_language
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from pathlib import Path
 
     from knowledge.index import Snapshot
@@ -101,6 +105,23 @@ class LearnedSet:
             if tag in leaves and (not entry_tags or tag in entry_tags):
                 pairs.append((text, tag))
         return pairs
+
+
+def by_hand_questions(store: Store, scope: str, entries: set[str], start: datetime | None = None,
+                      end: datetime | None = None) -> list[GapQuestion]:
+    """Past tickets agents answered by hand (from ``start`` to ``end`` by their time), as FAQ-gap questions with
+    the agent's reply as the draft's material: the gaps a company has on day one."""
+    decided, _ = decide(store.learned_examples(scope), entries)
+    rows = {r.id: r for r in store.learned_examples(scope)}
+    out = []
+    for d in decided:
+        row = rows[d.id]
+        at = as_utc(row.at) if row.at else None
+        if d.kind != "by_hand" or at is None or (start and at < start) or (end and at >= end):
+            continue
+        out.append(GapQuestion(id=f"history-{d.id}", text=d.text, at=at, source="history", reply=row.reply,
+                               language=detect_language(d.text)))
+    return out
 
 
 def learned_set(store: Store, scope: str, entries: set[str]) -> LearnedSet:

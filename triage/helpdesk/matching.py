@@ -104,22 +104,23 @@ class EntryMatcher:
         """The entry of each ticket (its redacted first message ``questions[i]`` and agents' replies in order
         ``replies[i]``), and the questions' vectors. Embeds the batch's questions and replies in one call each."""
         vectors = self.embedder.encode_queries(list(questions))
-        last = [r[-1] if r else "" for r in replies]
-        reply_vectors = self.embedder.encode_passages(last) if any(last) else None
-        out = []
+        flat = [reply for ticket_replies in replies for reply in ticket_replies]
+        reply_vectors = self.embedder.encode_passages(flat) if flat else np.zeros((0, self.embedder.dim), np.float32)
+        out, start = [], 0
         for n, ticket in enumerate(tickets):
             hits = [h.entry_id for h in self.searcher.search(questions[n], k=QUESTION_HITS, vector=vectors[n]).faq_hits]
-            out.append(self._decide(ticket, hits, replies[n],
-                                    reply_vectors[n] if reply_vectors is not None and last[n] else None))
+            own = reply_vectors[start:start + len(replies[n])]
+            start += len(replies[n])
+            out.append(self._decide(ticket, hits, replies[n], own))
         return out, vectors
 
     def _decide(self, ticket: Ticket, hits: list[str], replies: Sequence[str],
-                reply_vector: NDArray[np.float32] | None) -> EntryMatch:
+                reply_vectors: NDArray[np.float32]) -> EntryMatch:
         evidence: dict[str, Any] = {"top_hit": hits[0] if hits else None}
         if not replies:
             return EntryMatch(None, "no_reply", evidence)
         objected = _customer_between(ticket)
-        chosen: tuple[str, str] | None = None
+        chosen: tuple[str, str, int] | None = None
         for n, reply in enumerate(replies):
             seen = self.reply_evidence(reply)
             found = _pick(seen.linked, hits), seen.pasted
@@ -127,19 +128,21 @@ class EntryMatcher:
             if entry is None:
                 continue
             if chosen is None or (objected[n] and entry in hits):  # a correction after the customer wrote
-                chosen = (entry, how)
+                chosen = (entry, how, n)
                 if how == "pasted":
                     evidence["containment"] = seen.containment
-        if reply_vector is not None and hits:
-            sims = self.answer_vectors[[self._column[e] for e in hits]] @ reply_vector
-            order = np.argsort(-sims)
-            best = hits[int(order[0])]
-            evidence["closest"], evidence["closest_sim"] = best, round(float(sims[order[0]]), 4)
-            if chosen is not None:
-                others = [float(sims[i]) for i in order if hits[int(i)] != chosen[0]]
-                evidence["other_sim"] = round(others[0], 4) if others else None
-                own = [float(sims[i]) for i in order if hits[int(i)] == chosen[0]]
+        if hits:
+            # each reply against the answers of the question's hits: a closing "you're welcome" says nothing
+            sims = reply_vectors @ self.answer_vectors[[self._column[e] for e in hits]].T
+            if chosen is None:
+                row, col = np.unravel_index(int(np.argmax(sims)), sims.shape)
+                evidence["closest"], evidence["closest_sim"] = hits[int(col)], round(float(sims[row, col]), 4)
+            else:
+                decisive = sims[chosen[2]]
+                own = [float(decisive[i]) for i, e in enumerate(hits) if e == chosen[0]]
+                others = [float(decisive[i]) for i, e in enumerate(hits) if e != chosen[0]]
                 evidence["own_sim"] = round(own[0], 4) if own else None
+                evidence["other_sim"] = round(max(others), 4) if others else None
         if chosen is None:
             return EntryMatch(None, "reply", evidence)
         return EntryMatch(chosen[0], chosen[1], evidence)

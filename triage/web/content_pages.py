@@ -42,7 +42,7 @@ GAP_PERIODS = (7, 30, 90)
 DEFAULT_GAP_DAYS = 30
 CHART_NAMES = ("volume", "auto_answer", "acceptance", "ces", "first_response")
 PLACEHOLDER = "[확인 필요"  # what an extractive or LLM draft leaves where a fact is missing
-SOURCES = ("handoff", "answer_rejected", "low_confidence", "unhelpful", "answered_then_agent")
+SOURCES = ("handoff", "answer_rejected", "low_confidence", "unhelpful", "answered_then_agent", "history")
 
 
 # --- FAQ gaps -----------------------------------------------------------------------------------------------
