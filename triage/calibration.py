@@ -86,7 +86,7 @@ def calibration_summary(model: AnswerModel) -> dict[str, Any]:
     """What calibrated a KB and what it promises, for its manifest and ``/readyz``."""
     keys = ("source", "labels", "threshold_rule", "target_precision", "no_answer_share", "fit_precision",
             "fit_coverage", "n_labels", "held_out_answerable", "held_out_unanswerable", "why_no_answers",
-            "refined_by", "learned_answered", "learned_by_hand", "verdicts", "verdict_precision",
+            "refined_by", "learned_answered", "learned_by_hand", "chosen_on_learned", "verdicts", "verdict_precision",
             "threshold_before_verdicts")
     return {"threshold": round(model.threshold, 4), **{k: model.meta[k] for k in keys if k in model.meta}}
 
@@ -304,13 +304,13 @@ def _fold(ref: str, folds: int) -> int:
 def learned_rows(snapshot: Snapshot, embedder: Embedder, labels: Sequence[tuple[str, str | None, str]],
                  section_window: float = 0.5, folds: int = SELF_FOLDS,
                  progress: Callable[[int, int], None] | None = None) -> HeldOut:
-    """Search evidence for the learned messages (text, entry or None, ref), cross-fitted: in fold f the phrasings
-    learned from fold f's messages are out of the KB, so no message meets itself."""
+    """Search evidence for the learned messages (text, entry or None, ref), in their order, cross-fitted: in fold f
+    the phrasings learned from fold f's messages are out of the KB, so no message meets itself."""
     tokens = tokenize([c.text for c in snapshot.chunks])
     known = {c.text: t for c, t in zip(snapshot.chunks, tokens, strict=True)}
     vectors = embedder.encode_queries([text for text, _, _ in labels])
     unit_fold = np.array([_fold(c.id.split("@", 1)[1], folds) if c.learned else -1 for c in snapshot.chunks])
-    out = HeldOut([], [], [], 0)
+    found: dict[int, tuple[dict[str, float], bool]] = {}
     for fold in range(folds):
         asked = [n for n, (_, _, ref) in enumerate(labels) if _fold(ref, folds) == fold]
         if not asked:
@@ -319,29 +319,49 @@ def learned_rows(snapshot: Snapshot, embedder: Embedder, labels: Sequence[tuple[
         for n in asked:
             text, expected, _ = labels[n]
             hits = searcher.search(text, k=8, vector=vectors[n]).faq_hits
-            out.rows.append(features(hits))
-            out.correct.append(expected is not None and bool(hits) and hits[0].entry_id == expected)
-            out.answerable.append(expected is not None)
+            found[n] = features(hits), expected is not None and bool(hits) and hits[0].entry_id == expected
         if progress:
             progress(fold + 1, folds)
-    return out
+    return HeldOut([found[n][0] for n in range(len(labels))], [found[n][1] for n in range(len(labels))],
+                   [e is not None for _, e, _ in labels], 0)
 
 
 def calibrate_learned(snapshot: Snapshot, embedder: Embedder, labels: Sequence[tuple[str, str | None, str]],
-                      section_window: float = 0.5, target_precision: float = LEARNED_TARGET_PRECISION,
-                      progress: Callable[[int, int], None] | None = None) -> AnswerModel | None:
-    """The answer model fitted on the company's own past messages (``learned_rows``): those agents answered from
-    an entry are the answerable side, those answered by hand the hand-off side (some of those the FAQ did answer:
-    they only make the model stricter). None when there are too few of either to vouch for a threshold."""
+                      own: AnswerModel, section_window: float = 0.5,
+                      target_precision: float = LEARNED_TARGET_PRECISION,
+                      progress: Callable[[int, int], None] | None = None) -> AnswerModel:
+    """The answer model for a KB that has learned from the company's own past messages (``learned_rows``): those
+    agents answered from an entry are the answerable side, those answered by hand the hand-off side (some of
+    those the FAQ did answer: they only make a model look less precise). A model fitted on them competes with
+    ``own`` (calibrated on the KB's own phrasings): judged on the same messages, the one that answers more of them
+    while its answers meet the target (at the lower bound) serves; when neither does, the more precise one.
+    ``own`` serves unchanged when there are too few messages of either side to judge by."""
     answered = sum(e is not None for _, e, _ in labels)
     if answered < MIN_LEARNED_ANSWERED or len(labels) - answered < MIN_LEARNED_BY_HAND:
-        return None
+        return own
     held = learned_rows(snapshot, embedder, labels, section_window, progress=progress)
     if sum(held.correct) < 2:
-        return None
+        return own
     low, high = NO_ANSWER_SHARE_RANGE
     share = min(high, max(low, 1 - answered / len(labels)))
-    return fit_answer_model(held.rows, held.correct, held.answerable, target_precision, share, meta={
+    fitted = fit_answer_model(held.rows, held.correct, held.answerable, target_precision, share, meta={
         "source": "learned", "embedder": snapshot.embedder_name, "n_labels": len(labels),
         "learned_answered": answered, "learned_by_hand": len(labels) - answered,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds")})
+    correct = np.array(held.correct, dtype=bool)
+
+    def judged(model: AnswerModel) -> tuple[bool, float, float]:
+        answers = np.array([model.confidence(r) >= model.threshold for r in held.rows], dtype=bool)
+        n = int(answers.sum())
+        precision = float(correct[answers].mean()) if n else 1.0
+        coverage = float(correct[answers].sum() / max(1, answered))
+        return bool(n > 0 and wilson_lower(precision, n) >= target_precision), coverage, precision
+
+    ranked = [(judged(m), m) for m in (fitted, own) if m.threshold <= 1.0]
+    if not ranked:
+        return own
+    (meets, coverage, precision), best = max(ranked, key=lambda x: (x[0][0], x[0][1] if x[0][0] else x[0][2]))
+    return AnswerModel(best.weights, best.bias, best.mean, best.scale, best.threshold, {
+        **best.meta, "learned_answered": answered, "learned_by_hand": len(labels) - answered,
+        "chosen_on_learned": {"meets_target": meets, "coverage": round(coverage, 4),
+                              "precision": round(precision, 4), "of": "learned" if best is fitted else "own"}})

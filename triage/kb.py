@@ -102,11 +102,11 @@ def build_kb(settings: Settings, out: Path, faq_files: list[Path], docs: Path | 
 
     def calibrate(folder: Path) -> dict[str, Any]:
         snapshot = load_snapshot(folder, embedder)
-        model = (calibrate_learned(snapshot, embedder, learned.labels, settings.section_window,
-                                   progress=calibration_progress) if learned else None)
-        if model is None:
-            model = self_calibrate(snapshot, embedder, section_window=settings.section_window,
-                                   progress=calibration_progress)
+        model = self_calibrate(snapshot, embedder, section_window=settings.section_window,
+                               progress=calibration_progress)
+        if learned:
+            model = calibrate_learned(snapshot, embedder, learned.labels, model, settings.section_window,
+                                      progress=calibration_progress)
         write_calibration(folder, model)
         summary: dict[str, Any] = {"calibration": calibration_summary(model)}
         if learned is not None:

@@ -71,7 +71,9 @@ def decide(rows: Sequence[Learned], entries: set[str]) -> tuple[list[Decided], f
         entry, kind = r.entry_id, r.how
         if kind == "reply":
             closest, sim = r.evidence_value("closest"), r.evidence_value("closest_sim")
-            if threshold is not None and closest and sim is not None and sim > threshold:
+            # two signals must agree: the reply says the entry, and the question's own search finds it first
+            if (threshold is not None and closest and sim is not None and sim > threshold
+                    and closest == r.evidence_value("top_hit")):
                 entry, kind = str(closest), "paraphrased"
         if entry not in entries:
             entry, kind = None, "by_hand"
@@ -124,13 +126,26 @@ def by_hand_questions(store: Store, scope: str, entries: set[str], start: dateti
     return out
 
 
+def _clear_label(d: Decided, evidence: dict[str, object]) -> bool:
+    """Whether a ticket is clear enough to calibrate on: a link or a paste (a paraphrase is a guess), or a reply by
+    hand that is not about the very entry the question's search finds first (one that is may be that entry's
+    answer in other words: agents often answer from the FAQ without pasting it)."""
+    if d.kind in ("linked", "pasted"):
+        return True
+    closest = evidence.get("closest")
+    return d.kind == "by_hand" and (closest is None or closest != evidence.get("top_hit"))
+
+
 def learned_set(store: Store, scope: str, entries: set[str]) -> LearnedSet:
     """The scope's learned set from the store: its tickets (not removed), then the judged bot answers."""
-    decided, threshold = decide(store.learned_examples(scope), entries)
+    rows = store.learned_examples(scope)
+    decided, threshold = decide(rows, entries)
+    evidence = {r.id: r.evidence for r in rows}
     out = LearnedSet(threshold=threshold)
     for d in decided:
         ref = f"history-{d.id}"
-        out.labels.append((d.text, d.entry_id, ref))
+        if _clear_label(d, evidence[d.id]):
+            out.labels.append((d.text, d.entry_id, ref))
         if d.entry_id is not None:
             out.phrasings.append((d.entry_id, d.text, ref))
         if d.tag is not None and d.tag_how == "mapped":
