@@ -31,7 +31,7 @@ from triage.pipeline import Pipeline
 from triage.store import Store
 
 STEPS = (0.0, 0.1, 0.25, 0.5, 1.0)
-HISTORY_SETS = ("telecom", "bitext", "clinc150")
+HISTORY_SETS = ("telecom", "travel", "bitext", "clinc150")
 FIGURES = (("answer", "top1_accuracy", "top-1"), ("answer", "auto_answer_precision", "auto-answer precision"),
            ("answer", "coverage", "coverage"), ("answer", "handoff_recall", "hand-off recall"),
            ("tag", "accuracy", "tag accuracy"), ("tag", "accuracy_when_not_reviewed", "tags given right"),
