@@ -78,18 +78,32 @@ def _batches(items: Iterable[Ticket | BadRow], report: ImportReport) -> Iterator
         yield batch
 
 
-def _conversation(ticket: Ticket) -> tuple[str, list[str]] | None:
-    """The first customer message and the agents' replies after it, redacted (the customer's values also where an
-    agent repeats them)."""
+@dataclass(frozen=True)
+class Conversation:
+    """A ticket as the import reads it: the first customer message (redacted), the agents' replies after it as
+    written (links, pastes and meaning are read from these, in this process, never stored or logged), and the
+    reply kept as the ticket's answer (redacted: the customer's values also where an agent repeats them)."""
+
+    question: str
+    replies: list[str]
+    answer: str | None
+
+
+def _conversation(ticket: Ticket) -> Conversation | None:
     comments = list(ticket.comments)
     first = next((n for n, c in enumerate(comments) if c.author == "customer" and c.body.strip()), None)
     if first is None:
         return None
-    raw = comments[first].body[:MAX_TEXT_CHARS]
     customer_text = " ".join(c.body for c in comments if c.author == "customer")
-    replies = [redact_text(c.body[:MAX_TEXT_CHARS], seen_in=customer_text)
-               for c in comments[first + 1:] if c.author == "agent" and c.body.strip()]
-    return redact_text(raw), replies
+    replies = [c.body[:MAX_TEXT_CHARS] for c in comments[first + 1:] if c.author == "agent" and c.body.strip()]
+    # the longest reply: a closing "좋은 하루 보내세요" is no answer to learn from
+    answer = redact_text(max(replies, key=len), seen_in=customer_text) if replies else None
+    return Conversation(redact_text(comments[first].body[:MAX_TEXT_CHARS]), replies, answer)
+
+
+def _latest(batch: list[Ticket]) -> list[Ticket]:
+    """One ticket per id, the last one read (an export may list a ticket once per update, or two files overlap)."""
+    return list({t.ticket_id: t for t in batch}.values())
 
 
 def import_history(settings: Settings, store: Store, kb: Path, paths: Sequence[Path], fmt: Format = "auto",
@@ -107,8 +121,9 @@ def import_history(settings: Settings, store: Store, kb: Path, paths: Sequence[P
     report = ImportReport()
     for batch in _batches(read_export(paths, fmt, mapping), report):
         report.read += len(batch)
+        batch = _latest(batch)
         stored = store.learned_digests(scope, SOURCE, [t.ticket_id for t in batch])
-        todo, texts, replies = [], [], []
+        todo: list[tuple[Ticket, str, Conversation]] = []
         for ticket in batch:
             digest = ticket_digest(ticket)
             if stored.get(ticket.ticket_id) == digest:
@@ -118,18 +133,16 @@ def import_history(settings: Settings, store: Store, kb: Path, paths: Sequence[P
             if read is None:
                 report.bad.append(BadRow(ticket.origin, f"ticket {ticket.ticket_id}: no message from the customer"))
                 continue
-            todo.append((ticket, digest))
-            texts.append(read[0])
-            replies.append(read[1])
+            todo.append((ticket, digest, read))
         if todo:
-            matches, vectors = matcher.match([t for t, _ in todo], texts, replies)
+            matches, vectors = matcher.match([t for t, _, _ in todo], [c.question for _, _, c in todo],
+                                             [c.replies for _, _, c in todo])
             rows, contacts = [], []
-            for n, ((ticket, digest), match) in enumerate(zip(todo, matches, strict=True)):
+            for n, ((ticket, digest, read), match) in enumerate(zip(todo, matches, strict=True)):
                 tag, tag_how = tags.map(ticket.tags)
-                rows.append(Learned(source=SOURCE, ref=ticket.ticket_id, digest=digest, text=texts[n], how=match.how,
-                                    tag_how=tag_how, entry_id=match.entry_id, evidence=match.evidence, tag=tag,
-                                    reply=replies[n][-1] if replies[n] else None, channel=ticket.channel,
-                                    at=ticket.created_at))
+                rows.append(Learned(source=SOURCE, ref=ticket.ticket_id, digest=digest, text=read.question,
+                                    how=match.how, tag_how=tag_how, entry_id=match.entry_id, evidence=match.evidence,
+                                    tag=tag, reply=read.answer, channel=ticket.channel, at=ticket.created_at))
                 if ticket.requester_id and ticket.ticket_id not in stored:
                     contacts.append((ticket.requester_id, Contact(
                         f"history:{ticket.ticket_id}", ticket.channel, as_utc(ticket.created_at),

@@ -39,11 +39,14 @@ URL = re.compile(r"https?://[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
 
 
 def normalize_url(url: str) -> str:
-    """The part of a URL that names a page: no scheme, ``www.``, fragment or trailing slash or punctuation."""
+    """The part of a URL that names a page: no scheme, ``www.``, fragment, tracking parameters (``utm_*``) or
+    trailing slash or punctuation."""
     url = url.strip().rstrip(".,;:!?)>]'\"").split("#", 1)[0]
     url = re.sub(r"^https?://(www\.)?", "", url, flags=re.IGNORECASE)
-    host, _, rest = url.partition("/")
-    return f"{host.lower()}/{rest}".rstrip("/")
+    path, _, query = url.partition("?")
+    kept = "&".join(p for p in query.split("&") if p and not p.lower().startswith("utm_"))
+    host, _, rest = path.partition("/")
+    return f"{host.lower()}/{rest}".rstrip("/") + (f"?{kept}" if kept else "")
 
 
 def _normalized_text(text: str) -> str:
