@@ -334,7 +334,7 @@ def calibrate_learned(snapshot: Snapshot, embedder: Embedder, labels: Sequence[t
     agents answered from an entry are the answerable side, those answered by hand the hand-off side (some of
     those the FAQ did answer: they only make a model look less precise). A model fitted on them competes with
     ``own`` (calibrated on the KB's own phrasings): judged on the same messages, the one that answers more of them
-    while its answers meet the target (at the lower bound) serves; when neither does, the more precise one.
+    while its answers meet the target (at the lower bound) serves; when neither does, ``own``.
     ``own`` serves unchanged when there are too few messages of either side to judge by."""
     answered = sum(e is not None for _, e, _ in labels)
     if answered < MIN_LEARNED_ANSWERED or len(labels) - answered < MIN_LEARNED_BY_HAND:
@@ -357,10 +357,10 @@ def calibrate_learned(snapshot: Snapshot, embedder: Embedder, labels: Sequence[t
         coverage = float(correct[answers].sum() / max(1, answered))
         return bool(n > 0 and wilson_lower(precision, n) >= target_precision), coverage, precision
 
-    ranked = [(judged(m), m) for m in (fitted, own) if m.threshold <= 1.0]
-    if not ranked:
-        return own
-    (meets, coverage, precision), best = max(ranked, key=lambda x: (x[0][0], x[0][1] if x[0][0] else x[0][2]))
+    meeting = [(judged(m), m) for m in (fitted, own) if m.threshold <= 1.0 and judged(m)[0]]
+    # neither vouched for by these messages: the KB's own calibration serves, as on day one (a model that answers
+    # nothing is not the more precise one)
+    (meets, coverage, precision), best = max(meeting, key=lambda x: x[0][1]) if meeting else (judged(own), own)
     return AnswerModel(best.weights, best.bias, best.mean, best.scale, best.threshold, {
         **best.meta, "learned_answered": answered, "learned_by_hand": len(labels) - answered,
         "chosen_on_learned": {"meets_target": meets, "coverage": round(coverage, 4),
