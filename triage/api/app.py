@@ -19,6 +19,7 @@ from triage.api.routes.bot import router as bot_router
 from triage.api.routes.gaps import router as gaps_router
 from triage.api.routes.health import router as health_router
 from triage.api.routes.inbox import router as inbox_router
+from triage.api.routes.learned import router as learned_router
 from triage.api.routes.mail import router as mail_router
 from triage.api.routes.reports import router as reports_router
 from triage.api.routes.triage import router as triage_router
@@ -72,6 +73,7 @@ def create_app(settings: Settings, kb_loaded: KnowledgeBase | None = None, store
     app.include_router(inbox_router)
     app.include_router(admin_router)
     app.include_router(gaps_router)
+    app.include_router(learned_router)
     app.include_router(reports_router)
     app.include_router(widget_router)
     app.include_router(mail_router)
