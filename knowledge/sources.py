@@ -84,28 +84,40 @@ def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def _rows_json(text: str) -> Iterator[tuple[int, Any]]:
+def json_list_items(text: str, pos: int) -> Iterator[tuple[int, Any]]:
+    """The items of the JSON list whose ``[`` is at ``pos``, each with the position it starts at; last, when the
+    list cannot be read to its end, ``(position, json.JSONDecodeError)`` for an item that is not JSON or
+    ``(len(text), EOFError())`` for a list that is not closed."""
     decoder = json.JSONDecoder()
-    pos = len(text) - len(text.lstrip())
-    if text[pos:pos + 1] != "[":
-        yield _line_of(text, pos), SyntaxError("a JSON FAQ file must hold a list of entries")
-        return
     pos += 1
     while True:
         while pos < len(text) and text[pos] in " \t\r\n,":
             pos += 1
         if pos >= len(text):
-            yield _line_of(text, pos), SyntaxError("unterminated JSON list")
+            yield pos, EOFError()
             return
         if text[pos] == "]":
             return
         try:
             value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            yield _line_of(text, exc.pos), SyntaxError(f"invalid JSON ({exc.msg} column {exc.colno})")
+            yield exc.pos, exc
             return
-        yield _line_of(text, pos), value
+        yield pos, value
         pos = end
+
+
+def _rows_json(text: str) -> Iterator[tuple[int, Any]]:
+    pos = len(text) - len(text.lstrip())
+    if text[pos:pos + 1] != "[":
+        yield _line_of(text, pos), SyntaxError("a JSON FAQ file must hold a list of entries")
+        return
+    for at, value in json_list_items(text, pos):
+        if isinstance(value, EOFError):
+            value = SyntaxError("unterminated JSON list")
+        elif isinstance(value, json.JSONDecodeError):
+            value = SyntaxError(f"invalid JSON ({value.msg} column {value.colno})")
+        yield _line_of(text, at), value
 
 
 def yaml_rows(text: str) -> Iterator[tuple[int, Any]]:

@@ -29,6 +29,7 @@ from typing import Any, Literal, cast, get_args
 
 import yaml
 
+from knowledge.sources import json_list_items
 from triage.errors import InputError
 from triage.helpdesk.tickets import BadRow, Comment, Ticket
 
@@ -240,43 +241,34 @@ def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
     pos = _skip(text, 0, " \t\r\n")
     while pos < len(text):
         if text[pos] == "[":
-            yield from _json_items(text, pos, decoder, lines)
+            yield from _json_items(text, pos, lines)
             return
         try:
             value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             start = _tickets_at(text, pos, decoder)  # a cut-short export still gives its tickets before the cut
             if start is not None:
-                yield from _json_items(text, start, decoder, lines)
+                yield from _json_items(text, start, lines)
             else:
                 yield lines.at(exc.pos), _Bad(f"not JSON ({exc.msg}); the rest of the file cannot be read: fix it")
             return
         wrapper = isinstance(value, dict) and isinstance(value.get("tickets"), list)
         start = _tickets_at(text, pos, decoder) if wrapper else None
         if start is not None:
-            yield from _json_items(text, start, decoder, lines)
+            yield from _json_items(text, start, lines)
         else:
             yield lines.at(pos), value
         pos = _skip(text, end, " \t\r\n")
 
 
-def _json_items(text: str, pos: int, decoder: json.JSONDecoder, lines: _Lines) -> Iterator[tuple[int, Any]]:
+def _json_items(text: str, pos: int, lines: _Lines) -> Iterator[tuple[int, Any]]:
     """The items of the JSON list starting at ``pos``, each with its line."""
-    pos += 1
-    while True:
-        pos = _skip(text, pos, " \t\r\n,")
-        if pos >= len(text):
-            yield lines.at(pos), _Bad("the JSON list is not closed; the file may be cut short")
-            return
-        if text[pos] == "]":
-            return
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            yield lines.at(exc.pos), _Bad(f"not JSON ({exc.msg}); the rest of the file cannot be read: fix it")
-            return
-        yield lines.at(pos), value
-        pos = end
+    for at, value in json_list_items(text, pos):
+        if isinstance(value, EOFError):
+            value = _Bad("the JSON list is not closed; the file may be cut short")
+        elif isinstance(value, json.JSONDecodeError):
+            value = _Bad(f"not JSON ({value.msg}); the rest of the file cannot be read: fix it")
+        yield lines.at(at), value
 
 
 def _tickets_at(text: str, pos: int, decoder: json.JSONDecoder) -> int | None:
