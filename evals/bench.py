@@ -226,13 +226,26 @@ def triage_latency(settings: Settings, rounds: int = 3) -> dict[str, Any]:
             "stage_p95_ms": {k: round(percentile(v, 95), 2) for k, v in stages.items()}}
 
 
-PARTS = ("build", "query", "ann", "triage", "inbox", "gaps", "length", "serving", "fuzz", "replicas", "widget")
+PARTS = ("build", "query", "ann", "triage", "inbox", "gaps", "length", "serving", "fuzz", "replicas", "widget",
+         "history")
 
 
 def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_dir: Path, log: Log = print,
               parts: tuple[str, ...] = PARTS, database_url: str | None = None, serving_seconds: float = 45,
-              fuzz_seconds: float = 600, fuzz_database_url: str | None = None) -> str:
-    """Run the chosen parts; parts not run keep their figures from the previous report in ``out_dir``."""
+              fuzz_seconds: float = 600, fuzz_database_url: str | None = None,
+              history_sizes: tuple[int, ...] = (256, 1024), history_stub_sizes: tuple[int, ...] = (20000,),
+              history_rebuild_max: int = 256) -> str:
+    """Run the chosen parts; parts not run keep their figures from the previous report in ``out_dir``. The
+    history part writes ``history-bench.{json,md}`` of its own (``evals.history_bench``)."""
+    texts = []
+    if "history" in parts:
+        from evals.history_bench import run_history_bench
+
+        texts.append(run_history_bench(settings, history_sizes, history_stub_sizes, out_dir, log,
+                                       rebuild_max=history_rebuild_max))
+        parts = tuple(p for p in parts if p != "history")
+        if not parts:
+            return texts[0]
     previous = out_dir / "bench.json"
     report: dict[str, Any] = json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() else {}
     report.update({"machine": {"cpus": os.cpu_count()}, "threads": settings.embed_threads})
@@ -285,7 +298,7 @@ def run_bench(settings: Settings, sizes: list[int], ann_sizes: list[int], out_di
     (out_dir / "bench.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     text = bench_markdown(report)
     (out_dir / "bench.md").write_text(text, encoding="utf-8")
-    return text
+    return "\n".join([text, *texts])
 
 
 def bench_markdown(r: dict[str, Any]) -> str:

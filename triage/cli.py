@@ -489,8 +489,9 @@ def bench(
     ann_sizes: Annotated[str, typer.Option(help="Vector counts for exact vs HNSW.")] = "100000,1000000",
     out_dir: Annotated[Path, typer.Option("--out", help="Where bench.{json,md} go.")] = Path("evals/results"),
     parts: Annotated[str, typer.Option(
-        help="Which parts to run: build,query,ann,triage,inbox,gaps,length,serving,fuzz,replicas,widget "
-             "(others keep their previous figures).")] = "build,query,ann,triage,inbox",
+        help="Which parts to run: build,query,ann,triage,inbox,gaps,length,serving,fuzz,replicas,widget,history "
+             "(others keep their previous figures; history writes history-bench.{json,md})."
+    )] = "build,query,ann,triage,inbox",
     database_url: Annotated[str | None, typer.Option(
         help="inbox and replicas parts: an EMPTY database to load (it gets thousands of test conversations; "
              "one part per database). Default for inbox: a temporary SQLite file; replicas needs one "
@@ -500,11 +501,18 @@ def bench(
     fuzz_seconds: Annotated[float, typer.Option(min=1, help="fuzz part: seconds of schemathesis per database.")] = 600,
     fuzz_database_url: Annotated[str | None, typer.Option(
         help="fuzz part: an EMPTY database to fuzz besides a temporary SQLite file (e.g. PostgreSQL).")] = None,
+    history_sizes: Annotated[str, typer.Option(
+        help="history part: export sizes in tickets imported with the real encoder.")] = "256,1024",
+    history_rebuild_max: Annotated[int, typer.Option(
+        help="history part: rebuild the KB after the import (timed apart) at sizes up to this many tickets.")] = 256,
+    history_stub_sizes: Annotated[str, typer.Option(
+        help="history part: export sizes imported with the encoder stubbed (memory, time outside the encoder); "
+             "empty: none.")] = "20000",
 ) -> None:
     """Measure build throughput, query latency and RSS, exact vs approximate search, triage latency, a
     message's cost by its length (length), the bot's latency while long messages or a hanging LLM keep other
-    requests busy (serving), 5xx under schemathesis (fuzz), and the inbox load on one and two replicas
-    (replicas)."""
+    requests busy (serving), 5xx under schemathesis (fuzz), the inbox load on one and two replicas
+    (replicas), and ``triage history import`` on large synthetic exports (history)."""
     from evals.bench import PARTS, run_bench
 
     chosen = tuple(p for p in parts.split(",") if p)
@@ -513,7 +521,10 @@ def bench(
     report = run_bench(get_settings(), [int(s) for s in sizes.split(",") if s],
                        [int(s) for s in ann_sizes.split(",") if s], out_dir, log=err.print, parts=chosen,
                        database_url=database_url, serving_seconds=serving_seconds, fuzz_seconds=fuzz_seconds,
-                       fuzz_database_url=fuzz_database_url)
+                       fuzz_database_url=fuzz_database_url,
+                       history_sizes=tuple(int(s) for s in history_sizes.split(",") if s),
+                       history_stub_sizes=tuple(int(s) for s in history_stub_sizes.split(",") if s),
+                       history_rebuild_max=history_rebuild_max)
     out.print(report, highlight=False, markup=False)
 
 
