@@ -295,6 +295,7 @@ LEARNED_TARGET_PRECISION = 0.9  # as `triage calibrate --labels`: these are real
 MIN_LEARNED_ANSWERED = 30  # fewer tickets answered from an entry than this cannot vouch for a threshold
 MIN_LEARNED_BY_HAND = 10
 NO_ANSWER_SHARE_RANGE = (0.1, 0.6)  # the observed share of tickets answered by hand, kept within reason
+LEARNED_EMBED_BATCH = 256  # messages per encoder call: memory stays that of one batch however long the history
 
 
 def _fold(ref: str, folds: int) -> int:
@@ -308,7 +309,9 @@ def learned_rows(snapshot: Snapshot, embedder: Embedder, labels: Sequence[tuple[
     the phrasings learned from fold f's messages are out of the KB, so no message meets itself."""
     tokens = tokenize([c.text for c in snapshot.chunks])
     known = {c.text: t for c, t in zip(snapshot.chunks, tokens, strict=True)}
-    vectors = embedder.encode_queries([text for text, _, _ in labels])
+    texts = [text for text, _, _ in labels]
+    vectors = np.vstack([embedder.encode_queries(texts[i:i + LEARNED_EMBED_BATCH])
+                         for i in range(0, len(texts), LEARNED_EMBED_BATCH)])
     unit_fold = np.array([_fold(c.id.split("@", 1)[1], folds) if c.learned else -1 for c in snapshot.chunks])
     found: dict[int, tuple[dict[str, float], bool]] = {}
     for fold in range(folds):
