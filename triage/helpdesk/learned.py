@@ -118,8 +118,9 @@ def by_hand_questions(store: Store, scope: str, entries: set[str], start: dateti
                       end: datetime | None = None) -> list[GapQuestion]:
     """Past tickets agents answered by hand (from ``start`` to ``end`` by their time), as FAQ-gap questions with
     the agent's reply as the draft's material: the gaps a company has on day one."""
-    decided, _ = decide(store.learned_examples(scope), entries)
-    rows = {r.id: r for r in store.learned_examples(scope)}
+    stored = store.learned_examples(scope)
+    decided, _ = decide(stored, entries)
+    rows = {r.id: r for r in stored}
     out = []
     for d in decided:
         row = rows[d.id]
