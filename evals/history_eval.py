@@ -31,6 +31,7 @@ from triage.pipeline import Pipeline
 from triage.store import Store
 
 STEPS = (0.0, 0.1, 0.25, 0.5, 1.0)
+ROOT = Path(__file__).resolve().parent.parent  # the repository: shipped exports are named from here
 HISTORY_SETS = ("telecom", "travel", "bitext", "clinc150")
 FIGURES = (("answer", "top1_accuracy", "top-1"), ("answer", "auto_answer_precision", "auto-answer precision"),
            ("answer", "coverage", "coverage"), ("answer", "handoff_recall", "hand-off recall"),
@@ -81,7 +82,9 @@ def evaluate(unseen: UnseenSet, settings: Settings, work: Path, split: str, log:
             log(f"[{unseen.name}] {share:.0%} of the history: " + json.dumps(steps[-1]["figures"]))
     finally:
         store.close()
-    return {"set": unseen.name, "note": unseen.note, "history": str(export), "messages": len(rows), "steps": steps}
+    shown = (export.relative_to(ROOT) if export.is_relative_to(ROOT)
+             else f"{export.name}, built by evals/history_sets.py")
+    return {"set": unseen.name, "note": unseen.note, "history": str(shown), "messages": len(rows), "steps": steps}
 
 
 def run_history(settings: Settings, names: list[str], results_dir: Path, split: str, log: Log) -> dict[str, Any]:
@@ -136,6 +139,6 @@ def history_markdown(report: dict[str, Any]) -> str:
         if last:
             lines += ["", "Read from the whole history: " + ", ".join(
                 f"{k} {v}" for k, v in last.items() if k in ("linked", "pasted", "paraphrased", "by_hand"))
-                + f"; tags {last['tags']}; paraphrase threshold {last['paraphrase_threshold']}."]
+                + f"; tags {last['tags']}; paraphrase threshold {last['paraphrase_threshold']:.3f}."]
         lines.append("")
     return "\n".join(lines)
