@@ -160,7 +160,8 @@ def stored_learned_set(settings: Settings, kb: Path, faq: list[Path]) -> Learned
 
     store = Store.open(settings.store_url)
     try:
-        learned = learned_set(store, learned_scope(settings, kb), {e.id for e in load_faq_files(faq, True)})
+        learned = learned_set(store.learned_examples(learned_scope(settings, kb)),
+                              {e.id for e in load_faq_files(faq, True)}, store.answer_verdicts())
     finally:
         store.close()
     return learned if learned else None

@@ -95,9 +95,10 @@ def build_kb(settings: Settings, out: Path, faq_files: list[Path], docs: Path | 
              progress: Progress | None = None, allow_empty: bool = False,
              extra_manifest: dict[str, Any] | None = None,
              calibration_progress: Progress | None = None, learned: LearnedSet | None = None) -> BuildReport:
-    """Build a snapshot and calibrate its auto-answer model before it serves: on what was ``learned`` from the
-    company's past tickets and verdicts where there is enough of it (``triage.calibration.calibrate_learned``),
-    else from the KB's own content (``self_calibrate``); the manifest records what calibrated it."""
+    """Build a snapshot (with the phrasings ``learned`` from the company's past tickets and verdicts) and calibrate
+    its auto-answer model before it serves: from the KB's own content (``self_calibrate``), then, where enough was
+    learned, against a model fitted on the past messages (``triage.calibration.calibrate_learned``); the manifest
+    records what calibrated it."""
     embedder = embedder_for(settings)
 
     def calibrate(folder: Path) -> dict[str, Any]:
@@ -232,7 +233,7 @@ class KnowledgeBase:
         tax = taxonomy_for(settings, snapshot, taxonomy)
         pairs = [(text, tag) for _, text, tag in corrections]
         if store is not None and tax is not None:
-            learned = learned_set(store, learned_scope(settings), set(snapshot.entries))
+            learned = learned_set(store.learned_examples(learned_scope(settings)), set(snapshot.entries))
         tagger = (tagger_for(settings, snapshot, embedder, tax, tag_labels, pairs,
                              learned.tag_pairs(tax, snapshot) if learned else ()) if tax is not None else None)
         latest = settings.latest_app_version or (DEMO_LATEST_APP_VERSION if settings.serves_demo else None)

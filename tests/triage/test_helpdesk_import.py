@@ -729,7 +729,7 @@ def test_the_tagger_trains_on_the_agents_mapped_tags(imported, sources, embedder
     snapshot = load_snapshot(env.kb, embedder)
     store = env.store()
     try:
-        pairs = learned_set(store, env.scope, set(snapshot.entries)).tag_pairs(taxonomy, snapshot)
+        pairs = learned_set(store.learned_examples(env.scope), set(snapshot.entries)).tag_pairs(taxonomy, snapshot)
         kb = KnowledgeBase.open(env.settings, env.kb, taxonomy=sources.taxonomy, store=store)
     finally:
         store.close()

@@ -152,11 +152,12 @@ def import_history(settings: Settings, store: Store, kb: Path, paths: Sequence[P
             report.updated += updated
         if progress:
             progress(report.read, 0)
-    _summarise(store, scope, set(snapshot.entries), report)
+    rows = store.learned_examples(scope)
+    _summarise(rows, set(snapshot.entries), report)
     manifest = snapshot.manifest
     faq_files = [Path(p) for p in manifest["sources"]["faq"]]
     docs = Path(manifest["sources"]["docs"]) if manifest["sources"].get("docs") else None
-    learned = learned_set(store, scope, set(snapshot.entries))
+    learned = learned_set(rows, set(snapshot.entries), store.answer_verdicts())
     report.build = build_kb(settings, kb, faq_files, docs, progress=build_progress, learned=learned,
                             calibration_progress=calibration_progress)
     report.calibration = load_snapshot(kb).manifest.get("calibration", {})
@@ -165,17 +166,16 @@ def import_history(settings: Settings, store: Store, kb: Path, paths: Sequence[P
     return report
 
 
-def _summarise(store: Store, scope: str, entries: set[str], report: ImportReport) -> None:
+def _summarise(rows: Sequence[Learned], entries: set[str], report: ImportReport) -> None:
     """The mix of the KB's whole learned set (not only this import's tickets) and how sure each kind is: the
     share of its messages whose own top search hit is the entry the agents used (for by hand: that the top hit
     is *not* an entry agents used for it, i.e. nothing to agree with, so it is left out)."""
-    rows = store.learned_examples(scope)
     decided, report.paraphrase_threshold = decide(rows, entries)
-    top = {r.id: r.evidence_value("top_hit") for r in rows}
     for kind in KINDS:
         of_kind = [d for d in decided if d.kind == kind]
         report.kinds[kind] = len(of_kind)
         if of_kind and kind != "by_hand":
-            report.agreement[kind] = round(sum(top[d.id] == d.entry_id for d in of_kind) / len(of_kind), 3)
+            agree = sum(d.row.evidence_value("top_hit") == d.entry_id for d in of_kind)
+            report.agreement[kind] = round(agree / len(of_kind), 3)
     for r in rows:
         report.tags[r.tag_how] = report.tags.get(r.tag_how, 0) + 1

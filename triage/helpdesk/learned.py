@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from triage.config import Settings
     from triage.store import Store
     from triage.store.learned_rows import Learned
+    from triage.store.repository import AnswerVerdict
     from triage.taxonomy import Taxonomy
 
 PARAPHRASE_QUANTILE = 0.95
@@ -57,15 +58,15 @@ def paraphrase_threshold(rows: Sequence[Learned]) -> float | None:
 
 @dataclass(frozen=True)
 class Decided:
-    """One past ticket as the service learns it."""
+    """One past ticket as the service learns it: its stored row, the entry that answered it and how."""
 
-    id: int
-    ref: str
-    text: str
+    row: Learned
     entry_id: str | None  # None: answered by hand
     kind: str  # one of KINDS
-    tag: str | None
-    tag_how: str
+
+    @property
+    def ref(self) -> str:
+        return self.row.ref
 
 
 def decide(rows: Sequence[Learned], entries: set[str]) -> tuple[list[Decided], float | None]:
@@ -82,7 +83,7 @@ def decide(rows: Sequence[Learned], entries: set[str]) -> tuple[list[Decided], f
                 entry, kind = str(closest), "paraphrased"
         if entry not in entries:
             entry, kind = None, "by_hand"
-        out.append(Decided(r.id, r.ref, r.text, entry, kind, r.tag, r.tag_how))
+        out.append(Decided(r, entry, kind))
     return out, threshold
 
 
@@ -90,7 +91,7 @@ def decide(rows: Sequence[Learned], entries: set[str]) -> tuple[list[Decided], f
 class LearnedSet:
     """What a snapshot learns: ``phrasings`` (entry, text, ref) join their entries' units in the index and the
     entry classifier; ``labels`` (text, entry or None, ref) calibrate the answer model (cross-fitted by ref);
-    ``tags`` (text, tag) train the tagger."""
+    ``tagged`` (text, tag, entry) train the tagger (``tag_pairs``)."""
 
     phrasings: list[tuple[str, str, str]] = field(default_factory=list)
     labels: list[tuple[str, str | None, str]] = field(default_factory=list)
@@ -118,46 +119,42 @@ def by_hand_questions(store: Store, scope: str, entries: set[str], start: dateti
                       end: datetime | None = None) -> list[GapQuestion]:
     """Past tickets agents answered by hand (from ``start`` to ``end`` by their time), as FAQ-gap questions with
     the agent's reply as the draft's material: the gaps a company has on day one."""
-    stored = store.learned_examples(scope)
-    decided, _ = decide(stored, entries)
-    rows = {r.id: r for r in stored}
+    decided, _ = decide(store.learned_examples(scope), entries)
     out = []
     for d in decided:
-        row = rows[d.id]
-        at = as_utc(row.at) if row.at else None
+        at = as_utc(d.row.at) if d.row.at else None
         if d.kind != "by_hand" or at is None or (start and at < start) or (end and at >= end):
             continue
-        out.append(GapQuestion(id=f"history-{d.id}", text=d.text, at=at, source="history", reply=row.reply,
-                               language=detect_language(d.text)))
+        out.append(GapQuestion(id=f"history-{d.row.id}", text=d.row.text, at=at, source="history", reply=d.row.reply,
+                               language=detect_language(d.row.text)))
     return out
 
 
-def _clear_label(d: Decided, evidence: dict[str, object]) -> bool:
+def _clear_label(d: Decided) -> bool:
     """Whether a ticket is clear enough to calibrate on: a link or a paste (a paraphrase is a guess), or a reply by
     hand that is not about the very entry the question's search finds first (one that is may be that entry's
     answer in other words: agents often answer from the FAQ without pasting it)."""
     if d.kind in ("linked", "pasted"):
         return True
-    closest = evidence.get("closest")
-    return d.kind == "by_hand" and (closest is None or closest != evidence.get("top_hit"))
+    closest = d.row.evidence_value("closest")
+    return d.kind == "by_hand" and (closest is None or closest != d.row.evidence_value("top_hit"))
 
 
-def learned_set(store: Store, scope: str, entries: set[str]) -> LearnedSet:
-    """The scope's learned set from the store: its tickets (not removed), then the judged bot answers."""
-    rows = store.learned_examples(scope)
+def learned_set(rows: Sequence[Learned], entries: set[str], verdicts: Sequence[AnswerVerdict] = ()) -> LearnedSet:
+    """The learned set of a scope's stored tickets (``Store.learned_examples``), then of the judged bot answers
+    (``Store.answer_verdicts``; a build learns from them, the tagger needs only the tickets' tags)."""
     decided, threshold = decide(rows, entries)
-    evidence = {r.id: r.evidence for r in rows}
     out = LearnedSet(threshold=threshold)
     for d in decided:
-        ref = f"history-{d.id}"
-        if _clear_label(d, evidence[d.id]):
-            out.labels.append((d.text, d.entry_id, ref))
+        ref, text = f"history-{d.row.id}", d.row.text
+        if _clear_label(d):
+            out.labels.append((text, d.entry_id, ref))
         if d.kind in PHRASING_KINDS:
-            out.phrasings.append((d.entry_id or "", d.text, ref))
-        if d.tag is not None and d.tag_how == "mapped":
-            out.tagged.append((d.text, d.tag, d.entry_id))
+            out.phrasings.append((d.entry_id or "", text, ref))
+        if d.row.tag is not None and d.row.tag_how == "mapped":
+            out.tagged.append((text, d.row.tag, d.entry_id))
         out.mix[d.kind] = out.mix.get(d.kind, 0) + 1
-    for n, verdict in enumerate(store.answer_verdicts()):
+    for n, verdict in enumerate(verdicts):
         if verdict.faq_id in entries:
             out.labels.append((verdict.question, verdict.faq_id if verdict.right else None, f"verdict-{n}"))
             if verdict.right:
