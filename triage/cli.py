@@ -345,7 +345,7 @@ def run_eval(
                                                      "(reply drafts on the demo dev and Bitext responses sets); "
                                                      "unseen (day one on KBs never tuned on, no labels); "
                                                      "history (the learning curve: 0-100% of a helpdesk "
-                                                     "history imported, sets telecom, bitext, clinc150); "
+                                                     "history imported, sets telecom, travel, bitext, clinc150); "
                                                      "question-pairs (coverage features on Korean "
                                                      "question pairs); review (drafts judged by a reader: "
                                                      "--export writes the files to judge); injection (the "
@@ -403,7 +403,7 @@ def run_eval(
              "review", "injection"}
     if unknown := [s for s in suites if s not in known]:
         raise fail(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}, bitext, labeled, tagcv, "
-                   "drafts, gaps, unseen, question-pairs, review, injection")
+                   "drafts, gaps, unseen, history, question-pairs, review, injection")
     if "review" in suites and (bad := [s for s in unseen_sets or [] if s not in REVIEW_SETS]):
         raise fail(f"review: no review set {', '.join(bad)}: choose from {', '.join(REVIEW_SETS)}")
     if bad_sets := [s for s in unseen_sets or [] if s not in UNSEEN_SETS]:
@@ -697,8 +697,6 @@ def history_import(
     KB with it. Importing again adds only what is new; a killed import resumes."""
     from triage.helpdesk.importer import import_history
 
-    if fmt not in ("auto", "jsonl", "zendesk", "csv"):
-        raise fail(f"--format {fmt}: use auto, jsonl, zendesk or csv")
     settings = get_settings()
     store = Store.open(settings.store_url)
     try:

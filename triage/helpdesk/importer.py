@@ -111,6 +111,7 @@ def import_history(settings: Settings, store: Store, kb: Path, paths: Sequence[P
                    progress: Progress | None = None, build_progress: Progress | None = None,
                    calibration_progress: Progress | None = None) -> ImportReport:
     """Import ``paths`` into the learned set of the KB ``kb`` and build its next snapshot (see the module)."""
+    tickets = read_export(paths, fmt, mapping)  # a missing file, unknown format or bad mapping fails before any work
     embedder = embedder_for(settings)
     snapshot = load_snapshot(kb, embedder)
     tax = taxonomy_for(settings, snapshot, taxonomy)
@@ -119,7 +120,7 @@ def import_history(settings: Settings, store: Store, kb: Path, paths: Sequence[P
     catch_all = tax.catch_all if tax is not None else "needs_review"
     scope = learned_scope(settings, kb)
     report = ImportReport()
-    for batch in _batches(read_export(paths, fmt, mapping), report):
+    for batch in _batches(tickets, report):
         report.read += len(batch)
         batch = _latest(batch)
         stored = store.learned_digests(scope, SOURCE, [t.ticket_id for t in batch])
