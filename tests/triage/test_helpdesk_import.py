@@ -834,6 +834,20 @@ def test_a_correction_after_the_customer_objects_wins(matcher):
     assert vectors.shape[0] == 3
 
 
+def test_a_correction_is_read_the_same_after_an_agent_greeting_and_an_empty_comment(matcher):
+    question = "환불이 아직 안 들어왔어요 결제도 계속 오류가 나요"
+    pasted = f"안녕하세요. {BY_ID['refund'].answer}"
+    linked = f"죄송해요, 결제 오류 안내는 여기 있어요: {BY_ID['payment-error'].url}."
+    # an agent's note before the customer wrote and an empty agent comment are not among the replies read
+    corrected = conversation(("agent", "무엇을 도와드릴까요?"), ("customer", question), ("agent", pasted),
+                             ("agent", " "), ("customer", "아니요 결제가 안 된다고요"), ("agent", linked))
+    uncorrected = conversation(("agent", "무엇을 도와드릴까요?"), ("customer", question), ("agent", pasted),
+                               ("agent", linked))
+    matches, _ = matcher.match([corrected, uncorrected], [question] * 2, [[pasted, linked], [pasted, linked]])
+    assert (matches[0].entry_id, matches[0].how) == ("payment-error", "linked")
+    assert (matches[1].entry_id, matches[1].how) == ("refund", "pasted")  # nobody objected between the two
+
+
 def test_reply_evidence_links_pastes_or_neither(matcher):
     refund = BY_ID["refund"]
     assert matcher.reply_evidence(f"여기 보세요 ({refund.url}).").linked == ("refund",)

@@ -160,14 +160,17 @@ def _pick(linked: tuple[str, ...], hits: list[str]) -> str | None:
 
 
 def _customer_between(ticket: Ticket) -> list[bool]:
-    """For each agent reply, whether the customer wrote after the previous agent reply (false for the first)."""
-    out, wrote, seen_agent = [], False, False
+    """For each agent reply after the customer's first message (the replies the import reads: non-empty ones),
+    whether the customer wrote after the previous such reply (false for the first)."""
+    out, wrote, seen_agent, started = [], False, False, False
     for comment in ticket.comments:
-        if comment.author == "agent":
+        if not comment.body.strip():
+            continue
+        if comment.author == "customer":
+            wrote, started = seen_agent, True
+        elif started:
             out.append(seen_agent and wrote)
             seen_agent, wrote = True, False
-        elif seen_agent:
-            wrote = True
     return out
 
 
