@@ -186,3 +186,24 @@ def test_an_agents_correction_outlives_the_customers_next_message(store_url):
     view = store.conversation(first.conversation_id)
     assert (view.tag, view.priority) == ("payment_failed", "P2") and len(view.messages) == 2
     store.close()
+
+
+def test_removing_a_learned_example_names_unknown_and_impossible_ids_on_both_databases(store_url):
+    from triage.errors import NotFoundError
+    from triage.store.learned_rows import Learned
+
+    store = Store.open(store_url)
+    try:
+        store.save_learned("kb", [Learned(source="history", ref="T-1", digest="d", text="환불 언제 돼요?", how="linked",
+                                          tag_how="none", entry_id="refund")])
+        (row,) = store.learned_examples("kb")
+        for impossible in (row.id + 1, 2**31, 2**40):  # beyond PostgreSQL's integer: still "not found", never a 5xx
+            with pytest.raises(NotFoundError):
+                store.remove_learned("kb", impossible, "content")
+        with pytest.raises(NotFoundError):
+            store.remove_learned("another-kb", row.id, "content")  # another KB's example is not this one's
+        assert store.remove_learned("kb", row.id, "content").removed_by == "content"
+        assert store.learned_examples("kb") == []
+        assert [r.ref for r in store.learned_examples("kb", removed=True)] == ["T-1"]
+    finally:
+        store.close()

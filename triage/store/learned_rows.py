@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from triage.errors import NotFoundError
-from triage.store.tables import LearnedExample, contact_row, utcnow
+from triage.store.tables import MAX_ROW_ID, LearnedExample, contact_row, utcnow
 
 if TYPE_CHECKING:
     from triage.stages.history import CustomerContact
@@ -112,7 +112,7 @@ class LearnedRows:
     def remove_learned(self, scope: str, example_id: int, by: str) -> Learned:
         """Take a learned example out of what the next snapshot learns (kept, marked removed, with who)."""
         with self.session(write=True) as s:
-            row = s.get(LearnedExample, example_id) if 0 < example_id < 2**63 else None
+            row = s.get(LearnedExample, example_id) if 0 < example_id <= MAX_ROW_ID else None
             if row is None or row.scope != scope:
                 raise NotFoundError(f"no learned example {example_id} for this knowledge base")
             if row.removed_at is None:

@@ -47,6 +47,7 @@ from triage.store.chat_rows import ChatRows
 from triage.store.database import exclusive, open_engine, unavailable
 from triage.store.learned_rows import LearnedRows
 from triage.store.tables import (
+    MAX_ROW_ID,
     AcceptedFaqEntry,
     AlertRow,
     ApiKey,
@@ -74,7 +75,6 @@ KEY_BYTES = 32
 KEY_CACHE_SECONDS = 10.0
 LOW_CONFIDENCE = 0.85  # an auto-answer below this confidence counts as a weak answer for the FAQ gaps
 SERVING_SNAPSHOT = "serving_snapshot"
-MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer; larger ids cannot exist
 T = TypeVar("T", Conversation, Suggestion)
 
 

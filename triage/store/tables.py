@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from triage.stages.history import Contact
 
 
+MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer; larger ids cannot exist
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
