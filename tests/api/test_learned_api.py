@@ -55,6 +55,9 @@ def test_learned_examples_are_listed_with_their_ticket_and_can_be_removed(api):
     assert [r["ticket"] for r in api.get("/v1/learned").json()] == ["T-1", "T-3", "T-4"]
     assert [r["ticket"] for r in api.get("/v1/learned", params={"removed": True}).json()] == ["T-2"]
     assert api.post("/v1/learned/999999/remove").status_code == 404
+    assert api.post(f"/v1/learned/{2**40}/remove").status_code == 422  # past any row id
+    assert api.get("/v1/learned", params={"entry_id": "a\x00b"}).status_code == 422
+    assert api.get("/v1/learned", params={"after_id": 2**40}).status_code == 422
     assert api.get("/v1/learned", headers={"Authorization": ""}).status_code == 401
 
 

@@ -22,11 +22,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from triage.models import INT32_MAX
+
 if TYPE_CHECKING:
     from triage.stages.history import Contact
 
 
-MAX_ROW_ID = 2**31 - 1  # PostgreSQL's integer; larger ids cannot exist
+MAX_ROW_ID = INT32_MAX  # PostgreSQL's integer: larger ids cannot exist
 
 
 def utcnow() -> datetime:

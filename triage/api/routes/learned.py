@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from triage.api.deps import AgentCaller, Service
 from triage.helpdesk.learned import learned_scope
+from triage.models import INT32_MAX, Id, RowId
 from triage.store.learned_rows import Learned
 
 router = APIRouter(prefix="/v1/learned", tags=["learned"])
@@ -36,9 +37,9 @@ def _out(row: Learned) -> LearnedOut:
 
 @router.get("", response_model=list[LearnedOut])
 def learned(svc: Service, _: AgentCaller,
-            entry_id: Annotated[str | None, Query(max_length=128, description="only this FAQ entry's")] = None,
+            entry_id: Annotated[Id | None, Query(description="only this FAQ entry's")] = None,
             removed: Annotated[bool, Query(description="the removed ones instead")] = False,
-            after_id: Annotated[int, Query(ge=0, description="page: the rows after this id")] = 0,
+            after_id: Annotated[int, Query(ge=0, le=INT32_MAX, description="page: the rows after this id")] = 0,
             limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[LearnedOut]:
     """The past tickets learned from (redacted), oldest first: the entry agents answered each with (linked,
     pasted; `reply`: decided at build time as a paraphrase or by hand) and the mapped tag."""
@@ -48,7 +49,7 @@ def learned(svc: Service, _: AgentCaller,
 
 
 @router.post("/{example_id}/remove", response_model=LearnedOut)
-def remove(svc: Service, caller: AgentCaller, example_id: Annotated[int, Path(ge=1)]) -> LearnedOut:
+def remove(svc: Service, caller: AgentCaller, example_id: RowId) -> LearnedOut:
     """Take a learned example out of what the next `triage kb build` (or import) learns; it stays out when its
     ticket is imported again. Unknown id: 404."""
     return _out(svc.store.remove_learned(learned_scope(svc.settings), example_id, caller.name))
