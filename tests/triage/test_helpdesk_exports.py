@@ -75,6 +75,20 @@ def test_project_roles_are_mapped_and_bot_messages_dropped(tmp_path: Path) -> No
     assert (ticket.requester_id, ticket.segment) == ("C1", "vip")
 
 
+def test_text_no_database_can_store_is_a_bad_row(tmp_path: Path) -> None:
+    # JSON escapes reach a NUL and a lone surrogate: PostgreSQL refuses the one, UTF-8 the other
+    path = tmp_path / "t.jsonl"
+    path.write_text("\n".join([
+        json.dumps(project_ticket("T-1", ("customer", "환불 언제 돼요\x00"))),
+        json.dumps(project_ticket("T-2", ("customer", "잘 됐어요"), ("agent", "네 \udc80"))),
+        json.dumps({**project_ticket("T-3", ("customer", "하나")), "tags": ["a\x00"]}),
+        json.dumps(project_ticket("T-4", ("customer", "둘")))]) + "\n", encoding="utf-8")
+    tickets, bad = split(list(read_export([path])))
+    assert [t.ticket_id for t in tickets] == ["T-4"]
+    assert [b.origin for b in bad] == [f"{path}:1", f"{path}:2", f"{path}:3"]
+    assert "NUL" in bad[0].problem and "surrogate" in bad[1].problem and "fix the export" in bad[2].problem
+
+
 def test_bad_lines_are_named_and_the_good_ones_come_through(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     lines = [json.dumps(project_ticket("T-1", ("customer", "하나"))),

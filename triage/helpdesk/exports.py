@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 import yaml
+from pydantic_core import PydanticCustomError
 
 from knowledge.sources import json_list_items
 from triage.errors import InputError
 from triage.helpdesk.tickets import BadRow, Comment, Ticket
+from triage.models import storable
 
 Format = Literal["auto", "jsonl", "zendesk", "csv"]
 Role = Literal["customer", "agent", "ignore"]  # "ignore": bot and system messages, neither side of the talk
@@ -189,7 +191,22 @@ def read_export(paths: Sequence[Path], fmt: Format = "auto", mapping: Path | Non
         if not path.is_file():
             raise InputError(f"{path}: no such file; give the path of a helpdesk export (.jsonl, .json or .csv)")
     fields = load_mapping(mapping) if mapping is not None else FieldMap()
-    return (row for path in files for row in _read_file(path, fmt, fields))
+    return (_storable(row) for path in files for row in _read_file(path, fmt, fields))
+
+
+def _storable(row: Ticket | BadRow) -> Ticket | BadRow:
+    """A ticket every database can store, or a bad row: a NUL character or a lone surrogate anywhere in its text
+    (``triage.models.storable``) would fail the whole batch's transaction on PostgreSQL."""
+    if isinstance(row, BadRow):
+        return row
+    texts = [row.ticket_id, row.channel, row.subject, row.requester_id, row.segment, row.status, *row.tags,
+             *(c.body for c in row.comments)]
+    for text in texts:
+        try:
+            storable(text or "")
+        except PydanticCustomError as exc:
+            return BadRow(row.origin, f"ticket {row.ticket_id!r}: its text {exc.message()}; fix the export")
+    return row
 
 
 def _read_file(path: Path, fmt: Format, fmap: FieldMap) -> Iterator[Ticket | BadRow]:
